@@ -1,0 +1,195 @@
+//! The demo: three campaigns on a simulated shop, traffic streamed through the ingest path.
+
+use super::traffic::{apply_records, TrafficSource};
+use super::{create_campaign, set_status, Env, Result};
+use crate::domain::{ArmSpec, CampaignKind, CampaignSpec, Micros, Offer, Status};
+use crate::sim::arm_truth;
+use crate::store::{ArmSummary, Store, StoreError};
+
+pub const DEMO_KEYS: [&str; 3] = ["coupon-10", "discount-depth", "recs-home"];
+
+fn arm(key: &str, weight: f64, offer: Offer) -> ArmSpec {
+    ArmSpec {
+        key: key.into(),
+        weight,
+        offer,
+    }
+}
+
+/// The three demo campaigns: a coupon A/B test, a four-arm discount-depth bandit, and a
+/// recommended-items test.
+pub fn demo_specs(seed: u64) -> Vec<CampaignSpec> {
+    let base = |key: &str, name: &str, kind, arms, n: u64| CampaignSpec {
+        key: key.into(),
+        name: name.into(),
+        kind,
+        arms,
+        control: Some("control".into()),
+        traffic: 1.0,
+        metric: "purchase".into(),
+        guardrails: vec!["cost".into()],
+        custom_kinds: vec![],
+        seed: seed.wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_add(n),
+    };
+    vec![
+        base(
+            DEMO_KEYS[0],
+            "10% coupon for all shoppers",
+            CampaignKind::Ab,
+            vec![
+                arm("control", 50.0, Offer::None),
+                arm("coupon", 50.0, Offer::Coupon { pct: 10.0 }),
+            ],
+            1,
+        ),
+        base(
+            DEMO_KEYS[1],
+            "How deep a discount pays",
+            CampaignKind::Bandit,
+            vec![
+                arm("control", 25.0, Offer::None),
+                arm("d5", 25.0, Offer::Discount { pct: 5.0 }),
+                arm("d10", 25.0, Offer::Discount { pct: 10.0 }),
+                arm("d20", 25.0, Offer::Discount { pct: 20.0 }),
+            ],
+            2,
+        ),
+        base(
+            DEMO_KEYS[2],
+            "Recommended items on the home page",
+            CampaignKind::Ab,
+            vec![
+                arm("control", 50.0, Offer::None),
+                arm("recs", 50.0, Offer::Recommend { items: 6 }),
+            ],
+            3,
+        ),
+    ]
+}
+
+/// Creates the demo campaigns that are missing and starts any that are not running.
+pub fn ensure_campaigns(store: &mut Store, env: &Env, seed: u64) -> Result<()> {
+    for spec in demo_specs(seed) {
+        match store.campaign(&spec.key) {
+            Ok(_) => {}
+            Err(StoreError::UnknownCampaign(_)) => {
+                create_campaign(store, env, &spec)?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let (c, _) = store.campaign(&spec.key)?;
+        if matches!(c.status, Status::Draft | Status::Paused) {
+            set_status(store, env, &spec.key, Status::Running)?;
+        }
+    }
+    Ok(())
+}
+
+/// A traffic source over the demo campaigns; `run` distinguishes repeated demos on one file.
+pub fn demo_traffic(store: &Store, seed: u64, run: u64) -> Result<TrafficSource> {
+    let campaigns = DEMO_KEYS
+        .iter()
+        .map(|k| store.campaign(k))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(TrafficSource::new(
+        seed.wrapping_add(run),
+        campaigns,
+        &format!("r{run}-"),
+    ))
+}
+
+/// Runs `seconds` of simulated traffic at `rate` shoppers per second on the env's clock,
+/// one batch per simulated second, without sleeping. Returns records applied.
+pub fn pump_simulated(
+    store: &mut Store,
+    env: &Env,
+    traffic: &mut TrafficSource,
+    seconds: u64,
+    rate: u64,
+) -> Result<u64> {
+    let mut applied = 0;
+    for _ in 0..seconds {
+        let now: Micros = env.clock.now();
+        let records = traffic.generate(rate as usize, now, 1_000_000);
+        let outcome = apply_records(store, "demo", &env.actor, now, records)?;
+        applied += outcome.accepted;
+        env.clock.advance(1_000_000);
+    }
+    Ok(applied)
+}
+
+/// The per-arm summary table printed by `demo --headless`, with the simulator's true rates.
+pub fn summary_table(store: &Store, seed: u64) -> Result<String> {
+    let mut out = String::new();
+    for spec in demo_specs(seed) {
+        let arms = store.arm_summaries(&spec.key)?;
+        let offers: Vec<Offer> = spec.arms.iter().map(|a| a.offer.clone()).collect();
+        let truth = arm_truth(seed, &offers, 20_000);
+        out.push_str(&format!("{} — {}\n", spec.key, spec.name));
+        out.push_str(&table(&arms, &truth));
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+fn table(arms: &[ArmSummary], truth: &[crate::sim::ArmTruth]) -> String {
+    let mut s = format!(
+        "  {:<10} {:>8} {:>9} {:>7} {:>8} {:>7} {:>9} {:>11} {:>9} {:>9}\n",
+        "arm",
+        "units",
+        "exposures",
+        "clicks",
+        "convert",
+        "CVR",
+        "true CVR",
+        "revenue",
+        "cost",
+        "rev/unit"
+    );
+    for (a, t) in arms.iter().zip(truth) {
+        let r = &a.rollup;
+        let cvr = if r.units > 0 {
+            r.conversions as f64 / r.units as f64
+        } else {
+            0.0
+        };
+        let rpu = if r.units > 0 {
+            r.revenue_sum / r.units as f64
+        } else {
+            0.0
+        };
+        s.push_str(&format!(
+            "  {:<10} {:>8} {:>9} {:>7} {:>8} {:>6.2}% {:>8.2}% {:>11.2} {:>9.2} {:>9.3}\n",
+            a.key,
+            r.units,
+            r.exposures,
+            r.clicks,
+            r.conversions,
+            100.0 * cvr,
+            100.0 * t.conversion_rate,
+            r.revenue_sum,
+            r.cost_sum,
+            rpu
+        ));
+    }
+    s
+}
+
+/// Where the headless demo's simulated clock starts: 2026-11-01T00:00:00Z.
+pub const DEMO_EPOCH: Micros = 1_793_491_200_000_000;
+
+/// Headless demo: sets up the campaigns, streams `seconds` of traffic on the env's (virtual)
+/// clock and returns the summary table.
+pub fn run_headless(
+    store: &mut Store,
+    env: &Env,
+    seed: u64,
+    seconds: u64,
+    rate: u64,
+) -> Result<String> {
+    ensure_campaigns(store, env, seed)?;
+    let run = store.next_run_number("demo")?;
+    let mut traffic = demo_traffic(store, seed, run)?;
+    pump_simulated(store, env, &mut traffic, seconds, rate)?;
+    summary_table(store, seed)
+}

@@ -1,0 +1,204 @@
+//! Use cases: the one place that combines the store with the pure modules. The CLI, the
+//! console, replays and the demo all go through here, so they behave the same.
+
+pub mod demo;
+mod feed;
+pub mod traffic;
+
+pub use feed::{export, ingest_reader, IngestSummary};
+
+use crate::allocation::{bucket, Bucket};
+use crate::clock::Clock;
+use crate::domain::{AssignmentRecord, CampaignSpec, Record, Status};
+use crate::ingest::LineError;
+use crate::store::{IngestItem, Ingestor, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("campaign `{key}` is {status}; assignments are only made while it is running")]
+    NotRunning { key: String, status: Status },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{source_name} line {line}: {error}")]
+    Line {
+        source_name: String,
+        line: u64,
+        error: LineError,
+    },
+}
+
+pub type Result<T, E = AppError> = std::result::Result<T, E>;
+
+/// Who is acting: `$LIFTDECK_ACTOR`, else `$USER`, plus the SSH client address when present.
+pub fn actor_from_env() -> String {
+    let name = std::env::var("LIFTDECK_ACTOR")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("USER").ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "unknown".into());
+    match std::env::var("SSH_CONNECTION")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+    {
+        Some(addr) => format!("{name}@{addr}"),
+        None => name,
+    }
+}
+
+/// The injected environment of a use case: clock and actor (the database is passed alongside).
+#[derive(Debug, Clone)]
+pub struct Env {
+    pub clock: Clock,
+    pub actor: String,
+}
+
+impl Env {
+    pub fn from_process() -> Env {
+        Env {
+            clock: Clock::System,
+            actor: actor_from_env(),
+        }
+    }
+}
+
+pub fn create_campaign(store: &mut Store, env: &Env, spec: &CampaignSpec) -> Result<i64> {
+    spec.validate().map_err(AppError::Invalid)?;
+    Ok(store.create_campaign(spec, env.clock.now(), &env.actor)?)
+}
+
+pub fn set_status(store: &mut Store, env: &Env, key: &str, to: Status) -> Result<Status> {
+    Ok(store.set_status(key, to, env.clock.now(), &env.actor)?)
+}
+
+/// The result of `assign`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Assignment {
+    Arm {
+        arm: String,
+        propensity: f64,
+        /// False when the unit already had this assignment stored.
+        new: bool,
+    },
+    /// The unit falls outside the campaign's traffic fraction.
+    Excluded,
+}
+
+/// Assigns a unit: the stored assignment if there is one, else the hash decision, stored with
+/// its propensity through the same path as ingested assignment lines (so rollups stay right).
+pub fn assign(
+    store: &mut Store,
+    env: &Env,
+    key: &str,
+    unit: &str,
+    context: serde_json::Map<String, serde_json::Value>,
+) -> Result<Assignment> {
+    let (campaign, arms) = store.campaign(key)?;
+    if campaign.status != Status::Running {
+        return Err(AppError::NotRunning {
+            key: key.into(),
+            status: campaign.status,
+        });
+    }
+    if unit.is_empty() {
+        return Err(AppError::Invalid("unit must not be empty".into()));
+    }
+    if let Some((arm, propensity)) = store.assignment(campaign.id, unit)? {
+        return Ok(Assignment::Arm {
+            arm,
+            propensity,
+            new: false,
+        });
+    }
+    let weights: Vec<f64> = arms.iter().map(|a| a.weight).collect();
+    let Bucket::Arm { index, propensity } =
+        bucket(campaign.spec.seed, unit, campaign.spec.traffic, &weights)
+    else {
+        return Ok(Assignment::Excluded);
+    };
+    let arm = arms[index].key.clone();
+    let record = Record::Assignment(AssignmentRecord {
+        campaign: key.into(),
+        unit: unit.into(),
+        arm: arm.clone(),
+        propensity,
+        context,
+        ts: env.clock.now(),
+    });
+    let mut ingestor = Ingestor::new(store, "assign", &env.actor, env.clock.now())?;
+    let outcome = ingestor.apply(vec![IngestItem {
+        line: 1,
+        raw: "",
+        parsed: Ok(record),
+    }])?;
+    if let Some((line, error)) = outcome.rejected.into_iter().next() {
+        return Err(AppError::Line {
+            source_name: "assign".into(),
+            line,
+            error,
+        });
+    }
+    Ok(Assignment::Arm {
+        arm,
+        propensity,
+        new: outcome.accepted == 1,
+    })
+}
+
+/// Lines per ingest transaction unless `--batch` says otherwise.
+pub fn feed_batch_lines() -> usize {
+    feed::DEFAULT_BATCH_LINES
+}
+
+/// The plain-text `campaign show`: the campaign, then one row per arm with its rollups.
+pub fn show_text(c: &crate::domain::Campaign, arms: &[crate::store::ArmSummary]) -> String {
+    use crate::clock::format_rfc3339;
+    let mut s = format!(
+        "{} — {}\n  kind {}  status {}  traffic {:.0}%  metric {}  control {}\n  created {}{}{}\n",
+        c.spec.key,
+        c.spec.name,
+        c.spec.kind.as_str(),
+        c.status,
+        100.0 * c.spec.traffic,
+        c.spec.metric,
+        c.spec.control.as_deref().unwrap_or("-"),
+        format_rfc3339(c.created_at),
+        c.started_at
+            .map(|t| format!("  started {}", format_rfc3339(t)))
+            .unwrap_or_default(),
+        c.stopped_at
+            .map(|t| format!("  stopped {}", format_rfc3339(t)))
+            .unwrap_or_default(),
+    );
+    if !c.spec.guardrails.is_empty() {
+        s.push_str(&format!("  guardrails {}\n", c.spec.guardrails.join(", ")));
+    }
+    let total: f64 = arms.iter().map(|a| a.weight).sum();
+    s.push_str(&format!(
+        "  {:<12} {:>6} {:>8} {:>9} {:>7} {:>11} {:>11} {:>10}  offer\n",
+        "arm", "weight", "units", "exposures", "clicks", "conversions", "revenue", "cost"
+    ));
+    for (a, spec) in arms.iter().zip(&c.spec.arms) {
+        let r = &a.rollup;
+        s.push_str(&format!(
+            "  {:<12} {:>5.1}% {:>8} {:>9} {:>7} {:>11} {:>11.2} {:>10.2}  {}\n",
+            a.key,
+            if total > 0.0 {
+                100.0 * a.weight / total
+            } else {
+                0.0
+            },
+            r.units,
+            r.exposures,
+            r.clicks,
+            r.conversions,
+            r.revenue_sum,
+            r.cost_sum,
+            spec.offer.describe()
+        ));
+    }
+    s
+}

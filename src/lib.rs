@@ -1,0 +1,13 @@
+//! liftdeck: a terminal console for e-commerce campaign experiments on one SQLite file.
+//!
+//! Layers (arrows point down only): `main.rs` (CLI) -> `app` (use cases) -> pure modules
+//! (`allocation`, `ingest`, `sim`) and `store` (the only SQL) -> `domain` (plain types).
+
+pub mod allocation;
+pub mod app;
+pub mod clock;
+pub mod domain;
+pub mod ingest;
+pub mod sim;
+pub mod store;
+pub mod tui;

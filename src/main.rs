@@ -1,0 +1,427 @@
+//! The `liftdeck` command: CLI parsing and dispatch only; the work happens in `liftdeck::app`.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use liftdeck::app::{self, AppError, Assignment, Env};
+use liftdeck::clock::format_rfc3339;
+use liftdeck::domain::{CampaignKind, CampaignSpec, Offer, Status};
+use liftdeck::ingest::Format;
+use liftdeck::store::{Store, StoreError};
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Exit codes (documented in the README).
+const EXIT_REJECTS: u8 = 3;
+const EXIT_EXCLUDED: u8 = 4;
+
+#[derive(Parser)]
+#[command(
+    name = "liftdeck",
+    version,
+    about = "Terminal console for e-commerce campaign experiments"
+)]
+struct Cli {
+    /// Database file (created private to its owner when missing).
+    #[arg(
+        long,
+        global = true,
+        env = "LIFTDECK_DB",
+        default_value = "liftdeck.db"
+    )]
+    db: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Define, list, show and move campaigns through draft -> running <-> paused -> stopped.
+    #[command(subcommand)]
+    Campaign(CampaignCmd),
+    /// Assign a unit to an arm of a running campaign and print the arm.
+    Assign {
+        campaign: String,
+        unit: String,
+        /// Context as a JSON object, e.g. '{"device":"mobile","pre_value":12.5}'.
+        #[arg(long)]
+        context: Option<String>,
+    },
+    /// Ingest assignment and event lines from FILE or `-` (stdin).
+    Ingest {
+        #[arg(default_value = "-")]
+        file: String,
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+        /// Lines per transaction.
+        #[arg(long, default_value_t = app::feed_batch_lines())]
+        batch: usize,
+    },
+    /// Write a campaign's definition, assignments and events to stdout.
+    Export {
+        campaign: String,
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: Format,
+    },
+    /// Recompute every rollup of a campaign from raw rows and compare with the stored ones.
+    Verify { campaign: Option<String> },
+    /// Show the newest rejected lines with their reasons.
+    Rejects {
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// A simulated shop with three campaigns and live traffic.
+    Demo(DemoArgs),
+}
+
+#[derive(Subcommand)]
+enum CampaignCmd {
+    /// Create a campaign in draft.
+    Create(Box<CreateArgs>),
+    /// List campaigns.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a campaign, its arms and their rollups.
+    Show {
+        key: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start (or resume) a campaign.
+    Start { key: String },
+    /// Pause a running campaign.
+    Pause { key: String },
+    /// Stop a campaign for good.
+    Stop { key: String },
+}
+
+#[derive(Args)]
+struct CreateArgs {
+    /// Short unique key, e.g. coupon-10.
+    #[arg(long)]
+    key: String,
+    /// Human name; defaults to the key.
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long, default_value = "ab")]
+    kind: String,
+    /// Arms and weights: control:50,coupon:50.
+    #[arg(long)]
+    arms: String,
+    /// The control arm (default: the first arm).
+    #[arg(long)]
+    control: Option<String>,
+    /// Per-arm offer, repeatable: ARM:type=coupon,value=10 (type defaults to coupon).
+    #[arg(long)]
+    offer: Vec<String>,
+    /// Fraction of units that enter the campaign.
+    #[arg(long, default_value_t = 1.0)]
+    traffic: f64,
+    /// Primary metric: an event kind.
+    #[arg(long, default_value = "purchase")]
+    metric: String,
+    /// Guardrail metrics, repeatable (revenue, cost, profit, aov or an event kind).
+    #[arg(long)]
+    guardrail: Vec<String>,
+    /// Custom event kinds accepted on top of exposure, click, add_to_cart, purchase.
+    #[arg(long = "custom-kind")]
+    custom_kind: Vec<String>,
+    /// Assignment hash seed (default: random, fixed at creation).
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Print a per-arm summary instead of opening the console (simulated time, no waiting).
+    #[arg(long)]
+    headless: bool,
+    /// How long to stream traffic: 30s, 5m, 1h.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    duration: u64,
+    /// Shoppers per second.
+    #[arg(long, default_value_t = 500)]
+    rate: u64,
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+}
+
+fn parse_duration(s: &str) -> Result<u64, String> {
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration like 30s"))?;
+    match unit {
+        "" | "s" => Ok(n),
+        "m" => Ok(n * 60),
+        "h" => Ok(n * 3600),
+        _ => Err(format!("`{s}`: use s, m or h")),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn open(db: &Path) -> Result<Store> {
+    Store::open(db).with_context(|| format!("opening {}", db.display()))
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let env = Env::from_process();
+    match cli.command {
+        Command::Campaign(cmd) => campaign(&cli.db, &env, cmd),
+        Command::Assign {
+            campaign,
+            unit,
+            context,
+        } => {
+            let context = match context {
+                None => serde_json::Map::new(),
+                Some(s) => match serde_json::from_str(&s) {
+                    Ok(serde_json::Value::Object(m)) => m,
+                    _ => bail!("--context must be a JSON object, got `{s}`"),
+                },
+            };
+            let mut store = open(&cli.db)?;
+            match app::assign(&mut store, &env, &campaign, &unit, context)? {
+                Assignment::Arm { arm, .. } => {
+                    println!("{arm}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Assignment::Excluded => {
+                    eprintln!("unit `{unit}` is outside the traffic of `{campaign}`: no arm");
+                    Ok(ExitCode::from(EXIT_EXCLUDED))
+                }
+            }
+        }
+        Command::Ingest {
+            file,
+            format,
+            batch,
+        } => ingest(&cli.db, &env, &file, format, batch),
+        Command::Export { campaign, format } => {
+            let store = open(&cli.db)?;
+            let stdout = std::io::stdout().lock();
+            match app::export(&store, &campaign, format, stdout) {
+                Ok(_) => Ok(ExitCode::SUCCESS),
+                Err(AppError::Io(e)) | Err(AppError::Store(StoreError::Io(e)))
+                    if e.kind() == std::io::ErrorKind::BrokenPipe =>
+                {
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        Command::Verify { campaign } => {
+            let store = open(&cli.db)?;
+            let keys = match campaign {
+                Some(k) => vec![k],
+                None => store.campaigns()?.into_iter().map(|c| c.spec.key).collect(),
+            };
+            let mut bad = 0;
+            for key in &keys {
+                let diffs = store.verify_rollups(key)?;
+                if diffs.is_empty() {
+                    println!("{key}: rollups match a full recompute");
+                }
+                for d in &diffs {
+                    println!("MISMATCH {d}");
+                }
+                bad += diffs.len();
+            }
+            Ok(if bad == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            })
+        }
+        Command::Rejects { limit } => {
+            let store = open(&cli.db)?;
+            for r in store.rejects(limit)? {
+                println!("{} line {}: {} ({})", r.source, r.line, r.detail, r.reason);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo(args) => demo(&cli.db, &env, args),
+    }
+}
+
+fn campaign(db: &Path, env: &Env, cmd: CampaignCmd) -> Result<ExitCode> {
+    match cmd {
+        CampaignCmd::Create(a) => {
+            let mut arms = CampaignSpec::parse_arms(&a.arms).map_err(anyhow::Error::msg)?;
+            for spec in &a.offer {
+                let (arm_key, offer) = spec
+                    .split_once(':')
+                    .with_context(|| format!("--offer `{spec}` must look like ARM:value=10"))?;
+                let offer = Offer::parse_spec(offer)
+                    .map_err(|e| anyhow::anyhow!("--offer `{spec}`: {e}"))?;
+                let Some(arm) = arms.iter_mut().find(|x| x.key == arm_key) else {
+                    bail!("--offer `{spec}`: no arm `{arm_key}` in --arms");
+                };
+                arm.offer = offer;
+            }
+            let control = a.control.or_else(|| arms.first().map(|x| x.key.clone()));
+            let spec = CampaignSpec {
+                name: a.name.unwrap_or_else(|| a.key.clone()),
+                key: a.key,
+                kind: a.kind.parse::<CampaignKind>().map_err(anyhow::Error::msg)?,
+                arms,
+                control,
+                traffic: a.traffic,
+                metric: a.metric,
+                guardrails: a.guardrail,
+                custom_kinds: a.custom_kind,
+                seed: a.seed.unwrap_or_else(rand::random),
+            };
+            let mut store = open(db)?;
+            app::create_campaign(&mut store, env, &spec)?;
+            println!(
+                "created campaign {} (draft); start it with `liftdeck campaign start {}`",
+                spec.key, spec.key
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        CampaignCmd::List { json } => {
+            let store = open(db)?;
+            let list = store.campaigns()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                println!(
+                    "{:<20} {:<8} {:<8} {:>5}  name",
+                    "key", "kind", "status", "arms"
+                );
+                for c in list {
+                    println!(
+                        "{:<20} {:<8} {:<8} {:>5}  {}",
+                        c.spec.key,
+                        c.spec.kind.as_str(),
+                        c.status,
+                        c.spec.arms.len(),
+                        c.spec.name
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CampaignCmd::Show { key, json } => {
+            let store = open(db)?;
+            let (c, _) = store.campaign(&key)?;
+            let arms = store.arm_summaries(&key)?;
+            if json {
+                let v = serde_json::json!({ "campaign": c, "arms": arms });
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                print!("{}", app::show_text(&c, &arms));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CampaignCmd::Start { key } => status(db, env, &key, Status::Running),
+        CampaignCmd::Pause { key } => status(db, env, &key, Status::Paused),
+        CampaignCmd::Stop { key } => status(db, env, &key, Status::Stopped),
+    }
+}
+
+fn status(db: &Path, env: &Env, key: &str, to: Status) -> Result<ExitCode> {
+    let mut store = open(db)?;
+    let from = app::set_status(&mut store, env, key, to)?;
+    println!("{key}: {from} -> {to}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ingest(
+    db: &Path,
+    env: &Env,
+    file: &str,
+    format: Option<Format>,
+    batch: usize,
+) -> Result<ExitCode> {
+    let format = format.unwrap_or(if file.ends_with(".csv") {
+        Format::Csv
+    } else {
+        Format::Jsonl
+    });
+    let mut store = open(db)?;
+    let (reader, source): (Box<dyn BufRead>, String) = if file == "-" {
+        (Box::new(std::io::stdin().lock()), "stdin".into())
+    } else {
+        let f = std::fs::File::open(file).with_context(|| format!("opening {file}"))?;
+        (
+            Box::new(std::io::BufReader::with_capacity(1 << 20, f)),
+            file.to_string(),
+        )
+    };
+    let summary = app::ingest_reader(&mut store, env, reader, &source, format, batch, |_| {})?;
+    for (line, e) in &summary.samples {
+        eprintln!("{source} line {line}: {}", e);
+    }
+    if summary.rejected as usize > summary.samples.len() {
+        eprintln!(
+            "... and {} more (see `liftdeck rejects`)",
+            summary.rejected as usize - summary.samples.len()
+        );
+    }
+    let reasons: Vec<String> = summary
+        .by_reason
+        .iter()
+        .map(|(r, n)| format!("{r}={n}"))
+        .collect();
+    eprintln!(
+        "{source}: {} lines, {} accepted, {} duplicates (unchanged), {} rejected{}",
+        summary.lines,
+        summary.accepted,
+        summary.duplicates,
+        summary.rejected,
+        if reasons.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", reasons.join(", "))
+        }
+    );
+    Ok(if summary.rejected > 0 {
+        ExitCode::from(EXIT_REJECTS)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn demo(db: &Path, env: &Env, args: DemoArgs) -> Result<ExitCode> {
+    // The demo has its own file unless --db / LIFTDECK_DB names one.
+    let db = if db == Path::new("liftdeck.db") {
+        PathBuf::from("liftdeck-demo.db")
+    } else {
+        db.to_path_buf()
+    };
+    if args.headless {
+        let env = Env {
+            clock: liftdeck::clock::Clock::virtual_at(liftdeck::app::demo::DEMO_EPOCH),
+            actor: env.actor.clone(),
+        };
+        let mut store = open(&db)?;
+        let report =
+            app::demo::run_headless(&mut store, &env, args.seed, args.duration, args.rate)?;
+        println!(
+            "liftdeck demo: {} simulated seconds at {} shoppers/s into {} (simulated clock ended {})",
+            args.duration,
+            args.rate,
+            db.display(),
+            format_rfc3339(env.clock.now())
+        );
+        print!("{report}");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        liftdeck::tui::run_demo_console(&db, env, args.seed, args.duration, args.rate)?;
+        Ok(ExitCode::SUCCESS)
+    }
+}

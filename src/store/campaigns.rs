@@ -1,0 +1,284 @@
+//! Campaign and arm rows, the status state machine's persistence, and assignment look-ups.
+
+use super::{Result, Store, StoreError};
+use crate::domain::{Arm, ArmSpec, Campaign, CampaignKind, CampaignSpec, Offer, Status};
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+
+const CAMPAIGN_COLUMNS: &str = "id, key, name, kind, status, seed, traffic, control_arm, metric, \
+     guardrails, custom_kinds, created_at, started_at, stopped_at";
+
+fn json_list(s: String) -> rusqlite::Result<Vec<String>> {
+    serde_json::from_str(&s).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn campaign_from_row(r: &Row<'_>) -> rusqlite::Result<(Campaign, String)> {
+    let kind: String = r.get(3)?;
+    let status: String = r.get(4)?;
+    let bad = |what: String| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            Box::new(StoreError::Corrupt(what)),
+        )
+    };
+    let spec = CampaignSpec {
+        key: r.get(1)?,
+        name: r.get(2)?,
+        kind: kind.parse::<CampaignKind>().map_err(bad)?,
+        arms: Vec::new(),
+        control: r.get(7)?,
+        traffic: r.get(6)?,
+        metric: r.get(8)?,
+        guardrails: json_list(r.get(9)?)?,
+        custom_kinds: json_list(r.get(10)?)?,
+        seed: r.get::<_, i64>(5)? as u64,
+    };
+    let key = spec.key.clone();
+    Ok((
+        Campaign {
+            id: r.get(0)?,
+            spec,
+            status: status.parse::<Status>().map_err(bad)?,
+            created_at: r.get(11)?,
+            started_at: r.get(12)?,
+            stopped_at: r.get(13)?,
+        },
+        key,
+    ))
+}
+
+pub(crate) fn load_arms(conn: &Connection, campaign_id: i64) -> Result<Vec<Arm>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, key, weight, offer FROM arms WHERE campaign_id = ?1 ORDER BY position",
+    )?;
+    let rows = stmt.query_map([campaign_id], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, f64>(2)?,
+            r.get::<_, String>(3)?,
+        ))
+    })?;
+    let mut arms = Vec::new();
+    for row in rows {
+        let (id, key, weight, offer) = row?;
+        let offer: Offer = serde_json::from_str(&offer)
+            .map_err(|e| StoreError::Corrupt(format!("offer of arm {key}: {e}")))?;
+        arms.push(Arm {
+            id,
+            key,
+            weight,
+            offer,
+        });
+    }
+    Ok(arms)
+}
+
+pub(crate) fn load_campaign(conn: &Connection, key: &str) -> Result<Option<(Campaign, Vec<Arm>)>> {
+    let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE key = ?1");
+    let found = conn
+        .prepare_cached(&sql)?
+        .query_row([key], campaign_from_row)
+        .optional()?;
+    let Some((mut campaign, _)) = found else {
+        return Ok(None);
+    };
+    let arms = load_arms(conn, campaign.id)?;
+    campaign.spec.arms = arms
+        .iter()
+        .map(|a| ArmSpec {
+            key: a.key.clone(),
+            weight: a.weight,
+            offer: a.offer.clone(),
+        })
+        .collect();
+    Ok(Some((campaign, arms)))
+}
+
+/// Inserts a campaign with its arms and rollup rows; used by `campaign create` and by ingest
+/// of an export's campaign line (inside the ingest transaction).
+pub(crate) fn insert_campaign(
+    conn: &Connection,
+    spec: &CampaignSpec,
+    status: Status,
+    ts: i64,
+    actor: &str,
+) -> Result<i64> {
+    let exists: Option<i64> = conn
+        .prepare_cached("SELECT id FROM campaigns WHERE key = ?1")?
+        .query_row([&spec.key], |r| r.get(0))
+        .optional()?;
+    if exists.is_some() {
+        return Err(StoreError::DuplicateCampaign(spec.key.clone()));
+    }
+    let started = (status != Status::Draft).then_some(ts);
+    let stopped = (status == Status::Stopped).then_some(ts);
+    conn.prepare_cached(
+        "INSERT INTO campaigns (key, name, kind, status, seed, traffic, control_arm, metric,
+                                guardrails, custom_kinds, created_at, started_at, stopped_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?
+    .execute(params![
+        spec.key,
+        spec.name,
+        spec.kind.as_str(),
+        status.as_str(),
+        spec.seed as i64,
+        spec.traffic,
+        spec.control,
+        spec.metric,
+        serde_json::to_string(&spec.guardrails).unwrap_or_else(|_| "[]".into()),
+        serde_json::to_string(&spec.custom_kinds).unwrap_or_else(|_| "[]".into()),
+        ts,
+        started,
+        stopped,
+    ])?;
+    let campaign_id = conn.last_insert_rowid();
+    for (position, arm) in spec.arms.iter().enumerate() {
+        let offer = serde_json::to_string(&arm.offer)
+            .map_err(|e| StoreError::Corrupt(format!("offer of arm {}: {e}", arm.key)))?;
+        conn.prepare_cached(
+            "INSERT INTO arms (campaign_id, key, position, weight, offer) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![campaign_id, arm.key, position as i64, arm.weight, offer])?;
+        let arm_id = conn.last_insert_rowid();
+        conn.prepare_cached("INSERT INTO arm_rollups (arm_id) VALUES (?1)")?
+            .execute([arm_id])?;
+        conn.prepare_cached(
+            "INSERT INTO arm_weight_history (arm_id, ts, weight) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![arm_id, ts, arm.weight])?;
+    }
+    let detail = serde_json::to_string(spec).unwrap_or_default();
+    Store::audit_on(conn, ts, actor, "campaign.create", Some(&spec.key), &detail)?;
+    Ok(campaign_id)
+}
+
+impl Store {
+    pub fn create_campaign(&mut self, spec: &CampaignSpec, ts: i64, actor: &str) -> Result<i64> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let id = insert_campaign(&tx, spec, Status::Draft, ts, actor)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    pub fn campaign(&self, key: &str) -> Result<(Campaign, Vec<Arm>)> {
+        load_campaign(&self.conn, key)?.ok_or_else(|| StoreError::UnknownCampaign(key.into()))
+    }
+
+    pub fn campaigns(&self) -> Result<Vec<Campaign>> {
+        let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns ORDER BY created_at, id");
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map([], campaign_from_row)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (mut c, _) = row?;
+            c.spec.arms = load_arms(&self.conn, c.id)?
+                .into_iter()
+                .map(|a| ArmSpec {
+                    key: a.key,
+                    weight: a.weight,
+                    offer: a.offer,
+                })
+                .collect();
+            out.push(c);
+        }
+        Ok(out)
+    }
+
+    /// Moves a campaign along the state machine; refuses illegal moves naming the legal ones.
+    /// Read and write happen in one IMMEDIATE transaction so two operators cannot race.
+    pub fn set_status(&mut self, key: &str, to: Status, ts: i64, actor: &str) -> Result<Status> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let from: String = tx
+            .prepare_cached("SELECT status FROM campaigns WHERE key = ?1")?
+            .query_row([key], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| StoreError::UnknownCampaign(key.into()))?;
+        let from: Status = from.parse().map_err(StoreError::Corrupt)?;
+        if !from.can_move_to(to) {
+            let legal: Vec<&str> = from.legal_moves().iter().map(|s| s.as_str()).collect();
+            return Err(StoreError::IllegalMove {
+                key: key.into(),
+                from,
+                to,
+                legal: if legal.is_empty() {
+                    "none (stopped is final)".into()
+                } else {
+                    legal.join(", ")
+                },
+            });
+        }
+        tx.prepare_cached(
+            "UPDATE campaigns SET status = ?2,
+                 started_at = CASE WHEN started_at IS NULL AND ?2 = 'running' THEN ?3 ELSE started_at END,
+                 stopped_at = CASE WHEN ?2 = 'stopped' THEN ?3 ELSE stopped_at END
+             WHERE key = ?1",
+        )?
+        .execute(params![key, to.as_str(), ts])?;
+        Store::audit_on(
+            &tx,
+            ts,
+            actor,
+            &format!("campaign.{}", verb(to)),
+            Some(key),
+            &format!("{from} -> {to}"),
+        )?;
+        tx.commit()?;
+        Ok(from)
+    }
+
+    /// The stored assignment of a unit, if any: (arm key, propensity).
+    pub fn assignment(&self, campaign_id: i64, unit: &str) -> Result<Option<(String, f64)>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT a.key, s.propensity FROM assignments s JOIN arms a ON a.id = s.arm_id
+                 WHERE s.campaign_id = ?1 AND s.unit = ?2",
+            )?
+            .query_row(params![campaign_id, unit], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+    }
+
+    /// The newest audit entries, newest first.
+    pub fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT ts, actor, action, campaign, detail FROM audit_log ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            Ok(AuditEntry {
+                ts: r.get(0)?,
+                actor: r.get(1)?,
+                action: r.get(2)?,
+                campaign: r.get(3)?,
+                detail: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+/// One operator action as logged.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AuditEntry {
+    pub ts: i64,
+    pub actor: String,
+    pub action: String,
+    pub campaign: Option<String>,
+    pub detail: String,
+}
+
+fn verb(to: Status) -> &'static str {
+    match to {
+        Status::Draft => "draft",
+        Status::Running => "start",
+        Status::Paused => "pause",
+        Status::Stopped => "stop",
+    }
+}

@@ -1,0 +1,648 @@
+//! Applying batches of parsed lines: validation against the store, idempotent inserts, and
+//! incremental rollups, all in one transaction per batch.
+//!
+//! Per event only two B-trees are touched row by row (the events table and its event_id index).
+//! Per-unit totals are read once per unit per batch and written back once; per-arm and
+//! per-minute rollups are summed in memory and written once per batch. Revenue sums of squares
+//! stay O(1) per event: when a unit's revenue goes from r to r+v, sumsq grows by 2rv + v².
+
+use super::campaigns::{insert_campaign, load_campaign};
+use super::{Result, Store};
+use crate::domain::{
+    AssignmentRecord, CampaignDefinition, EventRecord, Micros, Record, StandardKind, Status,
+};
+use crate::ingest::{LineError, RejectReason};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use std::collections::HashMap;
+
+/// Width of the chart buckets.
+pub const BUCKET_MICROS: Micros = 60_000_000;
+
+/// One input line on its way into the store.
+pub struct IngestItem<'a> {
+    pub line: u64,
+    pub raw: &'a str,
+    pub parsed: std::result::Result<Record, LineError>,
+}
+
+/// What happened to one batch.
+#[derive(Debug, Default, Clone)]
+pub struct BatchOutcome {
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub rejected: Vec<(u64, LineError)>,
+}
+
+/// Applies batches from one source (a file, stdin, the simulator) as one ingest run.
+pub struct Ingestor<'s> {
+    store: &'s mut Store,
+    source: String,
+    started_at: Micros,
+    /// Created with the first reject, so clean runs (and every `assign`) leave no row.
+    run_id: Option<i64>,
+    actor: String,
+}
+
+struct CampaignInfo {
+    id: i64,
+    status: Status,
+    arms: Vec<(String, i64)>,
+    custom_kinds: Vec<String>,
+}
+
+#[derive(Clone)]
+struct UnitState {
+    arm_id: i64,
+    x: Option<f64>,
+    exposures: i64,
+    clicks: i64,
+    carts: i64,
+    purchases: i64,
+    custom: i64,
+    revenue: f64,
+    cost: f64,
+    last_ts: Option<Micros>,
+    is_new: bool,
+    dirty: bool,
+}
+
+#[derive(Default)]
+struct ArmDelta {
+    units: i64,
+    conflicted_units: i64,
+    exposures: i64,
+    exposed_units: i64,
+    clicks: i64,
+    click_units: i64,
+    carts: i64,
+    cart_units: i64,
+    purchases: i64,
+    conversions: i64,
+    custom: i64,
+    revenue_sum: f64,
+    revenue_sumsq: f64,
+    cost_sum: f64,
+    cost_sumsq: f64,
+    revenue_cost_sum: f64,
+    x_units: i64,
+    x_sum: f64,
+    x_sumsq: f64,
+    x_revenue_sum: f64,
+    x_conversion_sum: f64,
+    last_event_ts: Option<Micros>,
+}
+
+#[derive(Default)]
+struct BucketDelta {
+    new_units: i64,
+    exposures: i64,
+    clicks: i64,
+    purchases: i64,
+    conversions: i64,
+    revenue: f64,
+    cost: f64,
+}
+
+/// State that lives for one batch (one transaction).
+#[derive(Default)]
+struct Batch {
+    campaigns: HashMap<String, Option<CampaignInfo>>,
+    units: HashMap<(i64, String), UnitState>,
+    arms: HashMap<i64, ArmDelta>,
+    buckets: HashMap<(i64, Micros), BucketDelta>,
+    custom: HashMap<(i64, String), (i64, i64)>,
+}
+
+enum Applied {
+    New,
+    Duplicate,
+}
+
+enum Failure {
+    Reject(LineError),
+    Store(super::StoreError),
+}
+
+impl From<rusqlite::Error> for Failure {
+    fn from(e: rusqlite::Error) -> Self {
+        Failure::Store(e.into())
+    }
+}
+
+impl From<super::StoreError> for Failure {
+    fn from(e: super::StoreError) -> Self {
+        Failure::Store(e)
+    }
+}
+
+fn reject(reason: RejectReason, detail: String) -> Failure {
+    Failure::Reject(LineError::new(reason, detail))
+}
+
+impl<'s> Ingestor<'s> {
+    pub fn new(store: &'s mut Store, source: &str, actor: &str, ts: Micros) -> Result<Self> {
+        Ok(Ingestor {
+            store,
+            source: source.to_string(),
+            started_at: ts,
+            run_id: None,
+            actor: actor.to_string(),
+        })
+    }
+
+    /// Applies a batch in one transaction: every valid line and every reject of the batch is
+    /// committed together, or nothing is.
+    pub fn apply(&mut self, items: Vec<IngestItem<'_>>) -> Result<BatchOutcome> {
+        let tx = self
+            .store
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut batch = Batch::default();
+        let mut outcome = BatchOutcome::default();
+        let mut pending_run = None;
+        for item in items {
+            let result = match item.parsed {
+                Err(e) => Err(Failure::Reject(e)),
+                Ok(record) => apply_record(&tx, &mut batch, record, &self.actor),
+            };
+            match result {
+                Ok(Applied::New) => outcome.accepted += 1,
+                Ok(Applied::Duplicate) => outcome.duplicates += 1,
+                Err(Failure::Reject(e)) => {
+                    let run_id = match self.run_id {
+                        Some(id) => id,
+                        None => {
+                            tx.prepare_cached(
+                                "INSERT INTO ingest_runs (source, started_at, actor)
+                                 VALUES (?1, ?2, ?3)",
+                            )?
+                            .execute(params![
+                                self.source,
+                                self.started_at,
+                                self.actor
+                            ])?;
+                            tx.last_insert_rowid()
+                        }
+                    };
+                    tx.prepare_cached(
+                        "INSERT INTO rejects (run_id, source, line, reason, detail, raw, ts)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    )?
+                    .execute(params![
+                        run_id,
+                        self.source,
+                        item.line as i64,
+                        e.reason.code(),
+                        e.detail,
+                        item.raw,
+                        self.started_at
+                    ])?;
+                    outcome.rejected.push((item.line, e));
+                    pending_run = Some(run_id);
+                }
+                Err(Failure::Store(e)) => return Err(e),
+            }
+        }
+        flush(&tx, batch)?;
+        tx.commit()?;
+        // Only remember the run once its row is committed; a rolled-back batch takes it along.
+        if pending_run.is_some() {
+            self.run_id = pending_run;
+        }
+        Ok(outcome)
+    }
+}
+
+fn campaign_info<'b>(
+    conn: &Connection,
+    batch: &'b mut Batch,
+    key: &str,
+) -> std::result::Result<&'b CampaignInfo, Failure> {
+    if !batch.campaigns.contains_key(key) {
+        let info = load_campaign(conn, key)?.map(|(c, arms)| CampaignInfo {
+            id: c.id,
+            status: c.status,
+            arms: arms.iter().map(|a| (a.key.clone(), a.id)).collect(),
+            custom_kinds: c.spec.custom_kinds.clone(),
+        });
+        batch.campaigns.insert(key.to_string(), info);
+    }
+    match batch.campaigns.get(key) {
+        Some(Some(info)) => {
+            if !info.status.accepts_data() {
+                return Err(reject(
+                    RejectReason::CampaignNotStarted,
+                    format!("campaign `{key}` is still a draft; start it before sending traffic"),
+                ));
+            }
+            Ok(info)
+        }
+        _ => Err(reject(
+            RejectReason::UnknownCampaign,
+            format!("field `campaign`: no campaign `{key}`"),
+        )),
+    }
+}
+
+fn apply_record(
+    conn: &Connection,
+    batch: &mut Batch,
+    record: Record,
+    actor: &str,
+) -> std::result::Result<Applied, Failure> {
+    match record {
+        Record::Campaign(def) => apply_campaign(conn, batch, *def, actor),
+        Record::Assignment(a) => apply_assignment(conn, batch, a),
+        Record::Event(e) => apply_event(conn, batch, e),
+    }
+}
+
+fn apply_campaign(
+    conn: &Connection,
+    batch: &mut Batch,
+    def: CampaignDefinition,
+    actor: &str,
+) -> std::result::Result<Applied, Failure> {
+    if let Some((existing, _)) = load_campaign(conn, &def.spec.key)? {
+        if existing.spec == def.spec {
+            return Ok(Applied::Duplicate);
+        }
+        return Err(reject(
+            RejectReason::CampaignMismatch,
+            format!(
+                "campaign `{}` exists with a different definition; rename it or remove the line",
+                def.spec.key
+            ),
+        ));
+    }
+    let ts = crate::clock::Clock::System.now();
+    insert_campaign(conn, &def.spec, def.status, ts, actor)?;
+    batch.campaigns.remove(&def.spec.key);
+    Ok(Applied::New)
+}
+
+fn apply_assignment(
+    conn: &Connection,
+    batch: &mut Batch,
+    a: AssignmentRecord,
+) -> std::result::Result<Applied, Failure> {
+    let info = campaign_info(conn, batch, &a.campaign)?;
+    let campaign_id = info.id;
+    let Some(&(_, arm_id)) = info.arms.iter().find(|(k, _)| *k == a.arm) else {
+        let known: Vec<&str> = info.arms.iter().map(|(k, _)| k.as_str()).collect();
+        return Err(reject(
+            RejectReason::UnknownArm,
+            format!(
+                "field `arm`: campaign `{}` has no arm `{}` (arms: {})",
+                a.campaign,
+                a.arm,
+                known.join(", ")
+            ),
+        ));
+    };
+    let context = serde_json::Value::Object(a.context.clone()).to_string();
+    let inserted = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO assignments (campaign_id, unit, arm_id, propensity, context, ts)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![
+            campaign_id,
+            a.unit,
+            arm_id,
+            a.propensity,
+            context,
+            a.ts
+        ])?;
+    if inserted == 0 {
+        let (existing_arm, conflicts): (i64, i64) = conn
+            .prepare_cached(
+                "SELECT arm_id, conflicts FROM assignments WHERE campaign_id = ?1 AND unit = ?2",
+            )?
+            .query_row(params![campaign_id, a.unit], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        if existing_arm == arm_id {
+            return Ok(Applied::Duplicate);
+        }
+        conn.prepare_cached(
+            "UPDATE assignments SET conflicts = conflicts + 1 WHERE campaign_id = ?1 AND unit = ?2",
+        )?
+        .execute(params![campaign_id, a.unit])?;
+        if conflicts == 0 {
+            batch.arms.entry(existing_arm).or_default().conflicted_units += 1;
+        }
+        return Err(reject(
+            RejectReason::ConflictingAssignment,
+            format!(
+                "field `arm`: unit `{}` is already assigned to another arm of `{}`; kept the first \
+                 assignment and counted a multiple exposure",
+                a.unit, a.campaign
+            ),
+        ));
+    }
+    let x = a.pre_value();
+    let d = batch.arms.entry(arm_id).or_default();
+    d.units += 1;
+    if let Some(x) = x {
+        d.x_units += 1;
+        d.x_sum += x;
+        d.x_sumsq += x * x;
+    }
+    batch
+        .buckets
+        .entry((arm_id, bucket_of(a.ts)))
+        .or_default()
+        .new_units += 1;
+    batch.units.insert(
+        (campaign_id, a.unit),
+        UnitState {
+            arm_id,
+            x,
+            exposures: 0,
+            clicks: 0,
+            carts: 0,
+            purchases: 0,
+            custom: 0,
+            revenue: 0.0,
+            cost: 0.0,
+            last_ts: None,
+            is_new: true,
+            dirty: true,
+        },
+    );
+    Ok(Applied::New)
+}
+
+fn bucket_of(ts: Micros) -> Micros {
+    ts.div_euclid(BUCKET_MICROS) * BUCKET_MICROS
+}
+
+fn load_unit(
+    conn: &Connection,
+    batch: &mut Batch,
+    campaign_id: i64,
+    unit: &str,
+) -> std::result::Result<bool, Failure> {
+    let key = (campaign_id, unit.to_string());
+    if batch.units.contains_key(&key) {
+        return Ok(true);
+    }
+    let state = conn
+        .prepare_cached(
+            "SELECT arm_id, pre_value, exposures, clicks, add_to_carts, purchases, custom_events,
+                    revenue, cost, last_ts
+             FROM unit_totals WHERE campaign_id = ?1 AND unit = ?2",
+        )?
+        .query_row(params![campaign_id, unit], |r| {
+            Ok(UnitState {
+                arm_id: r.get(0)?,
+                x: r.get(1)?,
+                exposures: r.get(2)?,
+                clicks: r.get(3)?,
+                carts: r.get(4)?,
+                purchases: r.get(5)?,
+                custom: r.get(6)?,
+                revenue: r.get(7)?,
+                cost: r.get(8)?,
+                last_ts: r.get(9)?,
+                is_new: false,
+                dirty: false,
+            })
+        })
+        .optional()?;
+    match state {
+        Some(s) => {
+            batch.units.insert(key, s);
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+fn apply_event(
+    conn: &Connection,
+    batch: &mut Batch,
+    e: EventRecord,
+) -> std::result::Result<Applied, Failure> {
+    let info = campaign_info(conn, batch, &e.campaign)?;
+    let campaign_id = info.id;
+    let standard = StandardKind::parse(&e.kind);
+    if standard.is_none() && !info.custom_kinds.contains(&e.kind) {
+        return Err(reject(
+            RejectReason::UnknownKind,
+            format!(
+                "field `kind`: `{}` is not exposure, click, add_to_cart, purchase or a custom kind \
+                 of `{}`",
+                e.kind, e.campaign
+            ),
+        ));
+    }
+    if !load_unit(conn, batch, campaign_id, &e.unit)? {
+        return Err(reject(
+            RejectReason::UnassignedUnit,
+            format!(
+                "field `unit`: `{}` has no assignment in `{}`; send its assignment line first",
+                e.unit, e.campaign
+            ),
+        ));
+    }
+    let key = (campaign_id, e.unit);
+    let Some(unit) = batch.units.get_mut(&key) else {
+        return Err(Failure::Store(super::StoreError::Corrupt(
+            "unit vanished from batch".into(),
+        )));
+    };
+    let inserted = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO events (event_id, campaign_id, unit, arm_id, kind, value, cost, ts)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?
+        .execute(params![
+            e.event_id,
+            campaign_id,
+            key.1,
+            unit.arm_id,
+            e.kind,
+            e.value,
+            e.cost,
+            e.ts
+        ])?;
+    if inserted == 0 {
+        return Ok(Applied::Duplicate);
+    }
+    let arm_id = unit.arm_id;
+    let d = batch.arms.entry(arm_id).or_default();
+    let b = batch.buckets.entry((arm_id, bucket_of(e.ts))).or_default();
+    match standard {
+        Some(StandardKind::Exposure) => {
+            d.exposures += 1;
+            b.exposures += 1;
+            d.exposed_units += i64::from(unit.exposures == 0);
+            unit.exposures += 1;
+        }
+        Some(StandardKind::Click) => {
+            d.clicks += 1;
+            b.clicks += 1;
+            d.click_units += i64::from(unit.clicks == 0);
+            unit.clicks += 1;
+        }
+        Some(StandardKind::AddToCart) => {
+            d.carts += 1;
+            d.cart_units += i64::from(unit.carts == 0);
+            unit.carts += 1;
+        }
+        Some(StandardKind::Purchase) => {
+            d.purchases += 1;
+            b.purchases += 1;
+            if unit.purchases == 0 {
+                d.conversions += 1;
+                b.conversions += 1;
+                d.x_conversion_sum += unit.x.unwrap_or(0.0);
+            }
+            unit.purchases += 1;
+        }
+        None => {
+            d.custom += 1;
+            unit.custom += 1;
+            let c = batch.custom.entry((arm_id, e.kind.clone())).or_default();
+            c.0 += 1;
+            let events_so_far: i64 = conn
+                .prepare_cached(
+                    "INSERT INTO unit_custom_totals (campaign_id, unit, kind, events)
+                     VALUES (?1, ?2, ?3, 1)
+                     ON CONFLICT (campaign_id, unit, kind) DO UPDATE SET events = events + 1
+                     RETURNING events",
+                )?
+                .query_row(params![campaign_id, key.1, e.kind], |r| r.get(0))?;
+            c.1 += i64::from(events_so_far == 1);
+        }
+    }
+    let (r, c, v, w) = (unit.revenue, unit.cost, e.value, e.cost);
+    let x = unit.x.unwrap_or(0.0);
+    d.revenue_sum += v;
+    d.revenue_sumsq += 2.0 * r * v + v * v;
+    d.cost_sum += w;
+    d.cost_sumsq += 2.0 * c * w + w * w;
+    d.revenue_cost_sum += r * w + v * c + v * w;
+    d.x_revenue_sum += x * v;
+    d.last_event_ts = Some(d.last_event_ts.map_or(e.ts, |t| t.max(e.ts)));
+    b.revenue += v;
+    b.cost += w;
+    unit.revenue += v;
+    unit.cost += w;
+    unit.last_ts = Some(unit.last_ts.map_or(e.ts, |t| t.max(e.ts)));
+    unit.dirty = true;
+    Ok(Applied::New)
+}
+
+fn flush(conn: &Connection, batch: Batch) -> Result<()> {
+    for ((campaign_id, unit), s) in batch.units {
+        if !s.dirty {
+            continue;
+        }
+        let sql = if s.is_new {
+            "INSERT INTO unit_totals (campaign_id, unit, arm_id, pre_value, exposures, clicks,
+                 add_to_carts, purchases, custom_events, revenue, cost, last_ts)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+        } else {
+            "UPDATE unit_totals SET arm_id = ?3, pre_value = ?4, exposures = ?5, clicks = ?6,
+                 add_to_carts = ?7, purchases = ?8, custom_events = ?9, revenue = ?10, cost = ?11,
+                 last_ts = ?12
+             WHERE campaign_id = ?1 AND unit = ?2"
+        };
+        conn.prepare_cached(sql)?.execute(params![
+            campaign_id,
+            unit,
+            s.arm_id,
+            s.x,
+            s.exposures,
+            s.clicks,
+            s.carts,
+            s.purchases,
+            s.custom,
+            s.revenue,
+            s.cost,
+            s.last_ts
+        ])?;
+    }
+    for (arm_id, d) in batch.arms {
+        conn.prepare_cached(
+            "UPDATE arm_rollups SET
+                 units = units + ?2, conflicted_units = conflicted_units + ?3,
+                 exposures = exposures + ?4, exposed_units = exposed_units + ?5,
+                 clicks = clicks + ?6, click_units = click_units + ?7,
+                 add_to_carts = add_to_carts + ?8, cart_units = cart_units + ?9,
+                 purchases = purchases + ?10, conversions = conversions + ?11,
+                 custom_events = custom_events + ?12,
+                 revenue_sum = revenue_sum + ?13, revenue_sumsq = revenue_sumsq + ?14,
+                 cost_sum = cost_sum + ?15, cost_sumsq = cost_sumsq + ?16,
+                 revenue_cost_sum = revenue_cost_sum + ?17,
+                 x_units = x_units + ?18, x_sum = x_sum + ?19, x_sumsq = x_sumsq + ?20,
+                 x_revenue_sum = x_revenue_sum + ?21, x_conversion_sum = x_conversion_sum + ?22,
+                 last_event_ts = CASE
+                     WHEN ?23 IS NULL THEN last_event_ts
+                     WHEN last_event_ts IS NULL OR last_event_ts < ?23 THEN ?23
+                     ELSE last_event_ts END
+             WHERE arm_id = ?1",
+        )?
+        .execute(params![
+            arm_id,
+            d.units,
+            d.conflicted_units,
+            d.exposures,
+            d.exposed_units,
+            d.clicks,
+            d.click_units,
+            d.carts,
+            d.cart_units,
+            d.purchases,
+            d.conversions,
+            d.custom,
+            d.revenue_sum,
+            d.revenue_sumsq,
+            d.cost_sum,
+            d.cost_sumsq,
+            d.revenue_cost_sum,
+            d.x_units,
+            d.x_sum,
+            d.x_sumsq,
+            d.x_revenue_sum,
+            d.x_conversion_sum,
+            d.last_event_ts
+        ])?;
+    }
+    for ((arm_id, bucket), b) in batch.buckets {
+        conn.prepare_cached(
+            "INSERT INTO arm_buckets (arm_id, bucket, new_units, exposures, clicks, purchases,
+                                      conversions, revenue, cost)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (arm_id, bucket) DO UPDATE SET
+                 new_units = new_units + excluded.new_units,
+                 exposures = exposures + excluded.exposures,
+                 clicks = clicks + excluded.clicks,
+                 purchases = purchases + excluded.purchases,
+                 conversions = conversions + excluded.conversions,
+                 revenue = revenue + excluded.revenue,
+                 cost = cost + excluded.cost",
+        )?
+        .execute(params![
+            arm_id,
+            bucket,
+            b.new_units,
+            b.exposures,
+            b.clicks,
+            b.purchases,
+            b.conversions,
+            b.revenue,
+            b.cost
+        ])?;
+    }
+    for ((arm_id, kind), (events, units)) in batch.custom {
+        conn.prepare_cached(
+            "INSERT INTO arm_custom_rollups (arm_id, kind, events, units) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (arm_id, kind) DO UPDATE SET
+                 events = events + excluded.events, units = units + excluded.units",
+        )?
+        .execute(params![arm_id, kind, events, units])?;
+    }
+    Ok(())
+}

@@ -1,0 +1,54 @@
+//! Schema versions: `schema.sql` is version 1, each file in `migrations/` one more.
+//! Applied in one EXCLUSIVE transaction so a crash mid-upgrade leaves the old version intact.
+
+use super::StoreError;
+use rusqlite::{Connection, TransactionBehavior};
+
+/// Version N is reached by applying `MIGRATIONS[N-1]`.
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../schema.sql"),
+    include_str!("../../migrations/002_events_by_campaign_time.sql"),
+];
+
+/// The schema version this build writes and understands.
+pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
+
+pub fn user_version(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+}
+
+/// Brings the database up to `CURRENT_VERSION`; refuses one written by a newer liftdeck.
+pub fn migrate(conn: &mut Connection) -> Result<i64, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
+    let found = user_version(&tx)?;
+    if found > CURRENT_VERSION {
+        return Err(StoreError::NewerSchema {
+            found,
+            supported: CURRENT_VERSION,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        tx.execute_batch(sql)?;
+        // PRAGMA takes no bound parameters; the value is our own integer, never user input.
+        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
+    }
+    tx.commit()?;
+    Ok(found)
+}
+
+/// Applies only the first `version` migrations: used by tests to build old databases.
+pub fn migrate_to(conn: &mut Connection, version: i64) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
+    let found = user_version(&tx)?;
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .take(version as usize)
+        .skip(found as usize)
+    {
+        tx.execute_batch(sql)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
+    }
+    tx.commit()?;
+    Ok(())
+}

@@ -1,0 +1,368 @@
+//! Reading rollups (O(arms)), recomputing them from raw rows (the consistency check), exporting
+//! a campaign's raw rows, and listing rejects.
+
+use super::campaigns::load_campaign;
+use super::{Result, Store, StoreError};
+use crate::domain::{AssignmentRecord, EventRecord, Micros};
+use rusqlite::{params, Connection, Row};
+use serde::Serialize;
+
+/// Per-arm sufficient statistics, exactly as stored in `arm_rollups`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ArmRollup {
+    pub units: i64,
+    pub conflicted_units: i64,
+    pub exposures: i64,
+    pub exposed_units: i64,
+    pub clicks: i64,
+    pub click_units: i64,
+    pub add_to_carts: i64,
+    pub cart_units: i64,
+    pub purchases: i64,
+    pub conversions: i64,
+    pub custom_events: i64,
+    pub revenue_sum: f64,
+    pub revenue_sumsq: f64,
+    pub cost_sum: f64,
+    pub cost_sumsq: f64,
+    pub revenue_cost_sum: f64,
+    pub x_units: i64,
+    pub x_sum: f64,
+    pub x_sumsq: f64,
+    pub x_revenue_sum: f64,
+    pub x_conversion_sum: f64,
+    pub last_event_ts: Option<Micros>,
+}
+
+impl ArmRollup {
+    /// Field-by-field comparison: counts exactly, sums to a relative tolerance (incremental
+    /// floating-point sums differ from a one-pass recompute in the last bits).
+    pub fn differences(&self, other: &ArmRollup, rel_tol: f64) -> Vec<String> {
+        let mut out = Vec::new();
+        let ints = [
+            ("units", self.units, other.units),
+            (
+                "conflicted_units",
+                self.conflicted_units,
+                other.conflicted_units,
+            ),
+            ("exposures", self.exposures, other.exposures),
+            ("exposed_units", self.exposed_units, other.exposed_units),
+            ("clicks", self.clicks, other.clicks),
+            ("click_units", self.click_units, other.click_units),
+            ("add_to_carts", self.add_to_carts, other.add_to_carts),
+            ("cart_units", self.cart_units, other.cart_units),
+            ("purchases", self.purchases, other.purchases),
+            ("conversions", self.conversions, other.conversions),
+            ("custom_events", self.custom_events, other.custom_events),
+            ("x_units", self.x_units, other.x_units),
+        ];
+        for (name, a, b) in ints {
+            if a != b {
+                out.push(format!("{name}: {a} vs {b}"));
+            }
+        }
+        let floats = [
+            ("revenue_sum", self.revenue_sum, other.revenue_sum),
+            ("revenue_sumsq", self.revenue_sumsq, other.revenue_sumsq),
+            ("cost_sum", self.cost_sum, other.cost_sum),
+            ("cost_sumsq", self.cost_sumsq, other.cost_sumsq),
+            (
+                "revenue_cost_sum",
+                self.revenue_cost_sum,
+                other.revenue_cost_sum,
+            ),
+            ("x_sum", self.x_sum, other.x_sum),
+            ("x_sumsq", self.x_sumsq, other.x_sumsq),
+            ("x_revenue_sum", self.x_revenue_sum, other.x_revenue_sum),
+            (
+                "x_conversion_sum",
+                self.x_conversion_sum,
+                other.x_conversion_sum,
+            ),
+        ];
+        for (name, a, b) in floats {
+            if (a - b).abs() > rel_tol * a.abs().max(b.abs()).max(1.0) {
+                out.push(format!("{name}: {a} vs {b}"));
+            }
+        }
+        if self.last_event_ts != other.last_event_ts {
+            out.push(format!(
+                "last_event_ts: {:?} vs {:?}",
+                self.last_event_ts, other.last_event_ts
+            ));
+        }
+        out
+    }
+}
+
+/// One arm with its rollups, as `campaign show` prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArmSummary {
+    pub key: String,
+    pub weight: f64,
+    pub rollup: ArmRollup,
+}
+
+/// A per-minute chart bucket.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BucketRow {
+    pub arm: String,
+    pub bucket: Micros,
+    pub new_units: i64,
+    pub exposures: i64,
+    pub clicks: i64,
+    pub purchases: i64,
+    pub conversions: i64,
+    pub revenue: f64,
+    pub cost: f64,
+}
+
+/// A rejected line.
+#[derive(Debug, Clone, Serialize)]
+pub struct RejectRow {
+    pub source: String,
+    pub line: i64,
+    pub reason: String,
+    pub detail: String,
+    pub raw: String,
+}
+
+/// A raw row of a campaign, in export order.
+pub enum ExportRow {
+    Assignment(AssignmentRecord),
+    Event(EventRecord),
+}
+
+const ROLLUP_COLUMNS: &str = "units, conflicted_units, exposures, exposed_units, clicks, \
+    click_units, add_to_carts, cart_units, purchases, conversions, custom_events, revenue_sum, \
+    revenue_sumsq, cost_sum, cost_sumsq, revenue_cost_sum, x_units, x_sum, x_sumsq, \
+    x_revenue_sum, x_conversion_sum, last_event_ts";
+
+fn rollup_from_row(r: &Row<'_>, o: usize) -> rusqlite::Result<ArmRollup> {
+    Ok(ArmRollup {
+        units: r.get(o)?,
+        conflicted_units: r.get(o + 1)?,
+        exposures: r.get(o + 2)?,
+        exposed_units: r.get(o + 3)?,
+        clicks: r.get(o + 4)?,
+        click_units: r.get(o + 5)?,
+        add_to_carts: r.get(o + 6)?,
+        cart_units: r.get(o + 7)?,
+        purchases: r.get(o + 8)?,
+        conversions: r.get(o + 9)?,
+        custom_events: r.get(o + 10)?,
+        revenue_sum: r.get(o + 11)?,
+        revenue_sumsq: r.get(o + 12)?,
+        cost_sum: r.get(o + 13)?,
+        cost_sumsq: r.get(o + 14)?,
+        revenue_cost_sum: r.get(o + 15)?,
+        x_units: r.get(o + 16)?,
+        x_sum: r.get(o + 17)?,
+        x_sumsq: r.get(o + 18)?,
+        x_revenue_sum: r.get(o + 19)?,
+        x_conversion_sum: r.get(o + 20)?,
+        last_event_ts: r.get(o + 21)?,
+    })
+}
+
+fn campaign_id(conn: &Connection, key: &str) -> Result<i64> {
+    load_campaign(conn, key)?
+        .map(|(c, _)| c.id)
+        .ok_or_else(|| StoreError::UnknownCampaign(key.into()))
+}
+
+impl Store {
+    /// The stored rollups of every arm of a campaign, in arm order. O(arms).
+    pub fn arm_summaries(&self, key: &str) -> Result<Vec<ArmSummary>> {
+        let id = campaign_id(&self.conn, key)?;
+        let sql = format!(
+            "SELECT a.key, a.weight, {ROLLUP_COLUMNS} FROM arms a
+             JOIN arm_rollups r ON r.arm_id = a.id WHERE a.campaign_id = ?1 ORDER BY a.position"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map([id], |r| {
+            Ok(ArmSummary {
+                key: r.get(0)?,
+                weight: r.get(1)?,
+                rollup: rollup_from_row(r, 2)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The same statistics recomputed from assignments and events with plain SQL, ignoring
+    /// every incremental table. Slow (a full scan); it is the check that the rollups are right.
+    pub fn recompute_rollups(&self, key: &str) -> Result<Vec<ArmSummary>> {
+        let id = campaign_id(&self.conn, key)?;
+        let mut stmt = self.conn.prepare(
+            "WITH per_unit AS (
+                 SELECT s.arm_id, s.unit, s.conflicts,
+                        json_extract(s.context, '$.pre_value') AS x,
+                        COALESCE(SUM(e.kind = 'exposure'), 0) AS exposures,
+                        COALESCE(SUM(e.kind = 'click'), 0) AS clicks,
+                        COALESCE(SUM(e.kind = 'add_to_cart'), 0) AS carts,
+                        COALESCE(SUM(e.kind = 'purchase'), 0) AS purchases,
+                        COALESCE(SUM(e.kind NOT IN ('exposure','click','add_to_cart','purchase')), 0)
+                            AS custom,
+                        COALESCE(SUM(e.value), 0.0) AS r,
+                        COALESCE(SUM(e.cost), 0.0) AS c,
+                        MAX(e.ts) AS last_ts
+                 FROM assignments s
+                 LEFT JOIN events e ON e.campaign_id = s.campaign_id AND e.unit = s.unit
+                 WHERE s.campaign_id = ?1
+                 GROUP BY s.arm_id, s.unit
+             )
+             SELECT a.key, a.weight,
+                    COUNT(p.unit), COALESCE(SUM(p.conflicts > 0), 0),
+                    COALESCE(SUM(p.exposures), 0), COALESCE(SUM(p.exposures > 0), 0),
+                    COALESCE(SUM(p.clicks), 0), COALESCE(SUM(p.clicks > 0), 0),
+                    COALESCE(SUM(p.carts), 0), COALESCE(SUM(p.carts > 0), 0),
+                    COALESCE(SUM(p.purchases), 0), COALESCE(SUM(p.purchases > 0), 0),
+                    COALESCE(SUM(p.custom), 0),
+                    COALESCE(SUM(p.r), 0.0), COALESCE(SUM(p.r * p.r), 0.0),
+                    COALESCE(SUM(p.c), 0.0), COALESCE(SUM(p.c * p.c), 0.0),
+                    COALESCE(SUM(p.r * p.c), 0.0),
+                    COALESCE(SUM(p.x IS NOT NULL), 0),
+                    COALESCE(SUM(COALESCE(p.x, 0.0)), 0.0),
+                    COALESCE(SUM(COALESCE(p.x, 0.0) * COALESCE(p.x, 0.0)), 0.0),
+                    COALESCE(SUM(COALESCE(p.x, 0.0) * p.r), 0.0),
+                    COALESCE(SUM(CASE WHEN p.purchases > 0 THEN COALESCE(p.x, 0.0) ELSE 0.0 END), 0.0),
+                    MAX(p.last_ts)
+             FROM arms a LEFT JOIN per_unit p ON p.arm_id = a.id
+             WHERE a.campaign_id = ?1
+             GROUP BY a.id ORDER BY a.position",
+        )?;
+        let rows = stmt.query_map([id], |r| {
+            Ok(ArmSummary {
+                key: r.get(0)?,
+                weight: r.get(1)?,
+                rollup: rollup_from_row(r, 2)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Compares stored rollups to the recompute; returns one line per disagreement.
+    pub fn verify_rollups(&self, key: &str) -> Result<Vec<String>> {
+        let stored = self.arm_summaries(key)?;
+        let fresh = self.recompute_rollups(key)?;
+        let mut out = Vec::new();
+        for (s, f) in stored.iter().zip(&fresh) {
+            for d in s.rollup.differences(&f.rollup, 1e-9) {
+                out.push(format!("{key}/{}: {d} (stored vs recomputed)", s.key));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Per-minute buckets of a campaign, oldest first.
+    pub fn buckets(&self, key: &str) -> Result<Vec<BucketRow>> {
+        let id = campaign_id(&self.conn, key)?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT a.key, b.bucket, b.new_units, b.exposures, b.clicks, b.purchases,
+                    b.conversions, b.revenue, b.cost
+             FROM arm_buckets b JOIN arms a ON a.id = b.arm_id
+             WHERE a.campaign_id = ?1 ORDER BY b.bucket, a.position",
+        )?;
+        let rows = stmt.query_map([id], |r| {
+            Ok(BucketRow {
+                arm: r.get(0)?,
+                bucket: r.get(1)?,
+                new_units: r.get(2)?,
+                exposures: r.get(3)?,
+                clicks: r.get(4)?,
+                purchases: r.get(5)?,
+                conversions: r.get(6)?,
+                revenue: r.get(7)?,
+                cost: r.get(8)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Streams a campaign's assignments (then its events) in insertion order to `sink`.
+    pub fn export_rows(
+        &self,
+        key: &str,
+        mut sink: impl FnMut(ExportRow) -> std::io::Result<()>,
+    ) -> Result<()> {
+        let id = campaign_id(&self.conn, key)?;
+        let mut stmt = self.conn.prepare(
+            "SELECT s.unit, a.key, s.propensity, s.context, s.ts
+             FROM assignments s JOIN arms a ON a.id = s.arm_id
+             WHERE s.campaign_id = ?1 ORDER BY s.ts, s.unit",
+        )?;
+        let mut rows = stmt.query([id])?;
+        while let Some(r) = rows.next()? {
+            let context: String = r.get(3)?;
+            let context = match serde_json::from_str(&context) {
+                Ok(serde_json::Value::Object(m)) => m,
+                _ => return Err(StoreError::Corrupt(format!("context of unit {context}"))),
+            };
+            sink(ExportRow::Assignment(AssignmentRecord {
+                campaign: key.to_string(),
+                unit: r.get(0)?,
+                arm: r.get(1)?,
+                propensity: r.get(2)?,
+                context,
+                ts: r.get(4)?,
+            }))?;
+        }
+        let mut stmt = self.conn.prepare(
+            "SELECT event_id, unit, kind, value, cost, ts FROM events
+             WHERE campaign_id = ?1 ORDER BY id",
+        )?;
+        let mut rows = stmt.query([id])?;
+        while let Some(r) = rows.next()? {
+            sink(ExportRow::Event(EventRecord {
+                event_id: r.get(0)?,
+                campaign: key.to_string(),
+                unit: r.get(1)?,
+                kind: r.get(2)?,
+                value: r.get(3)?,
+                cost: r.get(4)?,
+                ts: r.get(5)?,
+            }))?;
+        }
+        Ok(())
+    }
+
+    /// The newest rejects, newest first.
+    pub fn rejects(&self, limit: usize) -> Result<Vec<RejectRow>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT source, line, reason, detail, raw FROM rejects ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map(params![limit as i64], |r| {
+            Ok(RejectRow {
+                source: r.get(0)?,
+                line: r.get(1)?,
+                reason: r.get(2)?,
+                detail: r.get(3)?,
+                raw: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Total events stored (all campaigns).
+    pub fn event_count(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))?)
+    }
+
+    /// A counter per source name (demo runs use it to keep unit names apart).
+    pub fn next_run_number(&mut self, source: &str) -> Result<u64> {
+        self.conn.execute(
+            "INSERT INTO ingest_runs (source, started_at, actor) VALUES (?1, 0, 'liftdeck')",
+            params![format!("{source}#run")],
+        )?;
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM ingest_runs WHERE source = ?1",
+            params![format!("{source}#run")],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
+    }
+}
