@@ -72,6 +72,37 @@ enum Command {
     },
     /// A simulated shop with three campaigns and live traffic.
     Demo(DemoArgs),
+    /// Whole-process benchmarks (see BENCHMARKS.md).
+    #[command(subcommand)]
+    Bench(BenchCmd),
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// Ingest throughput with rollups, side by side with the sqlite3 shell's plain `.import`.
+    Ingest {
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// The sqlite3 shell for the baseline (skipped when absent).
+        #[arg(long, default_value = "sqlite3")]
+        sqlite3: String,
+        /// Working directory for the generated files and databases (default: a temp dir).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Assignment decisions per second in-process: hash alone, new units, repeat look-ups.
+    Assign {
+        #[arg(long, default_value_t = 200_000)]
+        n: u64,
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -253,6 +284,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo(args) => demo(&cli.db, &env, args),
+        Command::Bench(cmd) => bench(cmd),
     }
 }
 
@@ -424,4 +456,56 @@ fn demo(db: &Path, env: &Env, args: DemoArgs) -> Result<ExitCode> {
         liftdeck::tui::run_demo_console(&db, env, args.seed, args.duration, args.rate)?;
         Ok(ExitCode::SUCCESS)
     }
+}
+
+fn bench_dir(dir: Option<PathBuf>) -> Result<(PathBuf, Option<tempfile::TempDir>)> {
+    match dir {
+        Some(d) => {
+            std::fs::create_dir_all(&d)?;
+            Ok((d, None))
+        }
+        None => {
+            let t = tempfile::tempdir()?;
+            Ok((t.path().to_path_buf(), Some(t)))
+        }
+    }
+}
+
+fn bench(cmd: BenchCmd) -> Result<ExitCode> {
+    match cmd {
+        BenchCmd::Ingest {
+            events,
+            repeats,
+            seed,
+            sqlite3,
+            dir,
+        } => {
+            let (dir, _keep) = bench_dir(dir)?;
+            let shell = which(&sqlite3);
+            if shell.is_none() {
+                eprintln!("note: `{sqlite3}` not found; the .import baseline is skipped");
+            }
+            let report =
+                app::bench::bench_ingest(&dir, events, seed, repeats.max(1), shell.as_deref())?;
+            println!("{report}");
+        }
+        BenchCmd::Assign { n, repeats, dir } => {
+            let (dir, _keep) = bench_dir(dir)?;
+            println!("{}", app::bench::bench_assign(&dir, n, repeats.max(1))?);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves a program name on PATH (or a path as given).
+fn which(program: &str) -> Option<PathBuf> {
+    let p = Path::new(program);
+    if p.components().count() > 1 {
+        return p.exists().then(|| p.to_path_buf());
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(program))
+            .find(|c| c.is_file())
+    })
 }

@@ -196,22 +196,32 @@ impl Store {
     pub fn recompute_rollups(&self, key: &str) -> Result<Vec<ArmSummary>> {
         let id = campaign_id(&self.conn, key)?;
         let mut stmt = self.conn.prepare(
-            "WITH per_unit AS (
+            "WITH ev AS (
+                 -- Aggregate events per unit first: one pass over the campaign's events.
+                 SELECT unit,
+                        SUM(kind = 'exposure') AS exposures,
+                        SUM(kind = 'click') AS clicks,
+                        SUM(kind = 'add_to_cart') AS carts,
+                        SUM(kind = 'purchase') AS purchases,
+                        SUM(kind NOT IN ('exposure','click','add_to_cart','purchase')) AS custom,
+                        SUM(value) AS r,
+                        SUM(cost) AS c,
+                        MAX(ts) AS last_ts
+                 FROM events WHERE campaign_id = ?1 GROUP BY unit
+             ),
+             per_unit AS (
                  SELECT s.arm_id, s.unit, s.conflicts,
                         json_extract(s.context, '$.pre_value') AS x,
-                        COALESCE(SUM(e.kind = 'exposure'), 0) AS exposures,
-                        COALESCE(SUM(e.kind = 'click'), 0) AS clicks,
-                        COALESCE(SUM(e.kind = 'add_to_cart'), 0) AS carts,
-                        COALESCE(SUM(e.kind = 'purchase'), 0) AS purchases,
-                        COALESCE(SUM(e.kind NOT IN ('exposure','click','add_to_cart','purchase')), 0)
-                            AS custom,
-                        COALESCE(SUM(e.value), 0.0) AS r,
-                        COALESCE(SUM(e.cost), 0.0) AS c,
-                        MAX(e.ts) AS last_ts
-                 FROM assignments s
-                 LEFT JOIN events e ON e.campaign_id = s.campaign_id AND e.unit = s.unit
+                        COALESCE(ev.exposures, 0) AS exposures,
+                        COALESCE(ev.clicks, 0) AS clicks,
+                        COALESCE(ev.carts, 0) AS carts,
+                        COALESCE(ev.purchases, 0) AS purchases,
+                        COALESCE(ev.custom, 0) AS custom,
+                        COALESCE(ev.r, 0.0) AS r,
+                        COALESCE(ev.c, 0.0) AS c,
+                        ev.last_ts AS last_ts
+                 FROM assignments s LEFT JOIN ev ON ev.unit = s.unit
                  WHERE s.campaign_id = ?1
-                 GROUP BY s.arm_id, s.unit
              )
              SELECT a.key, a.weight,
                     COUNT(p.unit), COALESCE(SUM(p.conflicts > 0), 0),

@@ -69,3 +69,57 @@ pub fn assert_rollups_consistent(store: &Store) {
         assert!(diffs.is_empty(), "rollups drifted: {diffs:#?}");
     }
 }
+
+/// Simulated traffic for the three demo campaigns as JSON lines, campaign lines first.
+/// Deterministic for a seed.
+pub fn sim_jsonl(seed: u64, shoppers: usize) -> String {
+    use liftdeck::app::demo::{demo_traffic, ensure_campaigns, DEMO_KEYS};
+    use liftdeck::domain::{CampaignDefinition, Record};
+    use liftdeck::ingest::to_json_line;
+    let mut scratch = Store::open_in_memory().expect("scratch");
+    let env = test_env();
+    ensure_campaigns(&mut scratch, &env, seed).expect("campaigns");
+    let mut out = String::new();
+    for key in DEMO_KEYS {
+        let (c, _) = scratch.campaign(key).expect("campaign");
+        let def = Record::Campaign(Box::new(CampaignDefinition {
+            spec: c.spec,
+            status: c.status,
+        }));
+        out.push_str(&to_json_line(&def));
+        out.push('\n');
+    }
+    let mut traffic = demo_traffic(&scratch, seed, 1).expect("traffic");
+    for record in traffic.generate(shoppers, env.clock.now(), shoppers as i64 * 20_000) {
+        out.push_str(&to_json_line(&record));
+        out.push('\n');
+    }
+    out
+}
+
+/// Every arm's rollups of every campaign, for comparing two databases.
+pub fn all_rollups(store: &Store) -> Vec<(String, Vec<liftdeck::store::ArmSummary>)> {
+    store
+        .campaigns()
+        .expect("campaigns")
+        .into_iter()
+        .map(|c| {
+            let arms = store.arm_summaries(&c.spec.key).expect("arms");
+            (c.spec.key, arms)
+        })
+        .collect()
+}
+
+pub fn assert_same_rollups(a: &Store, b: &Store) {
+    let (ra, rb) = (all_rollups(a), all_rollups(b));
+    assert_eq!(ra.len(), rb.len());
+    for ((ka, arms_a), (kb, arms_b)) in ra.iter().zip(&rb) {
+        assert_eq!(ka, kb);
+        assert_eq!(arms_a.len(), arms_b.len());
+        for (x, y) in arms_a.iter().zip(arms_b) {
+            assert_eq!(x.key, y.key);
+            let d = x.rollup.differences(&y.rollup, 1e-9);
+            assert!(d.is_empty(), "{ka}/{}: {d:?}", x.key);
+        }
+    }
+}
