@@ -43,7 +43,10 @@ fn split_over_100k_units_matches_weights() {
             }
         }
         let p = chi_square_p(&counts, &weights);
-        assert!(p > 1e-3, "seed {seed} weights {weights:?}: counts {counts:?}, p = {p}");
+        assert!(
+            p > 1e-3,
+            "seed {seed} weights {weights:?}: counts {counts:?}, p = {p}"
+        );
     }
 }
 
@@ -107,11 +110,21 @@ fn same_unit_same_arm_in_every_process() {
         let out = cli(
             &db,
             &[
-                "campaign", "create", "--key", "c1", "--arms", "control:50,coupon:30,deep:20",
-                "--seed", "12345",
+                "campaign",
+                "create",
+                "--key",
+                "c1",
+                "--arms",
+                "control:50,coupon:30,deep:20",
+                "--seed",
+                "12345",
             ],
         );
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(cli(&db, &["campaign", "start", "c1"]).status.success());
         let mut arms = Vec::new();
         for i in 0..40 {
@@ -168,14 +181,23 @@ fn assignment_is_stored_once_with_its_propensity() {
     let env = test_env();
     app::create_campaign(&mut store, &env, &spec("c", 1.0)).expect("create");
     let err = app::assign(&mut store, &env, "c", "u-1", Default::default()).expect_err("draft");
-    assert!(err.to_string().contains("only made while it is running"), "{err}");
+    assert!(
+        err.to_string().contains("only made while it is running"),
+        "{err}"
+    );
     app::set_status(&mut store, &env, "c", Status::Running).expect("start");
     let first = app::assign(&mut store, &env, "c", "u-1", Default::default()).expect("assign");
     let again = app::assign(&mut store, &env, "c", "u-1", Default::default()).expect("again");
     match (&first, &again) {
         (
-            Assignment::Arm { arm: a, propensity, new: true },
-            Assignment::Arm { arm: b, new: false, .. },
+            Assignment::Arm {
+                arm: a,
+                propensity,
+                new: true,
+            },
+            Assignment::Arm {
+                arm: b, new: false, ..
+            },
         ) => {
             assert_eq!(a, b);
             assert_eq!(*propensity, 0.5);
@@ -198,7 +220,18 @@ fn units_outside_traffic_get_no_arm_and_exit_4() {
     let db = dir.path().join("traffic.db");
     assert!(cli(
         &db,
-        &["campaign", "create", "--key", "t", "--arms", "a:1,b:1", "--traffic", "0.2", "--seed", "5"]
+        &[
+            "campaign",
+            "create",
+            "--key",
+            "t",
+            "--arms",
+            "a:1,b:1",
+            "--traffic",
+            "0.2",
+            "--seed",
+            "5"
+        ]
     )
     .status
     .success());
@@ -216,21 +249,36 @@ fn units_outside_traffic_get_no_arm_and_exit_4() {
             other => panic!("exit {other:?}"),
         }
     }
-    assert!(excluded > 10, "about 80% of 30 should be excluded, got {excluded}");
+    assert!(
+        excluded > 10,
+        "about 80% of 30 should be excluded, got {excluded}"
+    );
 }
 
 #[test]
 fn illegal_status_moves_are_refused_naming_legal_ones_and_audited() {
     let dir = tempfile::tempdir().expect("tmp");
     let db = dir.path().join("sm.db");
-    assert!(cli(&db, &["campaign", "create", "--key", "s", "--arms", "a:1,b:1"]).status.success());
+    assert!(cli(
+        &db,
+        &["campaign", "create", "--key", "s", "--arms", "a:1,b:1"]
+    )
+    .status
+    .success());
     let out = cli(&db, &["campaign", "pause", "s"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("is draft; it cannot move to paused. Legal moves from draft: running"), "{err}");
+    assert!(
+        err.contains("is draft; it cannot move to paused. Legal moves from draft: running"),
+        "{err}"
+    );
     for step in ["start", "pause", "start", "stop"] {
         let out = cli(&db, &["campaign", step, "s"]);
-        assert!(out.status.success(), "{step}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{step}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let out = cli(&db, &["campaign", "start", "s"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("stopped is final"));
@@ -239,7 +287,13 @@ fn illegal_status_moves_are_refused_naming_legal_ones_and_audited() {
     let actions: Vec<&str> = log.iter().rev().map(|e| e.action.as_str()).collect();
     assert_eq!(
         actions,
-        ["campaign.create", "campaign.start", "campaign.pause", "campaign.start", "campaign.stop"]
+        [
+            "campaign.create",
+            "campaign.start",
+            "campaign.pause",
+            "campaign.start",
+            "campaign.stop"
+        ]
     );
     assert!(log.iter().all(|e| e.actor == "tester"));
 }

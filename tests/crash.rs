@@ -23,7 +23,10 @@ fn sigkill_mid_ingest_loses_no_committed_batch() {
     let file = dir.path().join("traffic.jsonl");
     let text = sim_jsonl(21, 60_000);
     std::fs::write(&file, &text).expect("write");
-    let total_events = text.lines().filter(|l| l.contains(r#""type":"event""#)).count() as i64;
+    let total_events = text
+        .lines()
+        .filter(|l| l.contains(r#""type":"event""#))
+        .count() as i64;
     let db = dir.path().join("crash.db");
 
     let mut child = Command::new(bin())
@@ -51,7 +54,10 @@ fn sigkill_mid_ingest_loses_no_committed_batch() {
 
     let store = Store::open(&db).expect("reopen after crash");
     let kept = store.event_count().expect("count");
-    assert!(kept > 0 && kept < total_events, "killed mid-way: {kept} of {total_events}");
+    assert!(
+        kept > 0 && kept < total_events,
+        "killed mid-way: {kept} of {total_events}"
+    );
     assert_rollups_consistent(&store);
     drop(store);
 
@@ -63,7 +69,12 @@ fn sigkill_mid_ingest_loses_no_committed_batch() {
         .arg(&file)
         .output()
         .expect("re-run");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let resumed = Store::open(&db).expect("open");
     assert_eq!(resumed.event_count().expect("count"), total_events);
     assert_rollups_consistent(&resumed);

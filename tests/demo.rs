@@ -17,18 +17,34 @@ fn headless_demo_prints_every_arm_and_is_deterministic() {
     for name in ["one.db", "two.db"] {
         let db = dir.path().join(name);
         let out = Command::new(bin())
-            .args(["demo", "--headless", "--duration", "20s", "--rate", "300", "--seed", "7"])
+            .args([
+                "demo",
+                "--headless",
+                "--duration",
+                "20s",
+                "--rate",
+                "300",
+                "--seed",
+                "7",
+            ])
             .arg("--db")
             .arg(&db)
             .output()
             .expect("run demo");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let text = String::from_utf8(out.stdout).expect("utf8");
         for key in DEMO_KEYS {
             assert!(text.contains(key), "{text}");
         }
         for arm in ["coupon", "d5", "d10", "d20", "recs"] {
-            assert!(text.contains(&format!("  {arm} ")), "arm {arm} missing:\n{text}");
+            assert!(
+                text.contains(&format!("  {arm} ")),
+                "arm {arm} missing:\n{text}"
+            );
         }
         // 20 s x 300 shoppers/s = 6000 shoppers, split over three campaigns.
         let store = Store::open(&db).expect("open");
@@ -56,8 +72,15 @@ fn a_second_demo_run_on_the_same_file_adds_new_shoppers() {
         .flat_map(|k| store.arm_summaries(k).expect("arms"))
         .map(|a| a.rollup.units)
         .sum();
-    assert_eq!(units, 600, "the second run's shoppers are new units, not duplicates");
-    assert_eq!(store.campaigns().expect("list").len(), 3, "campaigns are reused");
+    assert_eq!(
+        units, 600,
+        "the second run's shoppers are new units, not duplicates"
+    );
+    assert_eq!(
+        store.campaigns().expect("list").len(),
+        3,
+        "campaigns are reused"
+    );
 }
 
 fn screen(state: &LiveState, w: u16, h: u16) -> String {
@@ -89,12 +112,27 @@ fn live_table_renders_at_80x24_and_wide() {
     state.reload(&store, &DEMO_KEYS);
     let small = screen(&state, 80, 24);
     assert!(small.contains("1234 records applied"), "{small}");
-    for needle in ["coupon-10", "discount-depth", "recs-home", "control", "CVR", "q quit"] {
+    for needle in [
+        "coupon-10",
+        "discount-depth",
+        "recs-home",
+        "control",
+        "CVR",
+        "q quit",
+    ] {
         assert!(small.contains(needle), "80x24 lacks {needle}:\n{small}");
     }
-    let units = store.arm_summaries("coupon-10").expect("arms")[0].rollup.units;
+    let units = store.arm_summaries("coupon-10").expect("arms")[0]
+        .rollup
+        .units;
     assert!(small.contains(&units.to_string()), "{small}");
     let wide = screen(&state, 140, 40);
-    assert!(wide.contains("expos."), "wide layout shows more columns:\n{wide}");
-    assert!(!small.contains("expos."), "80 columns drop the exposure column");
+    assert!(
+        wide.contains("expos."),
+        "wide layout shows more columns:\n{wide}"
+    );
+    assert!(
+        !small.contains("expos."),
+        "80 columns drop the exposure column"
+    );
 }

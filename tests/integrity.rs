@@ -60,7 +60,10 @@ fn export_then_ingest_reproduces_rollups_in_both_formats() {
         let a = source.campaigns().expect("a");
         let b = copy.campaigns().expect("b");
         for (x, y) in a.iter().zip(&b) {
-            assert_eq!(x.spec, y.spec, "campaign definitions survive the round trip");
+            assert_eq!(
+                x.spec, y.spec,
+                "campaign definitions survive the round trip"
+            );
             assert_eq!(x.status, y.status);
         }
     }
@@ -123,8 +126,18 @@ fn a_failing_batch_leaves_nothing_behind() {
 /// One random operation against a small campaign.
 #[derive(Debug, Clone)]
 enum Op {
-    Assign { unit: u8, arm: u8, pre: Option<u16> },
-    Event { id: u16, unit: u8, kind: u8, value: u16, cost: u8 },
+    Assign {
+        unit: u8,
+        arm: u8,
+        pre: Option<u16>,
+    },
+    Event {
+        id: u16,
+        unit: u8,
+        kind: u8,
+        value: u16,
+        cost: u8,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -132,7 +145,13 @@ fn op() -> impl Strategy<Value = Op> {
         (0u8..30, 0u8..3, proptest::option::of(0u16..500))
             .prop_map(|(unit, arm, pre)| Op::Assign { unit, arm, pre }),
         (0u16..400, 0u8..30, 0u8..6, 0u16..20000, 0u8..50).prop_map(
-            |(id, unit, kind, value, cost)| Op::Event { id, unit, kind, value, cost }
+            |(id, unit, kind, value, cost)| Op::Event {
+                id,
+                unit,
+                kind,
+                value,
+                cost
+            }
         ),
     ]
 }
@@ -150,9 +169,22 @@ fn line(op: &Op) -> String {
                 ["a", "b", "c"][*arm as usize]
             )
         }
-        Op::Event { id, unit, kind, value, cost } => format!(
+        Op::Event {
+            id,
+            unit,
+            kind,
+            value,
+            cost,
+        } => format!(
             r#"{{"type":"event","event_id":"e{id}","campaign":"p","unit":"u{unit}","kind":"{}","value":{},"cost":{},"ts":"2026-11-01T12:{:02}:00Z"}}"#,
-            ["exposure", "click", "add_to_cart", "purchase", "signup", "purchase"][*kind as usize],
+            [
+                "exposure",
+                "click",
+                "add_to_cart",
+                "purchase",
+                "signup",
+                "purchase"
+            ][*kind as usize],
             f64::from(*value) / 100.0,
             f64::from(*cost) / 4.0,
             id % 60

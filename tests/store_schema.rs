@@ -15,7 +15,11 @@ fn new_database_is_private_to_its_owner() {
     assert_eq!(mode, 0o600, "database mode {mode:o}");
     for side in ["private.db-wal", "private.db-shm"] {
         if let Ok(m) = std::fs::metadata(dir.path().join(side)) {
-            assert_eq!(m.permissions().mode() & 0o077, 0, "{side} readable by others");
+            assert_eq!(
+                m.permissions().mode() & 0o077,
+                0,
+                "{side} readable by others"
+            );
         }
     }
 }
@@ -31,7 +35,10 @@ fn opening_sets_wal_and_foreign_keys() {
         .expect("pragma");
     assert_eq!(mode, "wal");
     let store = Store::open(&path).expect("reopen");
-    assert_eq!(store.schema_version().expect("version"), migrate::CURRENT_VERSION);
+    assert_eq!(
+        store.schema_version().expect("version"),
+        migrate::CURRENT_VERSION
+    );
 }
 
 #[test]
@@ -41,7 +48,9 @@ fn version_1_database_is_upgraded_in_place_with_data_intact() {
     std::fs::copy(fixture("db/v1.db"), &path).expect("copy fixture");
     {
         let raw = rusqlite::Connection::open(&path).expect("raw");
-        let v: i64 = raw.query_row("PRAGMA user_version", [], |r| r.get(0)).expect("v");
+        let v: i64 = raw
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("v");
         assert_eq!(v, 1, "fixture must stay at version 1");
     }
     // Read-only sessions never upgrade; they say what to do.
@@ -91,7 +100,9 @@ fn database_from_a_newer_liftdeck_is_refused_untouched() {
         }
     }
     let raw = rusqlite::Connection::open(&path).expect("raw");
-    let v: i64 = raw.query_row("PRAGMA user_version", [], |r| r.get(0)).expect("v");
+    let v: i64 = raw
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("v");
     assert_eq!(v, 99);
 }
 

@@ -89,6 +89,11 @@ struct ArmDelta {
     x_sumsq: f64,
     x_revenue_sum: f64,
     x_conversion_sum: f64,
+    exposures_sumsq: f64,
+    clicks_sumsq: f64,
+    clicks_exposures_sum: f64,
+    purchases_sumsq: f64,
+    revenue_purchases_sum: f64,
     last_event_ts: Option<Micros>,
 }
 
@@ -470,6 +475,12 @@ fn apply_event(
         return Ok(Applied::Duplicate);
     }
     let arm_id = unit.arm_id;
+    // Counts before this event, for the O(1) updates of per-unit products and squares.
+    let (e0, k0, p0) = (
+        unit.exposures as f64,
+        unit.clicks as f64,
+        unit.purchases as f64,
+    );
     let d = batch.arms.entry(arm_id).or_default();
     let b = batch.buckets.entry((arm_id, bucket_of(e.ts))).or_default();
     match standard {
@@ -517,6 +528,14 @@ fn apply_event(
         }
     }
     let (r, c, v, w) = (unit.revenue, unit.cost, e.value, e.cost);
+    let de = f64::from(u8::from(standard == Some(StandardKind::Exposure)));
+    let dk = f64::from(u8::from(standard == Some(StandardKind::Click)));
+    let dp = f64::from(u8::from(standard == Some(StandardKind::Purchase)));
+    d.exposures_sumsq += 2.0 * e0 * de + de * de;
+    d.clicks_sumsq += 2.0 * k0 * dk + dk * dk;
+    d.clicks_exposures_sum += k0 * de + e0 * dk + dk * de;
+    d.purchases_sumsq += 2.0 * p0 * dp + dp * dp;
+    d.revenue_purchases_sum += r * dp + v * p0 + v * dp;
     let x = unit.x.unwrap_or(0.0);
     d.revenue_sum += v;
     d.revenue_sumsq += 2.0 * r * v + v * v;
@@ -578,6 +597,10 @@ fn flush(conn: &Connection, batch: Batch) -> Result<()> {
                  revenue_cost_sum = revenue_cost_sum + ?17,
                  x_units = x_units + ?18, x_sum = x_sum + ?19, x_sumsq = x_sumsq + ?20,
                  x_revenue_sum = x_revenue_sum + ?21, x_conversion_sum = x_conversion_sum + ?22,
+                 exposures_sumsq = exposures_sumsq + ?24, clicks_sumsq = clicks_sumsq + ?25,
+                 clicks_exposures_sum = clicks_exposures_sum + ?26,
+                 purchases_sumsq = purchases_sumsq + ?27,
+                 revenue_purchases_sum = revenue_purchases_sum + ?28,
                  last_event_ts = CASE
                      WHEN ?23 IS NULL THEN last_event_ts
                      WHEN last_event_ts IS NULL OR last_event_ts < ?23 THEN ?23
@@ -607,7 +630,12 @@ fn flush(conn: &Connection, batch: Batch) -> Result<()> {
             d.x_sumsq,
             d.x_revenue_sum,
             d.x_conversion_sum,
-            d.last_event_ts
+            d.last_event_ts,
+            d.exposures_sumsq,
+            d.clicks_sumsq,
+            d.clicks_exposures_sum,
+            d.purchases_sumsq,
+            d.revenue_purchases_sum
         ])?;
     }
     for ((arm_id, bucket), b) in batch.buckets {

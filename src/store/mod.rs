@@ -7,9 +7,10 @@ mod ingest;
 pub mod migrate;
 mod rollups;
 
+pub use crate::domain::ArmRollup;
 pub use campaigns::AuditEntry;
 pub use ingest::{BatchOutcome, IngestItem, Ingestor};
-pub use rollups::{ArmRollup, ArmSummary, BucketRow, ExportRow, RejectRow};
+pub use rollups::{ArmSummary, BucketRow, ExportRow, RejectRow};
 
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};

@@ -3,98 +3,9 @@
 
 use super::campaigns::load_campaign;
 use super::{Result, Store, StoreError};
-use crate::domain::{AssignmentRecord, EventRecord, Micros};
+use crate::domain::{ArmRollup, AssignmentRecord, EventRecord, Micros};
 use rusqlite::{params, Connection, Row};
 use serde::Serialize;
-
-/// Per-arm sufficient statistics, exactly as stored in `arm_rollups`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct ArmRollup {
-    pub units: i64,
-    pub conflicted_units: i64,
-    pub exposures: i64,
-    pub exposed_units: i64,
-    pub clicks: i64,
-    pub click_units: i64,
-    pub add_to_carts: i64,
-    pub cart_units: i64,
-    pub purchases: i64,
-    pub conversions: i64,
-    pub custom_events: i64,
-    pub revenue_sum: f64,
-    pub revenue_sumsq: f64,
-    pub cost_sum: f64,
-    pub cost_sumsq: f64,
-    pub revenue_cost_sum: f64,
-    pub x_units: i64,
-    pub x_sum: f64,
-    pub x_sumsq: f64,
-    pub x_revenue_sum: f64,
-    pub x_conversion_sum: f64,
-    pub last_event_ts: Option<Micros>,
-}
-
-impl ArmRollup {
-    /// Field-by-field comparison: counts exactly, sums to a relative tolerance (incremental
-    /// floating-point sums differ from a one-pass recompute in the last bits).
-    pub fn differences(&self, other: &ArmRollup, rel_tol: f64) -> Vec<String> {
-        let mut out = Vec::new();
-        let ints = [
-            ("units", self.units, other.units),
-            (
-                "conflicted_units",
-                self.conflicted_units,
-                other.conflicted_units,
-            ),
-            ("exposures", self.exposures, other.exposures),
-            ("exposed_units", self.exposed_units, other.exposed_units),
-            ("clicks", self.clicks, other.clicks),
-            ("click_units", self.click_units, other.click_units),
-            ("add_to_carts", self.add_to_carts, other.add_to_carts),
-            ("cart_units", self.cart_units, other.cart_units),
-            ("purchases", self.purchases, other.purchases),
-            ("conversions", self.conversions, other.conversions),
-            ("custom_events", self.custom_events, other.custom_events),
-            ("x_units", self.x_units, other.x_units),
-        ];
-        for (name, a, b) in ints {
-            if a != b {
-                out.push(format!("{name}: {a} vs {b}"));
-            }
-        }
-        let floats = [
-            ("revenue_sum", self.revenue_sum, other.revenue_sum),
-            ("revenue_sumsq", self.revenue_sumsq, other.revenue_sumsq),
-            ("cost_sum", self.cost_sum, other.cost_sum),
-            ("cost_sumsq", self.cost_sumsq, other.cost_sumsq),
-            (
-                "revenue_cost_sum",
-                self.revenue_cost_sum,
-                other.revenue_cost_sum,
-            ),
-            ("x_sum", self.x_sum, other.x_sum),
-            ("x_sumsq", self.x_sumsq, other.x_sumsq),
-            ("x_revenue_sum", self.x_revenue_sum, other.x_revenue_sum),
-            (
-                "x_conversion_sum",
-                self.x_conversion_sum,
-                other.x_conversion_sum,
-            ),
-        ];
-        for (name, a, b) in floats {
-            if (a - b).abs() > rel_tol * a.abs().max(b.abs()).max(1.0) {
-                out.push(format!("{name}: {a} vs {b}"));
-            }
-        }
-        if self.last_event_ts != other.last_event_ts {
-            out.push(format!(
-                "last_event_ts: {:?} vs {:?}",
-                self.last_event_ts, other.last_event_ts
-            ));
-        }
-        out
-    }
-}
 
 /// One arm with its rollups, as `campaign show` prints it.
 #[derive(Debug, Clone, Serialize)]
@@ -137,7 +48,8 @@ pub enum ExportRow {
 const ROLLUP_COLUMNS: &str = "units, conflicted_units, exposures, exposed_units, clicks, \
     click_units, add_to_carts, cart_units, purchases, conversions, custom_events, revenue_sum, \
     revenue_sumsq, cost_sum, cost_sumsq, revenue_cost_sum, x_units, x_sum, x_sumsq, \
-    x_revenue_sum, x_conversion_sum, last_event_ts";
+    x_revenue_sum, x_conversion_sum, last_event_ts, exposures_sumsq, clicks_sumsq, \
+    clicks_exposures_sum, purchases_sumsq, revenue_purchases_sum";
 
 fn rollup_from_row(r: &Row<'_>, o: usize) -> rusqlite::Result<ArmRollup> {
     Ok(ArmRollup {
@@ -163,6 +75,11 @@ fn rollup_from_row(r: &Row<'_>, o: usize) -> rusqlite::Result<ArmRollup> {
         x_revenue_sum: r.get(o + 19)?,
         x_conversion_sum: r.get(o + 20)?,
         last_event_ts: r.get(o + 21)?,
+        exposures_sumsq: r.get(o + 22)?,
+        clicks_sumsq: r.get(o + 23)?,
+        clicks_exposures_sum: r.get(o + 24)?,
+        purchases_sumsq: r.get(o + 25)?,
+        revenue_purchases_sum: r.get(o + 26)?,
     })
 }
 
@@ -238,7 +155,12 @@ impl Store {
                     COALESCE(SUM(COALESCE(p.x, 0.0) * COALESCE(p.x, 0.0)), 0.0),
                     COALESCE(SUM(COALESCE(p.x, 0.0) * p.r), 0.0),
                     COALESCE(SUM(CASE WHEN p.purchases > 0 THEN COALESCE(p.x, 0.0) ELSE 0.0 END), 0.0),
-                    MAX(p.last_ts)
+                    MAX(p.last_ts),
+                    COALESCE(SUM(p.exposures * p.exposures), 0.0),
+                    COALESCE(SUM(p.clicks * p.clicks), 0.0),
+                    COALESCE(SUM(p.clicks * p.exposures), 0.0),
+                    COALESCE(SUM(p.purchases * p.purchases), 0.0),
+                    COALESCE(SUM(p.r * p.purchases), 0.0)
              FROM arms a LEFT JOIN per_unit p ON p.arm_id = a.id
              WHERE a.campaign_id = ?1
              GROUP BY a.id ORDER BY a.position",
