@@ -245,6 +245,51 @@ pub struct CampaignSpec {
     pub custom_kinds: Vec<String>,
     /// Hash seed for deterministic assignment; fixed at creation.
     pub seed: u64,
+    /// How reports on this campaign are computed unless a command overrides it.
+    #[serde(default)]
+    pub settings: ReportSettings,
+}
+
+/// Per-campaign report settings; `None` means the product default.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReportSettings {
+    /// Total units at which the operator expects to decide (tunes always-valid intervals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n_star: Option<f64>,
+    /// Multiple-testing correction across arms: `holm` or `bh`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correction: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<f64>,
+    /// Tolerated relative harm on guardrail metrics before they are flagged (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guardrail_margin: Option<f64>,
+}
+
+impl ReportSettings {
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(n) = self.n_star {
+            if !(n.is_finite() && n >= 10.0) {
+                return Err(format!("n_star must be at least 10 units, got {n}"));
+            }
+        }
+        if let Some(c) = &self.correction {
+            if c != "holm" && c != "bh" {
+                return Err(format!("correction `{c}`: use holm or bh"));
+            }
+        }
+        if let Some(a) = self.alpha {
+            if !(a > 0.0 && a < 0.5) {
+                return Err(format!("alpha must be in (0, 0.5), got {a}"));
+            }
+        }
+        if let Some(m) = self.guardrail_margin {
+            if !(m.is_finite() && m >= 0.0) {
+                return Err(format!("guardrail margin must be >= 0, got {m}"));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl CampaignSpec {
@@ -301,6 +346,7 @@ impl CampaignSpec {
                 return Err(format!("guardrail `{g}` is not a known metric"));
             }
         }
+        self.settings.validate()?;
         for k in &self.custom_kinds {
             if StandardKind::parse(k).is_some() || k.is_empty() {
                 return Err(format!("custom kind `{k}` is empty or a standard kind"));

@@ -9,5 +9,6 @@ pub mod clock;
 pub mod domain;
 pub mod ingest;
 pub mod sim;
+pub mod stats;
 pub mod store;
 pub mod tui;

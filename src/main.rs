@@ -72,9 +72,86 @@ enum Command {
     },
     /// A simulated shop with three campaigns and live traffic.
     Demo(DemoArgs),
+    /// Health of every running campaign for cron and monitoring: exit 0 OK, 1 warning, 2 critical.
+    Health {
+        #[arg(long)]
+        json: bool,
+        /// A running campaign with no event for this long is stale: 90s, 15m, 2h.
+        #[arg(long, default_value = "15m", value_parser = parse_duration)]
+        stale: u64,
+    },
+    /// Units per arm needed to detect an effect (plan a campaign before starting it).
+    Power(PowerArgs),
+    /// Reports on a campaign's results.
+    #[command(subcommand)]
+    Report(ReportCmd),
     /// Whole-process benchmarks (see BENCHMARKS.md).
     #[command(subcommand)]
     Bench(BenchCmd),
+}
+
+#[derive(Args)]
+struct PowerArgs {
+    /// Baseline conversion rate of a proportion metric, e.g. 0.05.
+    #[arg(long, required_unless_present = "sd")]
+    baseline: Option<f64>,
+    /// Per-unit standard deviation of a mean metric (with --mean).
+    #[arg(long)]
+    sd: Option<f64>,
+    /// Baseline mean of a mean metric (with --sd), to express the effect relatively.
+    #[arg(long, requires = "sd")]
+    mean: Option<f64>,
+    /// Relative effect to detect, e.g. 0.05 for +5%.
+    #[arg(long)]
+    mde: f64,
+    #[arg(long, default_value_t = 0.05)]
+    alpha: f64,
+    #[arg(long, default_value_t = 0.8)]
+    power: f64,
+}
+
+#[derive(Subcommand)]
+enum ReportCmd {
+    /// Every treatment arm against control: fixed-horizon, Bayesian and always-valid figures.
+    Ab(Box<ReportArgs>),
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    campaign: String,
+    /// conversion (purchase), ctr (click), add_to_cart, revenue, cost, profit, aov.
+    /// Default: the campaign's metric.
+    #[arg(long)]
+    metric: Option<String>,
+    #[arg(long)]
+    json: bool,
+    /// Significance level (default: the campaign's, else 0.05).
+    #[arg(long)]
+    alpha: Option<f64>,
+    /// Total units at which you expect to decide (default: the campaign's, else 5000).
+    #[arg(long)]
+    n_star: Option<f64>,
+    /// Prior of the Gaussian effect model: flat, or proper = N(0, 0.3²) on the relative effect.
+    #[arg(long, default_value = "flat")]
+    prior: String,
+    /// Multiple-testing adjustment across arms: holm or bh (default: the campaign's, else holm).
+    #[arg(long)]
+    correction: Option<String>,
+    /// Regression adjustment with the assignment context's pre_value.
+    #[arg(long)]
+    cuped: bool,
+    /// Split by a context field, e.g. device.
+    #[arg(long)]
+    by: Option<String>,
+    /// Cap each unit's revenue at this amount.
+    #[arg(long, conflicts_with = "winsorize")]
+    cap: Option<f64>,
+    /// Cap each unit's revenue at this quantile of the campaign's units, e.g. 0.99.
+    #[arg(long)]
+    winsorize: Option<f64>,
+    /// Relative effect you want to detect; sets the time-to-decision estimate.
+    #[arg(long, default_value_t = 0.05)]
+    mde: f64,
 }
 
 #[derive(Subcommand)]
@@ -93,6 +170,34 @@ enum BenchCmd {
         /// Working directory for the generated files and databases (default: a temp dir).
         #[arg(long)]
         dir: Option<PathBuf>,
+    },
+    /// A/A experiments under continuous peeking: false-positive rates of fixed-horizon vs
+    /// always-valid inference on the same data.
+    Aa {
+        #[arg(long, default_value_t = 2000)]
+        experiments: usize,
+        #[arg(long, default_value_t = 50)]
+        looks: usize,
+        /// Units (both arms) added between looks.
+        #[arg(long, default_value_t = 100)]
+        units: usize,
+        #[arg(long, default_value_t = 0.1)]
+        rate: f64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Compute time of a full A/B report (every metric) from rollups.
+    Report {
+        #[arg(long, default_value_t = 20)]
+        arms: usize,
+        #[arg(long, default_value_t = 21)]
+        repeats: usize,
+        /// Also compare with a full GROUP BY scan on a database of this many events.
+        #[arg(long)]
+        scan_events: Option<i64>,
+        /// Database for the scan comparison (kept, so later runs reuse it).
+        #[arg(long, default_value = "bench-scan.db")]
+        scan_db: PathBuf,
     },
     /// Assignment decisions per second in-process: hash alone, new units, repeat look-ups.
     Assign {
@@ -162,6 +267,18 @@ struct CreateArgs {
     /// Assignment hash seed (default: random, fixed at creation).
     #[arg(long)]
     seed: Option<u64>,
+    /// Report setting: units at which you expect to decide (tunes always-valid intervals).
+    #[arg(long)]
+    n_star: Option<f64>,
+    /// Report setting: multiple-testing correction across arms, holm or bh.
+    #[arg(long)]
+    correction: Option<String>,
+    /// Report setting: significance level.
+    #[arg(long)]
+    alpha: Option<f64>,
+    /// Report setting: tolerated relative harm on guardrails before flagging (e.g. 0.02).
+    #[arg(long)]
+    guardrail_margin: Option<f64>,
 }
 
 #[derive(Args)]
@@ -285,6 +402,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Demo(args) => demo(&cli.db, &env, args),
         Command::Bench(cmd) => bench(cmd),
+        Command::Report(ReportCmd::Ab(args)) => report_ab(&cli.db, *args),
+        Command::Power(p) => power(p),
+        Command::Health { json, stale } => {
+            use liftdeck::app::health;
+            let store = Store::open_read_only(&cli.db)
+                .with_context(|| format!("opening {}", cli.db.display()))?;
+            let report = health::check(&store, env.clock.now(), stale as i64 * 1_000_000)?;
+            let text = if json {
+                format!("{}\n", serde_json::to_string_pretty(&report)?)
+            } else {
+                health::format_lines(&report)
+            };
+            write_stdout(&text)?;
+            Ok(ExitCode::from(health::overall(&report).exit_code()))
+        }
     }
 }
 
@@ -314,6 +446,12 @@ fn campaign(db: &Path, env: &Env, cmd: CampaignCmd) -> Result<ExitCode> {
                 metric: a.metric,
                 guardrails: a.guardrail,
                 custom_kinds: a.custom_kind,
+                settings: liftdeck::domain::ReportSettings {
+                    n_star: a.n_star,
+                    correction: a.correction,
+                    alpha: a.alpha,
+                    guardrail_margin: a.guardrail_margin,
+                },
                 seed: a.seed.unwrap_or_else(rand::random),
             };
             let mut store = open(db)?;
@@ -489,6 +627,29 @@ fn bench(cmd: BenchCmd) -> Result<ExitCode> {
                 app::bench::bench_ingest(&dir, events, seed, repeats.max(1), shell.as_deref())?;
             println!("{report}");
         }
+        BenchCmd::Aa {
+            experiments,
+            looks,
+            units,
+            rate,
+            seed,
+        } => {
+            let started = std::time::Instant::now();
+            let r = app::bench_aa::bench_aa(experiments, looks, units, rate, seed);
+            println!("{r}\n  ({:.1} s)", started.elapsed().as_secs_f64());
+        }
+        BenchCmd::Report {
+            arms,
+            repeats,
+            scan_events,
+            scan_db,
+        } => {
+            println!("{}", app::bench_aa::bench_report(arms, repeats, 1));
+            if let Some(events) = scan_events {
+                let r = app::bench_aa::bench_scan(&scan_db, events, repeats.clamp(1, 5))?;
+                println!("{r}");
+            }
+        }
         BenchCmd::Assign { n, repeats, dir } => {
             let (dir, _keep) = bench_dir(dir)?;
             println!("{}", app::bench::bench_assign(&dir, n, repeats.max(1))?);
@@ -508,4 +669,113 @@ fn which(program: &str) -> Option<PathBuf> {
             .map(|d| d.join(program))
             .find(|c| c.is_file())
     })
+}
+
+fn report_ab(db: &Path, a: ReportArgs) -> Result<ExitCode> {
+    use liftdeck::app::report::{format_text, report_ab, Capping};
+    use liftdeck::stats::ab::{Metric, Options};
+    use liftdeck::stats::bayes::EffectPrior;
+    use liftdeck::stats::multiple::Adjustment;
+    let store = Store::open_read_only(db)
+        .or_else(|_| Store::open(db))
+        .with_context(|| format!("opening {}", db.display()))?;
+    let (campaign, _) = store.campaign(&a.campaign)?;
+    let metric_name = a.metric.unwrap_or(campaign.spec.metric.clone());
+    let Some(metric) = Metric::parse(&metric_name) else {
+        bail!(
+            "--metric `{metric_name}`: use one of conversion, ctr, add_to_cart, revenue, cost, \
+             profit, aov"
+        );
+    };
+    let prior = match a.prior.as_str() {
+        "flat" => EffectPrior::Flat,
+        "proper" => EffectPrior::PROPER_DEFAULT,
+        other => bail!("--prior `{other}`: use flat or proper"),
+    };
+    let settings = &campaign.spec.settings;
+    let correction = a
+        .correction
+        .or(settings.correction.clone())
+        .unwrap_or_else(|| "holm".into());
+    let alpha = a.alpha.or(settings.alpha).unwrap_or(0.05);
+    let n_star = a.n_star.or(settings.n_star).unwrap_or(5000.0);
+    let adjustment = match correction.as_str() {
+        "holm" => Adjustment::Holm,
+        "bh" => Adjustment::BenjaminiHochberg,
+        other => bail!("--correction `{other}`: use holm or bh"),
+    };
+    if !(alpha > 0.0 && alpha < 0.5) {
+        bail!("--alpha must be in (0, 0.5)");
+    }
+    if !(n_star.is_finite() && n_star >= 10.0) {
+        bail!("--n-star must be at least 10 units");
+    }
+    let opts = Options {
+        alpha,
+        n_star,
+        guardrail_margin: settings.guardrail_margin.unwrap_or(0.0),
+        prior,
+        adjustment,
+        cuped: a.cuped,
+        target_mde_rel: a.mde,
+        ..Options::default()
+    };
+    let capping = match (a.cap, a.winsorize) {
+        (Some(c), _) => Capping::Absolute(c),
+        (None, Some(q)) => Capping::Quantile(q),
+        _ => Capping::None,
+    };
+    let out = report_ab(&store, &a.campaign, metric, &opts, capping, a.by.as_deref())?;
+    let text = if a.json {
+        let mut j = if a.by.is_some() {
+            serde_json::to_string_pretty(&out)?
+        } else {
+            serde_json::to_string_pretty(&out.first())?
+        };
+        j.push('\n');
+        j
+    } else {
+        format_text(&out)
+    };
+    write_stdout(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error.
+fn write_stdout(text: &str) -> Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
+fn power(p: PowerArgs) -> Result<ExitCode> {
+    use liftdeck::stats::power::{units_per_arm_mean, units_per_arm_proportion, TestDesign};
+    let design = TestDesign {
+        alpha: p.alpha,
+        power: p.power,
+    };
+    let needed = match (p.baseline, p.sd) {
+        (Some(rate), _) => units_per_arm_proportion(rate, p.mde, design),
+        (None, Some(sd)) => {
+            let Some(mean) = p.mean else {
+                bail!("--sd needs --mean to turn the relative --mde into an absolute effect");
+            };
+            units_per_arm_mean(sd, p.mde * mean.abs(), design)
+        }
+        (None, None) => bail!("give --baseline RATE or --sd SD --mean MEAN"),
+    };
+    let Some(n) = needed else {
+        bail!("no sample size for these inputs: rates must be in (0, 1), alpha and power in (0, 1), mde non-zero");
+    };
+    write_stdout(&format!(
+        "{} units per arm ({:.1} exact) detect a {:+.1}% relative effect at alpha {} with {:.0}% power\n",
+        n.ceil(),
+        n,
+        100.0 * p.mde,
+        p.alpha,
+        100.0 * p.power
+    ))?;
+    Ok(ExitCode::SUCCESS)
 }

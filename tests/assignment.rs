@@ -170,6 +170,7 @@ fn spec(key: &str, traffic: f64) -> CampaignSpec {
         metric: "purchase".into(),
         guardrails: vec![],
         custom_kinds: vec![],
+        settings: Default::default(),
         seed: 99,
     }
 }

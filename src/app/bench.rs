@@ -37,12 +37,18 @@ pub struct IngestRun {
     /// The same plus closing the store (SQLite's final WAL checkpoint), which the sqlite3
     /// shell's wall time includes too.
     pub seconds_with_close: f64,
+    /// CPU time of the ingesting thread during `seconds`; the rest of the wall time is spent
+    /// waiting: for I/O, or for a core when other work shares the machine. NaN where /proc
+    /// has no schedstat.
+    pub cpu_seconds: f64,
     /// Reading the JSONL file line by line, nothing else.
     pub read_seconds: f64,
     /// Reading and `parse_json_line` on every line, no store.
     pub parse_seconds: f64,
     /// Wall time of the `sqlite3` child doing `.import` of the events CSV.
     pub sqlite_import_seconds: Option<f64>,
+    /// Its CPU time (user + system, 10 ms ticks), comparable with `cpu_seconds`.
+    pub sqlite_import_cpu_seconds: Option<f64>,
     /// VmHWM of the bench process after the liftdeck ingest (reset before it where the kernel
     /// allows, so it is this run's peak).
     pub peak_rss_mib: f64,
@@ -63,17 +69,21 @@ pub struct IngestBench {
     pub events_per_sec: f64,
     pub lines_per_sec: f64,
     pub seconds_with_close: f64,
+    pub cpu_seconds: f64,
     pub read_seconds: f64,
     pub parse_seconds: f64,
     pub peak_rss_mib: f64,
     pub db_bytes: u64,
     pub sqlite_import_seconds: Option<f64>,
     pub sqlite_import_events_per_sec: Option<f64>,
+    pub sqlite_import_cpu_seconds: Option<f64>,
     pub sqlite_db_bytes: Option<u64>,
     /// liftdeck ingest seconds / sqlite3 `.import` seconds (medians).
     pub ratio_vs_import: Option<f64>,
     /// The same with liftdeck's close (final checkpoint) counted, as the child's time counts it.
     pub ratio_with_close_vs_import: Option<f64>,
+    /// CPU seconds against CPU seconds: the ratio that other load on the machine disturbs least.
+    pub cpu_ratio_vs_import: Option<f64>,
     pub jsonl_path: PathBuf,
     pub csv_path: PathBuf,
     pub jsonl_bytes: u64,
@@ -100,9 +110,12 @@ pub fn bench_ingest(
     let mut runs = Vec::with_capacity(repeats);
     for repeat in 0..repeats {
         let mut sqlite_import_seconds = None;
+        let mut sqlite_import_cpu_seconds = None;
         let mut sqlite_db_bytes = None;
         let mut import = |sqlite3: &Path| -> anyhow::Result<()> {
-            sqlite_import_seconds = Some(sqlite_import(sqlite3, &import_db, &files.csv, events)?);
+            let (wall, cpu) = sqlite_import(sqlite3, &import_db, &files.csv, events)?;
+            sqlite_import_seconds = Some(wall);
+            sqlite_import_cpu_seconds = cpu;
             sqlite_db_bytes = Some(db_bytes(&import_db)?);
             remove_db(&import_db)?;
             Ok(())
@@ -122,6 +135,7 @@ pub fn bench_ingest(
         run.read_seconds = read_only(&files.jsonl)?;
         run.parse_seconds = parse_only(&files.jsonl, files.lines)?;
         run.sqlite_import_seconds = sqlite_import_seconds;
+        run.sqlite_import_cpu_seconds = sqlite_import_cpu_seconds;
         run.sqlite_db_bytes = sqlite_db_bytes;
         runs.push(run);
     }
@@ -129,6 +143,10 @@ pub fn bench_ingest(
     let seconds_with_close = median(runs.iter().map(|r| r.seconds_with_close));
     let sqlite_import_seconds =
         sqlite3.map(|_| median(runs.iter().filter_map(|r| r.sqlite_import_seconds)));
+    let sqlite_import_cpu_seconds = sqlite3
+        .map(|_| median(runs.iter().filter_map(|r| r.sqlite_import_cpu_seconds)))
+        .filter(|s| s.is_finite());
+    let cpu_seconds = median(runs.iter().map(|r| r.cpu_seconds));
     Ok(IngestBench {
         events,
         lines: files.lines,
@@ -137,15 +155,18 @@ pub fn bench_ingest(
         events_per_sec: events as f64 / seconds,
         lines_per_sec: files.lines as f64 / seconds,
         seconds_with_close,
+        cpu_seconds,
         read_seconds: median(runs.iter().map(|r| r.read_seconds)),
         parse_seconds: median(runs.iter().map(|r| r.parse_seconds)),
         peak_rss_mib: median(runs.iter().map(|r| r.peak_rss_mib)),
         db_bytes: median_u64(runs.iter().map(|r| r.db_bytes)),
         sqlite_import_seconds,
         sqlite_import_events_per_sec: sqlite_import_seconds.map(|s| events as f64 / s),
+        sqlite_import_cpu_seconds,
         sqlite_db_bytes: sqlite3.map(|_| median_u64(runs.iter().filter_map(|r| r.sqlite_db_bytes))),
         ratio_vs_import: sqlite_import_seconds.map(|s| seconds / s),
         ratio_with_close_vs_import: sqlite_import_seconds.map(|s| seconds_with_close / s),
+        cpu_ratio_vs_import: sqlite_import_cpu_seconds.map(|s| cpu_seconds / s),
         jsonl_bytes: std::fs::metadata(&files.jsonl)?.len(),
         csv_bytes: std::fs::metadata(&files.csv)?.len(),
         jsonl_path: files.jsonl,
@@ -244,6 +265,7 @@ fn liftdeck_ingest(
     let mut store = fresh_store(db, env, seed)?;
     let reader = BufReader::with_capacity(READ_BUFFER, File::open(&files.jsonl)?);
     reset_peak_rss();
+    let cpu_started = thread_cpu_seconds();
     let started = Instant::now();
     let summary = ingest_reader(
         &mut store,
@@ -255,6 +277,7 @@ fn liftdeck_ingest(
         |_| {},
     )?;
     let seconds = started.elapsed().as_secs_f64();
+    let cpu_seconds = thread_cpu_seconds() - cpu_started;
     drop(store);
     let seconds_with_close = started.elapsed().as_secs_f64();
     let peak_rss_mib = peak_rss_mib().unwrap_or(f64::NAN);
@@ -271,9 +294,11 @@ fn liftdeck_ingest(
     Ok(IngestRun {
         seconds,
         seconds_with_close,
+        cpu_seconds,
         read_seconds: 0.0,
         parse_seconds: 0.0,
         sqlite_import_seconds: None,
+        sqlite_import_cpu_seconds: None,
         peak_rss_mib,
         db_bytes: db_bytes(db)?,
         sqlite_db_bytes: None,
@@ -282,8 +307,13 @@ fn liftdeck_ingest(
 
 /// The baseline: the sqlite3 shell loading the events CSV into a plain table (no indexes, no
 /// validation, no rollups), with the same journal settings liftdeck uses. Returns the child's
-/// wall time, process start and final checkpoint included.
-fn sqlite_import(sqlite3: &Path, db: &Path, csv: &Path, events: u64) -> anyhow::Result<f64> {
+/// wall time (process start and final checkpoint included) and, where /proc tells, its CPU time.
+fn sqlite_import(
+    sqlite3: &Path,
+    db: &Path,
+    csv: &Path,
+    events: u64,
+) -> anyhow::Result<(f64, Option<f64>)> {
     remove_db(db)?;
     let csv_text = csv.to_str().context("CSV path is not UTF-8")?;
     ensure!(
@@ -298,6 +328,7 @@ CREATE TABLE events (event_id TEXT, campaign TEXT, unit TEXT, kind TEXT, value R
 .import --skip 1 \"{csv_text}\" events
 "
     );
+    let children_cpu = waited_children_cpu_seconds();
     let started = Instant::now();
     let mut child = Command::new(sqlite3)
         .arg("-bail")
@@ -314,6 +345,10 @@ CREATE TABLE events (event_id TEXT, campaign TEXT, unit TEXT, kind TEXT, value R
         .write_all(script.as_bytes())?;
     let out = child.wait_with_output()?;
     let seconds = started.elapsed().as_secs_f64();
+    let cpu = match (children_cpu, waited_children_cpu_seconds()) {
+        (Some(before), Some(after)) => Some(after - before),
+        _ => None,
+    };
     if !out.status.success() || !out.stderr.is_empty() {
         bail!(
             "sqlite3 .import failed ({}): {}",
@@ -333,7 +368,7 @@ CREATE TABLE events (event_id TEXT, campaign TEXT, unit TEXT, kind TEXT, value R
         count == events,
         "sqlite3 imported {count} of {events} events"
     );
-    Ok(seconds)
+    Ok((seconds, cpu))
 }
 
 fn read_only(jsonl: &Path) -> anyhow::Result<f64> {
@@ -509,6 +544,26 @@ fn db_bytes(db: &Path) -> anyhow::Result<u64> {
     Ok(main + wal)
 }
 
+/// CPU time this thread has run, from /proc/thread-self/schedstat (nanoseconds on CPU).
+fn thread_cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(f64::NAN, |ns| ns as f64 / 1e9)
+}
+
+/// User + system CPU of this process's waited-for children (cutime + cstime in
+/// /proc/self/stat), in seconds; USER_HZ is 100 on Linux.
+fn waited_children_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name start at field 3 (state).
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let cutime: f64 = fields.get(13)?.parse().ok()?;
+    let cstime: f64 = fields.get(14)?.parse().ok()?;
+    Some((cutime + cstime) / 100.0)
+}
+
 /// Resets VmHWM to the current RSS (Linux 4.0+); without it the peak covers the whole process.
 fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
@@ -550,6 +605,12 @@ impl fmt::Display for IngestBench {
         )?;
         writeln!(
             f,
+            "  of which on CPU           {:>8.3} s  ({:.0}%; the rest is waiting: I/O, other load)",
+            self.cpu_seconds,
+            100.0 * self.cpu_seconds / self.seconds
+        )?;
+        writeln!(
+            f,
             "  read lines only           {:>8.3} s  ({:.0}% of ingest)",
             self.read_seconds,
             100.0 * self.read_seconds / self.seconds
@@ -579,6 +640,13 @@ impl fmt::Display for IngestBench {
                 "  ratio liftdeck / import   {r:.2}x  ({rc:.2}x counting liftdeck's close)"
             )?;
         }
+        if let (Some(c), Some(r)) = (self.sqlite_import_cpu_seconds, self.cpu_ratio_vs_import) {
+            writeln!(
+                f,
+                "  CPU: liftdeck {:.3} s, sqlite3 {c:.2} s: ratio {r:.2}x",
+                self.cpu_seconds
+            )?;
+        }
         writeln!(
             f,
             "  peak RSS {:.1} MiB (VmHWM of the bench process)  db {:.1} MiB{}",
@@ -588,16 +656,22 @@ impl fmt::Display for IngestBench {
                 .map(|b| format!("  (sqlite3 import db {:.1} MiB)", mib(b)))
                 .unwrap_or_default()
         )?;
-        writeln!(f, "  runs (seconds): liftdeck / +close / import / parse")?;
+        writeln!(
+            f,
+            "  runs (seconds): liftdeck / +close / on CPU / import / import CPU / parse"
+        )?;
         for (i, r) in self.runs.iter().enumerate() {
             writeln!(
                 f,
-                "    {}: {:.3} / {:.3} / {} / {:.3}",
+                "    {}: {:.3} / {:.3} / {:.3} / {} / {} / {:.3}",
                 i + 1,
                 r.seconds,
                 r.seconds_with_close,
+                r.cpu_seconds,
                 r.sqlite_import_seconds
                     .map_or("-".into(), |s| format!("{s:.3}")),
+                r.sqlite_import_cpu_seconds
+                    .map_or("-".into(), |s| format!("{s:.2}")),
                 r.parse_seconds
             )?;
         }

@@ -27,8 +27,9 @@ pub fn demo_specs(seed: u64) -> Vec<CampaignSpec> {
         control: Some("control".into()),
         traffic: 1.0,
         metric: "purchase".into(),
-        guardrails: vec!["cost".into()],
+        guardrails: vec!["profit".into()],
         custom_kinds: vec![],
+        settings: Default::default(),
         seed: seed.wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_add(n),
     };
     vec![

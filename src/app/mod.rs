@@ -2,8 +2,11 @@
 //! console, replays and the demo all go through here, so they behave the same.
 
 pub mod bench;
+pub mod bench_aa;
 pub mod demo;
 mod feed;
+pub mod health;
+pub mod report;
 pub mod traffic;
 
 pub use feed::{export, ingest_reader, IngestSummary};

@@ -5,7 +5,7 @@ use crate::domain::{Arm, ArmSpec, Campaign, CampaignKind, CampaignSpec, Offer, S
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 const CAMPAIGN_COLUMNS: &str = "id, key, name, kind, status, seed, traffic, control_arm, metric, \
-     guardrails, custom_kinds, created_at, started_at, stopped_at";
+     guardrails, custom_kinds, created_at, started_at, stopped_at, settings";
 
 fn json_list(s: String) -> rusqlite::Result<Vec<String>> {
     serde_json::from_str(&s).map_err(|e| {
@@ -34,6 +34,9 @@ fn campaign_from_row(r: &Row<'_>) -> rusqlite::Result<(Campaign, String)> {
         guardrails: json_list(r.get(9)?)?,
         custom_kinds: json_list(r.get(10)?)?,
         seed: r.get::<_, i64>(5)? as u64,
+        settings: serde_json::from_str(&r.get::<_, String>(14)?).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(14, rusqlite::types::Type::Text, Box::new(e))
+        })?,
     };
     let key = spec.key.clone();
     Ok((
@@ -117,8 +120,9 @@ pub(crate) fn insert_campaign(
     let stopped = (status == Status::Stopped).then_some(ts);
     conn.prepare_cached(
         "INSERT INTO campaigns (key, name, kind, status, seed, traffic, control_arm, metric,
-                                guardrails, custom_kinds, created_at, started_at, stopped_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                                guardrails, custom_kinds, created_at, started_at, stopped_at,
+                                settings)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?
     .execute(params![
         spec.key,
@@ -134,6 +138,7 @@ pub(crate) fn insert_campaign(
         ts,
         started,
         stopped,
+        serde_json::to_string(&spec.settings).unwrap_or_else(|_| "{}".into()),
     ])?;
     let campaign_id = conn.last_insert_rowid();
     for (position, arm) in spec.arms.iter().enumerate() {

@@ -297,4 +297,105 @@ impl Store {
         )?;
         Ok(n as u64)
     }
+
+    /// Arm rollups recomputed from per-unit totals (O(units)), optionally split by a context
+    /// field (`--by device`) and with each unit's revenue capped at `revenue_cap` (outlier
+    /// control). Returns (segment value or "", arm key, rollup, units whose revenue was capped).
+    pub fn unit_rollups(
+        &self,
+        key: &str,
+        by: Option<&str>,
+        revenue_cap: Option<f64>,
+    ) -> Result<Vec<(String, String, ArmRollup, i64)>> {
+        let id = campaign_id(&self.conn, key)?;
+        let path = by.map(|f| format!("$.{f}"));
+        let mut stmt = self.conn.prepare(
+            "WITH u AS (
+                 SELECT t.arm_id,
+                        CASE WHEN ?2 IS NULL THEN ''
+                             ELSE COALESCE(CAST(json_extract(s.context, ?2) AS TEXT), '(none)')
+                        END AS seg,
+                        s.conflicts, t.pre_value AS x, t.exposures, t.clicks, t.add_to_carts,
+                        t.purchases, t.custom_events, t.cost AS c, t.last_ts,
+                        CASE WHEN ?3 IS NOT NULL AND t.revenue > ?3 THEN ?3 ELSE t.revenue END AS r,
+                        (?3 IS NOT NULL AND t.revenue > ?3) AS capped
+                 FROM unit_totals t
+                 JOIN assignments s ON s.campaign_id = t.campaign_id AND s.unit = t.unit
+                 WHERE t.campaign_id = ?1
+             )
+             SELECT u.seg, a.key,
+                    COUNT(*), SUM(u.conflicts > 0), SUM(u.exposures), SUM(u.exposures > 0),
+                    SUM(u.clicks), SUM(u.clicks > 0), SUM(u.add_to_carts), SUM(u.add_to_carts > 0),
+                    SUM(u.purchases), SUM(u.purchases > 0), SUM(u.custom_events),
+                    SUM(u.r), SUM(u.r * u.r), SUM(u.c), SUM(u.c * u.c), SUM(u.r * u.c),
+                    SUM(u.x IS NOT NULL), SUM(COALESCE(u.x, 0.0)),
+                    SUM(COALESCE(u.x, 0.0) * COALESCE(u.x, 0.0)),
+                    SUM(COALESCE(u.x, 0.0) * u.r),
+                    SUM(CASE WHEN u.purchases > 0 THEN COALESCE(u.x, 0.0) ELSE 0.0 END),
+                    MAX(u.last_ts),
+                    SUM(u.exposures * u.exposures), SUM(u.clicks * u.clicks),
+                    SUM(u.clicks * u.exposures), SUM(u.purchases * u.purchases),
+                    SUM(u.r * u.purchases),
+                    SUM(u.capped)
+             FROM u JOIN arms a ON a.id = u.arm_id
+             GROUP BY u.seg, a.id ORDER BY u.seg, a.position",
+        )?;
+        let rows = stmt.query_map(params![id, path, revenue_cap], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                rollup_from_row(r, 2)?,
+                r.get::<_, i64>(29)?,
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Units entering the campaign per second over the `window` of data time before its
+    /// newest chart bucket (data time, so replays and late batches measure the same).
+    pub fn recent_unit_rate(&self, key: &str, window: Micros) -> Result<Option<f64>> {
+        let id = campaign_id(&self.conn, key)?;
+        let (newest, oldest, units): (Option<i64>, Option<i64>, Option<i64>) =
+            self.conn.query_row(
+                "WITH b AS (SELECT bucket, new_units FROM arm_buckets
+                            WHERE arm_id IN (SELECT id FROM arms WHERE campaign_id = ?1)
+                              AND new_units > 0),
+                      top AS (SELECT MAX(bucket) AS m FROM b),
+                      recent AS (SELECT b.bucket, b.new_units FROM b, top
+                                 WHERE b.bucket > top.m - ?2)
+                 SELECT (SELECT m FROM top), (SELECT MIN(bucket) FROM recent),
+                        (SELECT SUM(new_units) FROM recent)",
+                params![id, window],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?;
+        // The span actually covered by data: a campaign younger than the window is measured
+        // over its own age, bucket edges included.
+        Ok(match (newest, oldest, units) {
+            (Some(n), Some(o), Some(u)) => {
+                let span = (n - o + super::ingest::BUCKET_MICROS) as f64 / 1e6;
+                Some(u as f64 / span)
+            }
+            _ => None,
+        })
+    }
+
+    /// The `q`-quantile (0 < q < 1) of per-unit revenue over a campaign's units (nearest rank).
+    pub fn revenue_quantile(&self, key: &str, q: f64) -> Result<Option<f64>> {
+        let id = campaign_id(&self.conn, key)?;
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM unit_totals WHERE campaign_id = ?1",
+            [id],
+            |r| r.get(0),
+        )?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let rank = ((q * n as f64).ceil() as i64).clamp(1, n) - 1;
+        Ok(Some(self.conn.query_row(
+            "SELECT revenue FROM unit_totals WHERE campaign_id = ?1
+             ORDER BY revenue LIMIT 1 OFFSET ?2",
+            params![id, rank],
+            |r| r.get(0),
+        )?))
+    }
 }

@@ -1,0 +1,203 @@
+//! `liftdeck health`: one line per running campaign and an exit code for cron and monitoring
+//! (0 OK, 1 warning, 2 critical). Reads rollups only, so it is cheap on any database size.
+
+use super::report::{report_ab, Capping};
+use super::Result;
+use crate::domain::{CampaignKind, Micros, Status};
+use crate::stats::ab::{Metric, Options};
+use crate::store::Store;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Ok,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Severity::Ok => 0,
+            Severity::Warning => 1,
+            Severity::Critical => 2,
+        }
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Severity::Ok => "OK",
+            Severity::Warning => "WARN",
+            Severity::Critical => "CRIT",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    /// A stable code: srm, stale, no_data, guardrail, starved_arm, multiple_exposure.
+    pub check: &'static str,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CampaignHealth {
+    pub campaign: String,
+    pub severity: Severity,
+    pub units: i64,
+    pub last_event: Option<Micros>,
+    pub findings: Vec<Finding>,
+}
+
+/// A bandit arm is starved when it holds less than this share of units once the campaign has
+/// `STARVED_MIN_UNITS` units: the policy may have given up on it too early.
+const STARVED_SHARE: f64 = 0.01;
+const STARVED_MIN_UNITS: i64 = 1000;
+
+/// Checks every running campaign. `now` and `stale_after` are microseconds.
+pub fn check(store: &Store, now: Micros, stale_after: Micros) -> Result<Vec<CampaignHealth>> {
+    let mut out = Vec::new();
+    for campaign in store.campaigns()? {
+        if campaign.status != Status::Running {
+            continue;
+        }
+        let key = campaign.spec.key.clone();
+        let arms = store.arm_summaries(&key)?;
+        let units: i64 = arms.iter().map(|a| a.rollup.units).sum();
+        let last_event = arms.iter().filter_map(|a| a.rollup.last_event_ts).max();
+        let mut findings = Vec::new();
+        match last_event {
+            None => findings.push(Finding {
+                severity: Severity::Warning,
+                check: "no_data",
+                message: "running but no events yet".into(),
+            }),
+            Some(t) if now - t > stale_after => findings.push(Finding {
+                severity: Severity::Warning,
+                check: "stale",
+                message: format!(
+                    "stale: last event {} ago (threshold {})",
+                    human(now - t),
+                    human(stale_after)
+                ),
+            }),
+            Some(_) => {}
+        }
+        let metric = Metric::parse(&campaign.spec.metric).unwrap_or(Metric::Conversion);
+        let reports = report_ab(
+            store,
+            &key,
+            metric,
+            &Options::default(),
+            Capping::None,
+            None,
+        )?;
+        if let Some(r) = reports.first().map(|o| &o.report) {
+            if r.srm.alarm {
+                findings.push(Finding {
+                    severity: Severity::Critical,
+                    check: "srm",
+                    message: format!(
+                        "SRM: units per arm do not match the weights (p = {:.2e})",
+                        r.srm.p_value.unwrap_or(0.0)
+                    ),
+                });
+            }
+            if r.srm.multiple_exposure_flag {
+                findings.push(Finding {
+                    severity: Severity::Warning,
+                    check: "multiple_exposure",
+                    message: format!(
+                        "{} units seen in more than one arm",
+                        r.srm.multiple_exposure_units
+                    ),
+                });
+            }
+            for g in r.guardrails.iter().filter(|g| g.breached) {
+                findings.push(Finding {
+                    severity: Severity::Critical,
+                    check: "guardrail",
+                    message: format!("guardrail {} breached by arm {}", g.metric.name(), g.arm),
+                });
+            }
+        }
+        if campaign.spec.kind == CampaignKind::Bandit && units >= STARVED_MIN_UNITS {
+            for a in &arms {
+                if (a.rollup.units as f64) < STARVED_SHARE * units as f64 {
+                    findings.push(Finding {
+                        severity: Severity::Warning,
+                        check: "starved_arm",
+                        message: format!(
+                            "bandit arm {} has {} of {} units",
+                            a.key, a.rollup.units, units
+                        ),
+                    });
+                }
+            }
+        }
+        let severity = findings
+            .iter()
+            .map(|f| f.severity)
+            .max()
+            .unwrap_or(Severity::Ok);
+        out.push(CampaignHealth {
+            campaign: key,
+            severity,
+            units,
+            last_event,
+            findings,
+        });
+    }
+    Ok(out)
+}
+
+/// The worst severity over all campaigns (OK when nothing is running).
+pub fn overall(health: &[CampaignHealth]) -> Severity {
+    health
+        .iter()
+        .map(|h| h.severity)
+        .max()
+        .unwrap_or(Severity::Ok)
+}
+
+/// One line per campaign: `CRIT coupon-10 units=20000: SRM: ...; stale: ...`.
+pub fn format_lines(health: &[CampaignHealth]) -> String {
+    let mut s = String::new();
+    if health.is_empty() {
+        s.push_str("OK no running campaigns\n");
+    }
+    for h in health {
+        let detail = if h.findings.is_empty() {
+            "healthy".to_string()
+        } else {
+            h.findings
+                .iter()
+                .map(|f| f.message.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        s.push_str(&format!(
+            "{} {} units={}: {}\n",
+            h.severity.word(),
+            h.campaign,
+            h.units,
+            detail
+        ));
+    }
+    s
+}
+
+fn human(us: Micros) -> String {
+    let s = us / 1_000_000;
+    if s >= 86_400 {
+        format!("{}d{}h", s / 86_400, (s % 86_400) / 3600)
+    } else if s >= 3600 {
+        format!("{}h{}m", s / 3600, (s % 3600) / 60)
+    } else if s >= 60 {
+        format!("{}m", s / 60)
+    } else {
+        format!("{s}s")
+    }
+}

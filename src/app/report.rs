@@ -1,0 +1,291 @@
+//! `report ab`: reads rollups (or per-unit totals when capping or splitting by segment), runs
+//! the pure A/B report, and formats it as a table or JSON.
+
+use super::Result;
+use crate::domain::ArmRollup;
+use crate::stats::ab::{ab_report, add_guardrails, AbReport, ArmInput, Metric, Options};
+use crate::store::Store;
+use serde::Serialize;
+
+/// How per-unit revenue is capped before inference.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Capping {
+    None,
+    /// An absolute cap on a unit's revenue.
+    Absolute(f64),
+    /// Winsorise at this quantile of the campaign's per-unit revenue (e.g. 0.99).
+    Quantile(f64),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CappingReport {
+    pub cap: f64,
+    pub capped_units: i64,
+}
+
+/// One report, or one per segment value with `--by`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportOutput {
+    #[serde(flatten)]
+    pub report: AbReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capping: Option<CappingReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segment: Option<String>,
+}
+
+pub fn report_ab(
+    store: &Store,
+    key: &str,
+    metric: Metric,
+    opts: &Options,
+    capping: Capping,
+    by: Option<&str>,
+) -> Result<Vec<ReportOutput>> {
+    let (campaign, arms) = store.campaign(key)?;
+    if let Some(field) = by {
+        if field.is_empty() || !field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(super::AppError::Invalid(format!(
+                "--by `{field}`: a context field name uses letters, digits and '_'"
+            )));
+        }
+    }
+    let cap = match capping {
+        Capping::None => None,
+        Capping::Absolute(c) => Some(c),
+        Capping::Quantile(q) => {
+            if !(q > 0.0 && q < 1.0) {
+                return Err(super::AppError::Invalid(format!(
+                    "winsorising quantile must be in (0, 1), got {q}"
+                )));
+            }
+            store.revenue_quantile(key, q)?
+        }
+    };
+    let control = campaign.spec.control.as_deref();
+    // The last hour of data sets the pace for the time-to-decision estimate.
+    let mut opts = *opts;
+    opts.recent_units_per_second = store.recent_unit_rate(key, 3_600_000_000)?;
+    let opts = &opts;
+    let guardrails: Vec<Metric> = campaign
+        .spec
+        .guardrails
+        .iter()
+        .filter_map(|g| Metric::parse(g))
+        .collect();
+    let with_guardrails = |inputs: &[ArmInput]| {
+        let mut r = ab_report(key, control, metric, inputs, opts);
+        add_guardrails(
+            &mut r,
+            &guardrails,
+            inputs,
+            opts.guardrail_margin,
+            opts.alpha,
+        );
+        r
+    };
+    let weight_of = |arm: &str| arms.iter().find(|a| a.key == arm).map_or(0.0, |a| a.weight);
+    if by.is_none() && cap.is_none() {
+        let inputs = report_inputs(store.arm_summaries(key)?);
+        return Ok(vec![ReportOutput {
+            report: with_guardrails(&inputs),
+            capping: None,
+            segment: None,
+        }]);
+    }
+    let rows = store.unit_rollups(key, by, cap)?;
+    let mut segments: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
+    segments.dedup();
+    let mut out = Vec::new();
+    for seg in segments {
+        // Every arm appears in every segment, with zero units where it has none.
+        let mut capped_units = 0;
+        let inputs: Vec<ArmInput> = arms
+            .iter()
+            .map(|arm| {
+                let found = rows.iter().find(|r| r.0 == seg && r.1 == arm.key);
+                capped_units += found.map_or(0, |r| r.3);
+                ArmInput {
+                    key: arm.key.clone(),
+                    weight: weight_of(&arm.key),
+                    rollup: found.map_or_else(ArmRollup::default, |r| r.2.clone()),
+                }
+            })
+            .collect();
+        out.push(ReportOutput {
+            report: with_guardrails(&inputs),
+            capping: cap.map(|cap| CappingReport { cap, capped_units }),
+            segment: by.map(|_| seg.clone()),
+        });
+    }
+    Ok(out)
+}
+
+/// Stored arm summaries as the report's inputs.
+pub fn report_inputs(summaries: Vec<crate::store::ArmSummary>) -> Vec<ArmInput> {
+    summaries
+        .into_iter()
+        .map(|a| ArmInput {
+            key: a.key,
+            weight: a.weight,
+            rollup: a.rollup,
+        })
+        .collect()
+}
+
+fn pct(x: Option<f64>) -> String {
+    x.map_or("-".into(), |v| format!("{:+.2}%", 100.0 * v))
+}
+
+fn prob(x: Option<f64>) -> String {
+    x.map_or("-".into(), |v| format!("{:.1}%", 100.0 * v))
+}
+
+fn pval(x: Option<f64>) -> String {
+    x.map_or("-".into(), |v| {
+        if v < 1e-4 {
+            "<0.0001".into()
+        } else {
+            format!("{v:.4}")
+        }
+    })
+}
+
+/// The plain-text report: one table per segment with the same figures as the JSON.
+pub fn format_text(outputs: &[ReportOutput]) -> String {
+    let mut s = String::new();
+    for o in outputs {
+        let r = &o.report;
+        s.push_str(&format!(
+            "{} — metric {} — control {} — alpha {}{}\n",
+            r.campaign,
+            r.metric.name(),
+            if r.control.is_empty() {
+                "-"
+            } else {
+                &r.control
+            },
+            r.alpha,
+            o.segment
+                .as_ref()
+                .map(|g| format!(" — segment {g}"))
+                .unwrap_or_default()
+        ));
+        if r.srm.alarm {
+            s.push_str(&format!(
+                "!! SRM ALARM: units per arm do not match the weights (p = {}). Do not trust \
+                 these results until the assignment is fixed.\n",
+                pval(r.srm.p_value)
+            ));
+        }
+        for g in r.guardrails.iter().filter(|g| g.breached) {
+            s.push_str(&format!(
+                "!! GUARDRAIL BREACHED: {} is significantly worse on {} ({} vs control, \
+                 one-sided p = {}).\n",
+                g.arm,
+                g.metric.name(),
+                pct(g.rel_lift),
+                pval(g.p_worse)
+            ));
+        }
+        if r.srm.multiple_exposure_flag {
+            s.push_str(&format!(
+                "!! MULTIPLE EXPOSURE: {} units were seen in more than one arm.\n",
+                r.srm.multiple_exposure_units
+            ));
+        }
+        s.push_str(&format!(
+            "  {:<10} {:>7} {:>11} {:>9} {:>22} {:>8} {:>22} {:>8} {:>7} {:>7} {:>8} {:>8}\n",
+            "arm",
+            "units",
+            "value",
+            "lift",
+            "95% CI (fixed)",
+            "p",
+            "always-valid CI",
+            "seq p",
+            "P(beat)",
+            "P(best)",
+            "risk",
+            "adj p"
+        ));
+        for a in &r.arms {
+            let value = match (a.rate, a.mean) {
+                (Some(rate), _) => format!("{:.3}%", 100.0 * rate),
+                (None, Some(m)) => format!("{m:.4}"),
+                _ => "-".into(),
+            };
+            let ci = |lo: Option<f64>, hi: Option<f64>| match (lo, hi) {
+                (Some(l), Some(h)) => format!("[{}, {}]", pct(Some(l)), pct(Some(h))),
+                _ => "-".into(),
+            };
+            s.push_str(&format!(
+                "  {:<10} {:>7} {:>11} {:>9} {:>22} {:>8} {:>22} {:>8} {:>7} {:>7} {:>8} {:>8}\n",
+                a.key,
+                a.units,
+                value,
+                pct(a.rel_lift),
+                ci(a.ci_low, a.ci_high),
+                pval(a.p_value),
+                ci(a.seq_ci_low, a.seq_ci_high),
+                pval(a.seq_p_value),
+                prob(a.chance_to_beat_control),
+                prob(a.prob_best),
+                a.expected_loss.map_or("-".into(), |v| format!("{v:.4}")),
+                pval(a.adj_p_value),
+            ));
+        }
+        s.push_str(&format!(
+            "  SRM p = {}{}; MDE at {:.0} units/arm: {}",
+            pval(r.srm.p_value),
+            if r.srm.alarm { " (ALARM)" } else { " (ok)" },
+            r.power.units_per_arm,
+            r.power
+                .mde_rel
+                .map_or("-".into(), |m| format!("{:.1}% relative", 100.0 * m))
+        ));
+        if let (Some(n), Some(t)) = (r.power.units_per_arm_needed, r.power.seconds_to_decision) {
+            s.push_str(&format!(
+                "; {:.0} units/arm detect {:.0}%: {}",
+                n,
+                100.0 * r.power.target_mde_rel,
+                human_duration(t)
+            ));
+        }
+        if let Some(c) = &r.cuped {
+            s.push_str(&format!(
+                "; CUPED theta {:.4}, variance -{:.1}%",
+                c.theta,
+                100.0 * c.variance_reduction
+            ));
+        }
+        if let Some(c) = &o.capping {
+            s.push_str(&format!(
+                "; revenue capped at {:.2} ({} units)",
+                c.cap, c.capped_units
+            ));
+        }
+        s.push('\n');
+        for n in &r.notes {
+            s.push_str(&format!("  note: {n}\n"));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// "reached", "3h 20m", "2d 4h": a decision horizon at a glance.
+pub fn human_duration(seconds: f64) -> String {
+    if seconds <= 0.0 {
+        return "reached".into();
+    }
+    let s = seconds.round() as u64;
+    let (d, h, m) = (s / 86_400, (s % 86_400) / 3600, (s % 3600) / 60);
+    if d > 0 {
+        format!("~{d}d {h}h to go")
+    } else if h > 0 {
+        format!("~{h}h {m}m to go")
+    } else {
+        format!("~{}m to go", m.max(1))
+    }
+}

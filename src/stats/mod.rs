@@ -1,0 +1,18 @@
+//! Statistics over sufficient statistics: pure functions, no SQL, no clock, no printing.
+//!
+//! - `frequentist`: Welch t-tests, Wald and delta-method intervals for absolute and relative
+//!   differences of proportions and means.
+//! - `bayes`: Gaussian model of the relative effect, exact Beta-Binomial posteriors.
+//! - `sequential`: always-valid confidence sequences and mSPRT p-values (safe under peeking).
+//! - `srm`: sample-ratio-mismatch chi-square test.
+//! - `power`: sample size and minimum detectable effect.
+//! - `multiple`: Holm-Bonferroni and Benjamini-Hochberg adjustments.
+
+pub mod ab;
+pub mod bayes;
+pub mod frequentist;
+pub mod metrics;
+pub mod multiple;
+pub mod power;
+pub mod sequential;
+pub mod srm;
