@@ -65,7 +65,7 @@ fn prob_t_beats_c_matches_every_golden_case() {
 
 #[test]
 fn beta_references_for_non_integer_shapes_and_many_arms() {
-    // Produced by /tmp/ref_bayes.py (scipy 1.17.1, mpmath 1.3.0, run once):
+    // Produced by fixtures/golden/ref_bayes_extra.py (scipy 1.17.1, mpmath 1.3.0, run once):
     //   mpmath (30 digits): mp.quad(pdf_c(q)·betainc(a_t, b_t, q, 1, regularized), [0,.25,.5,.75,1])
     //   scipy: Σ quad(beta.pdf_i·Π beta.cdf_j, epsabs=1e-15, epsrel=1e-13) over pieces cut at
     //   the 1e-16 … 0.5 tail quantiles of every arm.
@@ -168,7 +168,7 @@ fn sequential_matches_every_golden_case() {
 
 #[test]
 fn gaussian_model_matches_scipy() {
-    // Produced by /tmp/ref_gauss.py (scipy 1.17.1, run once): conjugate update by hand,
+    // Produced by fixtures/golden/ref_gauss_extra.py (scipy 1.17.1, run once): conjugate update by hand,
     // chance = norm.sf(0), CI = norm.ppf(0.025/0.975), losses = quad(max(0, ∓x)·norm.pdf(x))
     // over mean ± 40 sd with a break at 0, epsabs=1e-15, epsrel=1e-13.
     #[rustfmt::skip]
