@@ -30,12 +30,18 @@ struct Cli {
         default_value = "liftdeck.db"
     )]
     db: PathBuf,
+    /// Open the database read-only: look without being able to change anything.
+    #[arg(long, global = true)]
+    read_only: bool,
+    /// With no command, the console opens.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// The operator console (the default when no command is given).
+    Console,
     /// Define, list, show and move campaigns through draft -> running <-> paused -> stopped.
     #[command(subcommand)]
     Campaign(CampaignCmd),
@@ -326,7 +332,12 @@ fn open(db: &Path) -> Result<Store> {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     let env = Env::from_process();
-    match cli.command {
+    let command = cli.command.unwrap_or(Command::Console);
+    match command {
+        Command::Console => {
+            liftdeck::tui::run_console(&cli.db, &env, cli.read_only, None)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Campaign(cmd) => campaign(&cli.db, &env, cmd),
         Command::Assign {
             campaign,
@@ -591,7 +602,7 @@ fn demo(db: &Path, env: &Env, args: DemoArgs) -> Result<ExitCode> {
         print!("{report}");
         Ok(ExitCode::SUCCESS)
     } else {
-        liftdeck::tui::run_demo_console(&db, env, args.seed, args.duration, args.rate)?;
+        liftdeck::tui::run_console(&db, env, false, Some((args.seed, args.duration, args.rate)))?;
         Ok(ExitCode::SUCCESS)
     }
 }

@@ -1,207 +1,178 @@
-//! The console. For now the live demo table: one block per campaign with its arms' rollups,
-//! refreshed when `PRAGMA data_version` says another connection committed. State, view and the
-//! event loop are kept apart so the view renders headlessly in tests (ratatui `TestBackend`).
+//! The operator console: `state` (App, update(msg) -> effects), `view` (pure render),
+//! `keys` (the binding table), `data` (snapshots read from the store). The event loop below
+//! keeps the render thread free: a data thread owns the database connections, polls
+//! `PRAGMA data_version` and sends snapshots back over a channel.
 
-use crate::app::demo::{demo_traffic, ensure_campaigns, DEMO_KEYS};
+pub mod data;
+pub mod keys;
+pub mod state;
+pub mod view;
+
+pub use state::{App, Effect, Msg, Panel, Snapshot};
+pub use view::render;
+
+use crate::app::demo::{demo_traffic, ensure_campaigns};
 use crate::app::traffic::apply_records;
-use crate::app::Env;
-use crate::domain::{Campaign, Status};
-use crate::store::{ArmSummary, Store};
-use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind};
-use ratatui::layout::{Constraint, Layout};
-use ratatui::style::{Modifier, Style};
-use ratatui::text::Line;
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
-use ratatui::Frame;
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use crate::app::{set_status, Env};
+use crate::domain::Status;
+use crate::stats::ab::Metric;
+use crate::store::Store;
+use ratatui::crossterm::event::{self, Event, KeyEventKind};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// What the live table shows.
-#[derive(Debug, Default, Clone)]
-pub struct LiveState {
-    pub campaigns: Vec<(Campaign, Vec<ArmSummary>)>,
-    pub events_applied: u64,
-    pub streaming: bool,
-    pub error: Option<String>,
+/// Requests from the UI to the data thread.
+enum Request {
+    Reload { selected: usize, metric: Metric },
+    SetStatus { campaign: String, to: Status },
 }
 
-impl LiveState {
-    /// Re-reads the rollups of the given campaigns: O(arms).
-    pub fn reload(&mut self, store: &Store, keys: &[&str]) {
-        let mut out = Vec::new();
-        for key in keys {
-            match (store.campaign(key), store.arm_summaries(key)) {
-                (Ok((c, _)), Ok(arms)) => out.push((c, arms)),
-                (Err(e), _) | (_, Err(e)) => {
-                    self.error = Some(e.to_string());
+/// Stale-data threshold for health badges in the console.
+const STALE_AFTER: i64 = 15 * 60 * 1_000_000;
+
+/// Owns the connections: answers requests and pushes a snapshot whenever another connection
+/// committed (data_version changed), checking every 300 ms.
+fn data_thread(
+    db: PathBuf,
+    env: Env,
+    read_only: bool,
+    requests: mpsc::Receiver<Request>,
+    out: mpsc::Sender<Msg>,
+) {
+    let open = || {
+        if read_only {
+            Store::open_read_only(&db)
+        } else {
+            Store::open(&db)
+        }
+    };
+    let mut store = match open() {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = out.send(Msg::Done(Err(e.to_string())));
+            return;
+        }
+    };
+    let (mut selected, mut metric) = (0, Metric::Conversion);
+    let mut last_version = -1;
+    loop {
+        let mut force = false;
+        match requests.recv_timeout(Duration::from_millis(300)) {
+            Ok(Request::Reload {
+                selected: s,
+                metric: m,
+            }) => {
+                selected = s;
+                metric = m;
+                force = true;
+            }
+            Ok(Request::SetStatus { campaign, to }) => {
+                let result = set_status(&mut store, &env, &campaign, to)
+                    .map(|from| format!("{campaign}: {from} -> {to}"))
+                    .map_err(|e| e.to_string());
+                if out.send(Msg::Done(result)).is_err() {
+                    return;
                 }
+                force = true;
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        }
+        let version = store.data_version().unwrap_or(-2);
+        if force || version != last_version {
+            last_version = version;
+            let msg =
+                match data::load_snapshot(&store, selected, metric, env.clock.now(), STALE_AFTER) {
+                    Ok(s) => Msg::Loaded(Box::new(s)),
+                    Err(e) => Msg::Done(Err(e)),
+                };
+            if out.send(msg).is_err() {
+                return;
             }
         }
-        self.campaigns = out;
     }
 }
 
-/// Draws the live table. Pure: reads only the state.
-pub fn render(state: &LiveState, frame: &mut Frame) {
-    let area = frame.area();
-    let n = state.campaigns.len().max(1) as u32;
-    let mut constraints: Vec<Constraint> = vec![Constraint::Length(1)];
-    constraints.extend((0..n).map(|_| Constraint::Ratio(1, n)));
-    constraints.push(Constraint::Length(1));
-    let rows = Layout::vertical(constraints).split(area);
-    let title = format!(
-        " liftdeck demo — {} records applied — {}",
-        state.events_applied,
-        if state.streaming {
-            "traffic streaming"
-        } else {
-            "traffic finished"
-        }
-    );
-    frame.render_widget(
-        Paragraph::new(title).style(Style::default().add_modifier(Modifier::BOLD)),
-        rows[0],
-    );
-    let wide = area.width >= 90;
-    for (i, (campaign, arms)) in state.campaigns.iter().enumerate() {
-        let header = if wide {
-            vec![
-                "arm", "units", "expos.", "clicks", "conv.", "CVR", "revenue", "cost", "rev/unit",
-            ]
-        } else {
-            vec!["arm", "units", "conv.", "CVR", "revenue", "rev/unit"]
-        };
-        let body: Vec<Row> = arms
-            .iter()
-            .map(|a| {
-                let r = &a.rollup;
-                let units = r.units.max(1) as f64;
-                let cvr = format!("{:.2}%", 100.0 * r.conversions as f64 / units);
-                let rpu = format!("{:.3}", r.revenue_sum / units);
-                let cells: Vec<String> = if wide {
-                    vec![
-                        a.key.clone(),
-                        r.units.to_string(),
-                        r.exposures.to_string(),
-                        r.clicks.to_string(),
-                        r.conversions.to_string(),
-                        cvr,
-                        format!("{:.2}", r.revenue_sum),
-                        format!("{:.2}", r.cost_sum),
-                        rpu,
-                    ]
-                } else {
-                    vec![
-                        a.key.clone(),
-                        r.units.to_string(),
-                        r.conversions.to_string(),
-                        cvr,
-                        format!("{:.0}", r.revenue_sum),
-                        rpu,
-                    ]
-                };
-                Row::new(cells.into_iter().map(Cell::from))
-            })
-            .collect();
-        let widths: Vec<Constraint> = header
-            .iter()
-            .enumerate()
-            .map(|(j, _)| {
-                if j == 0 {
-                    Constraint::Length(10)
-                } else {
-                    Constraint::Min(6)
-                }
-            })
-            .collect();
-        let status = match campaign.status {
-            Status::Running => "RUNNING",
-            Status::Paused => "PAUSED",
-            Status::Stopped => "STOPPED",
-            Status::Draft => "DRAFT",
-        };
-        let table = Table::new(body, widths)
-            .header(Row::new(header).style(Style::default().add_modifier(Modifier::BOLD)))
-            .block(Block::default().borders(Borders::ALL).title(format!(
-                " {} [{}] {} — {} ",
-                campaign.spec.key,
-                campaign.spec.kind.as_str(),
-                status,
-                campaign.spec.name
-            )));
-        frame.render_widget(table, rows[i + 1]);
-    }
-    let footer = match &state.error {
-        Some(e) => Line::from(format!(" error: {e}")),
-        None => Line::from(" q quit · the full console arrives with step 3"),
-    };
-    frame.render_widget(Paragraph::new(footer), rows[rows.len() - 1]);
-}
-
-/// Opens the live demo console: traffic streams in real time on a writer thread with its own
-/// connection; the UI thread polls `data_version` and redraws only when something changed.
-pub fn run_demo_console(
+/// Runs the console on `db` until `q`. With `traffic`, a writer thread streams simulated demo
+/// traffic for that many seconds at that many shoppers per second.
+pub fn run_console(
     db: &Path,
     env: &Env,
-    seed: u64,
-    seconds: u64,
-    rate: u64,
+    read_only: bool,
+    traffic: Option<(u64, u64, u64)>,
 ) -> anyhow::Result<()> {
-    let mut writer = Store::open(db)?;
-    ensure_campaigns(&mut writer, env, seed)?;
-    let run = writer.next_run_number("demo")?;
-    let mut traffic = demo_traffic(&writer, seed, run)?;
     let stop = Arc::new(AtomicBool::new(false));
-    let applied = Arc::new(AtomicU64::new(0));
-    let (stop_w, applied_w, env_w) = (stop.clone(), applied.clone(), env.clone());
-    let feeder = std::thread::spawn(move || -> anyhow::Result<()> {
-        let tick = Duration::from_millis(200);
-        let end = Instant::now() + Duration::from_secs(seconds);
-        while Instant::now() < end && !stop_w.load(Ordering::Relaxed) {
-            let now = env_w.clock.now();
-            let records = traffic.generate((rate / 5).max(1) as usize, now, 200_000);
-            let outcome = apply_records(&mut writer, "demo", &env_w.actor, now, records)?;
-            applied_w.fetch_add(outcome.accepted, Ordering::Relaxed);
-            std::thread::sleep(tick);
+    let feeder = match traffic {
+        Some((seed, seconds, rate)) => {
+            let mut writer = Store::open(db)?;
+            ensure_campaigns(&mut writer, env, seed)?;
+            let run = writer.next_run_number("demo")?;
+            let mut source = demo_traffic(&writer, seed, run)?;
+            let (stop_w, env_w) = (stop.clone(), env.clone());
+            Some(std::thread::spawn(move || -> anyhow::Result<()> {
+                let end = Instant::now() + Duration::from_secs(seconds);
+                while Instant::now() < end && !stop_w.load(Ordering::Relaxed) {
+                    let now = env_w.clock.now();
+                    let records = source.generate((rate / 5).max(1) as usize, now, 200_000);
+                    apply_records(&mut writer, "demo", &env_w.actor, now, records)?;
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Ok(())
+            }))
         }
-        Ok(())
-    });
-    let reader = Store::open(db)?;
-    let mut state = LiveState {
-        streaming: true,
-        ..LiveState::default()
+        None => None,
     };
-    state.reload(&reader, &DEMO_KEYS);
+    let (req_tx, req_rx) = mpsc::channel();
+    let (msg_tx, msg_rx) = mpsc::channel();
+    let data = {
+        let (db, env) = (db.to_path_buf(), env.clone());
+        std::thread::spawn(move || data_thread(db, env, read_only, req_rx, msg_tx))
+    };
+    let mut app = App::new(read_only);
     let mut terminal = ratatui::init();
-    let mut last_version = -1;
     let result = (|| -> anyhow::Result<()> {
         loop {
-            let version = reader.data_version()?;
-            state.streaming = !feeder.is_finished();
-            state.events_applied = applied.load(Ordering::Relaxed);
-            if version != last_version {
-                state.reload(&reader, &DEMO_KEYS);
-                last_version = version;
+            while let Ok(msg) = msg_rx.try_recv() {
+                app.update(msg);
             }
-            terminal.draw(|f| render(&state, f))?;
-            if event::poll(Duration::from_millis(300))? {
-                if let Event::Key(k) = event::read()? {
-                    if k.kind == KeyEventKind::Press
-                        && matches!(k.code, KeyCode::Char('q') | KeyCode::Esc)
-                    {
-                        return Ok(());
-                    }
+            terminal.draw(|f| render(&app, f))?;
+            if app.quit {
+                return Ok(());
+            }
+            if !event::poll(Duration::from_millis(100))? {
+                continue;
+            }
+            let msg = match event::read()? {
+                Event::Key(k) if k.kind == KeyEventKind::Press => Msg::Key(k),
+                Event::Resize(..) => Msg::Resize,
+                _ => continue,
+            };
+            for effect in app.update(msg) {
+                let request = match effect {
+                    Effect::Reload => Request::Reload {
+                        selected: app.selected,
+                        metric: app.metric,
+                    },
+                    Effect::SetStatus { campaign, to } => Request::SetStatus { campaign, to },
+                };
+                if req_tx.send(request).is_err() {
+                    anyhow::bail!("the data thread stopped");
                 }
             }
         }
     })();
     ratatui::restore();
     stop.store(true, Ordering::Relaxed);
-    match feeder.join() {
-        Ok(r) => r?,
-        Err(_) => anyhow::bail!("traffic thread panicked"),
+    drop(req_tx);
+    let _ = data.join();
+    if let Some(f) = feeder {
+        match f.join() {
+            Ok(r) => r?,
+            Err(_) => anyhow::bail!("traffic thread panicked"),
+        }
     }
     result
 }

@@ -1,0 +1,73 @@
+//! Reading the console's snapshot from the store. Runs on the data thread (or directly in
+//! tests and replays), never inside `render`.
+
+use super::state::{CampaignRow, Snapshot};
+use crate::app::health::{self, Severity};
+use crate::app::report::{report_ab, Capping};
+use crate::stats::ab::{Metric, Options};
+use crate::store::Store;
+
+/// Reads campaigns with their rollups, health badges, and the A/B report of the selected one.
+pub fn load_snapshot(
+    store: &Store,
+    selected: usize,
+    metric: Metric,
+    now: i64,
+    stale_after: i64,
+) -> Result<Snapshot, String> {
+    let err = |e: &dyn std::fmt::Display| e.to_string();
+    let campaigns = store.campaigns().map_err(|e| err(&e))?;
+    let health = health::check(store, now, stale_after).map_err(|e| err(&e))?;
+    let mut rows = Vec::with_capacity(campaigns.len());
+    for c in campaigns {
+        let arms = store.arm_summaries(&c.spec.key).map_err(|e| err(&e))?;
+        let badge = match health.iter().find(|h| h.campaign == c.spec.key) {
+            None => "-".to_string(),
+            Some(h) if h.severity == Severity::Ok => "OK".to_string(),
+            Some(h) => h
+                .findings
+                .iter()
+                .max_by_key(|f| f.severity)
+                .map_or("OK".into(), |f| f.check.to_uppercase()),
+        };
+        rows.push(CampaignRow {
+            campaign: c,
+            arms,
+            badge,
+        });
+    }
+    let report = match rows.get(selected) {
+        Some(row) => report_ab(
+            store,
+            &row.campaign.spec.key,
+            metric,
+            &Options {
+                n_star: row.campaign.spec.settings.n_star.unwrap_or(5000.0),
+                alpha: row.campaign.spec.settings.alpha.unwrap_or(0.05),
+                ..Options::default()
+            },
+            Capping::None,
+            None,
+        )
+        .map_err(|e| err(&e))?
+        .into_iter()
+        .next()
+        .map(|o| o.report),
+        None => None,
+    };
+    let rejects = store
+        .rejects(20)
+        .map_err(|e| err(&e))?
+        .into_iter()
+        .map(|r| format!("{} line {}: {} ({})", r.source, r.line, r.detail, r.reason))
+        .collect();
+    Ok(Snapshot {
+        campaigns: rows,
+        report,
+        health_lines: health::format_lines(&health)
+            .lines()
+            .map(str::to_string)
+            .collect(),
+        rejects,
+    })
+}

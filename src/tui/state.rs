@@ -1,0 +1,235 @@
+//! Console state and `update(msg) -> effects`. No I/O here: effects are carried out by the
+//! event loop (or a replay), and data arrives as snapshots, so every screen can be produced in
+//! a test from a state value.
+
+use super::keys::{self, Action};
+use crate::domain::{Campaign, Status};
+use crate::stats::ab::{AbReport, Metric};
+use crate::store::ArmSummary;
+use ratatui::crossterm::event::KeyEvent;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Panel {
+    Campaigns,
+    Ab,
+    Bandit,
+    Models,
+    Causal,
+    Forecast,
+    Health,
+}
+
+impl Panel {
+    pub const ALL: [Panel; 7] = [
+        Panel::Campaigns,
+        Panel::Ab,
+        Panel::Bandit,
+        Panel::Models,
+        Panel::Causal,
+        Panel::Forecast,
+        Panel::Health,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Panel::Campaigns => "Campaigns",
+            Panel::Ab => "Live A/B",
+            Panel::Bandit => "Bandit",
+            Panel::Models => "Models",
+            Panel::Causal => "Causal",
+            Panel::Forecast => "Forecast",
+            Panel::Health => "Health",
+        }
+    }
+}
+
+/// One campaign row of the snapshot.
+#[derive(Debug, Clone)]
+pub struct CampaignRow {
+    pub campaign: Campaign,
+    pub arms: Vec<ArmSummary>,
+    /// OK, SRM, stale, guardrail, starved: the worst finding in one word.
+    pub badge: String,
+}
+
+/// Everything the console shows, read from the store off the render thread.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub campaigns: Vec<CampaignRow>,
+    /// The A/B report of the selected campaign on the selected metric.
+    pub report: Option<AbReport>,
+    pub health_lines: Vec<String>,
+    pub rejects: Vec<String>,
+}
+
+/// A mutation waiting for `y`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pending {
+    pub campaign: String,
+    pub to: Status,
+}
+
+#[derive(Debug, Clone)]
+pub struct App {
+    pub panel: Panel,
+    pub selected: usize,
+    pub metric: Metric,
+    /// Fixed-horizon intervals instead of the always-valid default (operators peek).
+    pub fixed_horizon: bool,
+    pub show_help: bool,
+    pub read_only: bool,
+    pub pending: Option<Pending>,
+    pub status_line: String,
+    pub snapshot: Snapshot,
+    pub quit: bool,
+}
+
+/// Inputs to `update`.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Key(KeyEvent),
+    /// New data from the store.
+    Loaded(Box<Snapshot>),
+    /// A mutation finished (Ok message or error text).
+    Done(Result<String, String>),
+    Resize,
+}
+
+/// What the loop must do after an update.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Re-read the snapshot (selection or metric changed, or Ctrl-r).
+    Reload,
+    SetStatus {
+        campaign: String,
+        to: Status,
+    },
+}
+
+impl App {
+    pub fn new(read_only: bool) -> App {
+        App {
+            panel: Panel::Campaigns,
+            selected: 0,
+            metric: Metric::Conversion,
+            fixed_horizon: false,
+            show_help: false,
+            read_only,
+            pending: None,
+            status_line: if read_only {
+                "read-only session".into()
+            } else {
+                String::new()
+            },
+            snapshot: Snapshot::default(),
+            quit: false,
+        }
+    }
+
+    pub fn selected_campaign(&self) -> Option<&CampaignRow> {
+        self.snapshot.campaigns.get(self.selected)
+    }
+
+    pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        match msg {
+            Msg::Loaded(s) => {
+                self.snapshot = *s;
+                if self.selected >= self.snapshot.campaigns.len() {
+                    self.selected = self.snapshot.campaigns.len().saturating_sub(1);
+                }
+                vec![]
+            }
+            Msg::Done(Ok(text)) => {
+                self.status_line = text;
+                vec![Effect::Reload]
+            }
+            Msg::Done(Err(text)) => {
+                self.status_line = format!("error: {text}");
+                vec![]
+            }
+            Msg::Resize => vec![],
+            Msg::Key(key) => self.on_key(&key),
+        }
+    }
+
+    fn on_key(&mut self, key: &KeyEvent) -> Vec<Effect> {
+        let Some(binding) = keys::lookup(self.panel, key) else {
+            return vec![];
+        };
+        if self.show_help && binding.action != Action::Quit {
+            self.show_help = false;
+            return vec![];
+        }
+        if binding.mutates && self.read_only {
+            self.status_line = "read-only session: nothing was changed".into();
+            return vec![];
+        }
+        let nav = |app: &mut App, to: Panel| {
+            app.panel = to;
+            app.pending = None;
+        };
+        match binding.action {
+            Action::Quit => self.quit = true,
+            Action::Help => self.show_help = true,
+            Action::Back => self.pending = None,
+            Action::NextPanel | Action::PrevPanel => {
+                let i = Panel::ALL
+                    .iter()
+                    .position(|p| *p == self.panel)
+                    .unwrap_or(0);
+                let n = Panel::ALL.len();
+                let j = if binding.action == Action::NextPanel {
+                    (i + 1) % n
+                } else {
+                    (i + n - 1) % n
+                };
+                nav(self, Panel::ALL[j]);
+            }
+            Action::Up => {
+                self.selected = self.selected.saturating_sub(1);
+                return vec![Effect::Reload];
+            }
+            Action::Down => {
+                if self.selected + 1 < self.snapshot.campaigns.len() {
+                    self.selected += 1;
+                }
+                return vec![Effect::Reload];
+            }
+            Action::Open => nav(self, Panel::Ab),
+            Action::Start | Action::Pause | Action::Stop => {
+                let to = match binding.action {
+                    Action::Start => Status::Running,
+                    Action::Pause => Status::Paused,
+                    _ => Status::Stopped,
+                };
+                if let Some(row) = self.selected_campaign() {
+                    let campaign = row.campaign.spec.key.clone();
+                    self.status_line = format!(
+                        "{} {campaign}? press y to confirm, Esc to cancel",
+                        binding.help
+                    );
+                    self.pending = Some(Pending { campaign, to });
+                }
+            }
+            Action::Confirm => {
+                if let Some(p) = self.pending.take() {
+                    return vec![Effect::SetStatus {
+                        campaign: p.campaign,
+                        to: p.to,
+                    }];
+                }
+            }
+            Action::NextMetric => {
+                let i = Metric::ALL
+                    .iter()
+                    .position(|m| *m == self.metric)
+                    .unwrap_or(0);
+                self.metric = Metric::ALL[(i + 1) % Metric::ALL.len()];
+                return vec![Effect::Reload];
+            }
+            Action::ToggleFixedHorizon => self.fixed_horizon = !self.fixed_horizon,
+            Action::Refresh => return vec![Effect::Reload],
+        }
+        vec![]
+    }
+}

@@ -1,0 +1,158 @@
+//! The console driven headlessly: key handling through the binding table, confirmations,
+//! read-only refusals, the help overlay, and the SRM banner on the live A/B panel.
+
+mod common;
+use common::*;
+use liftdeck::domain::Status;
+use liftdeck::ingest::Format;
+use liftdeck::stats::ab::Metric;
+use liftdeck::tui::data::load_snapshot;
+use liftdeck::tui::keys::BINDINGS;
+use liftdeck::tui::{render, App, Effect, Msg, Panel};
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+
+fn key(c: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
+}
+
+fn screen(app: &App, w: u16, h: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+    terminal.draw(|f| render(app, f)).expect("draw");
+    let buf = terminal.backend().buffer().clone();
+    (0..h)
+        .map(|y| {
+            (0..w)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A database with one fair campaign and one whose split is broken (600/400 on 50/50).
+fn app_with_data(read_only: bool) -> (tempfile::TempDir, liftdeck::store::Store, App) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (_, mut store) = temp_db(&dir, "c.db");
+    let mut text = String::new();
+    for (key, control, treat) in [("fair", 500, 500), ("broken", 600, 400)] {
+        text.push_str(&format!(
+            r#"{{"type":"campaign","key":"{key}","name":"{key} test","kind":"ab","arms":[{{"key":"control","weight":50.0}},{{"key":"t","weight":50.0}}],"control":"control","traffic":1.0,"metric":"purchase","seed":5,"status":"running"}}"#
+        ));
+        text.push('\n');
+        for i in 0..control + treat {
+            let arm = if i < control { "control" } else { "t" };
+            text.push_str(&format!(
+                r#"{{"type":"assignment","campaign":"{key}","unit":"u{i}","arm":"{arm}","propensity":0.5,"ts":"2026-11-01T12:00:00Z"}}"#
+            ));
+            text.push('\n');
+            if i % 9 == 0 {
+                text.push_str(&format!(
+                    r#"{{"type":"event","event_id":"{key}{i}","campaign":"{key}","unit":"u{i}","kind":"purchase","value":20,"ts":"2026-11-01T12:01:00Z"}}"#
+                ));
+                text.push('\n');
+            }
+        }
+    }
+    ingest_str(&mut store, &text, Format::Jsonl, 5000);
+    let mut app = App::new(read_only);
+    reload(&store, &mut app);
+    (dir, store, app)
+}
+
+fn reload(store: &liftdeck::store::Store, app: &mut App) {
+    let now = 1_793_534_460_000_000; // a minute after the data
+    let snap =
+        load_snapshot(store, app.selected, app.metric, now, 15 * 60_000_000).expect("snapshot");
+    app.update(Msg::Loaded(Box::new(snap)));
+}
+
+#[test]
+fn stop_needs_confirmation_and_esc_cancels() {
+    let (_dir, _store, mut app) = app_with_data(false);
+    assert!(
+        app.update(key(KeyCode::Char('x'))).is_empty(),
+        "no effect before y"
+    );
+    assert!(
+        app.status_line.contains("stop fair? press y"),
+        "{}",
+        app.status_line
+    );
+    app.update(key(KeyCode::Esc));
+    assert!(
+        app.update(key(KeyCode::Char('y'))).is_empty(),
+        "Esc cancelled the stop"
+    );
+    app.update(key(KeyCode::Char('x')));
+    assert_eq!(
+        app.update(key(KeyCode::Char('y'))),
+        vec![Effect::SetStatus {
+            campaign: "fair".into(),
+            to: Status::Stopped
+        }]
+    );
+}
+
+#[test]
+fn read_only_session_refuses_every_mutating_key() {
+    let (_dir, _store, mut app) = app_with_data(true);
+    for c in ['s', 'p', 'x', 'y'] {
+        assert!(app.update(key(KeyCode::Char(c))).is_empty());
+        assert_eq!(app.status_line, "read-only session: nothing was changed");
+    }
+    assert!(screen(&app, 80, 24).contains("read-only session"));
+}
+
+#[test]
+fn help_overlay_lists_every_binding_from_the_table() {
+    let (_dir, _store, mut app) = app_with_data(false);
+    app.update(key(KeyCode::Char('?')));
+    let text = screen(&app, 100, 30);
+    for b in BINDINGS {
+        assert!(text.contains(b.help), "help lacks `{}`:\n{text}", b.help);
+    }
+    app.update(key(KeyCode::Char('j')));
+    assert!(!app.show_help, "any key closes help");
+    assert_eq!(app.selected, 0, "the closing key does nothing else");
+}
+
+#[test]
+fn srm_banner_shows_on_the_broken_campaign_and_health_badges_name_it() {
+    let (_dir, store, mut app) = app_with_data(false);
+    let list = screen(&app, 80, 24);
+    assert!(list.contains("! SRM"), "{list}");
+    app.update(key(KeyCode::Char('j')));
+    reload(&store, &mut app);
+    app.update(key(KeyCode::Enter));
+    assert_eq!(app.panel, Panel::Ab);
+    let ab = screen(&app, 80, 24);
+    assert!(ab.contains("!! SRM ALARM"), "{ab}");
+    assert!(
+        ab.contains("always valid"),
+        "sequential intervals by default:\n{ab}"
+    );
+    app.update(key(KeyCode::Char('f')));
+    assert!(screen(&app, 80, 24).contains("fixed horizon"));
+    // The fair campaign has no banner.
+    app.update(key(KeyCode::Tab));
+    let mut fair = App::new(false);
+    reload(&store, &mut fair);
+    fair.update(key(KeyCode::Enter));
+    assert!(!screen(&fair, 80, 24).contains("SRM ALARM"));
+}
+
+#[test]
+fn metric_key_cycles_and_panels_without_data_say_what_will_appear() {
+    let (_dir, _store, mut app) = app_with_data(false);
+    app.update(key(KeyCode::Enter));
+    assert_eq!(app.update(key(KeyCode::Char('m'))), vec![Effect::Reload]);
+    assert_eq!(app.metric, Metric::ALL[1]);
+    for _ in 0..2 {
+        app.update(key(KeyCode::Tab));
+    }
+    assert_eq!(app.panel, Panel::Models);
+    let text = screen(&app, 80, 24);
+    assert!(text.contains("Nothing is trained yet"), "{text}");
+}
