@@ -8,6 +8,7 @@ pub mod app;
 pub mod clock;
 pub mod domain;
 pub mod ingest;
+pub mod replay;
 pub mod sim;
 pub mod stats;
 pub mod store;

@@ -86,6 +86,16 @@ enum Command {
         #[arg(long, default_value = "15m", value_parser = parse_duration)]
         stale: u64,
     },
+    /// Run a scripted fixture headlessly and report each expectation (exit 1 if any fails).
+    Replay {
+        file: PathBuf,
+        /// Terminal size.
+        #[arg(long, default_value = "100x30")]
+        size: String,
+        /// Print the final screen.
+        #[arg(long)]
+        show: bool,
+    },
     /// Units per arm needed to detect an effect (plan a campaign before starting it).
     Power(PowerArgs),
     /// Reports on a campaign's results.
@@ -415,6 +425,41 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench(cmd) => bench(cmd),
         Command::Report(ReportCmd::Ab(args)) => report_ab(&cli.db, *args),
         Command::Power(p) => power(p),
+        Command::Replay { file, size, show } => {
+            let (w, h) = size
+                .split_once('x')
+                .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
+                .with_context(|| format!("--size `{size}`: use WIDTHxHEIGHT, e.g. 80x24"))?;
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let mut replay = liftdeck::replay::Replay::new((w, h), cli.read_only)?;
+            replay
+                .run(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let mut failed = 0;
+            for c in &replay.checks {
+                println!(
+                    "{} line {}: {}",
+                    if c.passed { "ok  " } else { "FAIL" },
+                    c.line,
+                    c.message
+                );
+                failed += usize::from(!c.passed);
+            }
+            if show {
+                println!("{}", replay.screen());
+            }
+            println!(
+                "expectations: {} met, {} not met",
+                replay.checks.len() - failed,
+                failed
+            );
+            Ok(if failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
         Command::Health { json, stale } => {
             use liftdeck::app::health;
             let store = Store::open_read_only(&cli.db)

@@ -1,0 +1,395 @@
+//! Scripted fixture replays: one operation per JSON line, run against a fresh database, a
+//! virtual clock and a headless terminal. Data operations go through the same use cases as
+//! the CLI; keys go through the console's `update`; expectations check the screen or a metric.
+//! Same file, same screens.
+//!
+//! Operations (`op`): `create` (campaign spec fields + `arms` as "a:50,b:50"), `start`,
+//! `pause`, `stop` (`campaign`), `sim` (`seed`, `shoppers`, `seconds`), `advance` (`seconds`),
+//! `key` (`keys`: characters, or names in angle brackets: <Enter> <Esc> <Tab> <BackTab> <Up>
+//! <Down>), `resize` (`size` "80x24"), `expect_screen` (`contains` / `not_contains`),
+//! `expect_metric` (`campaign`, `arm`, `metric` = a rollup field or a report metric, `value`,
+//! `tolerance`), `expect_health` (`exit`), `assign_many` (`campaign`, `arm`, `units`,
+//! `prefix`), `read_only` (the console refuses mutations from then on), `snapshot` (`name`). A line without `op` but with `type` is an ingest
+//! line (assignment, event or campaign).
+
+use crate::app::demo::{demo_traffic, ensure_campaigns};
+use crate::app::health;
+use crate::app::traffic::apply_records;
+use crate::app::{self, Env};
+use crate::clock::Clock;
+use crate::domain::{CampaignKind, CampaignSpec, Status};
+use crate::ingest::Format;
+use crate::store::Store;
+use crate::tui::data::load_snapshot;
+use crate::tui::{render, App, Effect, Msg};
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use serde_json::Value;
+
+/// Where replays start their virtual clock: 2026-11-01T12:00:00Z.
+pub const REPLAY_EPOCH: i64 = 1_793_534_400_000_000;
+const STALE_AFTER: i64 = 15 * 60 * 1_000_000;
+
+/// The outcome of one expectation.
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub line: usize,
+    pub passed: bool,
+    pub message: String,
+}
+
+/// A replay in progress.
+pub struct Replay {
+    store: Store,
+    env: Env,
+    app: App,
+    size: (u16, u16),
+    pub checks: Vec<Check>,
+    screens: Vec<(usize, String)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct ReplayError {
+    pub line: usize,
+    pub message: String,
+}
+
+impl Replay {
+    pub fn new(size: (u16, u16), read_only: bool) -> Result<Replay, ReplayError> {
+        let err = |e: &dyn std::fmt::Display| ReplayError {
+            line: 0,
+            message: e.to_string(),
+        };
+        Ok(Replay {
+            store: Store::open_in_memory().map_err(|e| err(&e))?,
+            env: Env {
+                clock: Clock::virtual_at(REPLAY_EPOCH),
+                actor: "replay".into(),
+            },
+            app: App::new(read_only),
+            size,
+            checks: Vec::new(),
+            screens: Vec::new(),
+        })
+    }
+
+    /// The current screen as text, one line per row.
+    pub fn screen(&self) -> String {
+        let Ok(mut terminal) = Terminal::new(TestBackend::new(self.size.0, self.size.1));
+        if terminal.draw(|f| render(&self.app, f)).is_err() {
+            return String::new();
+        }
+        let buf = terminal.backend().buffer().clone();
+        (0..self.size.1)
+            .map(|y| {
+                (0..self.size.0)
+                    .map(|x| buf[(x, y)].symbol().to_string())
+                    .collect::<String>()
+                    .trim_end()
+                    .to_string()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Screens captured by `snapshot` operations: (line, text).
+    pub fn snapshots(&self) -> &[(usize, String)] {
+        &self.screens
+    }
+
+    fn reload(&mut self) -> Result<(), String> {
+        let snap = load_snapshot(
+            &self.store,
+            self.app.selected,
+            self.app.metric,
+            self.env.clock.now(),
+            STALE_AFTER,
+        )?;
+        self.app.update(Msg::Loaded(Box::new(snap)));
+        Ok(())
+    }
+
+    fn effects(&mut self, effects: Vec<Effect>) -> Result<(), String> {
+        for e in effects {
+            match e {
+                Effect::Reload => {}
+                Effect::SetStatus { campaign, to } => {
+                    let r = app::set_status(&mut self.store, &self.env, &campaign, to)
+                        .map(|from| format!("{campaign}: {from} -> {to}"))
+                        .map_err(|e| e.to_string());
+                    self.app.update(Msg::Done(r));
+                }
+            }
+        }
+        self.reload()
+    }
+
+    /// Runs every line of a fixture; stops at the first malformed operation.
+    pub fn run(&mut self, text: &str) -> Result<(), ReplayError> {
+        for (i, raw) in text.lines().enumerate() {
+            let line = i + 1;
+            if raw.trim().is_empty() || raw.trim_start().starts_with("//") {
+                continue;
+            }
+            self.step(line, raw)
+                .map_err(|message| ReplayError { line, message })?;
+        }
+        Ok(())
+    }
+
+    fn step(&mut self, line: usize, raw: &str) -> Result<(), String> {
+        let v: Value = serde_json::from_str(raw).map_err(|e| format!("not JSON: {e}"))?;
+        let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+        let f = |k: &str| v.get(k).and_then(Value::as_f64);
+        let Some(op) = s("op") else {
+            return self.data_line(raw);
+        };
+        let campaign = || s("campaign").ok_or("needs `campaign`".to_string());
+        match op.as_str() {
+            "create" => {
+                let key = s("key").ok_or("create needs `key`")?;
+                let arms = CampaignSpec::parse_arms(&s("arms").ok_or("create needs `arms`")?)?;
+                let spec = CampaignSpec {
+                    name: s("name").unwrap_or_else(|| key.clone()),
+                    kind: s("kind")
+                        .unwrap_or_else(|| "ab".into())
+                        .parse::<CampaignKind>()?,
+                    control: s("control").or_else(|| arms.first().map(|a| a.key.clone())),
+                    arms,
+                    traffic: f("traffic").unwrap_or(1.0),
+                    metric: s("metric").unwrap_or_else(|| "purchase".into()),
+                    guardrails: vec![],
+                    custom_kinds: vec![],
+                    seed: f("seed").unwrap_or(1.0) as u64,
+                    settings: Default::default(),
+                    key,
+                };
+                app::create_campaign(&mut self.store, &self.env, &spec)
+                    .map_err(|e| e.to_string())?;
+                self.reload()
+            }
+            "start" | "pause" | "stop" => {
+                let to = match op.as_str() {
+                    "start" => Status::Running,
+                    "pause" => Status::Paused,
+                    _ => Status::Stopped,
+                };
+                app::set_status(&mut self.store, &self.env, &campaign()?, to)
+                    .map_err(|e| e.to_string())?;
+                self.reload()
+            }
+            "sim" => {
+                let seed = f("seed").unwrap_or(7.0) as u64;
+                ensure_campaigns(&mut self.store, &self.env, seed).map_err(|e| e.to_string())?;
+                let mut traffic = demo_traffic(&self.store, seed, 1).map_err(|e| e.to_string())?;
+                let shoppers = f("shoppers").unwrap_or(1000.0) as usize;
+                let span = (f("seconds").unwrap_or(60.0) * 1e6) as i64;
+                let now = self.env.clock.now();
+                let records = traffic.generate(shoppers, now, span);
+                apply_records(&mut self.store, "replay", &self.env.actor, now, records)
+                    .map_err(|e| e.to_string())?;
+                self.env.clock.advance(span);
+                self.reload()
+            }
+            "assign_many" => {
+                // `units` assignments of `campaign` to `arm`, unit ids `<prefix><n>`.
+                let (c, arm) = (campaign()?, s("arm").ok_or("assign_many needs `arm`")?);
+                let prefix = s("prefix").unwrap_or_else(|| format!("{arm}-"));
+                let n = f("units").ok_or("assign_many needs `units`")? as usize;
+                let ts = crate::clock::format_rfc3339(self.env.clock.now());
+                let text: String = (0..n)
+                    .map(|i| {
+                        format!(
+                            "{{\"type\":\"assignment\",\"campaign\":\"{c}\",\"unit\":\"{prefix}{i}\",\"arm\":\"{arm}\",\"propensity\":0.5,\"ts\":\"{ts}\"}}\n"
+                        )
+                    })
+                    .collect();
+                self.data_line(&text)
+            }
+            "read_only" => {
+                // From here on the console behaves as a `--read-only` session.
+                self.app.read_only = true;
+                Ok(())
+            }
+            "advance" => {
+                self.env
+                    .clock
+                    .advance((f("seconds").ok_or("advance needs `seconds`")? * 1e6) as i64);
+                self.reload()
+            }
+            "key" => {
+                for key in parse_keys(&s("keys").ok_or("key needs `keys`")?)? {
+                    let effects = self.app.update(Msg::Key(key));
+                    self.effects(effects)?;
+                }
+                Ok(())
+            }
+            "resize" => {
+                let size = s("size").ok_or("resize needs `size`")?;
+                let (w, h) = size.split_once('x').ok_or("size looks like 80x24")?;
+                self.size = (
+                    w.parse().map_err(|_| "bad width")?,
+                    h.parse().map_err(|_| "bad height")?,
+                );
+                self.app.update(Msg::Resize);
+                Ok(())
+            }
+            "expect_screen" => {
+                let screen = self.screen();
+                if let Some(want) = s("contains") {
+                    self.check(
+                        line,
+                        screen.contains(&want),
+                        format!("screen contains `{want}`"),
+                        &screen,
+                    );
+                }
+                if let Some(not) = s("not_contains") {
+                    self.check(
+                        line,
+                        !screen.contains(&not),
+                        format!("screen lacks `{not}`"),
+                        &screen,
+                    );
+                }
+                Ok(())
+            }
+            "expect_metric" => self.expect_metric(line, &v),
+            "expect_health" => {
+                let want = f("exit").ok_or("expect_health needs `exit`")? as u8;
+                let h = health::check(&self.store, self.env.clock.now(), STALE_AFTER)
+                    .map_err(|e| e.to_string())?;
+                let got = health::overall(&h).exit_code();
+                let text = health::format_lines(&h);
+                self.check(
+                    line,
+                    got == want,
+                    format!("health exits {want} (got {got})"),
+                    &text,
+                );
+                Ok(())
+            }
+            "snapshot" => {
+                let screen = self.screen();
+                self.screens.push((line, screen));
+                Ok(())
+            }
+            other => Err(format!("unknown op `{other}`")),
+        }
+    }
+
+    fn check(&mut self, line: usize, passed: bool, what: String, context: &str) {
+        let message = if passed {
+            what
+        } else {
+            format!("FAILED {what}\n{context}")
+        };
+        self.checks.push(Check {
+            line,
+            passed,
+            message,
+        });
+    }
+
+    fn data_line(&mut self, raw: &str) -> Result<(), String> {
+        let summary = app::ingest_reader(
+            &mut self.store,
+            &self.env,
+            raw.as_bytes(),
+            "replay",
+            Format::Jsonl,
+            10_000,
+            |_| {},
+        )
+        .map_err(|e| e.to_string())?;
+        if let Some((_, e)) = summary.samples.first() {
+            return Err(format!("data line rejected: {e}"));
+        }
+        self.reload()
+    }
+
+    fn expect_metric(&mut self, line: usize, v: &Value) -> Result<(), String> {
+        let s = |k: &str| {
+            v.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let (campaign, arm, metric) = (s("campaign"), s("arm"), s("metric"));
+        let want = v
+            .get("value")
+            .and_then(Value::as_f64)
+            .ok_or("needs `value`")?;
+        let tol = v.get("tolerance").and_then(Value::as_f64).unwrap_or(1e-9);
+        let arms = self
+            .store
+            .arm_summaries(&campaign)
+            .map_err(|e| e.to_string())?;
+        let a = arms
+            .iter()
+            .find(|a| a.key == arm)
+            .ok_or(format!("no arm `{arm}` in `{campaign}`"))?;
+        let rollup = serde_json::to_value(&a.rollup).map_err(|e| e.to_string())?;
+        let got = match rollup.get(&metric).and_then(Value::as_f64) {
+            Some(x) => x,
+            None => {
+                // A report metric: the arm's rate or mean.
+                let m = crate::stats::ab::Metric::parse(&metric)
+                    .ok_or(format!("unknown metric `{metric}`"))?;
+                let reports = app::report::report_ab(
+                    &self.store,
+                    &campaign,
+                    m,
+                    &Default::default(),
+                    app::report::Capping::None,
+                    None,
+                )
+                .map_err(|e| e.to_string())?;
+                let row = reports
+                    .first()
+                    .and_then(|r| r.report.arms.iter().find(|x| x.key == arm))
+                    .ok_or("arm missing from report")?;
+                row.rate.or(row.mean).ok_or("metric undefined")?
+            }
+        };
+        self.check(
+            line,
+            (got - want).abs() <= tol,
+            format!("{campaign}/{arm} {metric} = {want} ± {tol} (got {got})"),
+            "",
+        );
+        Ok(())
+    }
+}
+
+/// `"jj<Enter>y"` -> key events.
+fn parse_keys(spec: &str) -> Result<Vec<KeyEvent>, String> {
+    let mut out = Vec::new();
+    let mut rest = spec;
+    while let Some(c) = rest.chars().next() {
+        if c == '<' {
+            let end = rest
+                .find('>')
+                .ok_or(format!("unclosed key name in `{spec}`"))?;
+            let code = match &rest[1..end] {
+                "Enter" => KeyCode::Enter,
+                "Esc" => KeyCode::Esc,
+                "Tab" => KeyCode::Tab,
+                "BackTab" => KeyCode::BackTab,
+                "Up" => KeyCode::Up,
+                "Down" => KeyCode::Down,
+                "Backspace" => KeyCode::Backspace,
+                "lt" => KeyCode::Char('<'),
+                other => return Err(format!("unknown key <{other}>")),
+            };
+            out.push(KeyEvent::new(code, KeyModifiers::NONE));
+            rest = &rest[end + 1..];
+        } else {
+            out.push(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    Ok(out)
+}
