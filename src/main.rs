@@ -33,6 +33,9 @@ struct Cli {
     /// Open the database read-only: look without being able to change anything.
     #[arg(long, global = true)]
     read_only: bool,
+    /// Console colours: default, high-contrast or mono (NO_COLOR forces mono).
+    #[arg(long, global = true, default_value = "default")]
+    theme: String,
     /// With no command, the console opens.
     #[command(subcommand)]
     command: Option<Command>,
@@ -345,7 +348,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let command = cli.command.unwrap_or(Command::Console);
     match command {
         Command::Console => {
-            liftdeck::tui::run_console(&cli.db, &env, cli.read_only, None)?;
+            liftdeck::tui::run_console(&cli.db, &env, cli.read_only, theme(&cli.theme)?, None)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Campaign(cmd) => campaign(&cli.db, &env, cmd),
@@ -421,7 +424,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo(args) => demo(&cli.db, &env, args),
+        Command::Demo(args) => demo(&cli.db, &env, args, &cli.theme),
         Command::Bench(cmd) => bench(cmd),
         Command::Report(ReportCmd::Ab(args)) => report_ab(&cli.db, *args),
         Command::Power(p) => power(p),
@@ -622,7 +625,7 @@ fn ingest(
     })
 }
 
-fn demo(db: &Path, env: &Env, args: DemoArgs) -> Result<ExitCode> {
+fn demo(db: &Path, env: &Env, args: DemoArgs, theme_name: &str) -> Result<ExitCode> {
     // The demo has its own file unless --db / LIFTDECK_DB names one.
     let db = if db == Path::new("liftdeck.db") {
         PathBuf::from("liftdeck-demo.db")
@@ -647,7 +650,13 @@ fn demo(db: &Path, env: &Env, args: DemoArgs) -> Result<ExitCode> {
         print!("{report}");
         Ok(ExitCode::SUCCESS)
     } else {
-        liftdeck::tui::run_console(&db, env, false, Some((args.seed, args.duration, args.rate)))?;
+        liftdeck::tui::run_console(
+            &db,
+            env,
+            false,
+            theme(theme_name)?,
+            Some((args.seed, args.duration, args.rate)),
+        )?;
         Ok(ExitCode::SUCCESS)
     }
 }
@@ -834,4 +843,9 @@ fn power(p: PowerArgs) -> Result<ExitCode> {
         100.0 * p.power
     ))?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn theme(name: &str) -> Result<liftdeck::tui::theme::Theme> {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    liftdeck::tui::theme::Theme::choose(name, no_color).map_err(anyhow::Error::msg)
 }

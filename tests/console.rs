@@ -156,3 +156,37 @@ fn metric_key_cycles_and_panels_without_data_say_what_will_appear() {
     let text = screen(&app, 80, 24);
     assert!(text.contains("Nothing is trained yet"), "{text}");
 }
+
+#[test]
+fn no_color_drops_colours_but_alarms_keep_bold_reverse_and_words() {
+    use liftdeck::tui::theme::Theme;
+    use ratatui::style::{Color, Modifier};
+    let (_dir, store, mut app) = app_with_data(false);
+    app.update(key(KeyCode::Char('j')));
+    reload(&store, &mut app);
+    app.update(key(KeyCode::Enter));
+    for (theme, coloured) in [
+        (Theme::choose("default", true).expect("mono"), false),
+        (Theme::choose("high-contrast", false).expect("hc"), true),
+        (Theme::choose("default", false).expect("default"), true),
+    ] {
+        app.theme = theme;
+        let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
+        terminal.draw(|f| render(&app, f)).expect("draw");
+        let buf = terminal.backend().buffer().clone();
+        let any_colour = buf.content().iter().any(|c| c.fg != Color::Reset);
+        assert_eq!(any_colour, coloured);
+        // The banner row: its word is there and its cells are bold and reversed.
+        let row = (0..24)
+            .find(|&y| {
+                (0..80)
+                    .map(|x| buf[(x, y)].symbol().to_string())
+                    .collect::<String>()
+                    .contains("!! SRM ALARM")
+            })
+            .expect("banner row");
+        let cell = &buf[(3, row)];
+        assert!(cell.modifier.contains(Modifier::BOLD | Modifier::REVERSED));
+    }
+    assert!(Theme::choose("neon", false).is_err());
+}

@@ -6,6 +6,7 @@
 pub mod data;
 pub mod keys;
 pub mod state;
+pub mod theme;
 pub mod view;
 
 pub use state::{App, Effect, Msg, Panel, Snapshot};
@@ -96,12 +97,41 @@ fn data_thread(
     }
 }
 
+/// Sets `flag` when the process receives SIGTERM or SIGHUP (a dropped SSH connection), so the
+/// event loop leaves through its normal exit and restores the terminal. Panics are covered by
+/// the hook `ratatui::init` installs.
+fn watch_hangup(flag: Arc<AtomicBool>) {
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async move {
+            use tokio::signal::unix::{signal, SignalKind};
+            let (Ok(mut term), Ok(mut hup)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::hangup()),
+            ) else {
+                return;
+            };
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = hup.recv() => {}
+            }
+            flag.store(true, Ordering::SeqCst);
+        });
+    });
+}
+
 /// Runs the console on `db` until `q`. With `traffic`, a writer thread streams simulated demo
 /// traffic for that many seconds at that many shoppers per second.
 pub fn run_console(
     db: &Path,
     env: &Env,
     read_only: bool,
+    theme: theme::Theme,
     traffic: Option<(u64, u64, u64)>,
 ) -> anyhow::Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
@@ -132,6 +162,9 @@ pub fn run_console(
         std::thread::spawn(move || data_thread(db, env, read_only, req_rx, msg_tx))
     };
     let mut app = App::new(read_only);
+    app.theme = theme;
+    let hangup = Arc::new(AtomicBool::new(false));
+    watch_hangup(hangup.clone());
     let mut terminal = ratatui::init();
     let result = (|| -> anyhow::Result<()> {
         loop {
@@ -139,7 +172,7 @@ pub fn run_console(
                 app.update(msg);
             }
             terminal.draw(|f| render(&app, f))?;
-            if app.quit {
+            if app.quit || hangup.load(Ordering::SeqCst) {
                 return Ok(());
             }
             if !event::poll(Duration::from_millis(100))? {

@@ -82,6 +82,7 @@ pub struct App {
     pub status_line: String,
     pub snapshot: Snapshot,
     pub quit: bool,
+    pub theme: super::theme::Theme,
 }
 
 /// Inputs to `update`.
@@ -123,6 +124,7 @@ impl App {
             },
             snapshot: Snapshot::default(),
             quit: false,
+            theme: super::theme::Theme::default(),
         }
     }
 

@@ -23,7 +23,7 @@ pub fn render(app: &App, frame: &mut Frame) {
     frame.render_widget(
         Tabs::new(Panel::ALL.iter().map(|p| p.title()))
             .select(selected)
-            .highlight_style(Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD)),
+            .highlight_style(app.theme.selected.add_modifier(Modifier::BOLD)),
         tabs,
     );
     match app.panel {
@@ -68,7 +68,7 @@ pub fn render(app: &App, frame: &mut Frame) {
         .into_iter()
         .flat_map(|b| {
             [
-                Span::styled(b.key, Style::default().add_modifier(Modifier::REVERSED)),
+                Span::styled(b.key, app.theme.key),
                 Span::raw(format!(" {}  ", b.help)),
             ]
         })
@@ -155,7 +155,9 @@ fn campaigns(app: &App, frame: &mut Frame, area: Rect) {
                 ]
             };
             let style = if i == app.selected {
-                Style::default().add_modifier(Modifier::REVERSED)
+                app.theme.selected
+            } else if r.badge != "OK" && r.badge != "-" {
+                app.theme.warning
             } else {
                 Style::default()
             };
@@ -207,13 +209,13 @@ fn ab(app: &App, frame: &mut Frame, area: Rect) {
                 "!! SRM ALARM: units per arm do not match the weights (p = {:.1e})",
                 r.srm.p_value.unwrap_or(0.0)
             ),
-            Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED),
+            app.theme.alarm,
         ));
     }
     for g in r.guardrails.iter().filter(|g| g.breached) {
         lines.push(Line::styled(
             format!("!! GUARDRAIL {} breached by {}", g.metric.name(), g.arm),
-            Style::default().add_modifier(Modifier::BOLD),
+            app.theme.alarm,
         ));
     }
     let [banner, table, foot] = Layout::vertical([
