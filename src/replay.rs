@@ -115,6 +115,12 @@ impl Replay {
         for e in effects {
             match e {
                 Effect::Reload => {}
+                Effect::Create(spec) => {
+                    let r = app::create_campaign(&mut self.store, &self.env, &spec)
+                        .map(|_| format!("created {} (draft): press s to start it", spec.key))
+                        .map_err(|e| e.to_string());
+                    self.app.update(Msg::Done(r));
+                }
                 Effect::SetStatus { campaign, to } => {
                     let r = app::set_status(&mut self.store, &self.env, &campaign, to)
                         .map(|from| format!("{campaign}: {from} -> {to}"))

@@ -14,6 +14,7 @@ pub enum Action {
     Up,
     Down,
     Open,
+    New,
     Back,
     Start,
     Pause,
@@ -90,6 +91,13 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::Open,
         help: "open campaign",
         mutates: false,
+    },
+    Binding {
+        key: "n",
+        panel: Some(Panel::Campaigns),
+        action: Action::New,
+        help: "new campaign",
+        mutates: true,
     },
     Binding {
         key: "s",

@@ -4,6 +4,7 @@
 //! `PRAGMA data_version` and sends snapshots back over a channel.
 
 pub mod data;
+pub mod form;
 pub mod keys;
 pub mod state;
 pub mod theme;
@@ -29,6 +30,7 @@ use std::time::{Duration, Instant};
 enum Request {
     Reload { selected: usize, metric: Metric },
     SetStatus { campaign: String, to: Status },
+    Create(Box<crate::domain::CampaignSpec>),
 }
 
 /// Stale-data threshold for health badges in the console.
@@ -68,6 +70,15 @@ fn data_thread(
             }) => {
                 selected = s;
                 metric = m;
+                force = true;
+            }
+            Ok(Request::Create(spec)) => {
+                let result = crate::app::create_campaign(&mut store, &env, &spec)
+                    .map(|_| format!("created {} (draft): press s to start it", spec.key))
+                    .map_err(|e| e.to_string());
+                if out.send(Msg::Done(result)).is_err() {
+                    return;
+                }
                 force = true;
             }
             Ok(Request::SetStatus { campaign, to }) => {
@@ -190,6 +201,7 @@ pub fn run_console(
                         metric: app.metric,
                     },
                     Effect::SetStatus { campaign, to } => Request::SetStatus { campaign, to },
+                    Effect::Create(spec) => Request::Create(spec),
                 };
                 if req_tx.send(request).is_err() {
                     anyhow::bail!("the data thread stopped");

@@ -83,6 +83,8 @@ pub struct App {
     pub snapshot: Snapshot,
     pub quit: bool,
     pub theme: super::theme::Theme,
+    /// The new-campaign form while it is open; it takes every key.
+    pub form: Option<super::form::Form>,
 }
 
 /// Inputs to `update`.
@@ -105,6 +107,7 @@ pub enum Effect {
         campaign: String,
         to: Status,
     },
+    Create(Box<crate::domain::CampaignSpec>),
 }
 
 impl App {
@@ -125,6 +128,7 @@ impl App {
             snapshot: Snapshot::default(),
             quit: false,
             theme: super::theme::Theme::default(),
+            form: None,
         }
     }
 
@@ -155,6 +159,26 @@ impl App {
     }
 
     fn on_key(&mut self, key: &KeyEvent) -> Vec<Effect> {
+        if let Some(form) = &mut self.form {
+            return match form.on_key(key) {
+                super::form::FormOutcome::Editing => {
+                    if !form.errors.is_empty() {
+                        self.status_line =
+                            format!("{} problem(s): nothing created", form.errors.len());
+                    }
+                    vec![]
+                }
+                super::form::FormOutcome::Cancelled => {
+                    self.form = None;
+                    self.status_line = "cancelled: nothing created".into();
+                    vec![]
+                }
+                super::form::FormOutcome::Submitted(spec) => {
+                    self.form = None;
+                    vec![Effect::Create(spec)]
+                }
+            };
+        }
         let Some(binding) = keys::lookup(self.panel, key) else {
             return vec![];
         };
@@ -198,6 +222,10 @@ impl App {
                 return vec![Effect::Reload];
             }
             Action::Open => nav(self, Panel::Ab),
+            Action::New => {
+                self.form = Some(super::form::Form::new());
+                self.status_line = "new campaign: Tab next field, Enter create, Esc cancel".into();
+            }
             Action::Start | Action::Pause | Action::Stop => {
                 let to = match binding.action {
                     Action::Start => Status::Running,

@@ -74,9 +74,63 @@ pub fn render(app: &App, frame: &mut Frame) {
         })
         .collect();
     frame.render_widget(Paragraph::new(Line::from(hint)), footer);
+    if let Some(f) = &app.form {
+        form(app, f, frame, body);
+    }
     if app.show_help {
         help(frame, frame.area());
     }
+}
+
+/// The new-campaign form over the panel: one line per field, the focused one reversed, each
+/// validation message under its field.
+fn form(app: &App, f: &super::form::Form, frame: &mut Frame, area: Rect) {
+    use super::form::FIELDS;
+    let mut lines = Vec::new();
+    for (i, (label, hint)) in FIELDS.iter().enumerate() {
+        let value = &f.values[i];
+        let shown = if value.is_empty() && i != f.focus {
+            Span::raw(format!("({hint})"))
+        } else {
+            Span::raw(format!("{value}{}", if i == f.focus { "_" } else { "" }))
+        };
+        let style = if i == f.focus {
+            app.theme.selected
+        } else {
+            Style::default()
+        };
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("{} {label:>8}: ", if i == f.focus { ">" } else { " " }),
+                style,
+            ),
+            shown,
+        ]));
+        for (_, msg) in f.errors.iter().filter(|(j, _)| *j == i) {
+            lines.push(Line::styled(format!("           ! {msg}"), app.theme.alarm));
+        }
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from(
+        " Tab/↓ next field · S-Tab/↑ previous · Enter create · Esc cancel",
+    ));
+    let h = (lines.len() as u16 + 2).min(area.height);
+    let w = area.width.min(76);
+    let rect = Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    };
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" New campaign (draft) "),
+        ),
+        rect,
+    );
 }
 
 fn placeholder(frame: &mut Frame, area: Rect, title: &str, text: &str) {
@@ -176,7 +230,7 @@ fn campaigns(app: &App, frame: &mut Frame, area: Rect) {
         })
         .collect();
     let title = if app.snapshot.campaigns.is_empty() {
-        " Campaigns — none yet: create one with `liftdeck campaign create` ".to_string()
+        " Campaigns — none yet: press n to create one ".to_string()
     } else {
         " Campaigns ".to_string()
     };
