@@ -1,7 +1,45 @@
 //! Reading the console's snapshot from the store. Runs on the data thread (or directly in
 //! tests and replays), never inside `render`.
 
-use super::state::{CampaignRow, Snapshot};
+use super::state::{ArmSeries, CampaignRow, Snapshot};
+use crate::store::BucketRow;
+
+/// Cumulative conversion rate per arm with a 95% Wald band, from per-minute buckets.
+pub fn cumulative_series(buckets: &[BucketRow]) -> Vec<ArmSeries> {
+    let Some(start) = buckets.iter().map(|b| b.bucket).min() else {
+        return Vec::new();
+    };
+    let mut out: Vec<(ArmSeries, i64, i64)> = Vec::new();
+    for b in buckets {
+        let i = match out.iter().position(|(s, _, _)| s.arm == b.arm) {
+            Some(i) => i,
+            None => {
+                out.push((
+                    ArmSeries {
+                        arm: b.arm.clone(),
+                        points: Vec::new(),
+                    },
+                    0,
+                    0,
+                ));
+                out.len() - 1
+            }
+        };
+        let (series, units, conversions) = &mut out[i];
+        *units += b.new_units;
+        *conversions += b.conversions;
+        if *units > 0 {
+            let n = *units as f64;
+            let p = *conversions as f64 / n;
+            let half = 1.959_963_984_540_054 * (p * (1.0 - p) / n).sqrt();
+            let minutes = (b.bucket - start) as f64 / 60e6;
+            series
+                .points
+                .push((minutes, p, (p - half).max(0.0), (p + half).min(1.0)));
+        }
+    }
+    out.into_iter().map(|(s, _, _)| s).collect()
+}
 use crate::app::health::{self, Severity};
 use crate::app::report::{report_ab, Capping};
 use crate::stats::ab::{Metric, Options};
@@ -61,7 +99,14 @@ pub fn load_snapshot(
         .into_iter()
         .map(|r| format!("{} line {}: {} ({})", r.source, r.line, r.detail, r.reason))
         .collect();
+    let series = match rows.get(selected) {
+        Some(row) => {
+            cumulative_series(&store.buckets(&row.campaign.spec.key).map_err(|e| err(&e))?)
+        }
+        None => Vec::new(),
+    };
     Ok(Snapshot {
+        series,
         campaigns: rows,
         report,
         health_lines: health::format_lines(&health)

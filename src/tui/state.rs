@@ -60,6 +60,16 @@ pub struct Snapshot {
     pub report: Option<AbReport>,
     pub health_lines: Vec<String>,
     pub rejects: Vec<String>,
+    /// Cumulative conversion rate per arm of the selected campaign over time, for the chart.
+    pub series: Vec<ArmSeries>,
+}
+
+/// One arm's cumulative conversion rate by minute: (minutes since the first bucket, rate,
+/// 95% interval low, high).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ArmSeries {
+    pub arm: String,
+    pub points: Vec<(f64, f64, f64, f64)>,
 }
 
 /// A mutation waiting for `y`.

@@ -272,12 +272,23 @@ fn ab(app: &App, frame: &mut Frame, area: Rect) {
             app.theme.alarm,
         ));
     }
-    let [banner, table, foot] = Layout::vertical([
+    // The chart only when there is room for it next to the table: at 80x24 it collapses.
+    let chart_rows = if area.height >= 22 && !app.snapshot.series.is_empty() {
+        area.height
+            .saturating_sub(lines.len() as u16 + r.arms.len() as u16 + 6)
+    } else {
+        0
+    };
+    let [banner, table, chart_area, foot] = Layout::vertical([
         Constraint::Length(lines.len() as u16),
         Constraint::Min(3),
+        Constraint::Length(chart_rows),
         Constraint::Length(2),
     ])
     .areas(area);
+    if chart_rows >= 8 {
+        chart(app, frame, chart_area);
+    }
     frame.render_widget(Paragraph::new(lines), banner);
     let wide = area.width >= 100;
     let interval = if app.fixed_horizon {
@@ -373,6 +384,64 @@ fn ab(app: &App, frame: &mut Frame, area: Rect) {
             .wrap(Wrap { trim: true }),
         foot,
     );
+}
+
+/// Cumulative conversion rate per arm over time, each with its 95% band drawn as dots.
+fn chart(app: &App, frame: &mut Frame, area: Rect) {
+    use ratatui::symbols::Marker;
+    use ratatui::widgets::{Axis, Chart, Dataset, GraphType};
+    let series = &app.snapshot.series;
+    let lines: Vec<Vec<(f64, f64)>> = series
+        .iter()
+        .map(|s| s.points.iter().map(|p| (p.0, p.1)).collect())
+        .collect();
+    let bands: Vec<Vec<(f64, f64)>> = series
+        .iter()
+        .map(|s| {
+            s.points
+                .iter()
+                .flat_map(|p| [(p.0, p.2), (p.0, p.3)])
+                .collect()
+        })
+        .collect();
+    let x_max = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .fold(1.0, f64::max);
+    // Scale to the rates, ignoring the wide early bands.
+    let y_max = series
+        .iter()
+        .flat_map(|s| s.points.iter().skip(s.points.len() / 4).map(|p| p.3))
+        .fold(0.001, f64::max);
+    let mut datasets = Vec::new();
+    for (i, s) in series.iter().enumerate() {
+        datasets.push(
+            Dataset::default()
+                .name(s.arm.clone())
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .data(&lines[i]),
+        );
+        datasets.push(Dataset::default().marker(Marker::Dot).data(&bands[i]));
+    }
+    let chart = Chart::new(datasets)
+        .block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" cumulative conversion rate, 95% band (dots) "),
+        )
+        .x_axis(
+            Axis::default()
+                .title("minutes")
+                .bounds([0.0, x_max])
+                .labels(["0".to_string(), format!("{x_max:.0}")]),
+        )
+        .y_axis(
+            Axis::default()
+                .bounds([0.0, y_max])
+                .labels(["0%".to_string(), format!("{:.1}%", 100.0 * y_max)]),
+        );
+    frame.render_widget(chart, area);
 }
 
 fn health(app: &App, frame: &mut Frame, area: Rect) {
