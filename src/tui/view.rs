@@ -30,13 +30,7 @@ pub fn render(app: &App, frame: &mut Frame) {
         Panel::Campaigns => campaigns(app, frame, body),
         Panel::Ab => ab(app, frame, body),
         Panel::Health => health(app, frame, body),
-        Panel::Bandit => placeholder(
-            frame,
-            body,
-            "Bandit",
-            "Arm weights, their history and per-arm posteriors appear here once bandit policies \
-             are built (next steps). Current weights are on the Campaigns panel.",
-        ),
+        Panel::Bandit => bandit(app, frame, body),
         Panel::Models => placeholder(
             frame,
             body,
@@ -130,6 +124,70 @@ fn form(app: &App, f: &super::form::Form, frame: &mut Frame, area: Rect) {
                 .title(" New campaign (draft) "),
         ),
         rect,
+    );
+}
+
+/// Until bandit policies exist: the selected campaign's current weights and pulls, or a plain
+/// statement that it is not a bandit.
+fn bandit(app: &App, frame: &mut Frame, area: Rect) {
+    let Some(row) = app.selected_campaign() else {
+        placeholder(frame, area, "Bandit", "No campaign selected.");
+        return;
+    };
+    if row.campaign.spec.kind != crate::domain::CampaignKind::Bandit {
+        placeholder(
+            frame,
+            area,
+            "Bandit",
+            &format!(
+                "{} is an A/B test, not a bandit: its weights are fixed. Select a bandit \
+                 campaign on the Campaigns panel.",
+                row.campaign.spec.key
+            ),
+        );
+        return;
+    }
+    let total: f64 = row.arms.iter().map(|a| a.weight).sum();
+    let units: i64 = row.arms.iter().map(|a| a.rollup.units).sum();
+    let rows: Vec<Row> = row
+        .arms
+        .iter()
+        .map(|a| {
+            let share = if total > 0.0 { a.weight / total } else { 0.0 };
+            let bar = "#".repeat((share * 30.0).round() as usize);
+            Row::new(vec![
+                a.key.clone(),
+                format!("{:.1}%", 100.0 * share),
+                a.rollup.units.to_string(),
+                format!(
+                    "{:.1}%",
+                    100.0 * a.rollup.units as f64 / units.max(1) as f64
+                ),
+                bar,
+            ])
+        })
+        .collect();
+    frame.render_widget(
+        Table::new(
+            rows,
+            [
+                Constraint::Length(10),
+                Constraint::Length(8),
+                Constraint::Length(8),
+                Constraint::Length(8),
+                Constraint::Fill(1),
+            ],
+        )
+        .header(
+            Row::new(vec!["arm", "weight", "pulls", "share", ""])
+                .style(Style::default().add_modifier(Modifier::BOLD)),
+        )
+        .block(Block::default().borders(Borders::ALL).title(format!(
+            " {} — current weights (fixed until a bandit policy is set; history and posteriors \
+             come with the bandit step) ",
+            row.campaign.spec.key
+        ))),
+        area,
     );
 }
 
