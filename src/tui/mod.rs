@@ -108,9 +108,8 @@ fn data_thread(
     }
 }
 
-/// Sets `flag` when the process receives SIGTERM or SIGHUP (a dropped SSH connection), so the
-/// event loop leaves through its normal exit and restores the terminal. Panics are covered by
-/// the hook `ratatui::init` installs.
+/// On SIGTERM or SIGHUP (a dropped SSH connection) restores the terminal and exits with
+/// 128 + the signal number. Panics are covered by the hook `ratatui::init` installs.
 fn watch_hangup(flag: Arc<AtomicBool>) {
     std::thread::spawn(move || {
         let Ok(rt) = tokio::runtime::Builder::new_current_thread()
@@ -127,11 +126,18 @@ fn watch_hangup(flag: Arc<AtomicBool>) {
             ) else {
                 return;
             };
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = hup.recv() => {}
-            }
+            let code = tokio::select! {
+                _ = term.recv() => 128 + 15,
+                _ = hup.recv() => 128 + 1,
+            };
             flag.store(true, Ordering::SeqCst);
+            // Exit from here rather than waiting for the event loop: after a hangup the tty
+            // reads EOF forever and crossterm's read can spin without returning, which would
+            // leave a process burning a core. Restoring first leaves a live terminal usable;
+            // on a dead one it fails harmlessly. SQLite in WAL mode keeps every committed
+            // transaction and rolls back an open one on the next open.
+            ratatui::restore();
+            std::process::exit(code);
         });
     });
 }
