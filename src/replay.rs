@@ -150,7 +150,7 @@ impl Replay {
         let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
         let f = |k: &str| v.get(k).and_then(Value::as_f64);
         let Some(op) = s("op") else {
-            return self.data_line(raw);
+            return self.data_line(line, raw, s("expect_reject"));
         };
         let campaign = || s("campaign").ok_or("needs `campaign`".to_string());
         match op.as_str() {
@@ -212,7 +212,7 @@ impl Replay {
                         )
                     })
                     .collect();
-                self.data_line(&text)
+                self.data_line(line, &text, None)
             }
             "read_only" => {
                 // From here on the console behaves as a `--read-only` session.
@@ -299,7 +299,9 @@ impl Replay {
         });
     }
 
-    fn data_line(&mut self, raw: &str) -> Result<(), String> {
+    /// Ingests data lines. A line carrying `"expect_reject":"<reason>"` must be rejected with
+    /// that reason; any other rejected line is a failed check (reported, not hidden).
+    fn data_line(&mut self, line: usize, raw: &str, expect: Option<String>) -> Result<(), String> {
         let summary = app::ingest_reader(
             &mut self.store,
             &self.env,
@@ -310,8 +312,19 @@ impl Replay {
             |_| {},
         )
         .map_err(|e| e.to_string())?;
-        if let Some((_, e)) = summary.samples.first() {
-            return Err(format!("data line rejected: {e}"));
+        let got = summary.samples.first().map(|(_, e)| e.reason.code());
+        match (&expect, got) {
+            (None, None) => {}
+            (Some(want), got) => self.check(
+                line,
+                got == Some(want.as_str()),
+                format!("line rejected as {want} (got {got:?})"),
+                "",
+            ),
+            (None, Some(_)) => {
+                let detail = summary.samples[0].1.to_string();
+                self.check(line, false, format!("data line accepted ({detail})"), "");
+            }
         }
         self.reload()
     }

@@ -398,4 +398,24 @@ impl Store {
             |r| r.get(0),
         )?))
     }
+
+    /// Events per second over the last `window` of a campaign's data and its newest event
+    /// time. Two index seeks on `events(campaign_id, ts)`: cheap on any database size.
+    pub fn recent_event_rate(&self, key: &str, window: Micros) -> Result<(f64, Option<Micros>)> {
+        let id = campaign_id(&self.conn, key)?;
+        let newest: Option<i64> = self.conn.query_row(
+            "SELECT MAX(ts) FROM events WHERE campaign_id = ?1",
+            [id],
+            |r| r.get(0),
+        )?;
+        let Some(newest) = newest else {
+            return Ok((0.0, None));
+        };
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM events WHERE campaign_id = ?1 AND ts > ?2",
+            params![id, newest - window],
+            |r| r.get(0),
+        )?;
+        Ok((n as f64 / (window as f64 / 1e6), Some(newest)))
+    }
 }

@@ -93,6 +93,32 @@ pub fn load_snapshot(
         .map(|o| o.report),
         None => None,
     };
+    let mut activity = Vec::new();
+    for row in &rows {
+        let key = &row.campaign.spec.key;
+        let (rate, newest) = store
+            .recent_event_rate(key, 60_000_000)
+            .map_err(|e| err(&e))?;
+        activity.push(format!(
+            "{key}: {rate:.1} events/s over the last minute of data; last event {}",
+            newest.map_or("never".into(), crate::clock::format_rfc3339)
+        ));
+    }
+    let audit = store
+        .audit_log(8)
+        .map_err(|e| err(&e))?
+        .into_iter()
+        .map(|a| {
+            format!(
+                "{} {} {} {} {}",
+                crate::clock::format_rfc3339(a.ts),
+                a.actor,
+                a.action,
+                a.campaign.unwrap_or_default(),
+                a.detail.chars().take(40).collect::<String>()
+            )
+        })
+        .collect();
     let rejects = store
         .rejects(20)
         .map_err(|e| err(&e))?
@@ -106,6 +132,8 @@ pub fn load_snapshot(
         None => Vec::new(),
     };
     Ok(Snapshot {
+        activity,
+        audit,
         series,
         campaigns: rows,
         report,

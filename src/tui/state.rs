@@ -59,6 +59,10 @@ pub struct Snapshot {
     /// The A/B report of the selected campaign on the selected metric.
     pub report: Option<AbReport>,
     pub health_lines: Vec<String>,
+    /// Ingest rate and last event per campaign.
+    pub activity: Vec<String>,
+    /// Newest operator actions, newest first.
+    pub audit: Vec<String>,
     pub rejects: Vec<String>,
     /// Cumulative conversion rate per arm of the selected campaign over time, for the chart.
     pub series: Vec<ArmSeries>,

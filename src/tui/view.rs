@@ -509,6 +509,7 @@ fn health(app: &App, frame: &mut Frame, area: Rect) {
         .snapshot
         .health_lines
         .iter()
+        .chain(&app.snapshot.activity)
         .map(|l| Line::from(l.as_str()))
         .collect();
     frame.render_widget(
@@ -526,13 +527,27 @@ fn health(app: &App, frame: &mut Frame, area: Rect) {
             .map(|l| Line::from(l.as_str()))
             .collect()
     };
+    let [rej, aud] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(bottom);
     frame.render_widget(
         Paragraph::new(rejects).wrap(Wrap { trim: true }).block(
             Block::default()
                 .borders(Borders::ALL)
                 .title(" Rejected lines "),
         ),
-        bottom,
+        rej,
+    );
+    let audit: Vec<Line> = app
+        .snapshot
+        .audit
+        .iter()
+        .map(|l| Line::from(l.as_str()))
+        .collect();
+    frame.render_widget(
+        Paragraph::new(audit)
+            .wrap(Wrap { trim: true })
+            .block(Block::default().borders(Borders::ALL).title(" Audit log ")),
+        aud,
     );
 }
 
