@@ -218,6 +218,13 @@ enum BenchCmd {
         #[arg(long, default_value = "bench-scan.db")]
         scan_db: PathBuf,
     },
+    /// Console refresh latency on DB while a demo ingests into it from a child process.
+    Refresh {
+        #[arg(long, default_value = "bench-scan.db")]
+        db: PathBuf,
+        #[arg(long, default_value_t = 20.0)]
+        seconds: f64,
+    },
     /// Assignment decisions per second in-process: hash alone, new units, repeat look-ups.
     Assign {
         #[arg(long, default_value_t = 200_000)]
@@ -714,6 +721,28 @@ fn bench(cmd: BenchCmd) -> Result<ExitCode> {
                 let r = app::bench_aa::bench_scan(&scan_db, events, repeats.clamp(1, 5))?;
                 println!("{r}");
             }
+        }
+        BenchCmd::Refresh { db, seconds } => {
+            // The writer: a headless demo into the same file, committing a batch per second
+            // of simulated traffic as fast as it can.
+            let exe = std::env::current_exe()?;
+            let mut child = std::process::Command::new(exe)
+                .arg("--db")
+                .arg(&db)
+                .args([
+                    "demo",
+                    "--headless",
+                    "--duration",
+                    "10000s",
+                    "--rate",
+                    "2000",
+                ])
+                .stdout(std::process::Stdio::null())
+                .spawn()?;
+            let result = app::bench_aa::bench_refresh(&db, seconds);
+            let _ = child.kill();
+            let _ = child.wait();
+            println!("{}", result?);
         }
         BenchCmd::Assign { n, repeats, dir } => {
             let (dir, _keep) = bench_dir(dir)?;

@@ -280,3 +280,68 @@ pub fn bench_scan(db: &std::path::Path, events: i64, repeats: usize) -> anyhow::
         full_scan_report_micros,
     })
 }
+
+/// Refresh latency of the console on a large database while another process ingests: how
+/// long after `data_version` changes a fresh snapshot (campaigns, health, report, chart) is
+/// ready. Medians and p95 over the refreshes seen in `seconds`.
+#[derive(Debug, Clone)]
+pub struct RefreshBench {
+    pub events_at_start: i64,
+    pub refreshes: usize,
+    pub median_ms: f64,
+    pub p95_ms: f64,
+    pub max_ms: f64,
+}
+
+impl fmt::Display for RefreshBench {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "console refresh on a {}-event database while another process ingests: {} \
+             refreshes, snapshot ready in median {:.1} ms, p95 {:.1} ms, max {:.1} ms",
+            self.events_at_start, self.refreshes, self.median_ms, self.p95_ms, self.max_ms
+        )
+    }
+}
+
+/// `writer` is a running child process that commits into `db`; this polls like the console.
+pub fn bench_refresh(db: &std::path::Path, seconds: f64) -> anyhow::Result<RefreshBench> {
+    use crate::store::Store;
+    let store = Store::open_read_only(db)?;
+    let events_at_start = store.event_count()?;
+    let mut last = store.data_version()?;
+    let mut times = Vec::new();
+    let end = std::time::Instant::now() + std::time::Duration::from_secs_f64(seconds);
+    while std::time::Instant::now() < end {
+        let v = store.data_version()?;
+        if v != last {
+            last = v;
+            let started = std::time::Instant::now();
+            let snap = crate::tui::data::load_snapshot(
+                &store,
+                0,
+                Metric::Conversion,
+                i64::MAX / 2,
+                900_000_000,
+            )
+            .map_err(anyhow::Error::msg)?;
+            std::hint::black_box(snap);
+            times.push(started.elapsed().as_secs_f64() * 1e3);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    times.sort_by(f64::total_cmp);
+    let pick = |q: f64| {
+        times
+            .get(((times.len() as f64 * q) as usize).min(times.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0.0)
+    };
+    Ok(RefreshBench {
+        events_at_start,
+        refreshes: times.len(),
+        median_ms: pick(0.5),
+        p95_ms: pick(0.95),
+        max_ms: times.last().copied().unwrap_or(0.0),
+    })
+}
