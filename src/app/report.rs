@@ -266,6 +266,15 @@ pub fn format_text(outputs: &[ReportOutput]) -> String {
             ));
         }
         s.push('\n');
+        for a in r.arms.iter().filter(|a| a.roi.is_some()) {
+            s.push_str(&format!(
+                "  ROI of {} vs control: {} [{}, {}] = (Δrevenue - Δcost) / Δcost per unit\n",
+                a.key,
+                pct(a.roi),
+                pct(a.roi_ci_low),
+                pct(a.roi_ci_high)
+            ));
+        }
         for n in &r.notes {
             s.push_str(&format!("  note: {n}\n"));
         }

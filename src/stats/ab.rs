@@ -105,6 +105,10 @@ pub struct ArmRow {
     pub prob_best: Option<f64>,
     pub expected_loss: Option<f64>,
     pub adj_p_value: Option<f64>,
+    /// (Δrevenue - Δcost) / Δcost per unit against control, whatever the report's metric.
+    pub roi: Option<f64>,
+    pub roi_ci_low: Option<f64>,
+    pub roi_ci_high: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -282,6 +286,18 @@ pub fn ab_report(
             );
         }
         adjust_p_values(&mut rows, ci, opts.adjustment);
+        for (i, row) in rows.iter_mut().enumerate() {
+            if i == ci {
+                continue;
+            }
+            if let Some(r) =
+                super::roi::roi_vs_control(&arms[ci].rollup, &arms[i].rollup, opts.alpha)
+            {
+                row.roi = Some(r.roi);
+                row.roi_ci_low = Some(r.ci.low);
+                row.roi_ci_high = Some(r.ci.high);
+            }
+        }
     }
     fill_prob_best(&mut rows, &stats, &estimates, metric, opts);
     let per_arm = if arms.is_empty() {

@@ -14,5 +14,6 @@ pub mod frequentist;
 pub mod metrics;
 pub mod multiple;
 pub mod power;
+pub mod roi;
 pub mod sequential;
 pub mod srm;
