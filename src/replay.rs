@@ -21,10 +21,8 @@ use crate::domain::{CampaignKind, CampaignSpec, Status};
 use crate::ingest::Format;
 use crate::store::Store;
 use crate::tui::data::load_snapshot;
-use crate::tui::{render, App, Effect, Msg};
-use ratatui::backend::TestBackend;
+use crate::tui::{screen_text, App, Effect, Msg};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::Terminal;
 use serde_json::Value;
 
 /// Where replays start their virtual clock: 2026-11-01T12:00:00Z.
@@ -77,21 +75,7 @@ impl Replay {
 
     /// The current screen as text, one line per row.
     pub fn screen(&self) -> String {
-        let Ok(mut terminal) = Terminal::new(TestBackend::new(self.size.0, self.size.1));
-        if terminal.draw(|f| render(&self.app, f)).is_err() {
-            return String::new();
-        }
-        let buf = terminal.backend().buffer().clone();
-        (0..self.size.1)
-            .map(|y| {
-                (0..self.size.0)
-                    .map(|x| buf[(x, y)].symbol().to_string())
-                    .collect::<String>()
-                    .trim_end()
-                    .to_string()
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
+        screen_text(&self.app, self.size.0, self.size.1)
     }
 
     /// Screens captured by `snapshot` operations: (line, text).

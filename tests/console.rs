@@ -18,17 +18,7 @@ fn key(c: KeyCode) -> Msg {
 }
 
 fn screen(app: &App, w: u16, h: u16) -> String {
-    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("terminal");
-    terminal.draw(|f| render(app, f)).expect("draw");
-    let buf = terminal.backend().buffer().clone();
-    (0..h)
-        .map(|y| {
-            (0..w)
-                .map(|x| buf[(x, y)].symbol().to_string())
-                .collect::<String>()
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    liftdeck::tui::screen_text(app, w, h)
 }
 
 /// A database with one fair campaign and one whose split is broken (600/400 on 50/50).

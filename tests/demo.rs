@@ -7,9 +7,7 @@ use liftdeck::app::demo::{ensure_campaigns, run_headless, DEMO_KEYS};
 use liftdeck::stats::ab::Metric;
 use liftdeck::store::Store;
 use liftdeck::tui::data::load_snapshot;
-use liftdeck::tui::{render, App, Msg};
-use ratatui::backend::TestBackend;
-use ratatui::Terminal;
+use liftdeck::tui::{App, Msg};
 use std::process::Command;
 
 #[test]
@@ -86,17 +84,7 @@ fn a_second_demo_run_on_the_same_file_adds_new_shoppers() {
 }
 
 fn screen(app: &App, w: u16, h: u16) -> String {
-    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("terminal");
-    terminal.draw(|f| render(app, f)).expect("draw");
-    let buf = terminal.backend().buffer().clone();
-    (0..h)
-        .map(|y| {
-            (0..w)
-                .map(|x| buf[(x, y)].symbol().to_string())
-                .collect::<String>()
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    liftdeck::tui::screen_text(app, w, h)
 }
 
 #[test]

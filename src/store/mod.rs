@@ -93,6 +93,7 @@ impl Store {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(Duration::from_secs(5))?;
+        stable_plans(&conn)?;
         let found = migrate::user_version(&conn)?;
         if found > migrate::CURRENT_VERSION {
             return Err(StoreError::NewerSchema {
@@ -161,19 +162,25 @@ impl Store {
 /// operators into a short wait instead of a "database is locked" error.
 fn configure(conn: &Connection) -> Result<()> {
     conn.busy_timeout(Duration::from_secs(10))?;
-    // Query-planner stability: without it SQLite re-prepares cached statements whose plan
-    // depends on a bound parameter every time rusqlite clears the bindings (measured: every
-    // call of the arms and assignment look-ups), which cost `assign` ~38% of its CPU.
-    conn.set_db_config(
-        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
-        true,
-    )?;
+    stable_plans(conn)?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = NORMAL;
          PRAGMA foreign_keys = ON;
          PRAGMA cache_size = -65536;
          PRAGMA temp_store = MEMORY;",
+    )?;
+    Ok(())
+}
+
+/// Query-planner stability: without it SQLite re-prepares cached statements whose plan depends
+/// on a bound parameter every time rusqlite clears the bindings (measured: every call of the
+/// arms and assignment look-ups, ~38% of `assign`'s CPU). Read-only connections (console,
+/// health) run the same cached look-ups, so they get it too.
+fn stable_plans(conn: &Connection) -> Result<()> {
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
     )?;
     Ok(())
 }

@@ -13,6 +13,26 @@ pub mod view;
 pub use state::{App, Effect, Msg, Panel, Snapshot};
 pub use view::render;
 
+/// The screen `render` draws for `app` on a headless `w`x`h` terminal, as text: one line per
+/// row, trailing blanks trimmed. Replays, tests and benchmarks read screens through this.
+pub fn screen_text(app: &App, w: u16, h: u16) -> String {
+    let Ok(mut terminal) = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h));
+    if terminal.draw(|f| render(app, f)).is_err() {
+        return String::new();
+    }
+    let buf = terminal.backend().buffer();
+    (0..h)
+        .map(|y| {
+            (0..w)
+                .map(|x| buf[(x, y)].symbol())
+                .collect::<String>()
+                .trim_end()
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 use crate::app::demo::{demo_traffic, ensure_campaigns};
 use crate::app::traffic::apply_records;
 use crate::app::{set_status, Env};
