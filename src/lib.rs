@@ -5,9 +5,12 @@
 
 pub mod allocation;
 pub mod app;
+pub mod causal;
 pub mod clock;
 pub mod domain;
 pub mod ingest;
+pub mod jobs;
+pub mod model;
 pub mod replay;
 pub mod sim;
 pub mod stats;

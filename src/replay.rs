@@ -111,6 +111,42 @@ impl Replay {
                         .map_err(|e| e.to_string());
                     self.app.update(Msg::Done(r));
                 }
+                // Jobs run to the end inline, so a replay sees the same result every time;
+                // cancelling is covered by unit tests of the state and the runner.
+                Effect::StartJob { kind, campaign } => {
+                    let updates = std::sync::Mutex::new(Vec::new());
+                    let sink = |u| {
+                        if let Ok(mut v) = updates.lock() {
+                            v.push(u);
+                        }
+                    };
+                    let cancel = std::sync::atomic::AtomicBool::new(false);
+                    let read_only = self.app.read_only;
+                    let r = crate::jobs::run_on(
+                        &mut self.store,
+                        &self.env,
+                        read_only,
+                        kind,
+                        &campaign,
+                        &cancel,
+                        &sink,
+                    );
+                    let end = match r {
+                        Ok(out) => crate::jobs::JobEnd::Done(out),
+                        Err(app::AppError::Cancelled) => crate::jobs::JobEnd::Cancelled,
+                        Err(e) => crate::jobs::JobEnd::Failed(e.to_string()),
+                    };
+                    let mut updates = updates.into_inner().unwrap_or_default();
+                    updates.push(crate::jobs::JobUpdate::Finished {
+                        kind,
+                        campaign,
+                        end,
+                    });
+                    for u in updates {
+                        self.app.update(Msg::Job(u));
+                    }
+                }
+                Effect::CancelJob(_) => {}
             }
         }
         self.reload()

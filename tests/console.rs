@@ -134,7 +134,9 @@ fn srm_banner_shows_on_the_broken_campaign_and_health_badges_name_it() {
 }
 
 #[test]
-fn metric_key_cycles_and_panels_without_data_say_what_will_appear() {
+fn metric_key_cycles_and_job_panels_run_show_progress_and_cancel() {
+    use liftdeck::jobs::{JobEnd, JobKind, JobUpdate};
+    use liftdeck::tui::Msg;
     let (_dir, _store, mut app) = app_with_data(false);
     app.update(key(KeyCode::Enter));
     assert_eq!(app.update(key(KeyCode::Char('m'))), vec![Effect::Reload]);
@@ -144,7 +146,83 @@ fn metric_key_cycles_and_panels_without_data_say_what_will_appear() {
     }
     assert_eq!(app.panel, Panel::Models);
     let text = screen(&app, 80, 24);
-    assert!(text.contains("Nothing is trained yet"), "{text}");
+    assert!(text.contains("r retrains the conversion model"), "{text}");
+    let campaign = app
+        .selected_campaign()
+        .expect("row")
+        .campaign
+        .spec
+        .key
+        .clone();
+    // Esc with nothing running cancels nothing.
+    assert!(app.update(key(KeyCode::Esc)).is_empty());
+    assert_eq!(
+        app.update(key(KeyCode::Char('r'))),
+        vec![Effect::StartJob {
+            kind: JobKind::Retrain,
+            campaign: campaign.clone()
+        }]
+    );
+    // A second r while it runs starts nothing.
+    assert!(app.update(key(KeyCode::Char('r'))).is_empty());
+    app.update(Msg::Job(JobUpdate::Progress {
+        kind: JobKind::Retrain,
+        done: 0.42,
+        stage: "epoch 3/8".into(),
+    }));
+    let text = screen(&app, 80, 24);
+    assert!(
+        text.contains("42% epoch 3/8"),
+        "gauge with its label:\n{text}"
+    );
+    assert_eq!(
+        app.update(key(KeyCode::Esc)),
+        vec![Effect::CancelJob(JobKind::Retrain)]
+    );
+    app.update(Msg::Job(JobUpdate::Finished {
+        kind: JobKind::Retrain,
+        campaign,
+        end: JobEnd::Cancelled,
+    }));
+    let text = screen(&app, 80, 24);
+    assert!(
+        text.contains("cancelled") && !text.contains("42%"),
+        "{text}"
+    );
+    // Causal and Forecast panels run their own jobs with their own keys.
+    app.update(key(KeyCode::Tab));
+    assert!(matches!(
+        app.update(key(KeyCode::Char('c'))).as_slice(),
+        [Effect::StartJob {
+            kind: JobKind::Causal,
+            ..
+        }]
+    ));
+    app.update(key(KeyCode::Tab));
+    assert!(matches!(
+        app.update(key(KeyCode::Char('F'))).as_slice(),
+        [Effect::StartJob {
+            kind: JobKind::Forecast,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn read_only_session_refuses_retraining_but_runs_reports() {
+    let (_dir, _store, mut app) = app_with_data(true);
+    for _ in 0..3 {
+        app.update(key(KeyCode::Tab));
+    }
+    assert_eq!(app.panel, Panel::Models);
+    assert!(app.update(key(KeyCode::Char('r'))).is_empty());
+    assert!(
+        app.status_line.contains("read-only session"),
+        "{}",
+        app.status_line
+    );
+    app.update(key(KeyCode::Tab));
+    assert_eq!(app.update(key(KeyCode::Char('c'))).len(), 1);
 }
 
 #[test]

@@ -37,7 +37,8 @@ impl Severity {
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
     pub severity: Severity,
-    /// A stable code: srm, stale, no_data, guardrail, starved_arm, multiple_exposure.
+    /// A stable code: srm, stale, no_data, guardrail, starved_arm, multiple_exposure,
+    /// training_failed.
     pub check: &'static str,
     pub message: String,
 }
@@ -135,6 +136,19 @@ pub fn check(store: &Store, now: Micros, stale_after: Micros) -> Result<Vec<Camp
                         ),
                     });
                 }
+            }
+        }
+        // The newest training run decides: a later success clears an earlier failure.
+        for job in store.latest_jobs(&key)? {
+            if job.kind == "retrain" && job.status == "failed" {
+                findings.push(Finding {
+                    severity: Severity::Warning,
+                    check: "training_failed",
+                    message: format!(
+                        "last model retrain failed: {}",
+                        job.error.as_deref().unwrap_or("no reason recorded")
+                    ),
+                });
             }
         }
         let severity = findings

@@ -3,11 +3,14 @@
 
 pub mod bench;
 pub mod bench_aa;
+pub mod causal;
 pub mod demo;
 mod feed;
+pub mod forecast;
 pub mod health;
 pub mod report;
 pub mod traffic;
+pub mod train;
 
 pub use feed::{export, ingest_reader, IngestSummary};
 
@@ -27,6 +30,8 @@ pub enum AppError {
     NotRunning { key: String, status: Status },
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error("cancelled")]
+    Cancelled,
     #[error("{source_name} line {line}: {error}")]
     Line {
         source_name: String,
@@ -36,6 +41,23 @@ pub enum AppError {
 }
 
 pub type Result<T, E = AppError> = std::result::Result<T, E>;
+
+/// How a long use case reports how far it got, and learns that the operator cancelled it.
+/// The console's job runner implements it; the CLI and replays use [`NoProgress`].
+pub trait Progress {
+    /// `done` is the fraction finished in [0, 1]; `stage` says what is running.
+    /// Returns `Err(AppError::Cancelled)` once the job should stop.
+    fn update(&self, done: f64, stage: &str) -> Result<()>;
+}
+
+/// Progress that goes nowhere and never cancels.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn update(&self, _done: f64, _stage: &str) -> Result<()> {
+        Ok(())
+    }
+}
 
 /// Who is acting: `$LIFTDECK_ACTOR`, else `$USER`, plus the SSH client address when present.
 pub fn actor_from_env() -> String {

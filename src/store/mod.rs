@@ -4,12 +4,14 @@
 
 mod campaigns;
 mod ingest;
+mod jobs;
 pub mod migrate;
 mod rollups;
 
 pub use crate::domain::ArmRollup;
 pub use campaigns::AuditEntry;
 pub use ingest::{BatchOutcome, IngestItem, Ingestor};
+pub use jobs::{JobRow, UnitRow};
 pub use rollups::{ArmSummary, BucketRow, ExportRow, RejectRow};
 
 use rusqlite::{Connection, OpenFlags};

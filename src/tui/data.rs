@@ -131,7 +131,14 @@ pub fn load_snapshot(
         }
         None => Vec::new(),
     };
+    let jobs = match rows.get(selected) {
+        Some(row) => store
+            .latest_jobs(&row.campaign.spec.key)
+            .map_err(|e| err(&e))?,
+        None => Vec::new(),
+    };
     Ok(Snapshot {
+        jobs,
         activity,
         audit,
         series,

@@ -23,6 +23,8 @@ pub enum Action {
     NextMetric,
     ToggleFixedHorizon,
     Refresh,
+    /// Start the panel's background job (retrain, causal report, forecast).
+    RunJob,
 }
 
 /// One binding: the key as shown, where it applies (`None` = everywhere), what it does.
@@ -142,10 +144,31 @@ pub const BINDINGS: &[Binding] = &[
         mutates: false,
     },
     Binding {
+        key: "r",
+        panel: Some(Panel::Models),
+        action: Action::RunJob,
+        help: "retrain the conversion model",
+        mutates: true,
+    },
+    Binding {
+        key: "c",
+        panel: Some(Panel::Causal),
+        action: Action::RunJob,
+        help: "run the causal report",
+        mutates: false,
+    },
+    Binding {
+        key: "F",
+        panel: Some(Panel::Forecast),
+        action: Action::RunJob,
+        help: "forecast shipping each arm",
+        mutates: false,
+    },
+    Binding {
         key: "Esc",
         panel: None,
         action: Action::Back,
-        help: "back / cancel",
+        help: "back / cancel a running job",
         mutates: false,
     },
 ];

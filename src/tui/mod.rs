@@ -9,6 +9,7 @@ pub mod keys;
 pub mod state;
 pub mod theme;
 pub mod view;
+mod view_jobs;
 
 pub use state::{App, Effect, Msg, Panel, Snapshot};
 pub use view::render;
@@ -37,14 +38,19 @@ use crate::app::demo::{demo_traffic, ensure_campaigns};
 use crate::app::traffic::apply_records;
 use crate::app::{set_status, Env};
 use crate::domain::Status;
+use crate::jobs::JobKind;
 use crate::stats::ab::Metric;
 use crate::store::Store;
-use ratatui::crossterm::event::{self, Event, KeyEventKind};
+use futures_util::StreamExt;
+use ratatui::crossterm::event::{Event, EventStream, KeyEventKind};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
 /// Requests from the UI to the data thread.
 enum Request {
@@ -63,7 +69,7 @@ fn data_thread(
     env: Env,
     read_only: bool,
     requests: mpsc::Receiver<Request>,
-    out: mpsc::Sender<Msg>,
+    out: UnboundedSender<Msg>,
 ) {
     let open = || {
         if read_only {
@@ -128,42 +134,23 @@ fn data_thread(
     }
 }
 
-/// On SIGTERM or SIGHUP (a dropped SSH connection) restores the terminal and exits with
-/// 128 + the signal number. Panics are covered by the hook `ratatui::init` installs.
-fn watch_hangup(flag: Arc<AtomicBool>) {
-    std::thread::spawn(move || {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .build()
-        else {
-            return;
-        };
-        rt.block_on(async move {
-            use tokio::signal::unix::{signal, SignalKind};
-            let (Ok(mut term), Ok(mut hup)) = (
-                signal(SignalKind::terminate()),
-                signal(SignalKind::hangup()),
-            ) else {
-                return;
-            };
-            let code = tokio::select! {
-                _ = term.recv() => 128 + 15,
-                _ = hup.recv() => 128 + 1,
-            };
-            flag.store(true, Ordering::SeqCst);
-            // Exit from here rather than waiting for the event loop: after a hangup the tty
-            // reads EOF forever and crossterm's read can spin without returning, which would
-            // leave a process burning a core. Restoring first leaves a live terminal usable;
-            // on a dead one it fails harmlessly. SQLite in WAL mode keeps every committed
-            // transaction and rolls back an open one on the next open.
-            ratatui::restore();
-            std::process::exit(code);
-        });
-    });
+/// Restores the terminal however the loop ends (error, early return); `ratatui::init`
+/// already chains a panic hook that does the same.
+struct RestoreGuard;
+
+impl Drop for RestoreGuard {
+    fn drop(&mut self) {
+        ratatui::restore();
+    }
 }
 
 /// Runs the console on `db` until `q`. With `traffic`, a writer thread streams simulated demo
 /// traffic for that many seconds at that many shoppers per second.
+///
+/// The loop is one `select!` over SIGTERM/SIGHUP, crossterm's event stream and the message
+/// channel that the data thread and background jobs send on. It redraws only after a message,
+/// so an idle console costs nothing. Database work never runs here: the data thread owns the
+/// connections, and jobs run on tokio's blocking pool with their own.
 pub fn run_console(
     db: &Path,
     env: &Env,
@@ -192,58 +179,112 @@ pub fn run_console(
         }
         None => None,
     };
-    let (req_tx, req_rx) = mpsc::channel();
-    let (msg_tx, msg_rx) = mpsc::channel();
-    let data = {
-        let (db, env) = (db.to_path_buf(), env.clone());
-        std::thread::spawn(move || data_thread(db, env, read_only, req_rx, msg_tx))
-    };
-    let mut app = App::new(read_only);
-    app.theme = theme;
-    let hangup = Arc::new(AtomicBool::new(false));
-    watch_hangup(hangup.clone());
-    let mut terminal = ratatui::init();
-    let result = (|| -> anyhow::Result<()> {
-        loop {
-            while let Ok(msg) = msg_rx.try_recv() {
-                app.update(msg);
-            }
-            terminal.draw(|f| render(&app, f))?;
-            if app.quit || hangup.load(Ordering::SeqCst) {
-                return Ok(());
-            }
-            if !event::poll(Duration::from_millis(100))? {
-                continue;
-            }
-            let msg = match event::read()? {
-                Event::Key(k) if k.kind == KeyEventKind::Press => Msg::Key(k),
-                Event::Resize(..) => Msg::Resize,
-                _ => continue,
-            };
-            for effect in app.update(msg) {
-                let request = match effect {
-                    Effect::Reload => Request::Reload {
-                        selected: app.selected,
-                        metric: app.metric,
-                    },
-                    Effect::SetStatus { campaign, to } => Request::SetStatus { campaign, to },
-                    Effect::Create(spec) => Request::Create(spec),
-                };
-                if req_tx.send(request).is_err() {
-                    anyhow::bail!("the data thread stopped");
-                }
-            }
-        }
-    })();
-    ratatui::restore();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let outcome = runtime.block_on(console_loop(db, env, read_only, theme));
+    // Running jobs stop at their next progress point; nobody waits for them.
+    runtime.shutdown_background();
     stop.store(true, Ordering::Relaxed);
-    drop(req_tx);
-    let _ = data.join();
+    match outcome {
+        // A signal: the terminal is restored; exit now with 128 + signal number. SQLite in WAL
+        // mode keeps every committed transaction and rolls back an open one on the next open.
+        Ok(Some(code)) => std::process::exit(code),
+        Ok(None) => {}
+        Err(e) => return Err(e),
+    }
     if let Some(f) = feeder {
         match f.join() {
             Ok(r) => r?,
             Err(_) => anyhow::bail!("traffic thread panicked"),
         }
     }
-    result
+    Ok(())
+}
+
+/// The event loop; `Ok(Some(code))` when a signal ended it.
+async fn console_loop(
+    db: &Path,
+    env: &Env,
+    read_only: bool,
+    theme: theme::Theme,
+) -> anyhow::Result<Option<i32>> {
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    let (req_tx, req_rx) = mpsc::channel();
+    let (msg_tx, mut msg_rx) = unbounded_channel();
+    let data = {
+        let (db, env, out) = (db.to_path_buf(), env.clone(), msg_tx.clone());
+        std::thread::spawn(move || data_thread(db, env, read_only, req_rx, out))
+    };
+    let mut app = App::new(read_only);
+    app.theme = theme;
+    let mut cancels: HashMap<JobKind, Arc<AtomicBool>> = HashMap::new();
+    let mut terminal = ratatui::init();
+    let _restore = RestoreGuard;
+    let mut events = EventStream::new();
+    let mut dirty = true;
+    let ended = loop {
+        if dirty {
+            terminal.draw(|f| render(&app, f))?;
+            dirty = false;
+        }
+        if app.quit {
+            break None;
+        }
+        let msg = tokio::select! {
+            _ = terminate.recv() => break Some(128 + 15),
+            _ = hangup.recv() => break Some(128 + 1),
+            event = events.next() => match event {
+                Some(Ok(Event::Key(k))) if k.kind == KeyEventKind::Press => Msg::Key(k),
+                Some(Ok(Event::Resize(..))) => Msg::Resize,
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(e.into()),
+                // The terminal went away without a signal: nothing more can arrive.
+                None => break Some(128 + 1),
+            },
+            Some(msg) = msg_rx.recv() => msg,
+        };
+        dirty = true;
+        for effect in app.update(msg) {
+            let request = match effect {
+                Effect::Reload => Request::Reload {
+                    selected: app.selected,
+                    metric: app.metric,
+                },
+                Effect::SetStatus { campaign, to } => Request::SetStatus { campaign, to },
+                Effect::Create(spec) => Request::Create(spec),
+                Effect::StartJob { kind, campaign } => {
+                    let cancel = Arc::new(AtomicBool::new(false));
+                    cancels.insert(kind, cancel.clone());
+                    let (db, env, out) = (db.to_path_buf(), env.clone(), msg_tx.clone());
+                    tokio::task::spawn_blocking(move || {
+                        let sink = move |u| {
+                            let _ = out.send(Msg::Job(u));
+                        };
+                        crate::jobs::run(&db, &env, read_only, kind, &campaign, &cancel, &sink);
+                    });
+                    continue;
+                }
+                Effect::CancelJob(kind) => {
+                    if let Some(flag) = cancels.get(&kind) {
+                        flag.store(true, Ordering::Relaxed);
+                    }
+                    continue;
+                }
+            };
+            if req_tx.send(request).is_err() {
+                anyhow::bail!("the data thread stopped");
+            }
+        }
+    };
+    for flag in cancels.values() {
+        flag.store(true, Ordering::Relaxed);
+    }
+    drop(req_tx);
+    if ended.is_none() {
+        let _ = data.join();
+    }
+    Ok(ended)
 }

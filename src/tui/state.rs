@@ -4,8 +4,9 @@
 
 use super::keys::{self, Action};
 use crate::domain::{Campaign, Status};
+use crate::jobs::{JobEnd, JobKind, JobOutput, JobUpdate};
 use crate::stats::ab::{AbReport, Metric};
-use crate::store::ArmSummary;
+use crate::store::{ArmSummary, JobRow};
 use ratatui::crossterm::event::KeyEvent;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +67,36 @@ pub struct Snapshot {
     pub rejects: Vec<String>,
     /// Cumulative conversion rate per arm of the selected campaign over time, for the chart.
     pub series: Vec<ArmSeries>,
+    /// The newest recorded job of each kind for the selected campaign.
+    pub jobs: Vec<JobRow>,
+}
+
+/// A background job as the console shows it.
+#[derive(Debug, Clone)]
+pub struct JobView {
+    pub kind: JobKind,
+    pub campaign: String,
+    pub state: JobState,
+}
+
+#[derive(Debug, Clone)]
+pub enum JobState {
+    Running { done: f64, stage: String },
+    Done(JobOutput),
+    Failed(String),
+    Cancelled,
+}
+
+impl Panel {
+    /// The job a panel runs, if it runs one.
+    pub fn job(self) -> Option<JobKind> {
+        match self {
+            Panel::Models => Some(JobKind::Retrain),
+            Panel::Causal => Some(JobKind::Causal),
+            Panel::Forecast => Some(JobKind::Forecast),
+            _ => None,
+        }
+    }
 }
 
 /// One arm's cumulative conversion rate by minute: (minutes since the first bucket, rate,
@@ -99,6 +130,8 @@ pub struct App {
     pub theme: super::theme::Theme,
     /// The new-campaign form while it is open; it takes every key.
     pub form: Option<super::form::Form>,
+    /// The latest job of each kind started in this session.
+    pub jobs: Vec<JobView>,
 }
 
 /// Inputs to `update`.
@@ -110,6 +143,8 @@ pub enum Msg {
     /// A mutation finished (Ok message or error text).
     Done(Result<String, String>),
     Resize,
+    /// Progress or the end of a background job.
+    Job(JobUpdate),
 }
 
 /// What the loop must do after an update.
@@ -122,6 +157,11 @@ pub enum Effect {
         to: Status,
     },
     Create(Box<crate::domain::CampaignSpec>),
+    StartJob {
+        kind: JobKind,
+        campaign: String,
+    },
+    CancelJob(JobKind),
 }
 
 impl App {
@@ -143,6 +183,56 @@ impl App {
             quit: false,
             theme: super::theme::Theme::default(),
             form: None,
+            jobs: Vec::new(),
+        }
+    }
+
+    /// The session's job of `kind`, if one was started.
+    pub fn job(&self, kind: JobKind) -> Option<&JobView> {
+        self.jobs.iter().find(|j| j.kind == kind)
+    }
+
+    fn job_running(&self, kind: JobKind) -> bool {
+        self.job(kind)
+            .is_some_and(|j| matches!(j.state, JobState::Running { .. }))
+    }
+
+    fn on_job(&mut self, update: JobUpdate) -> Vec<Effect> {
+        match update {
+            JobUpdate::Progress { kind, done, stage } => {
+                if let Some(j) = self.jobs.iter_mut().find(|j| j.kind == kind) {
+                    if matches!(j.state, JobState::Running { .. }) {
+                        j.state = JobState::Running { done, stage };
+                    }
+                }
+                vec![]
+            }
+            JobUpdate::Finished {
+                kind,
+                campaign,
+                end,
+            } => {
+                self.status_line = match &end {
+                    JobEnd::Done(_) => format!("{} of {campaign} finished", kind.as_str()),
+                    JobEnd::Failed(e) => {
+                        format!("error: {} of {campaign} failed: {e}", kind.as_str())
+                    }
+                    JobEnd::Cancelled => format!("{} of {campaign} cancelled", kind.as_str()),
+                };
+                let state = match end {
+                    JobEnd::Done(out) => JobState::Done(out),
+                    JobEnd::Failed(e) => JobState::Failed(e),
+                    JobEnd::Cancelled => JobState::Cancelled,
+                };
+                self.jobs.retain(|j| j.kind != kind);
+                self.jobs.push(JobView {
+                    kind,
+                    campaign,
+                    state,
+                });
+                // The job recorded its end: refresh so the panels show it.
+                vec![Effect::Reload]
+            }
         }
     }
 
@@ -168,6 +258,7 @@ impl App {
                 vec![]
             }
             Msg::Resize => vec![],
+            Msg::Job(update) => self.on_job(update),
             Msg::Key(key) => self.on_key(&key),
         }
     }
@@ -211,7 +302,39 @@ impl App {
         match binding.action {
             Action::Quit => self.quit = true,
             Action::Help => self.show_help = true,
-            Action::Back => self.pending = None,
+            Action::Back => {
+                self.pending = None;
+                if let Some(kind) = self.panel.job().filter(|k| self.job_running(*k)) {
+                    self.status_line = format!("cancelling {}…", kind.as_str());
+                    return vec![Effect::CancelJob(kind)];
+                }
+            }
+            Action::RunJob => {
+                let Some(kind) = self.panel.job() else {
+                    return vec![];
+                };
+                if self.job_running(kind) {
+                    self.status_line =
+                        format!("{} is already running: Esc cancels it", kind.as_str());
+                    return vec![];
+                }
+                let Some(row) = self.selected_campaign() else {
+                    self.status_line = "no campaign selected".into();
+                    return vec![];
+                };
+                let campaign = row.campaign.spec.key.clone();
+                self.jobs.retain(|j| j.kind != kind);
+                self.jobs.push(JobView {
+                    kind,
+                    campaign: campaign.clone(),
+                    state: JobState::Running {
+                        done: 0.0,
+                        stage: "starting".into(),
+                    },
+                });
+                self.status_line = format!("{} of {campaign} started: Esc cancels", kind.as_str());
+                return vec![Effect::StartJob { kind, campaign }];
+            }
             Action::NextPanel | Action::PrevPanel => {
                 let i = Panel::ALL
                     .iter()

@@ -31,27 +31,11 @@ pub fn render(app: &App, frame: &mut Frame) {
         Panel::Ab => ab(app, frame, body),
         Panel::Health => health(app, frame, body),
         Panel::Bandit => bandit(app, frame, body),
-        Panel::Models => placeholder(
-            frame,
-            body,
-            "Models",
-            "Retraining of the conversion model (r) and its metrics appear here once the model \
-             is built. Nothing is trained yet.",
-        ),
-        Panel::Causal => placeholder(
-            frame,
-            body,
-            "Causal",
-            "Causal reports (c): IPW/AIPW, uplift and off-policy estimates appear here once \
-             the causal estimators are built.",
-        ),
-        Panel::Forecast => placeholder(
-            frame,
-            body,
-            "Forecast",
-            "Forecasts of a planned campaign (F): incremental conversions, revenue, cost and \
-             ROI with intervals appear here once forecasting is built.",
-        ),
+        Panel::Models | Panel::Causal | Panel::Forecast => {
+            if let Some(kind) = app.panel.job() {
+                super::view_jobs::render(app, frame, body, app.panel, kind);
+            }
+        }
     }
     frame.render_widget(
         Paragraph::new(app.status_line.as_str())

@@ -1,0 +1,182 @@
+//! The forecast behind the console's `F` key and `liftdeck forecast`: what shipping an arm to
+//! all traffic would earn over the coming days, from the campaign's own measured effects.
+//! Incremental conversions, revenue, cost and profit are the per-unit effect against control
+//! times the units expected at the recent traffic rate, with the effect's fixed-horizon
+//! interval carried through; ROI comes with its delta-method interval.
+//!
+//! What the intervals cover: uncertainty in the per-unit effect. They assume the effect and
+//! the traffic rate persist; the expected units are taken as known. Forecasts of campaigns
+//! that have not run yet (from the conversion model) arrive with the forecast step.
+
+use super::report::{report_ab, Capping};
+use super::{AppError, Progress, Result};
+use crate::stats::ab::{Metric, Options};
+use crate::store::Store;
+use serde::Serialize;
+
+/// One projected quantity: point estimate and interval.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Projected {
+    pub value: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ArmForecast {
+    pub arm: String,
+    pub incremental_conversions: Option<Projected>,
+    pub incremental_revenue: Option<Projected>,
+    pub incremental_cost: Option<Projected>,
+    pub incremental_profit: Option<Projected>,
+    pub roi: Option<Projected>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Forecast {
+    pub campaign: String,
+    pub control: String,
+    pub horizon_days: f64,
+    pub alpha: f64,
+    /// Units per day measured over the last day of data, scaled to all traffic.
+    pub units_per_day: Option<f64>,
+    /// Units the horizon is expected to bring.
+    pub units: Option<f64>,
+    pub arms: Vec<ArmForecast>,
+    pub notes: Vec<String>,
+}
+
+const DAY_MICROS: i64 = 86_400_000_000;
+
+/// Projects every treatment arm of `key` over `horizon_days`.
+pub fn forecast(
+    store: &Store,
+    key: &str,
+    horizon_days: f64,
+    alpha: f64,
+    progress: &dyn Progress,
+) -> Result<Forecast> {
+    if !(horizon_days > 0.0 && horizon_days.is_finite()) {
+        return Err(AppError::Invalid(format!(
+            "forecast horizon must be a positive number of days, got {horizon_days}"
+        )));
+    }
+    let (campaign, _) = store.campaign(key)?;
+    let rate = store.recent_unit_rate(key, DAY_MICROS)?;
+    // The campaign sees only its traffic fraction; shipping means everyone.
+    let units_per_day = rate.map(|r| r * 86_400.0 / campaign.spec.traffic);
+    let units = units_per_day.map(|u| u * horizon_days);
+    let opts = Options {
+        alpha,
+        ..Options::default()
+    };
+    let metrics = [
+        Metric::Conversion,
+        Metric::Revenue,
+        Metric::Cost,
+        Metric::Profit,
+    ];
+    let mut reports = Vec::new();
+    for (i, m) in metrics.iter().enumerate() {
+        progress.update(i as f64 / metrics.len() as f64, m.name())?;
+        let out = report_ab(store, key, *m, &opts, Capping::None, None)?;
+        reports.push(out.into_iter().next().map(|o| o.report));
+    }
+    progress.update(1.0, "projecting")?;
+    let Some(Some(first)) = reports.first() else {
+        return Err(AppError::Invalid(format!("no report for `{key}`")));
+    };
+    let control = first.control.clone();
+    let scale = |row: Option<&crate::stats::ab::ArmRow>| -> Option<Projected> {
+        let (row, n) = (row?, units?);
+        Some(Projected {
+            value: row.abs_diff? * n,
+            low: row.abs_ci_low? * n,
+            high: row.abs_ci_high? * n,
+        })
+    };
+    let row_of = |i: usize, arm: &str| {
+        reports[i]
+            .as_ref()
+            .and_then(|r| r.arms.iter().find(|a| a.key == arm))
+    };
+    let arms = first
+        .arms
+        .iter()
+        .filter(|a| a.key != control)
+        .map(|a| {
+            let roi = row_of(0, &a.key).and_then(|r| {
+                Some(Projected {
+                    value: r.roi?,
+                    low: r.roi_ci_low?,
+                    high: r.roi_ci_high?,
+                })
+            });
+            ArmForecast {
+                arm: a.key.clone(),
+                incremental_conversions: scale(row_of(0, &a.key)),
+                incremental_revenue: scale(row_of(1, &a.key)),
+                incremental_cost: scale(row_of(2, &a.key)),
+                incremental_profit: scale(row_of(3, &a.key)),
+                roi,
+            }
+        })
+        .collect();
+    let mut notes = vec![
+        "intervals cover the per-unit effect; traffic and effect are assumed to persist".into(),
+    ];
+    if units.is_none() {
+        notes.push("no recent traffic: nothing to project the units from".into());
+    }
+    Ok(Forecast {
+        campaign: key.into(),
+        control,
+        horizon_days,
+        alpha,
+        units_per_day,
+        units,
+        arms,
+        notes,
+    })
+}
+
+/// The plain-text forecast (CLI; the console renders the same struct).
+pub fn format_text(f: &Forecast) -> String {
+    let fmt = |p: &Option<Projected>, digits: usize| {
+        p.map_or("-".to_string(), |p| {
+            format!(
+                "{:+.d$} [{:+.d$}, {:+.d$}]",
+                p.value,
+                p.low,
+                p.high,
+                d = digits
+            )
+        })
+    };
+    let mut s = format!(
+        "forecast: ship an arm of {} to all traffic for {} days ({:.0}% intervals)\n  \
+         expected units {}  ({} per day)\n",
+        f.campaign,
+        f.horizon_days,
+        100.0 * (1.0 - f.alpha),
+        f.units.map_or("-".into(), |u| format!("{u:.0}")),
+        f.units_per_day.map_or("-".into(), |u| format!("{u:.0}")),
+    );
+    for a in &f.arms {
+        s.push_str(&format!(
+            "\n{} vs {}\n  incremental conversions {}\n  incremental revenue     {}\n  \
+             incremental cost        {}\n  incremental profit      {}\n  ROI                     {}\n",
+            a.arm,
+            f.control,
+            fmt(&a.incremental_conversions, 0),
+            fmt(&a.incremental_revenue, 2),
+            fmt(&a.incremental_cost, 2),
+            fmt(&a.incremental_profit, 2),
+            fmt(&a.roi, 3),
+        ));
+    }
+    for n in &f.notes {
+        s.push_str(&format!("note: {n}\n"));
+    }
+    s
+}

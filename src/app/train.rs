@@ -1,0 +1,177 @@
+//! Retraining the campaign's conversion model (the console's `r` key, `liftdeck train`):
+//! streams every unit's context, arm and outcome out of the store, learns the encoding,
+//! trains the logistic model on 80% of units and measures it on the other 20%, then writes a
+//! new version to the model registry. The split is by a hash of the unit, so a retrain on
+//! more data keeps old holdout units in the holdout.
+
+use super::{AppError, Env, Progress, Result};
+use crate::allocation::unit_uniform;
+use crate::model::{auc, fit, log_loss, FeatureSpec, Rows, TrainOptions};
+use crate::store::Store;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+const CHUNK: usize = 2_000;
+const HOLDOUT_SHARE: f64 = 0.2;
+/// Reading takes this share of the gauge, training the rest.
+const READ_SHARE: f64 = 0.3;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelSummary {
+    pub campaign: String,
+    pub version: Option<i64>,
+    pub train_units: usize,
+    pub holdout_units: usize,
+    /// Holdout cross-entropy of the model, and of always predicting the training base rate:
+    /// the model is worth something only when the first is clearly below the second.
+    pub holdout_log_loss: f64,
+    pub base_rate_log_loss: f64,
+    pub holdout_auc: Option<f64>,
+    /// Mean predicted conversion on the holdout against the rate observed there.
+    pub predicted_rate: f64,
+    pub observed_rate: f64,
+    /// The largest weights by magnitude (standardised features), at most 8.
+    pub top_features: Vec<(String, f64)>,
+    pub options: TrainOptions,
+}
+
+/// Trains and (unless `dry_run`) stores a new model version for `key`.
+pub fn retrain(
+    store: &mut Store,
+    env: &Env,
+    key: &str,
+    job_id: Option<i64>,
+    opts: &TrainOptions,
+    dry_run: bool,
+    progress: &dyn Progress,
+) -> Result<ModelSummary> {
+    let (campaign, arms) = store.campaign(key)?;
+    let arm_keys: Vec<String> = arms.iter().map(|a| a.key.clone()).collect();
+    let control = campaign
+        .spec
+        .control
+        .clone()
+        .or_else(|| arm_keys.first().cloned())
+        .unwrap_or_default();
+    let total = store.unit_count(key)?.max(1) as f64;
+    // (context, arm, converted, in holdout)
+    let mut rows: Vec<(Map<String, Value>, String, f64, bool)> = Vec::new();
+    let mut after = String::new();
+    loop {
+        progress.update(READ_SHARE * rows.len() as f64 / total, "reading units")?;
+        let chunk = store.unit_rows(key, &after, CHUNK)?;
+        let Some(last) = chunk.last() else { break };
+        after = last.unit.clone();
+        for r in chunk {
+            let ctx: Map<String, Value> = serde_json::from_str(&r.context).map_err(|e| {
+                AppError::Invalid(format!("unit {}: stored context is not JSON: {e}", r.unit))
+            })?;
+            let holdout = unit_uniform(campaign.spec.seed, "holdout", &r.unit) < HOLDOUT_SHARE;
+            rows.push((ctx, r.arm, f64::from(u8::from(r.purchases > 0)), holdout));
+        }
+    }
+    let train: Vec<_> = rows.iter().filter(|r| !r.3).collect();
+    let test: Vec<_> = rows.iter().filter(|r| r.3).collect();
+    if train.iter().all(|r| r.2 == 0.0) || train.iter().all(|r| r.2 == 1.0) {
+        return Err(AppError::Invalid(format!(
+            "campaign `{key}` needs converting and non-converting units to train on \
+             ({} training units so far)",
+            train.len()
+        )));
+    }
+    let spec = FeatureSpec::learn(
+        train.iter().map(|r| (&r.0, r.1.as_str())),
+        &arm_keys,
+        &control,
+    );
+    let encode = |set: &[&(Map<String, Value>, String, f64, bool)]| {
+        let mut x = Rows::new(spec.len());
+        let mut buf = Vec::new();
+        for r in set {
+            spec.encode(&r.0, &r.1, &mut buf);
+            x.push(&buf);
+        }
+        (x, set.iter().map(|r| r.2).collect::<Vec<f64>>())
+    };
+    let (x, y) = encode(&train);
+    let (xt, yt) = encode(&test);
+    let mut cancelled = false;
+    let model = fit(&x, &y, opts, &mut |epoch, loss| {
+        let done = READ_SHARE + (1.0 - READ_SHARE) * epoch as f64 / opts.epochs.max(1) as f64;
+        let stage = format!("epoch {epoch}/{} loss {loss:.4}", opts.epochs);
+        cancelled = progress.update(done, &stage).is_err();
+        !cancelled
+    });
+    let Some(model) = model.filter(|_| !cancelled) else {
+        return Err(AppError::Cancelled);
+    };
+    let base = y.iter().sum::<f64>() / y.len() as f64;
+    let p: Vec<f64> = (0..xt.len()).map(|i| model.predict(xt.row(i))).collect();
+    let mean = |v: &[f64]| {
+        if v.is_empty() {
+            f64::NAN
+        } else {
+            v.iter().sum::<f64>() / v.len() as f64
+        }
+    };
+    let mut top: Vec<(String, f64)> = spec
+        .names()
+        .into_iter()
+        .zip(model.weights.clone())
+        .collect();
+    top.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+    top.truncate(8);
+    let mut summary = ModelSummary {
+        campaign: key.into(),
+        version: None,
+        train_units: train.len(),
+        holdout_units: test.len(),
+        holdout_log_loss: log_loss(&yt, &p),
+        base_rate_log_loss: log_loss(&yt, &vec![base; yt.len()]),
+        holdout_auc: auc(&p, &yt),
+        predicted_rate: mean(&p),
+        observed_rate: mean(&yt),
+        top_features: top,
+        options: *opts,
+    };
+    if !dry_run {
+        let model_json = serde_json::json!({
+            "kind": "logistic", "features": spec, "weights": model.weights,
+            "bias": model.bias, "options": opts,
+        });
+        let metrics =
+            serde_json::to_string(&summary).map_err(|e| AppError::Invalid(e.to_string()))?;
+        summary.version = Some(store.save_model(
+            key,
+            job_id,
+            env.clock.now(),
+            &model_json.to_string(),
+            &metrics,
+        )?);
+    }
+    Ok(summary)
+}
+
+/// The plain-text summary (CLI; the console renders the same struct).
+pub fn format_text(s: &ModelSummary) -> String {
+    let mut out = format!(
+        "conversion model for {}{}\n  trained on {} units, measured on {} held-out units\n  \
+         holdout log loss {:.4} (base rate {:.4}, {:+.1}%)  AUC {}\n  \
+         predicted conversion {:.4} vs observed {:.4}\n  top features:\n",
+        s.campaign,
+        s.version
+            .map_or(String::new(), |v| format!(" — version {v}")),
+        s.train_units,
+        s.holdout_units,
+        s.holdout_log_loss,
+        s.base_rate_log_loss,
+        100.0 * (s.holdout_log_loss / s.base_rate_log_loss - 1.0),
+        s.holdout_auc.map_or("-".into(), |a| format!("{a:.3}")),
+        s.predicted_rate,
+        s.observed_rate,
+    );
+    for (name, w) in &s.top_features {
+        out.push_str(&format!("    {name:<24} {w:+.3}\n"));
+    }
+    out
+}

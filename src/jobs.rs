@@ -1,0 +1,178 @@
+//! Background jobs the console starts: retraining the conversion model (`r`), the causal
+//! report (`c`) and the forecast (`F`). A job runs on a blocking thread with its own database
+//! connection, reports progress and its result as messages, and stops at its next progress
+//! point once its cancel flag is set. Each run is recorded in the `jobs` table (running, then
+//! done / failed / cancelled), which is what `health` reads to flag a failed training run.
+
+use crate::app::causal::{causal_report, CausalReport};
+use crate::app::forecast::{forecast, Forecast};
+use crate::app::train::{retrain, ModelSummary};
+use crate::app::{AppError, Env, Progress};
+use crate::model::TrainOptions;
+use crate::store::Store;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobKind {
+    Retrain,
+    Causal,
+    Forecast,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Retrain => "retrain",
+            JobKind::Causal => "causal",
+            JobKind::Forecast => "forecast",
+        }
+    }
+    /// Whether the job writes more than its own job record (refused in read-only sessions).
+    pub fn mutates(self) -> bool {
+        self == JobKind::Retrain
+    }
+}
+
+/// What a finished job produced.
+#[derive(Debug, Clone)]
+pub enum JobOutput {
+    Model(Box<ModelSummary>),
+    Causal(Box<CausalReport>),
+    Forecast(Box<Forecast>),
+}
+
+/// How a job ended.
+#[derive(Debug, Clone)]
+pub enum JobEnd {
+    Done(JobOutput),
+    Failed(String),
+    Cancelled,
+}
+
+/// Messages from a running job to the console.
+#[derive(Debug, Clone)]
+pub enum JobUpdate {
+    Progress {
+        kind: JobKind,
+        done: f64,
+        stage: String,
+    },
+    Finished {
+        kind: JobKind,
+        campaign: String,
+        end: JobEnd,
+    },
+}
+
+/// The forecast horizon the console's `F` key uses.
+pub const FORECAST_DAYS: f64 = 30.0;
+
+struct Reporter<'a> {
+    kind: JobKind,
+    cancel: &'a AtomicBool,
+    sink: &'a (dyn Fn(JobUpdate) + Sync),
+}
+
+impl Progress for Reporter<'_> {
+    fn update(&self, done: f64, stage: &str) -> crate::app::Result<()> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(AppError::Cancelled);
+        }
+        (self.sink)(JobUpdate::Progress {
+            kind: self.kind,
+            done: done.clamp(0.0, 1.0),
+            stage: stage.to_string(),
+        });
+        Ok(())
+    }
+}
+
+/// Runs one job to its end on the calling thread and sends its updates to `sink`; the last
+/// update is always `Finished`. Blocking: call it from a worker thread, never the UI thread.
+pub fn run(
+    db: &Path,
+    env: &Env,
+    read_only: bool,
+    kind: JobKind,
+    campaign: &str,
+    cancel: &AtomicBool,
+    sink: &(dyn Fn(JobUpdate) + Sync),
+) {
+    let opened = if read_only {
+        Store::open_read_only(db)
+    } else {
+        Store::open(db)
+    };
+    let end = match opened
+        .map_err(AppError::from)
+        .and_then(|mut store| run_on(&mut store, env, read_only, kind, campaign, cancel, sink))
+    {
+        Ok(out) => JobEnd::Done(out),
+        Err(AppError::Cancelled) => JobEnd::Cancelled,
+        Err(e) => JobEnd::Failed(e.to_string()),
+    };
+    sink(JobUpdate::Finished {
+        kind,
+        campaign: campaign.to_string(),
+        end,
+    });
+}
+
+/// The job on an open store (replays pass their in-memory one); `Err` is how it ended badly.
+pub fn run_on(
+    store: &mut Store,
+    env: &Env,
+    read_only: bool,
+    kind: JobKind,
+    campaign: &str,
+    cancel: &AtomicBool,
+    sink: &(dyn Fn(JobUpdate) + Sync),
+) -> crate::app::Result<JobOutput> {
+    if read_only && kind.mutates() {
+        return Err(AppError::Invalid(
+            "read-only session: nothing was changed".into(),
+        ));
+    }
+    let progress = Reporter { kind, cancel, sink };
+    // A read-only session cannot record its run; the result still reaches the screen.
+    let job_id = if read_only {
+        None
+    } else {
+        Some(store.start_job(kind.as_str(), campaign, &env.actor, env.clock.now())?)
+    };
+    let result = match kind {
+        JobKind::Retrain => retrain(
+            store,
+            env,
+            campaign,
+            job_id,
+            &TrainOptions::default(),
+            false,
+            &progress,
+        )
+        .map(|s| JobOutput::Model(Box::new(s))),
+        JobKind::Causal => {
+            causal_report(store, campaign, 0.05, &progress).map(|r| JobOutput::Causal(Box::new(r)))
+        }
+        JobKind::Forecast => forecast(store, campaign, FORECAST_DAYS, 0.05, &progress)
+            .map(|f| JobOutput::Forecast(Box::new(f))),
+    };
+    if let Some(id) = job_id {
+        let now = env.clock.now();
+        match &result {
+            Ok(out) => {
+                let json = match out {
+                    JobOutput::Model(m) => serde_json::to_string(m),
+                    JobOutput::Causal(c) => serde_json::to_string(c),
+                    JobOutput::Forecast(f) => serde_json::to_string(f),
+                }
+                .ok();
+                store.finish_job(id, "done", now, json.as_deref(), None)?;
+            }
+            Err(AppError::Cancelled) => store.finish_job(id, "cancelled", now, None, None)?,
+            Err(e) => store.finish_job(id, "failed", now, None, Some(&e.to_string()))?,
+        }
+    }
+    result
+}

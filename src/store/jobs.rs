@@ -1,0 +1,185 @@
+//! Background job records, the model registry, and the unit-level stream the jobs read.
+//! Jobs read units in keyset-paginated chunks so they can report progress and stop early
+//! when cancelled, without holding a read transaction open for the whole run.
+
+use super::{Result, Store};
+use crate::domain::Micros;
+use rusqlite::{params, OptionalExtension};
+
+/// One job as recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRow {
+    pub id: i64,
+    pub kind: String,
+    pub campaign: String,
+    /// running, done, failed or cancelled.
+    pub status: String,
+    pub actor: String,
+    pub started_at: Micros,
+    pub finished_at: Option<Micros>,
+    pub result: Option<String>,
+    pub error: Option<String>,
+}
+
+/// One assigned unit with its totals: what causal estimators and the model learn from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnitRow {
+    pub unit: String,
+    pub arm: String,
+    /// The probability the unit had of getting its arm, logged at assignment.
+    pub propensity: f64,
+    /// The assignment context, as stored JSON.
+    pub context: String,
+    pub pre_value: Option<f64>,
+    pub exposures: i64,
+    pub clicks: i64,
+    pub purchases: i64,
+    pub revenue: f64,
+    pub cost: f64,
+    /// Lines that tried to put this unit in another arm.
+    pub conflicts: i64,
+}
+
+impl Store {
+    /// Records a job as running and returns its id.
+    pub fn start_job(
+        &mut self,
+        kind: &str,
+        campaign: &str,
+        actor: &str,
+        ts: Micros,
+    ) -> Result<i64> {
+        let id = self.campaign(campaign)?.0.id;
+        self.conn.execute(
+            "INSERT INTO jobs (kind, campaign_id, status, actor, started_at)
+             VALUES (?1, ?2, 'running', ?3, ?4)",
+            params![kind, id, actor, ts],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Marks a job done, failed or cancelled.
+    pub fn finish_job(
+        &mut self,
+        id: i64,
+        status: &str,
+        ts: Micros,
+        result: Option<&str>,
+        error: Option<&str>,
+    ) -> Result<()> {
+        self.conn.execute(
+            "UPDATE jobs SET status = ?2, finished_at = ?3, result = ?4, error = ?5 WHERE id = ?1",
+            params![id, status, ts, result, error],
+        )?;
+        Ok(())
+    }
+
+    /// The newest job of each kind for `campaign`.
+    pub fn latest_jobs(&self, campaign: &str) -> Result<Vec<JobRow>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT j.id, j.kind, c.key, j.status, j.actor, j.started_at, j.finished_at,
+                    j.result, j.error
+             FROM jobs j JOIN campaigns c ON c.id = j.campaign_id
+             WHERE c.key = ?1
+               AND j.id = (SELECT max(id) FROM jobs WHERE campaign_id = j.campaign_id
+                           AND kind = j.kind)
+             ORDER BY j.kind",
+        )?;
+        let rows = stmt.query_map(params![campaign], |r| {
+            Ok(JobRow {
+                id: r.get(0)?,
+                kind: r.get(1)?,
+                campaign: r.get(2)?,
+                status: r.get(3)?,
+                actor: r.get(4)?,
+                started_at: r.get(5)?,
+                finished_at: r.get(6)?,
+                result: r.get(7)?,
+                error: r.get(8)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Up to `limit` units of `campaign` whose key sorts after `after`, in key order; pass the
+    /// last unit of one chunk as `after` of the next.
+    pub fn unit_rows(&self, campaign: &str, after: &str, limit: usize) -> Result<Vec<UnitRow>> {
+        let id = self.campaign(campaign)?.0.id;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT a.unit, ar.key, a.propensity, a.context, u.pre_value,
+                    coalesce(u.exposures, 0), coalesce(u.clicks, 0), coalesce(u.purchases, 0),
+                    coalesce(u.revenue, 0), coalesce(u.cost, 0), a.conflicts
+             FROM assignments a
+             JOIN arms ar ON ar.id = a.arm_id
+             LEFT JOIN unit_totals u ON u.campaign_id = a.campaign_id AND u.unit = a.unit
+             WHERE a.campaign_id = ?1 AND a.unit > ?2
+             ORDER BY a.unit
+             LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![id, after, limit as i64], |r| {
+            Ok(UnitRow {
+                unit: r.get(0)?,
+                arm: r.get(1)?,
+                propensity: r.get(2)?,
+                context: r.get(3)?,
+                pre_value: r.get(4)?,
+                exposures: r.get(5)?,
+                clicks: r.get(6)?,
+                purchases: r.get(7)?,
+                revenue: r.get(8)?,
+                cost: r.get(9)?,
+                conflicts: r.get(10)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Number of units assigned in `campaign` (the denominator of a job's progress).
+    pub fn unit_count(&self, campaign: &str) -> Result<i64> {
+        let id = self.campaign(campaign)?.0.id;
+        Ok(self.conn.query_row(
+            "SELECT count(*) FROM assignments WHERE campaign_id = ?1",
+            params![id],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Stores a trained model as the campaign's next version and returns that version.
+    pub fn save_model(
+        &mut self,
+        campaign: &str,
+        job_id: Option<i64>,
+        ts: Micros,
+        model: &str,
+        metrics: &str,
+    ) -> Result<i64> {
+        let id = self.campaign(campaign)?.0.id;
+        let tx = self.conn.transaction()?;
+        let version: i64 = tx.query_row(
+            "SELECT coalesce(max(version), 0) + 1 FROM models WHERE campaign_id = ?1",
+            params![id],
+            |r| r.get(0),
+        )?;
+        tx.execute(
+            "INSERT INTO models (campaign_id, version, created_at, job_id, model, metrics)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![id, version, ts, job_id, model, metrics],
+        )?;
+        tx.commit()?;
+        Ok(version)
+    }
+
+    /// The newest model of `campaign`: (version, created_at, model JSON, metrics JSON).
+    pub fn latest_model(&self, campaign: &str) -> Result<Option<(i64, Micros, String, String)>> {
+        let id = self.campaign(campaign)?.0.id;
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT version, created_at, model, metrics FROM models
+                 WHERE campaign_id = ?1 ORDER BY version DESC LIMIT 1",
+                params![id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?)
+    }
+}
