@@ -1,0 +1,171 @@
+//! `liftdeck bench ...`: whole-process benchmarks (see BENCHMARKS.md). The measuring is in
+//! `liftdeck::app::bench` and `app::bench_aa`; this file resolves the working directory and the
+//! sqlite3 shell, and runs the writer child process of the refresh benchmark.
+
+use anyhow::Result;
+use clap::Subcommand;
+use liftdeck::app;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Subcommand)]
+pub enum BenchCmd {
+    /// Ingest throughput with rollups, side by side with the sqlite3 shell's plain `.import`.
+    Ingest {
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// The sqlite3 shell for the baseline (skipped when absent).
+        #[arg(long, default_value = "sqlite3")]
+        sqlite3: String,
+        /// Working directory for the generated files and databases (default: a temp dir).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// A/A experiments under continuous peeking: false-positive rates of fixed-horizon vs
+    /// always-valid inference on the same data.
+    Aa {
+        #[arg(long, default_value_t = 2000)]
+        experiments: usize,
+        #[arg(long, default_value_t = 50)]
+        looks: usize,
+        /// Units (both arms) added between looks.
+        #[arg(long, default_value_t = 100)]
+        units: usize,
+        #[arg(long, default_value_t = 0.1)]
+        rate: f64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Compute time of a full A/B report (every metric) from rollups.
+    Report {
+        #[arg(long, default_value_t = 20)]
+        arms: usize,
+        #[arg(long, default_value_t = 21)]
+        repeats: usize,
+        /// Also compare with a full GROUP BY scan on a database of this many events.
+        #[arg(long)]
+        scan_events: Option<i64>,
+        /// Database for the scan comparison (kept, so later runs reuse it).
+        #[arg(long, default_value = "bench-scan.db")]
+        scan_db: PathBuf,
+    },
+    /// Console refresh latency on DB while a demo ingests into it from a child process.
+    Refresh {
+        #[arg(long, default_value = "bench-scan.db")]
+        db: PathBuf,
+        #[arg(long, default_value_t = 20.0)]
+        seconds: f64,
+    },
+    /// Assignment decisions per second in-process: hash alone, new units, repeat look-ups.
+    Assign {
+        #[arg(long, default_value_t = 200_000)]
+        n: u64,
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+pub fn run(cmd: BenchCmd) -> Result<ExitCode> {
+    match cmd {
+        BenchCmd::Ingest {
+            events,
+            repeats,
+            seed,
+            sqlite3,
+            dir,
+        } => {
+            let (dir, _keep) = bench_dir(dir)?;
+            let shell = which(&sqlite3);
+            if shell.is_none() {
+                eprintln!("note: `{sqlite3}` not found; the .import baseline is skipped");
+            }
+            let report =
+                app::bench::bench_ingest(&dir, events, seed, repeats.max(1), shell.as_deref())?;
+            println!("{report}");
+        }
+        BenchCmd::Aa {
+            experiments,
+            looks,
+            units,
+            rate,
+            seed,
+        } => {
+            let started = std::time::Instant::now();
+            let r = app::bench_aa::bench_aa(experiments, looks, units, rate, seed);
+            println!("{r}\n  ({:.1} s)", started.elapsed().as_secs_f64());
+        }
+        BenchCmd::Report {
+            arms,
+            repeats,
+            scan_events,
+            scan_db,
+        } => {
+            println!("{}", app::bench_aa::bench_report(arms, repeats, 1));
+            if let Some(events) = scan_events {
+                let r = app::bench_aa::bench_scan(&scan_db, events, repeats.clamp(1, 5))?;
+                println!("{r}");
+            }
+        }
+        BenchCmd::Refresh { db, seconds } => {
+            // The writer: a headless demo into the same file, committing a batch per second
+            // of simulated traffic as fast as it can.
+            let exe = std::env::current_exe()?;
+            let mut child = std::process::Command::new(exe)
+                .arg("--db")
+                .arg(&db)
+                .args([
+                    "demo",
+                    "--headless",
+                    "--duration",
+                    "10000s",
+                    "--rate",
+                    "2000",
+                ])
+                .stdout(std::process::Stdio::null())
+                .spawn()?;
+            let result = app::bench_aa::bench_refresh(&db, seconds);
+            let _ = child.kill();
+            let _ = child.wait();
+            println!("{}", result?);
+        }
+        BenchCmd::Assign { n, repeats, dir } => {
+            let (dir, _keep) = bench_dir(dir)?;
+            println!("{}", app::bench::bench_assign(&dir, n, repeats.max(1))?);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The working directory: `--dir` (created if needed), else a temporary one that lives as
+/// long as the returned guard.
+fn bench_dir(dir: Option<PathBuf>) -> Result<(PathBuf, Option<tempfile::TempDir>)> {
+    match dir {
+        Some(d) => {
+            std::fs::create_dir_all(&d)?;
+            Ok((d, None))
+        }
+        None => {
+            let t = tempfile::tempdir()?;
+            Ok((t.path().to_path_buf(), Some(t)))
+        }
+    }
+}
+
+/// Resolves a program name on PATH (or a path as given).
+fn which(program: &str) -> Option<PathBuf> {
+    let p = Path::new(program);
+    if p.components().count() > 1 {
+        return p.exists().then(|| p.to_path_buf());
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(program))
+            .find(|c| c.is_file())
+    })
+}

@@ -1,0 +1,183 @@
+//! Reading results and planning: `report ab` (every treatment arm against control) and `power`
+//! (units per arm to detect an effect). Flags fall back to the campaign's stored report
+//! settings, then to fixed defaults; the statistics are in `liftdeck::stats`.
+
+use super::write_stdout;
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use liftdeck::store::Store;
+use std::path::Path;
+use std::process::ExitCode;
+
+#[derive(Args)]
+pub struct PowerArgs {
+    /// Baseline conversion rate of a proportion metric, e.g. 0.05.
+    #[arg(long, required_unless_present = "sd")]
+    baseline: Option<f64>,
+    /// Per-unit standard deviation of a mean metric (with --mean).
+    #[arg(long)]
+    sd: Option<f64>,
+    /// Baseline mean of a mean metric (with --sd), to express the effect relatively.
+    #[arg(long, requires = "sd")]
+    mean: Option<f64>,
+    /// Relative effect to detect, e.g. 0.05 for +5%.
+    #[arg(long)]
+    mde: f64,
+    #[arg(long, default_value_t = 0.05)]
+    alpha: f64,
+    #[arg(long, default_value_t = 0.8)]
+    power: f64,
+}
+
+#[derive(Subcommand)]
+pub enum ReportCmd {
+    /// Every treatment arm against control: fixed-horizon, Bayesian and always-valid figures.
+    Ab(Box<ReportArgs>),
+}
+
+#[derive(Args)]
+pub struct ReportArgs {
+    campaign: String,
+    /// conversion (purchase), ctr (click), add_to_cart, revenue, cost, profit, aov.
+    /// Default: the campaign's metric.
+    #[arg(long)]
+    metric: Option<String>,
+    #[arg(long)]
+    json: bool,
+    /// Significance level (default: the campaign's, else 0.05).
+    #[arg(long)]
+    alpha: Option<f64>,
+    /// Total units at which you expect to decide (default: the campaign's, else 5000).
+    #[arg(long)]
+    n_star: Option<f64>,
+    /// Prior of the Gaussian effect model: flat, or proper = N(0, 0.3²) on the relative effect.
+    #[arg(long, default_value = "flat")]
+    prior: String,
+    /// Multiple-testing adjustment across arms: holm or bh (default: the campaign's, else holm).
+    #[arg(long)]
+    correction: Option<String>,
+    /// Regression adjustment with the assignment context's pre_value.
+    #[arg(long)]
+    cuped: bool,
+    /// Split by a context field, e.g. device.
+    #[arg(long)]
+    by: Option<String>,
+    /// Cap each unit's revenue at this amount.
+    #[arg(long, conflicts_with = "winsorize")]
+    cap: Option<f64>,
+    /// Cap each unit's revenue at this quantile of the campaign's units, e.g. 0.99.
+    #[arg(long)]
+    winsorize: Option<f64>,
+    /// Relative effect you want to detect; sets the time-to-decision estimate.
+    #[arg(long, default_value_t = 0.05)]
+    mde: f64,
+}
+
+pub fn run(db: &Path, cmd: ReportCmd) -> Result<ExitCode> {
+    match cmd {
+        ReportCmd::Ab(args) => report_ab(db, *args),
+    }
+}
+
+fn report_ab(db: &Path, a: ReportArgs) -> Result<ExitCode> {
+    use liftdeck::app::report::{format_text, report_ab, Capping};
+    use liftdeck::stats::ab::{Metric, Options};
+    use liftdeck::stats::bayes::EffectPrior;
+    use liftdeck::stats::multiple::Adjustment;
+    // A report only reads; a read-write open is the fallback when a read-only one fails
+    // (e.g. no file yet).
+    let store = Store::open_read_only(db)
+        .or_else(|_| Store::open(db))
+        .with_context(|| format!("opening {}", db.display()))?;
+    let (campaign, _) = store.campaign(&a.campaign)?;
+    let metric_name = a.metric.unwrap_or(campaign.spec.metric.clone());
+    let Some(metric) = Metric::parse(&metric_name) else {
+        bail!(
+            "--metric `{metric_name}`: use one of conversion, ctr, add_to_cart, revenue, cost, \
+             profit, aov"
+        );
+    };
+    let prior = match a.prior.as_str() {
+        "flat" => EffectPrior::Flat,
+        "proper" => EffectPrior::PROPER_DEFAULT,
+        other => bail!("--prior `{other}`: use flat or proper"),
+    };
+    let settings = &campaign.spec.settings;
+    let correction = a
+        .correction
+        .or(settings.correction.clone())
+        .unwrap_or_else(|| "holm".into());
+    let alpha = a.alpha.or(settings.alpha).unwrap_or(0.05);
+    let n_star = a.n_star.or(settings.n_star).unwrap_or(5000.0);
+    let adjustment = match correction.as_str() {
+        "holm" => Adjustment::Holm,
+        "bh" => Adjustment::BenjaminiHochberg,
+        other => bail!("--correction `{other}`: use holm or bh"),
+    };
+    if !(alpha > 0.0 && alpha < 0.5) {
+        bail!("--alpha must be in (0, 0.5)");
+    }
+    if !(n_star.is_finite() && n_star >= 10.0) {
+        bail!("--n-star must be at least 10 units");
+    }
+    let opts = Options {
+        alpha,
+        n_star,
+        guardrail_margin: settings.guardrail_margin.unwrap_or(0.0),
+        prior,
+        adjustment,
+        cuped: a.cuped,
+        target_mde_rel: a.mde,
+        ..Options::default()
+    };
+    let capping = match (a.cap, a.winsorize) {
+        (Some(c), _) => Capping::Absolute(c),
+        (None, Some(q)) => Capping::Quantile(q),
+        _ => Capping::None,
+    };
+    let out = report_ab(&store, &a.campaign, metric, &opts, capping, a.by.as_deref())?;
+    let text = if a.json {
+        // Without --by there is one report: print it, not a one-element list.
+        let mut j = if a.by.is_some() {
+            serde_json::to_string_pretty(&out)?
+        } else {
+            serde_json::to_string_pretty(&out.first())?
+        };
+        j.push('\n');
+        j
+    } else {
+        format_text(&out)
+    };
+    write_stdout(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn power(p: PowerArgs) -> Result<ExitCode> {
+    use liftdeck::stats::power::{units_per_arm_mean, units_per_arm_proportion, TestDesign};
+    let design = TestDesign {
+        alpha: p.alpha,
+        power: p.power,
+    };
+    let needed = match (p.baseline, p.sd) {
+        (Some(rate), _) => units_per_arm_proportion(rate, p.mde, design),
+        (None, Some(sd)) => {
+            let Some(mean) = p.mean else {
+                bail!("--sd needs --mean to turn the relative --mde into an absolute effect");
+            };
+            units_per_arm_mean(sd, p.mde * mean.abs(), design)
+        }
+        (None, None) => bail!("give --baseline RATE or --sd SD --mean MEAN"),
+    };
+    let Some(n) = needed else {
+        bail!("no sample size for these inputs: rates must be in (0, 1), alpha and power in (0, 1), mde non-zero");
+    };
+    write_stdout(&format!(
+        "{} units per arm ({:.1} exact) detect a {:+.1}% relative effect at alpha {} with {:.0}% power\n",
+        n.ceil(),
+        n,
+        100.0 * p.mde,
+        p.alpha,
+        100.0 * p.power
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
