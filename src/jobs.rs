@@ -65,8 +65,26 @@ pub enum JobUpdate {
     },
 }
 
-/// The forecast horizon the console's `F` key uses.
-pub const FORECAST_DAYS: f64 = 30.0;
+/// What a job runs with; the console uses the defaults, the CLI takes them from flags.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct JobSettings {
+    /// A read-only session: the job may not write, not even its own record.
+    pub read_only: bool,
+    pub train: TrainOptions,
+    pub forecast_days: f64,
+    pub alpha: f64,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        JobSettings {
+            read_only: false,
+            train: TrainOptions::default(),
+            forecast_days: 30.0,
+            alpha: 0.05,
+        }
+    }
+}
 
 struct Reporter<'a> {
     kind: JobKind,
@@ -93,20 +111,20 @@ impl Progress for Reporter<'_> {
 pub fn run(
     db: &Path,
     env: &Env,
-    read_only: bool,
+    settings: &JobSettings,
     kind: JobKind,
     campaign: &str,
     cancel: &AtomicBool,
     sink: &(dyn Fn(JobUpdate) + Sync),
 ) {
-    let opened = if read_only {
+    let opened = if settings.read_only {
         Store::open_read_only(db)
     } else {
         Store::open(db)
     };
     let end = match opened
         .map_err(AppError::from)
-        .and_then(|mut store| run_on(&mut store, env, read_only, kind, campaign, cancel, sink))
+        .and_then(|mut store| run_on(&mut store, env, settings, kind, campaign, cancel, sink))
     {
         Ok(out) => JobEnd::Done(out),
         Err(AppError::Cancelled) => JobEnd::Cancelled,
@@ -123,12 +141,13 @@ pub fn run(
 pub fn run_on(
     store: &mut Store,
     env: &Env,
-    read_only: bool,
+    settings: &JobSettings,
     kind: JobKind,
     campaign: &str,
     cancel: &AtomicBool,
     sink: &(dyn Fn(JobUpdate) + Sync),
 ) -> crate::app::Result<JobOutput> {
+    let read_only = settings.read_only;
     if read_only && kind.mutates() {
         return Err(AppError::Invalid(
             "read-only session: nothing was changed".into(),
@@ -147,16 +166,21 @@ pub fn run_on(
             env,
             campaign,
             job_id,
-            &TrainOptions::default(),
+            &settings.train,
             false,
             &progress,
         )
         .map(|s| JobOutput::Model(Box::new(s))),
-        JobKind::Causal => {
-            causal_report(store, campaign, 0.05, &progress).map(|r| JobOutput::Causal(Box::new(r)))
-        }
-        JobKind::Forecast => forecast(store, campaign, FORECAST_DAYS, 0.05, &progress)
-            .map(|f| JobOutput::Forecast(Box::new(f))),
+        JobKind::Causal => causal_report(store, campaign, settings.alpha, &progress)
+            .map(|r| JobOutput::Causal(Box::new(r))),
+        JobKind::Forecast => forecast(
+            store,
+            campaign,
+            settings.forecast_days,
+            settings.alpha,
+            &progress,
+        )
+        .map(|f| JobOutput::Forecast(Box::new(f))),
     };
     if let Some(id) = job_id {
         let now = env.clock.now();

@@ -5,7 +5,7 @@ mod cli;
 
 use anyhow::Result;
 use clap::Parser;
-use cli::{bench, campaign, feed, ops, report, Cli, Command};
+use cli::{bench, campaign, feed, jobs, ops, report, Cli, Command};
 use liftdeck::app::Env;
 use std::process::ExitCode;
 
@@ -34,7 +34,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Rejects(args) => feed::rejects(db, args),
         Command::Demo(args) => ops::demo(db, &env, args, &cli.theme),
         Command::Bench(cmd) => bench::run(cmd),
-        Command::Report(cmd) => report::run(db, cmd),
+        Command::Report(cmd) => report::run(db, &env, cli.read_only, cmd),
+        Command::Train(args) => jobs::train(db, &env, cli.read_only, args),
+        Command::Forecast(args) => jobs::forecast(db, &env, cli.read_only, args),
         Command::Power(args) => report::power(args),
         Command::Replay(args) => ops::replay(args, cli.read_only),
         Command::Health(args) => ops::health(db, &env, args),

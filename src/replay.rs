@@ -125,7 +125,10 @@ impl Replay {
                     let r = crate::jobs::run_on(
                         &mut self.store,
                         &self.env,
-                        read_only,
+                        &crate::jobs::JobSettings {
+                            read_only,
+                            ..Default::default()
+                        },
                         kind,
                         &campaign,
                         &cancel,

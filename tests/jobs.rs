@@ -212,7 +212,15 @@ fn run_job(
     let updates = Mutex::new(Vec::new());
     let flag = AtomicBool::new(cancel);
     let sink = |u| updates.lock().expect("lock").push(u);
-    jobs::run(db, &test_env(), false, kind, campaign, &flag, &sink);
+    jobs::run(
+        db,
+        &test_env(),
+        &jobs::JobSettings::default(),
+        kind,
+        campaign,
+        &flag,
+        &sink,
+    );
     let mut updates = updates.into_inner().expect("updates");
     let Some(JobUpdate::Finished { end, .. }) = updates.pop() else {
         panic!("the last update must be Finished");
@@ -294,4 +302,47 @@ fn runner_records_done_cancelled_and_failed_jobs_and_health_flags_a_failed_retra
     assert!(f.units.is_some(), "{f:?}");
     let conv = f.arms[0].incremental_conversions.expect("conversions");
     assert!(conv.low <= conv.value && conv.value <= conv.high);
+}
+
+#[test]
+fn cli_train_causal_and_forecast_print_json_and_read_only_refuses_training() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (db, mut store) = temp_db(&dir, "cli.db");
+    ingest_str(
+        &mut store,
+        &targeted_campaign_lines(4, 3_000),
+        Format::Jsonl,
+        5_000,
+    );
+    drop(store);
+    let cli = |args: &[&str]| {
+        std::process::Command::new(common::bin())
+            .arg("--db")
+            .arg(&db)
+            .args(args)
+            .output()
+            .expect("run liftdeck")
+    };
+    let out = cli(&["train", "target", "--json", "--epochs", "3"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(m["version"], 1);
+    assert_eq!(m["options"]["epochs"], 3);
+    let out = cli(&["report", "causal", "target", "--json"]);
+    let c: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(c["units"], 3000);
+    assert_eq!(c["outcomes"][0]["arms"][1]["arm"], "coupon");
+    assert!(c["outcomes"][0]["arms"][1]["effect"]["ipw_ci"][0].is_number());
+    let out = cli(&["forecast", "target", "--days", "7", "--json"]);
+    let f: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(f["horizon_days"], 7.0);
+    let out = cli(&["--read-only", "train", "target"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("read-only session"));
+    let out = cli(&["forecast", "nope"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no campaign `nope`"));
 }

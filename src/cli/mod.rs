@@ -9,6 +9,7 @@
 pub mod bench;
 pub mod campaign;
 pub mod feed;
+pub mod jobs;
 pub mod ops;
 pub mod report;
 
@@ -76,6 +77,10 @@ pub enum Command {
     /// Reports on a campaign's results.
     #[command(subcommand)]
     Report(report::ReportCmd),
+    /// Retrain the campaign's conversion model and store it as a new version.
+    Train(jobs::TrainArgs),
+    /// Project what shipping each arm to all traffic would earn over the coming days.
+    Forecast(jobs::ForecastArgs),
     /// Whole-process benchmarks (see BENCHMARKS.md).
     #[command(subcommand)]
     Bench(bench::BenchCmd),

@@ -33,6 +33,8 @@ pub struct PowerArgs {
 pub enum ReportCmd {
     /// Every treatment arm against control: fixed-horizon, Bayesian and always-valid figures.
     Ab(Box<ReportArgs>),
+    /// Each arm's effect weighted by the logged propensities (IPW), with a balance check.
+    Causal(super::jobs::CausalArgs),
 }
 
 #[derive(Args)]
@@ -73,9 +75,15 @@ pub struct ReportArgs {
     mde: f64,
 }
 
-pub fn run(db: &Path, cmd: ReportCmd) -> Result<ExitCode> {
+pub fn run(
+    db: &Path,
+    env: &liftdeck::app::Env,
+    read_only: bool,
+    cmd: ReportCmd,
+) -> Result<ExitCode> {
     match cmd {
         ReportCmd::Ab(args) => report_ab(db, *args),
+        ReportCmd::Causal(args) => super::jobs::causal(db, env, read_only, args),
     }
 }
 

@@ -263,7 +263,18 @@ async fn console_loop(
                         let sink = move |u| {
                             let _ = out.send(Msg::Job(u));
                         };
-                        crate::jobs::run(&db, &env, read_only, kind, &campaign, &cancel, &sink);
+                        crate::jobs::run(
+                            &db,
+                            &env,
+                            &crate::jobs::JobSettings {
+                                read_only,
+                                ..Default::default()
+                            },
+                            kind,
+                            &campaign,
+                            &cancel,
+                            &sink,
+                        );
                     });
                     continue;
                 }
