@@ -1,7 +1,7 @@
 //! liftdeck: a terminal console for e-commerce campaign experiments on one SQLite file.
 //!
-//! Layers (arrows point down only): `main.rs` (CLI) -> `app` (use cases) -> pure modules
-//! (`allocation`, `ingest`, `sim`) and `store` (the only SQL) -> `domain` (plain types).
+//! Layers (arrows point down only): `main.rs` + `cli/` (CLI) -> `app` (use cases) -> pure
+//! modules (`allocation`, `ingest`, `sim`) and `store` (the only SQL) -> `domain` (plain types).
 
 pub mod allocation;
 pub mod app;

@@ -1,0 +1,336 @@
+//! The ingest benchmark: the real `ingest_reader` path (parse, validate, rollups) into a fresh
+//! database per repeat, with reading alone and parsing alone timed on the same file so the
+//! store's share shows, and the sqlite3 shell's `.import` of the same events as the baseline.
+
+use super::input::{write_traffic, TrafficFiles};
+use super::procfs::{peak_rss_mib, reset_peak_rss, thread_cpu_seconds};
+use super::sqlite3::sqlite_import;
+use super::{bench_env, db_bytes, fresh_store, median, median_u64, mib, remove_db};
+use crate::app::{feed_batch_lines, ingest_reader, Env};
+use crate::ingest::{parse_json_line, Format};
+use anyhow::{ensure, Context};
+use std::fmt;
+use std::fs::File;
+use std::hint::black_box;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// The read buffer `liftdeck ingest FILE` uses.
+const READ_BUFFER: usize = 1 << 20;
+
+/// One repeat of the ingest benchmark.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IngestRun {
+    /// `app::ingest_reader` over the JSONL file, into a fresh database.
+    pub seconds: f64,
+    /// The same plus closing the store (SQLite's final WAL checkpoint), which the sqlite3
+    /// shell's wall time includes too.
+    pub seconds_with_close: f64,
+    /// CPU time of the ingesting thread during `seconds`; the rest of the wall time is spent
+    /// waiting: for I/O, or for a core when other work shares the machine. NaN where /proc
+    /// has no schedstat.
+    pub cpu_seconds: f64,
+    /// Reading the JSONL file line by line, nothing else.
+    pub read_seconds: f64,
+    /// Reading and `parse_json_line` on every line, no store.
+    pub parse_seconds: f64,
+    /// Wall time of the `sqlite3` child doing `.import` of the events CSV.
+    pub sqlite_import_seconds: Option<f64>,
+    /// Its CPU time (user + system, 10 ms ticks), comparable with `cpu_seconds`.
+    pub sqlite_import_cpu_seconds: Option<f64>,
+    /// VmHWM of the bench process after the liftdeck ingest (reset before it where the kernel
+    /// allows, so it is this run's peak).
+    pub peak_rss_mib: f64,
+    /// Database plus -wal bytes once the store is closed (closing checkpoints).
+    pub db_bytes: u64,
+    pub sqlite_db_bytes: Option<u64>,
+}
+
+/// Ingest throughput, medians over `runs`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IngestBench {
+    /// Event records in the input (the figure the throughput is quoted in).
+    pub events: u64,
+    /// All lines in the input: events plus the assignment lines they need.
+    pub lines: u64,
+    pub batch_lines: usize,
+    pub seconds: f64,
+    pub events_per_sec: f64,
+    pub lines_per_sec: f64,
+    pub seconds_with_close: f64,
+    pub cpu_seconds: f64,
+    pub read_seconds: f64,
+    pub parse_seconds: f64,
+    pub peak_rss_mib: f64,
+    pub db_bytes: u64,
+    pub sqlite_import_seconds: Option<f64>,
+    pub sqlite_import_events_per_sec: Option<f64>,
+    pub sqlite_import_cpu_seconds: Option<f64>,
+    pub sqlite_db_bytes: Option<u64>,
+    /// liftdeck ingest seconds / sqlite3 `.import` seconds (medians).
+    pub ratio_vs_import: Option<f64>,
+    /// The same with liftdeck's close (final checkpoint) counted, as the child's time counts it.
+    pub ratio_with_close_vs_import: Option<f64>,
+    /// CPU seconds against CPU seconds: the ratio that other load on the machine disturbs least.
+    pub cpu_ratio_vs_import: Option<f64>,
+    pub jsonl_path: PathBuf,
+    pub csv_path: PathBuf,
+    pub jsonl_bytes: u64,
+    pub csv_bytes: u64,
+    pub runs: Vec<IngestRun>,
+}
+
+/// Generates the traffic once, then per repeat ingests it into a fresh database with liftdeck
+/// and (when `sqlite3` is given) imports the events CSV with the sqlite3 shell, alternating
+/// which goes first.
+pub fn bench_ingest(
+    dir: &Path,
+    events: u64,
+    seed: u64,
+    repeats: usize,
+    sqlite3: Option<&Path>,
+) -> anyhow::Result<IngestBench> {
+    ensure!(repeats > 0, "repeats must be at least 1");
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let env = bench_env();
+    let files = write_traffic(dir, &env, events, seed)?;
+    let db = dir.join("bench-ingest.db");
+    let import_db = dir.join("bench-import.db");
+    let mut runs = Vec::with_capacity(repeats);
+    for repeat in 0..repeats {
+        let mut sqlite_import_seconds = None;
+        let mut sqlite_import_cpu_seconds = None;
+        let mut sqlite_db_bytes = None;
+        let mut import = |sqlite3: &Path| -> anyhow::Result<()> {
+            let (wall, cpu) = sqlite_import(sqlite3, &import_db, &files.csv, events)?;
+            sqlite_import_seconds = Some(wall);
+            sqlite_import_cpu_seconds = cpu;
+            sqlite_db_bytes = Some(db_bytes(&import_db)?);
+            remove_db(&import_db)?;
+            Ok(())
+        };
+        if repeat % 2 == 1 {
+            if let Some(s) = sqlite3 {
+                import(s)?;
+            }
+        }
+        let mut run = liftdeck_ingest(&db, &env, seed, &files)?;
+        if repeat % 2 == 0 {
+            if let Some(s) = sqlite3 {
+                import(s)?;
+            }
+        }
+        remove_db(&db)?;
+        run.read_seconds = read_only(&files.jsonl)?;
+        run.parse_seconds = parse_only(&files.jsonl, files.lines)?;
+        run.sqlite_import_seconds = sqlite_import_seconds;
+        run.sqlite_import_cpu_seconds = sqlite_import_cpu_seconds;
+        run.sqlite_db_bytes = sqlite_db_bytes;
+        runs.push(run);
+    }
+    let seconds = median(runs.iter().map(|r| r.seconds));
+    let seconds_with_close = median(runs.iter().map(|r| r.seconds_with_close));
+    let sqlite_import_seconds =
+        sqlite3.map(|_| median(runs.iter().filter_map(|r| r.sqlite_import_seconds)));
+    let sqlite_import_cpu_seconds = sqlite3
+        .map(|_| median(runs.iter().filter_map(|r| r.sqlite_import_cpu_seconds)))
+        .filter(|s| s.is_finite());
+    let cpu_seconds = median(runs.iter().map(|r| r.cpu_seconds));
+    Ok(IngestBench {
+        events,
+        lines: files.lines,
+        batch_lines: feed_batch_lines(),
+        seconds,
+        events_per_sec: events as f64 / seconds,
+        lines_per_sec: files.lines as f64 / seconds,
+        seconds_with_close,
+        cpu_seconds,
+        read_seconds: median(runs.iter().map(|r| r.read_seconds)),
+        parse_seconds: median(runs.iter().map(|r| r.parse_seconds)),
+        peak_rss_mib: median(runs.iter().map(|r| r.peak_rss_mib)),
+        db_bytes: median_u64(runs.iter().map(|r| r.db_bytes)),
+        sqlite_import_seconds,
+        sqlite_import_events_per_sec: sqlite_import_seconds.map(|s| events as f64 / s),
+        sqlite_import_cpu_seconds,
+        sqlite_db_bytes: sqlite3.map(|_| median_u64(runs.iter().filter_map(|r| r.sqlite_db_bytes))),
+        ratio_vs_import: sqlite_import_seconds.map(|s| seconds / s),
+        ratio_with_close_vs_import: sqlite_import_seconds.map(|s| seconds_with_close / s),
+        cpu_ratio_vs_import: sqlite_import_cpu_seconds.map(|s| cpu_seconds / s),
+        jsonl_bytes: std::fs::metadata(&files.jsonl)?.len(),
+        csv_bytes: std::fs::metadata(&files.csv)?.len(),
+        jsonl_path: files.jsonl,
+        csv_path: files.csv,
+        runs,
+    })
+}
+
+fn liftdeck_ingest(
+    db: &Path,
+    env: &Env,
+    seed: u64,
+    files: &TrafficFiles,
+) -> anyhow::Result<IngestRun> {
+    let mut store = fresh_store(db, env, seed)?;
+    let reader = BufReader::with_capacity(READ_BUFFER, File::open(&files.jsonl)?);
+    reset_peak_rss();
+    let cpu_started = thread_cpu_seconds();
+    let started = Instant::now();
+    let summary = ingest_reader(
+        &mut store,
+        env,
+        reader,
+        "bench",
+        Format::Jsonl,
+        feed_batch_lines(),
+        |_| {},
+    )?;
+    let seconds = started.elapsed().as_secs_f64();
+    let cpu_seconds = thread_cpu_seconds() - cpu_started;
+    drop(store);
+    let seconds_with_close = started.elapsed().as_secs_f64();
+    let peak_rss_mib = peak_rss_mib().unwrap_or(f64::NAN);
+    // A benchmark that silently rejected lines would be measuring the reject path.
+    ensure!(
+        summary.lines == files.lines && summary.accepted == files.lines,
+        "ingest accepted {} of {} lines ({} duplicates, {} rejected: {:?})",
+        summary.accepted,
+        files.lines,
+        summary.duplicates,
+        summary.rejected,
+        summary.samples.first()
+    );
+    Ok(IngestRun {
+        seconds,
+        seconds_with_close,
+        cpu_seconds,
+        read_seconds: 0.0,
+        parse_seconds: 0.0,
+        sqlite_import_seconds: None,
+        sqlite_import_cpu_seconds: None,
+        peak_rss_mib,
+        db_bytes: db_bytes(db)?,
+        sqlite_db_bytes: None,
+    })
+}
+
+fn read_only(jsonl: &Path) -> anyhow::Result<f64> {
+    let reader = BufReader::with_capacity(READ_BUFFER, File::open(jsonl)?);
+    let started = Instant::now();
+    let mut bytes = 0usize;
+    for line in reader.lines() {
+        bytes += line?.len();
+    }
+    black_box(bytes);
+    Ok(started.elapsed().as_secs_f64())
+}
+
+fn parse_only(jsonl: &Path, lines: u64) -> anyhow::Result<f64> {
+    let reader = BufReader::with_capacity(READ_BUFFER, File::open(jsonl)?);
+    let started = Instant::now();
+    let mut ok = 0u64;
+    for line in reader.lines() {
+        ok += u64::from(black_box(parse_json_line(&line?)).is_ok());
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    ensure!(ok == lines, "{ok} of {lines} lines parsed");
+    Ok(seconds)
+}
+
+impl fmt::Display for IngestBench {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.runs.len();
+        writeln!(
+            f,
+            "ingest: {} events in {} lines ({:.1} MiB JSONL), batches of {} lines, median of {n}",
+            self.events,
+            self.lines,
+            mib(self.jsonl_bytes),
+            self.batch_lines
+        )?;
+        writeln!(
+            f,
+            "  liftdeck ingest_reader    {:>8.3} s  {:>10.0} events/s  {:>10.0} lines/s",
+            self.seconds, self.events_per_sec, self.lines_per_sec
+        )?;
+        writeln!(
+            f,
+            "  ... plus close/checkpoint {:>8.3} s  {:>10.0} events/s",
+            self.seconds_with_close,
+            self.events as f64 / self.seconds_with_close
+        )?;
+        writeln!(
+            f,
+            "  of which on CPU           {:>8.3} s  ({:.0}%; the rest is waiting: I/O, other load)",
+            self.cpu_seconds,
+            100.0 * self.cpu_seconds / self.seconds
+        )?;
+        writeln!(
+            f,
+            "  read lines only           {:>8.3} s  ({:.0}% of ingest)",
+            self.read_seconds,
+            100.0 * self.read_seconds / self.seconds
+        )?;
+        writeln!(
+            f,
+            "  read + parse_json_line    {:>8.3} s  ({:.0}% of ingest; store work is the other {:.0}%)",
+            self.parse_seconds,
+            100.0 * self.parse_seconds / self.seconds,
+            100.0 * (1.0 - self.parse_seconds / self.seconds)
+        )?;
+        match (
+            self.sqlite_import_seconds,
+            self.sqlite_import_events_per_sec,
+        ) {
+            (Some(s), Some(r)) => writeln!(
+                f,
+                "  sqlite3 .import (CSV)     {s:>8.3} s  {r:>10.0} events/s  ({:.1} MiB CSV, \
+                 WAL + synchronous=NORMAL, plain table)",
+                mib(self.csv_bytes)
+            )?,
+            _ => writeln!(f, "  sqlite3 .import           not run (no sqlite3 given)")?,
+        }
+        if let (Some(r), Some(rc)) = (self.ratio_vs_import, self.ratio_with_close_vs_import) {
+            writeln!(
+                f,
+                "  ratio liftdeck / import   {r:.2}x  ({rc:.2}x counting liftdeck's close)"
+            )?;
+        }
+        if let (Some(c), Some(r)) = (self.sqlite_import_cpu_seconds, self.cpu_ratio_vs_import) {
+            writeln!(
+                f,
+                "  CPU: liftdeck {:.3} s, sqlite3 {c:.2} s: ratio {r:.2}x",
+                self.cpu_seconds
+            )?;
+        }
+        writeln!(
+            f,
+            "  peak RSS {:.1} MiB (VmHWM of the bench process)  db {:.1} MiB{}",
+            self.peak_rss_mib,
+            mib(self.db_bytes),
+            self.sqlite_db_bytes
+                .map(|b| format!("  (sqlite3 import db {:.1} MiB)", mib(b)))
+                .unwrap_or_default()
+        )?;
+        writeln!(
+            f,
+            "  runs (seconds): liftdeck / +close / on CPU / import / import CPU / parse"
+        )?;
+        for (i, r) in self.runs.iter().enumerate() {
+            writeln!(
+                f,
+                "    {}: {:.3} / {:.3} / {:.3} / {} / {} / {:.3}",
+                i + 1,
+                r.seconds,
+                r.seconds_with_close,
+                r.cpu_seconds,
+                r.sqlite_import_seconds
+                    .map_or("-".into(), |s| format!("{s:.3}")),
+                r.sqlite_import_cpu_seconds
+                    .map_or("-".into(), |s| format!("{s:.2}")),
+                r.parse_seconds
+            )?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,36 @@
+//! Process figures from /proc (Linux): CPU time of this thread and of waited-for children,
+//! and peak RSS. Where /proc lacks a file the figure is NaN or None, never an error: a
+//! benchmark still runs, it just reports less.
+
+/// CPU time this thread has run, from /proc/thread-self/schedstat (nanoseconds on CPU).
+pub(super) fn thread_cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(f64::NAN, |ns| ns as f64 / 1e9)
+}
+
+/// User + system CPU of this process's waited-for children (cutime + cstime in
+/// /proc/self/stat), in seconds; USER_HZ is 100 on Linux.
+pub(super) fn waited_children_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name start at field 3 (state).
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let cutime: f64 = fields.get(13)?.parse().ok()?;
+    let cstime: f64 = fields.get(14)?.parse().ok()?;
+    Some((cutime + cstime) / 100.0)
+}
+
+/// Resets VmHWM to the current RSS (Linux 4.0+); without it the peak covers the whole process.
+pub(super) fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// VmHWM of this process in MiB, from /proc/self/status.
+pub(super) fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}

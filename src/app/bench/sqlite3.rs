@@ -1,0 +1,76 @@
+//! The ingest benchmark's baseline: the sqlite3 shell's plain CSV `.import`, run as a child
+//! process so its wall time includes what a user of the shell would wait for.
+
+use super::procfs::waited_children_cpu_seconds;
+use super::remove_db;
+use anyhow::{bail, ensure, Context};
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+/// The baseline: the sqlite3 shell loading the events CSV into a plain table (no indexes, no
+/// validation, no rollups), with the same journal settings liftdeck uses. Returns the child's
+/// wall time (process start and final checkpoint included) and, where /proc tells, its CPU time.
+pub(super) fn sqlite_import(
+    sqlite3: &Path,
+    db: &Path,
+    csv: &Path,
+    events: u64,
+) -> anyhow::Result<(f64, Option<f64>)> {
+    remove_db(db)?;
+    let csv_text = csv.to_str().context("CSV path is not UTF-8")?;
+    ensure!(
+        !csv_text.contains(['"', '\n', '\\']),
+        "CSV path {csv_text} cannot be quoted for the sqlite3 shell"
+    );
+    let script = format!(
+        "PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
+CREATE TABLE events (event_id TEXT, campaign TEXT, unit TEXT, kind TEXT, value REAL, cost REAL, ts TEXT);
+.mode csv
+.import --skip 1 \"{csv_text}\" events
+"
+    );
+    let children_cpu = waited_children_cpu_seconds();
+    let started = Instant::now();
+    let mut child = Command::new(sqlite3)
+        .arg("-bail")
+        .arg(db)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {}", sqlite3.display()))?;
+    child
+        .stdin
+        .take()
+        .context("sqlite3 stdin")?
+        .write_all(script.as_bytes())?;
+    let out = child.wait_with_output()?;
+    let seconds = started.elapsed().as_secs_f64();
+    let cpu = match (children_cpu, waited_children_cpu_seconds()) {
+        (Some(before), Some(after)) => Some(after - before),
+        _ => None,
+    };
+    if !out.status.success() || !out.stderr.is_empty() {
+        bail!(
+            "sqlite3 .import failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let count = Command::new(sqlite3)
+        .arg(db)
+        .arg("SELECT count(*) FROM events")
+        .output()?;
+    let count: u64 = String::from_utf8_lossy(&count.stdout)
+        .trim()
+        .parse()
+        .context("counting imported rows")?;
+    ensure!(
+        count == events,
+        "sqlite3 imported {count} of {events} events"
+    );
+    Ok((seconds, cpu))
+}
