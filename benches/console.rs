@@ -8,12 +8,14 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use liftdeck::app::demo::run_headless;
 use liftdeck::app::Env;
 use liftdeck::clock::Clock;
+use liftdeck::jobs::{self, JobEnd, JobKind, JobSettings, JobUpdate};
 use liftdeck::stats::ab::Metric;
 use liftdeck::store::Store;
 use liftdeck::tui::data::load_snapshot;
 use liftdeck::tui::{render, App, Msg, Panel};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
+use std::sync::atomic::AtomicBool;
 
 fn app_on_demo() -> App {
     let env = Env {
@@ -26,6 +28,26 @@ fn app_on_demo() -> App {
         .expect("snapshot");
     let mut app = App::new(false);
     app.update(Msg::Loaded(Box::new(snap)));
+    // The job panels as they look with a result: run each job once on the same data.
+    for kind in [JobKind::Retrain, JobKind::Causal, JobKind::Forecast] {
+        let never = AtomicBool::new(false);
+        let settings = JobSettings::default();
+        let out = jobs::run_on(
+            &mut store,
+            &env,
+            &settings,
+            kind,
+            "coupon-10",
+            &never,
+            &|_| {},
+        )
+        .expect("job");
+        app.update(Msg::Job(JobUpdate::Finished {
+            kind,
+            campaign: "coupon-10".into(),
+            end: JobEnd::Done(out),
+        }));
+    }
     app
 }
 
@@ -40,7 +62,7 @@ fn frames(c: &mut Criterion) {
                 terminal.draw(|_| {}).expect("draw");
             })
         });
-        for panel in [Panel::Campaigns, Panel::Ab, Panel::Bandit, Panel::Health] {
+        for panel in Panel::ALL {
             app.panel = panel;
             group.bench_function(BenchmarkId::new(panel.title(), &size), |b| {
                 b.iter(|| {
