@@ -73,9 +73,12 @@ pub struct SrmReport {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CupedReport {
+    /// Pooled within-arm slope of the metric (linearised for ratios) on `pre_value`.
     pub theta: f64,
     /// 1 - Var(adjusted)/Var(raw) of the control-vs-treatment difference, pooled over arms.
     pub variance_reduction: f64,
+    /// `regression` for means and proportions, `linearised_ratio` for CTR and AOV.
+    pub method: &'static str,
 }
 
 /// One arm's row. Comparison fields are `None` for control and where undefined.
@@ -240,7 +243,7 @@ pub fn ab_report(
         ));
     }
     let estimates: Vec<Option<ArmEstimate>> = match &cuped_fit {
-        Some((_, adj, _)) => adj.clone(),
+        Some(fit) => fit.estimates.clone(),
         None => stats.iter().map(arm_estimate).collect(),
     };
     let mut rows: Vec<ArmRow> = arms
@@ -344,9 +347,13 @@ pub fn ab_report(
             multiple_exposure_units: conflicted,
             multiple_exposure_flag: me.flagged,
         },
-        cuped: cuped_fit.map(|(theta, _, reduction)| CupedReport {
-            theta,
-            variance_reduction: reduction,
+        cuped: cuped_fit.map(|fit| CupedReport {
+            theta: fit.theta,
+            variance_reduction: fit.variance_reduction,
+            method: match stats.first() {
+                Some(MetricStats::Ratio(_)) => "linearised_ratio",
+                _ => "regression",
+            },
         }),
         power: PowerReport {
             mde_rel,
