@@ -485,6 +485,13 @@ pub struct ArmRollup {
     pub clicks_exposures_sum: f64,
     pub purchases_sumsq: f64,
     pub revenue_purchases_sum: f64,
+    /// CUPED cross sums for the remaining metrics (migration 5): Σx·cost, Σx over units with
+    /// an add-to-cart, and Σx times exposures, clicks and orders per unit.
+    pub x_cost_sum: f64,
+    pub x_cart_sum: f64,
+    pub x_exposures_sum: f64,
+    pub x_clicks_sum: f64,
+    pub x_purchases_sum: f64,
 }
 
 impl ArmRollup {
@@ -532,6 +539,40 @@ impl ArmRollup {
                 "x_conversion_sum",
                 self.x_conversion_sum,
                 other.x_conversion_sum,
+            ),
+            (
+                "exposures_sumsq",
+                self.exposures_sumsq,
+                other.exposures_sumsq,
+            ),
+            ("clicks_sumsq", self.clicks_sumsq, other.clicks_sumsq),
+            (
+                "clicks_exposures_sum",
+                self.clicks_exposures_sum,
+                other.clicks_exposures_sum,
+            ),
+            (
+                "purchases_sumsq",
+                self.purchases_sumsq,
+                other.purchases_sumsq,
+            ),
+            (
+                "revenue_purchases_sum",
+                self.revenue_purchases_sum,
+                other.revenue_purchases_sum,
+            ),
+            ("x_cost_sum", self.x_cost_sum, other.x_cost_sum),
+            ("x_cart_sum", self.x_cart_sum, other.x_cart_sum),
+            (
+                "x_exposures_sum",
+                self.x_exposures_sum,
+                other.x_exposures_sum,
+            ),
+            ("x_clicks_sum", self.x_clicks_sum, other.x_clicks_sum),
+            (
+                "x_purchases_sum",
+                self.x_purchases_sum,
+                other.x_purchases_sum,
             ),
         ];
         for (name, a, b) in floats {

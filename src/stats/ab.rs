@@ -5,6 +5,7 @@
 //! treatment arm against control, plus SRM and multiple-testing adjustment across arms.
 //! Pure: plain structs in, a serialisable report out.
 
+pub use super::bayes::normal_prob_best;
 use super::bayes::{self, BetaPosterior, BetaPrior, EffectPrior};
 use super::frequentist::{
     compare_means, compare_proportions, difference, relative_lift, relative_lift_delta,
@@ -20,7 +21,6 @@ use super::power::{
 use super::sequential::{self, SequentialConfig};
 use super::srm::{multiple_exposure, srm_check};
 use serde::Serialize;
-use statrs::distribution::{Continuous, ContinuousCDF, Normal};
 
 /// Settings of one report.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -73,9 +73,12 @@ pub struct SrmReport {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CupedReport {
+    /// Pooled within-arm slope of the metric (linearised for ratios) on `pre_value`.
     pub theta: f64,
     /// 1 - Var(adjusted)/Var(raw) of the control-vs-treatment difference, pooled over arms.
     pub variance_reduction: f64,
+    /// `regression` for means and proportions, `linearised_ratio` for CTR and AOV.
+    pub method: &'static str,
 }
 
 /// One arm's row. Comparison fields are `None` for control and where undefined.
@@ -141,68 +144,6 @@ pub struct AbReport {
     pub notes: Vec<String>,
 }
 
-/// P(arm i has the highest value) for independent normal estimates, by integrating
-/// φ_i(v) Π_{j≠i} Φ_j(v) on a fine grid (deterministic; no Monte Carlo).
-pub fn normal_prob_best(estimates: &[(f64, f64)]) -> Option<Vec<f64>> {
-    if estimates
-        .iter()
-        .any(|&(m, sd)| !(m.is_finite() && sd > 0.0 && sd.is_finite()))
-    {
-        return None;
-    }
-    // The maximum is almost surely above every arm's own lower tail, so the integrand is
-    // negligible below the highest of those tails: integrating from there, not from the
-    // lowest arm's tail, keeps spread-out arms cheap.
-    let lo = estimates
-        .iter()
-        .map(|&(m, sd)| m - 9.0 * sd)
-        .fold(f64::NEG_INFINITY, f64::max);
-    let hi = estimates
-        .iter()
-        .map(|&(m, sd)| m + 9.0 * sd)
-        .fold(f64::NEG_INFINITY, f64::max);
-    let dists: Vec<Normal> = estimates
-        .iter()
-        .map(|&(m, sd)| Normal::new(m, sd).ok())
-        .collect::<Option<_>>()?;
-    // Simpson's rule with 16 points per narrowest sd: the integrand is smooth, so the error
-    // (~h⁴) is far below the 1e-9 the tests ask for.
-    let narrow = estimates
-        .iter()
-        .filter(|&&(m, sd)| m + 9.0 * sd > lo)
-        .map(|e| e.1)
-        .fold(f64::INFINITY, f64::min);
-    let steps = (((hi - lo) / (narrow / 16.0)).ceil() as usize).clamp(200, 200_000) & !1;
-    let h = (hi - lo) / steps as f64;
-    let k = dists.len();
-    let mut out = vec![0.0; k];
-    let (mut prefix, mut suffix) = (vec![1.0; k + 1], vec![1.0; k + 1]);
-    let mut cdfs = vec![0.0; k];
-    for step in 0..=steps {
-        let v = lo + h * step as f64;
-        let w = if step == 0 || step == steps {
-            1.0
-        } else if step % 2 == 1 {
-            4.0
-        } else {
-            2.0
-        };
-        for (c, d) in cdfs.iter_mut().zip(&dists) {
-            *c = d.cdf(v);
-        }
-        // Products of all the other arms' CDFs via prefix and suffix products: O(k) per node.
-        for i in 0..k {
-            prefix[i + 1] = prefix[i] * cdfs[i];
-            suffix[k - 1 - i] = suffix[k - i] * cdfs[k - 1 - i];
-        }
-        for (i, d) in dists.iter().enumerate() {
-            out[i] += w * d.pdf(v) * prefix[i] * suffix[i + 1];
-        }
-    }
-    let total: f64 = out.iter().map(|x| x * h / 3.0).sum();
-    Some(out.into_iter().map(|x| x * h / 3.0 / total).collect())
-}
-
 /// Builds the report for one metric.
 pub fn ab_report(
     campaign: &str,
@@ -240,7 +181,7 @@ pub fn ab_report(
         ));
     }
     let estimates: Vec<Option<ArmEstimate>> = match &cuped_fit {
-        Some((_, adj, _)) => adj.clone(),
+        Some(fit) => fit.estimates.clone(),
         None => stats.iter().map(arm_estimate).collect(),
     };
     let mut rows: Vec<ArmRow> = arms
@@ -344,9 +285,13 @@ pub fn ab_report(
             multiple_exposure_units: conflicted,
             multiple_exposure_flag: me.flagged,
         },
-        cuped: cuped_fit.map(|(theta, _, reduction)| CupedReport {
-            theta,
-            variance_reduction: reduction,
+        cuped: cuped_fit.map(|fit| CupedReport {
+            theta: fit.theta,
+            variance_reduction: fit.variance_reduction,
+            method: match stats.first() {
+                Some(MetricStats::Ratio(_)) => "linearised_ratio",
+                _ => "regression",
+            },
         }),
         power: PowerReport {
             mde_rel,

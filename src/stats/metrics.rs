@@ -1,7 +1,8 @@
 //! Metrics as the reports see them: which sufficient statistics of an arm's rollups make each
-//! metric (proportion, per-unit mean, or ratio of per-unit sums), and CUPED regression
-//! adjustment of those statistics with the pre-period covariate. Pure.
+//! metric (proportion, per-unit mean, or ratio of per-unit sums), and which sums feed CUPED
+//! for each metric (the adjustment itself is `stats::cuped`). Pure.
 
+use super::cuped::{CupedFit, CupedSums};
 use super::frequentist::{ArmEstimate, MeanStats, ProportionStats, RatioStats};
 use crate::domain::ArmRollup;
 use serde::Serialize;
@@ -124,16 +125,6 @@ pub fn metric_stats(metric: Metric, r: &ArmRollup) -> MetricStats {
     }
 }
 
-/// Per-unit covariate moments for CUPED: Σx, Σx², Σxy for the metric's y.
-fn covariate_sums(metric: Metric, r: &ArmRollup) -> Option<(f64, f64, f64)> {
-    let xy = match metric {
-        Metric::Conversion => r.x_conversion_sum,
-        Metric::Revenue => r.x_revenue_sum,
-        _ => return None,
-    };
-    Some((r.x_sum, r.x_sumsq, xy))
-}
-
 /// The value and variance of one arm's metric estimate (CUPED-adjusted when asked).
 pub fn arm_estimate(stats: &MetricStats) -> Option<ArmEstimate> {
     match stats {
@@ -151,62 +142,46 @@ pub fn point(stats: &MetricStats) -> Option<f64> {
     }
 }
 
-/// Pooled CUPED, returning (θ, adjusted arm estimates, variance reduction): θ = Cov(y, x)/Var(x) over all units; arm means shift by θ(x̄_arm - x̄_all).
-pub fn cuped(metric: Metric, arms: &[ArmInput]) -> Option<(f64, Vec<Option<ArmEstimate>>, f64)> {
-    let mut n = 0.0;
-    let (mut sx, mut sxx, mut sy, mut sxy) = (0.0, 0.0, 0.0, 0.0);
-    for a in arms {
-        let (x, xx, xy) = covariate_sums(metric, &a.rollup)?;
-        if let MetricStats::Ratio(_) = metric_stats(metric, &a.rollup) {
-            return None;
-        }
-        let (y, _) = y_sums(metric, &a.rollup);
-        n += a.rollup.units as f64;
-        sx += x;
-        sxx += xx;
-        sy += y;
-        sxy += xy;
-    }
-    if n < 3.0 {
-        return None;
-    }
-    let var_x = (sxx - sx * sx / n) / (n - 1.0);
-    let cov = (sxy - sx * sy / n) / (n - 1.0);
-    if var_x <= 0.0 || !var_x.is_finite() {
-        return None;
-    }
-    let theta = cov / var_x;
-    let x_all = sx / n;
-    let mut raw_var = 0.0;
-    let mut adj_var = 0.0;
-    let estimates = arms
-        .iter()
-        .map(|a| {
-            let r = &a.rollup;
-            let na = r.units as f64;
-            if na < 2.0 {
-                return None;
+/// One arm's CUPED sums for a metric: per-unit numerator y, denominator d (1 for means and
+/// proportions) and their cross sums with the covariate x = `pre_value`.
+pub fn cuped_sums(metric: Metric, r: &ArmRollup) -> CupedSums {
+    let n = r.units as f64;
+    let x = (r.x_sum, r.x_sumsq);
+    let mean = |y: (f64, f64), xy: f64| CupedSums::mean(n, y, (x.0, x.1, xy));
+    match (metric, metric_stats(metric, r)) {
+        (Metric::Conversion, _) => mean(y_sums(metric, r), r.x_conversion_sum),
+        (Metric::AddToCart, _) => mean(y_sums(metric, r), r.x_cart_sum),
+        (Metric::Revenue, _) => mean(y_sums(metric, r), r.x_revenue_sum),
+        (Metric::Cost, _) => mean(y_sums(metric, r), r.x_cost_sum),
+        // x·(r - c) summed per unit.
+        (Metric::Profit, _) => mean(y_sums(metric, r), r.x_revenue_sum - r.x_cost_sum),
+        (Metric::Ctr | Metric::Aov, MetricStats::Ratio(s)) => {
+            let xd = if metric == Metric::Ctr {
+                (r.x_clicks_sum, r.x_exposures_sum)
+            } else {
+                (r.x_revenue_sum, r.x_purchases_sum)
+            };
+            CupedSums {
+                n,
+                sum_y: s.sum_y,
+                sum_y_sq: s.sum_y_sq,
+                sum_d: s.sum_x,
+                sum_d_sq: s.sum_x_sq,
+                sum_yd: s.sum_xy,
+                sum_x: x.0,
+                sum_x_sq: x.1,
+                sum_xy: xd.0,
+                sum_xd: xd.1,
             }
-            let (x, xx, xy) = covariate_sums(metric, r)?;
-            let (y, yy) = y_sums(metric, r);
-            let vy = (yy - y * y / na) / (na - 1.0);
-            let vx = (xx - x * x / na) / (na - 1.0);
-            let cxy = (xy - x * y / na) / (na - 1.0);
-            let v = (vy - 2.0 * theta * cxy + theta * theta * vx).max(0.0);
-            raw_var += vy / na;
-            adj_var += v / na;
-            Some(ArmEstimate {
-                value: y / na - theta * (x / na - x_all),
-                variance: v / na,
-            })
-        })
-        .collect();
-    let reduction = if raw_var > 0.0 {
-        1.0 - adj_var / raw_var
-    } else {
-        0.0
-    };
-    Some((theta, estimates, reduction))
+        }
+        (Metric::Ctr | Metric::Aov, _) => CupedSums::default(),
+    }
+}
+
+/// Pooled CUPED of one metric over the arms (see [`super::cuped`]).
+pub fn cuped(metric: Metric, arms: &[ArmInput]) -> Option<CupedFit> {
+    let sums: Vec<CupedSums> = arms.iter().map(|a| cuped_sums(metric, &a.rollup)).collect();
+    super::cuped::fit(&sums)
 }
 
 pub fn y_sums(metric: Metric, r: &ArmRollup) -> (f64, f64) {

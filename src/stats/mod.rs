@@ -4,12 +4,14 @@
 //!   differences of proportions and means.
 //! - `bayes`: Gaussian model of the relative effect, exact Beta-Binomial posteriors.
 //! - `sequential`: always-valid confidence sequences and mSPRT p-values (safe under peeking).
+//! - `cuped`: regression adjustment with the pre-period covariate, for means and ratios.
 //! - `srm`: sample-ratio-mismatch chi-square test.
 //! - `power`: sample size and minimum detectable effect.
 //! - `multiple`: Holm-Bonferroni and Benjamini-Hochberg adjustments.
 
 pub mod ab;
 pub mod bayes;
+pub mod cuped;
 pub mod frequentist;
 pub mod metrics;
 pub mod multiple;

@@ -94,6 +94,11 @@ struct ArmDelta {
     clicks_exposures_sum: f64,
     purchases_sumsq: f64,
     revenue_purchases_sum: f64,
+    x_cost_sum: f64,
+    x_cart_sum: f64,
+    x_exposures_sum: f64,
+    x_clicks_sum: f64,
+    x_purchases_sum: f64,
     last_event_ts: Option<Micros>,
 }
 
@@ -498,7 +503,10 @@ fn apply_event(
         }
         Some(StandardKind::AddToCart) => {
             d.carts += 1;
-            d.cart_units += i64::from(unit.carts == 0);
+            if unit.carts == 0 {
+                d.cart_units += 1;
+                d.x_cart_sum += unit.x.unwrap_or(0.0);
+            }
             unit.carts += 1;
         }
         Some(StandardKind::Purchase) => {
@@ -542,7 +550,13 @@ fn apply_event(
     d.cost_sum += w;
     d.cost_sumsq += 2.0 * c * w + w * w;
     d.revenue_cost_sum += r * w + v * c + v * w;
+    // x is fixed at assignment (events for an unassigned unit are rejected), so a unit's
+    // total going from t to t+v moves Σx·t by x·v.
     d.x_revenue_sum += x * v;
+    d.x_cost_sum += x * w;
+    d.x_exposures_sum += x * de;
+    d.x_clicks_sum += x * dk;
+    d.x_purchases_sum += x * dp;
     d.last_event_ts = Some(d.last_event_ts.map_or(e.ts, |t| t.max(e.ts)));
     b.revenue += v;
     b.cost += w;
@@ -601,6 +615,9 @@ fn flush(conn: &Connection, batch: Batch) -> Result<()> {
                  clicks_exposures_sum = clicks_exposures_sum + ?26,
                  purchases_sumsq = purchases_sumsq + ?27,
                  revenue_purchases_sum = revenue_purchases_sum + ?28,
+                 x_cost_sum = x_cost_sum + ?29, x_cart_sum = x_cart_sum + ?30,
+                 x_exposures_sum = x_exposures_sum + ?31, x_clicks_sum = x_clicks_sum + ?32,
+                 x_purchases_sum = x_purchases_sum + ?33,
                  last_event_ts = CASE
                      WHEN ?23 IS NULL THEN last_event_ts
                      WHEN last_event_ts IS NULL OR last_event_ts < ?23 THEN ?23
@@ -635,7 +652,12 @@ fn flush(conn: &Connection, batch: Batch) -> Result<()> {
             d.clicks_sumsq,
             d.clicks_exposures_sum,
             d.purchases_sumsq,
-            d.revenue_purchases_sum
+            d.revenue_purchases_sum,
+            d.x_cost_sum,
+            d.x_cart_sum,
+            d.x_exposures_sum,
+            d.x_clicks_sum,
+            d.x_purchases_sum
         ])?;
     }
     for ((arm_id, bucket), b) in batch.buckets {

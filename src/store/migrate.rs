@@ -10,6 +10,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/002_events_by_campaign_time.sql"),
     include_str!("../../migrations/003_unit_moments_for_ratio_metrics.sql"),
     include_str!("../../migrations/004_campaign_report_settings.sql"),
+    include_str!("../../migrations/005_cuped_cross_sums_for_every_metric.sql"),
     include_str!("../../migrations/006_jobs_and_models.sql"),
 ];
 

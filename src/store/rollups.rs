@@ -49,7 +49,8 @@ const ROLLUP_COLUMNS: &str = "units, conflicted_units, exposures, exposed_units,
     click_units, add_to_carts, cart_units, purchases, conversions, custom_events, revenue_sum, \
     revenue_sumsq, cost_sum, cost_sumsq, revenue_cost_sum, x_units, x_sum, x_sumsq, \
     x_revenue_sum, x_conversion_sum, last_event_ts, exposures_sumsq, clicks_sumsq, \
-    clicks_exposures_sum, purchases_sumsq, revenue_purchases_sum";
+    clicks_exposures_sum, purchases_sumsq, revenue_purchases_sum, x_cost_sum, x_cart_sum, \
+    x_exposures_sum, x_clicks_sum, x_purchases_sum";
 
 fn rollup_from_row(r: &Row<'_>, o: usize) -> rusqlite::Result<ArmRollup> {
     Ok(ArmRollup {
@@ -80,6 +81,11 @@ fn rollup_from_row(r: &Row<'_>, o: usize) -> rusqlite::Result<ArmRollup> {
         clicks_exposures_sum: r.get(o + 24)?,
         purchases_sumsq: r.get(o + 25)?,
         revenue_purchases_sum: r.get(o + 26)?,
+        x_cost_sum: r.get(o + 27)?,
+        x_cart_sum: r.get(o + 28)?,
+        x_exposures_sum: r.get(o + 29)?,
+        x_clicks_sum: r.get(o + 30)?,
+        x_purchases_sum: r.get(o + 31)?,
     })
 }
 
@@ -160,7 +166,12 @@ impl Store {
                     COALESCE(SUM(p.clicks * p.clicks), 0.0),
                     COALESCE(SUM(p.clicks * p.exposures), 0.0),
                     COALESCE(SUM(p.purchases * p.purchases), 0.0),
-                    COALESCE(SUM(p.r * p.purchases), 0.0)
+                    COALESCE(SUM(p.r * p.purchases), 0.0),
+                    COALESCE(SUM(COALESCE(p.x, 0.0) * p.c), 0.0),
+                    COALESCE(SUM(CASE WHEN p.carts > 0 THEN COALESCE(p.x, 0.0) ELSE 0.0 END), 0.0),
+                    COALESCE(SUM(COALESCE(p.x, 0.0) * p.exposures), 0.0),
+                    COALESCE(SUM(COALESCE(p.x, 0.0) * p.clicks), 0.0),
+                    COALESCE(SUM(COALESCE(p.x, 0.0) * p.purchases), 0.0)
              FROM arms a LEFT JOIN per_unit p ON p.arm_id = a.id
              WHERE a.campaign_id = ?1
              GROUP BY a.id ORDER BY a.position",
@@ -336,6 +347,10 @@ impl Store {
                     SUM(u.exposures * u.exposures), SUM(u.clicks * u.clicks),
                     SUM(u.clicks * u.exposures), SUM(u.purchases * u.purchases),
                     SUM(u.r * u.purchases),
+                    SUM(COALESCE(u.x, 0.0) * u.c),
+                    SUM(CASE WHEN u.add_to_carts > 0 THEN COALESCE(u.x, 0.0) ELSE 0.0 END),
+                    SUM(COALESCE(u.x, 0.0) * u.exposures), SUM(COALESCE(u.x, 0.0) * u.clicks),
+                    SUM(COALESCE(u.x, 0.0) * u.purchases),
                     SUM(u.capped)
              FROM u JOIN arms a ON a.id = u.arm_id
              GROUP BY u.seg, a.id ORDER BY u.seg, a.position",
@@ -345,7 +360,7 @@ impl Store {
                 r.get(0)?,
                 r.get(1)?,
                 rollup_from_row(r, 2)?,
-                r.get::<_, i64>(29)?,
+                r.get::<_, i64>(34)?,
             ))
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

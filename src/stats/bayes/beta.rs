@@ -1,96 +1,13 @@
-//! Bayesian summaries of an A/B comparison. This module owns:
-//! - the Gaussian model of the relative effect, for any metric: the caller supplies the
-//!   delta-method estimate and standard error; flat or N(0, 0.3²) prior; posterior, chance to
-//!   beat control, credible interval and the expected loss of either decision;
-//! - the exact Beta-Binomial model for proportions: P(p_t > p_c) and P(arm is best) by adaptive
-//!   Gauss–Kronrod quadrature, and Evan Miller's closed-form sum as an independent cross-check.
+//! The exact Beta-Binomial model for proportions: Beta posteriors with their density and
+//! distribution function, P(p_t > p_c) and P(arm is best) by adaptive Gauss–Kronrod
+//! quadrature, and Evan Miller's closed-form sum as an independent cross-check.
 //!
-//! Pure functions: no I/O, no clock. Undefined results are `None`, never NaN.
-//!
-//! statrs 0.19 is used for the normal distribution and for `ln_gamma` of small arguments only:
-//! its regularized incomplete beta stops its continued fraction after 140 terms, which is
-//! measured to be off by 1.2e-3 at Beta(500001, 500001) (cdf(0.5) = 0.49878), so the beta
-//! density and distribution function are evaluated here, in a form that stays accurate at n = 1e6.
+//! statrs 0.19 is used for `ln_gamma` of small arguments only: its regularized incomplete beta
+//! stops its continued fraction after 140 terms, which is measured to be off by 1.2e-3 at
+//! Beta(500001, 500001) (cdf(0.5) = 0.49878), so the beta density and distribution function are
+//! evaluated here, in a form that stays accurate at n = 1e6.
 
-use statrs::distribution::{Continuous, ContinuousCDF, Normal};
 use statrs::function::gamma::ln_gamma;
-
-/// Prior on the relative effect in the Gaussian model.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub enum EffectPrior {
-    /// Improper flat prior: the posterior is the likelihood N(estimate, se²).
-    #[default]
-    Flat,
-    /// Proper prior N(mean, sd²) on the relative effect.
-    Normal { mean: f64, sd: f64 },
-}
-
-impl EffectPrior {
-    /// The proper prior of issue 3: N(0, 0.3²), i.e. lifts beyond ±60% are a priori rare.
-    pub const PROPER_DEFAULT: EffectPrior = EffectPrior::Normal { mean: 0.0, sd: 0.3 };
-}
-
-/// Posterior of the relative effect and the decision figures derived from it.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct EffectPosterior {
-    pub mean: f64,
-    pub sd: f64,
-    /// P(effect > 0).
-    pub chance_to_beat_control: f64,
-    /// Equal-tailed 1 - alpha credible interval.
-    pub ci_low: f64,
-    pub ci_high: f64,
-    /// Expected loss of shipping treatment, E[max(0, -effect)].
-    pub risk_ship_treatment: f64,
-    /// Expected loss of keeping control, E[max(0, effect)].
-    pub risk_keep_control: f64,
-}
-
-/// Gaussian model of the relative effect. `None` unless `estimate` is finite, `se` is positive
-/// and finite (a zero SE, e.g. both arms at 0% or 100%, carries no uncertainty to model),
-/// `alpha` is in (0, 1) and a `Normal` prior has a positive finite sd.
-pub fn gaussian_effect(
-    estimate: f64,
-    se: f64,
-    prior: EffectPrior,
-    alpha: f64,
-) -> Option<EffectPosterior> {
-    let positive = |v: f64| v > 0.0 && v.is_finite();
-    if !(estimate.is_finite() && positive(se) && alpha > 0.0 && alpha < 1.0) {
-        return None;
-    }
-    let (mean, sd) = match prior {
-        EffectPrior::Flat => (estimate, se),
-        EffectPrior::Normal { mean: m0, sd: s0 } => {
-            if !(m0.is_finite() && positive(s0)) {
-                return None;
-            }
-            // Conjugate update (precisions add, means are precision-weighted), written with the
-            // ratio r = se/s0 and hypot so that no 1/se² can overflow for a tiny SE.
-            let r2 = (se / s0).powi(2);
-            let (w_data, w_prior) = (1.0 / (1.0 + r2), 1.0 / (1.0 + 1.0 / r2));
-            (estimate * w_data + m0 * w_prior, se * s0 / se.hypot(s0))
-        }
-    };
-    let std = Normal::standard();
-    let t = mean / sd;
-    let z = std.inverse_cdf(1.0 - alpha / 2.0);
-    // With X ~ N(mu, s²) and t = mu/s, substituting x = mu + s·z:
-    //   E[max(0, X)]  = ∫_{-t}^∞ (mu + s z) φ(z) dz = mu·Φ(t) + s·φ(t)
-    //   E[max(0, -X)] = E[max(0, X)] - E[X]        = s·φ(t) - mu·Φ(-t)
-    // (using ∫_c^∞ z φ(z) dz = φ(c) and φ even). Both terms nearly cancel far in the tail, so
-    // the result is clamped at 0 rather than letting rounding make it negative.
-    let density = std.pdf(t);
-    Some(EffectPosterior {
-        mean,
-        sd,
-        chance_to_beat_control: std.cdf(t),
-        ci_low: mean - z * sd,
-        ci_high: mean + z * sd,
-        risk_ship_treatment: (sd * density - mean * std.sf(t)).max(0.0),
-        risk_keep_control: (sd * density + mean * std.cdf(t)).max(0.0),
-    })
-}
 
 /// Beta(alpha, beta) prior on a conversion rate; the default is uniform, Beta(1, 1).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -403,7 +320,7 @@ fn incomplete_beta_cf(at: Point, a: f64, b: f64) -> f64 {
 // 15-point Kronrod rule and its embedded 7-point Gauss rule on [-1, 1]: nodes from the edge
 // inwards (the last is the centre); the Gauss nodes are the odd-indexed ones. Exactness on
 // polynomials of degree 22 and 13 is checked by a unit test.
-const KRONROD_NODES: [f64; 8] = [
+pub(super) const KRONROD_NODES: [f64; 8] = [
     0.991_455_371_120_812_6,
     0.949_107_912_342_758_5,
     0.864_864_423_359_769_1,
@@ -413,7 +330,7 @@ const KRONROD_NODES: [f64; 8] = [
     0.207_784_955_007_898_5,
     0.0,
 ];
-const KRONROD_WEIGHTS: [f64; 8] = [
+pub(super) const KRONROD_WEIGHTS: [f64; 8] = [
     0.022_935_322_010_529_225,
     0.063_092_092_629_978_55,
     0.104_790_010_322_250_18,
@@ -679,25 +596,5 @@ mod tests {
         let best = prob_best(&arms);
         assert!(best.iter().all(|p| (0.0..=1.0).contains(p)));
         assert!((best.iter().sum::<f64>() - 1.0).abs() < 1e-9, "{best:?}");
-    }
-
-    #[test]
-    fn gaussian_model_degenerate_inputs() {
-        assert_eq!(gaussian_effect(0.1, 0.0, EffectPrior::Flat, 0.05), None);
-        assert_eq!(
-            gaussian_effect(f64::NAN, 0.1, EffectPrior::Flat, 0.05),
-            None
-        );
-        assert_eq!(gaussian_effect(0.1, 0.1, EffectPrior::Flat, 1.0), None);
-        let bad = EffectPrior::Normal { mean: 0.0, sd: 0.0 };
-        assert_eq!(gaussian_effect(0.1, 0.1, bad, 0.05), None);
-        for se in [1e-300, 1e-9, 1e200] {
-            for prior in [EffectPrior::Flat, EffectPrior::PROPER_DEFAULT] {
-                let post = gaussian_effect(0.1, se, prior, 0.05).expect("defined");
-                let all = [post.mean, post.sd, post.chance_to_beat_control, post.ci_low];
-                assert!(all.iter().all(|v| v.is_finite()), "{se} {post:?}");
-                assert!(post.risk_ship_treatment >= 0.0 && post.risk_keep_control >= 0.0);
-            }
-        }
     }
 }
