@@ -306,8 +306,15 @@ fn runner_records_done_cancelled_and_failed_jobs_and_health_flags_a_failed_retra
     use liftdeck::app::report::{report_ab, Capping};
     use liftdeck::stats::ab::{Metric, Options};
     let units = f.units.expect("units");
-    let r = report_ab(&store, "target", Metric::Conversion, &Options::default(), Capping::None, None)
-        .expect("report");
+    let r = report_ab(
+        &store,
+        "target",
+        Metric::Conversion,
+        &Options::default(),
+        Capping::None,
+        None,
+    )
+    .expect("report");
     let row = &r[0].report.arms[1];
     for (got, per_unit) in [
         (conv.value, row.abs_diff),
@@ -315,10 +322,16 @@ fn runner_records_done_cancelled_and_failed_jobs_and_health_flags_a_failed_retra
         (conv.high, row.abs_ci_high),
     ] {
         let want = per_unit.expect("defined") * units;
-        assert!((got - want).abs() <= 1e-9 * want.abs().max(1.0), "{got} vs {want}");
+        assert!(
+            (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+            "{got} vs {want}"
+        );
     }
     // 6,000 units arrived within one minute of data time, all traffic: 8.64M a day.
-    assert!((f.units_per_day.expect("rate") - 6_000.0 * 1440.0).abs() < 1.0, "{f:?}");
+    assert!(
+        (f.units_per_day.expect("rate") - 6_000.0 * 1440.0).abs() < 1.0,
+        "{f:?}"
+    );
 }
 
 #[test]
@@ -362,4 +375,36 @@ fn cli_train_causal_and_forecast_print_json_and_read_only_refuses_training() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("read-only session"));
     let out = cli(&["forecast", "nope"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no campaign `nope`"));
+}
+
+#[test]
+fn a_job_left_running_by_a_dead_process_is_flagged_after_an_hour() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (_, mut store) = temp_db(&dir, "stuck.db");
+    ingest_str(
+        &mut store,
+        &targeted_campaign_lines(2, 200),
+        Format::Jsonl,
+        5_000,
+    );
+    let now = test_env().clock.now();
+    let hour = 3_600_000_000;
+    store
+        .start_job("causal", "target", "gone", now - hour / 2)
+        .expect("job");
+    let findings = |store: &liftdeck::store::Store| {
+        health::check(store, now, i64::MAX).expect("health")[0]
+            .findings
+            .iter()
+            .map(|f| f.check)
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        !findings(&store).contains(&"job_stuck"),
+        "half an hour is not stuck yet"
+    );
+    store
+        .start_job("retrain", "target", "gone", now - 2 * hour)
+        .expect("job");
+    assert!(findings(&store).contains(&"job_stuck"));
 }

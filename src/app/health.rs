@@ -38,7 +38,7 @@ impl Severity {
 pub struct Finding {
     pub severity: Severity,
     /// A stable code: srm, stale, no_data, guardrail, starved_arm, multiple_exposure,
-    /// training_failed.
+    /// training_failed, job_stuck.
     pub check: &'static str,
     pub message: String,
 }
@@ -56,6 +56,10 @@ pub struct CampaignHealth {
 /// `STARVED_MIN_UNITS` units: the policy may have given up on it too early.
 const STARVED_SHARE: f64 = 0.01;
 const STARVED_MIN_UNITS: i64 = 1000;
+
+/// A job still marked running after this long most likely lost its process (a kill -9, a
+/// crash); jobs normally take seconds to minutes.
+const STUCK_JOB: Micros = 3_600_000_000;
 
 /// Checks every running campaign. `now` and `stale_after` are microseconds.
 pub fn check(store: &Store, now: Micros, stale_after: Micros) -> Result<Vec<CampaignHealth>> {
@@ -140,6 +144,17 @@ pub fn check(store: &Store, now: Micros, stale_after: Micros) -> Result<Vec<Camp
         }
         // The newest training run decides: a later success clears an earlier failure.
         for job in store.latest_jobs(&key)? {
+            if job.status == "running" && now - job.started_at > STUCK_JOB {
+                findings.push(Finding {
+                    severity: Severity::Warning,
+                    check: "job_stuck",
+                    message: format!(
+                        "{} job started {} ago is still marked running: its process may have died",
+                        job.kind,
+                        human(now - job.started_at)
+                    ),
+                });
+            }
             if job.kind == "retrain" && job.status == "failed" {
                 findings.push(Finding {
                     severity: Severity::Warning,

@@ -59,6 +59,9 @@ enum Request {
     Create(Box<crate::domain::CampaignSpec>),
 }
 
+/// How long quitting waits for running jobs to stop at their next progress point.
+const JOB_GRACE: Duration = Duration::from_secs(2);
+
 /// Stale-data threshold for health badges in the console.
 const STALE_AFTER: i64 = 15 * 60 * 1_000_000;
 
@@ -221,6 +224,7 @@ async fn console_loop(
     let mut app = App::new(read_only);
     app.theme = theme;
     let mut cancels: HashMap<JobKind, Arc<AtomicBool>> = HashMap::new();
+    let mut running = Vec::new();
     let mut terminal = ratatui::init();
     let _restore = RestoreGuard;
     let mut events = EventStream::new();
@@ -259,7 +263,8 @@ async fn console_loop(
                     let cancel = Arc::new(AtomicBool::new(false));
                     cancels.insert(kind, cancel.clone());
                     let (db, env, out) = (db.to_path_buf(), env.clone(), msg_tx.clone());
-                    tokio::task::spawn_blocking(move || {
+                    running.retain(|j: &tokio::task::JoinHandle<()>| !j.is_finished());
+                    running.push(tokio::task::spawn_blocking(move || {
                         let sink = move |u| {
                             let _ = out.send(Msg::Job(u));
                         };
@@ -275,7 +280,7 @@ async fn console_loop(
                             &cancel,
                             &sink,
                         );
-                    });
+                    }));
                     continue;
                 }
                 Effect::CancelJob(kind) => {
@@ -290,8 +295,17 @@ async fn console_loop(
             }
         }
     };
+    // Give running jobs a moment to notice the cancel flag and record themselves as
+    // cancelled, so the jobs table does not keep a "running" row for a dead process. The
+    // terminal is restored first: the operator never looks at a frozen screen.
     for flag in cancels.values() {
         flag.store(true, Ordering::Relaxed);
+    }
+    running.retain(|j| !j.is_finished());
+    if !running.is_empty() {
+        ratatui::restore();
+        let all = futures_util::future::join_all(running);
+        let _ = tokio::time::timeout(JOB_GRACE, all).await;
     }
     drop(req_tx);
     if ended.is_none() {
