@@ -313,6 +313,26 @@ fn cli_json_has_every_documented_field() {
             "{field}: {v}"
         );
     }
+    // Adjusting over arms and guardrails together can only raise a Holm p-value.
+    let guardrails = v["guardrails"].as_array().expect("guardrails");
+    assert!(
+        !guardrails.is_empty(),
+        "the demo declares a profit guardrail: {v}"
+    );
+    for a in &arms[1..] {
+        let (arm_adj, family) = (a["adj_p_value"].as_f64(), a["family_adj_p_value"].as_f64());
+        assert!(
+            family.expect("family") >= arm_adj.expect("adj") - 1e-15,
+            "{a}"
+        );
+    }
+    for g in guardrails {
+        let (p, q) = (g["p_worse"].as_f64(), g["adj_p_worse"].as_f64());
+        assert!(
+            q.expect("adj_p_worse") >= p.expect("p_worse") - 1e-15,
+            "{g}"
+        );
+    }
     // The always-valid interval is wider than the fixed-horizon one (the price of peeking).
     for a in &arms[1..] {
         let fixed = a["ci_high"].as_f64().expect("f") - a["ci_low"].as_f64().expect("f");

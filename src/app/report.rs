@@ -82,6 +82,7 @@ pub fn report_ab(
             opts.guardrail_margin,
             opts.alpha,
         );
+        crate::stats::family::adjust_family(&mut r, opts.adjustment);
         r
     };
     let weight_of = |arm: &str| arms.iter().find(|a| a.key == arm).map_or(0.0, |a| a.weight);
@@ -233,6 +234,26 @@ pub fn format_text(outputs: &[ReportOutput]) -> String {
                 prob(a.prob_best),
                 a.expected_loss.map_or("-".into(), |v| format!("{v:.4}")),
                 pval(a.adj_p_value),
+            ));
+        }
+        let family: Vec<String> = r
+            .arms
+            .iter()
+            .filter_map(|a| Some(format!("{} {}", a.key, pval(Some(a.family_adj_p_value?)))))
+            .chain(r.guardrails.iter().filter_map(|g| {
+                Some(format!(
+                    "{} on {} {}",
+                    g.arm,
+                    g.metric.name(),
+                    pval(Some(g.adj_p_worse?))
+                ))
+            }))
+            .collect();
+        if !r.guardrails.is_empty() && !family.is_empty() {
+            s.push_str(&format!(
+                "  p adjusted over arms and guardrails ({} tests): {}\n",
+                family.len(),
+                family.join(", ")
             ));
         }
         s.push_str(&format!(

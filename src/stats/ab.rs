@@ -108,6 +108,9 @@ pub struct ArmRow {
     pub prob_best: Option<f64>,
     pub expected_loss: Option<f64>,
     pub adj_p_value: Option<f64>,
+    /// `p_value` adjusted over the report's whole family: every treatment arm on this metric
+    /// plus every guardrail check (see [`super::family`]).
+    pub family_adj_p_value: Option<f64>,
     /// (Δrevenue - Δcost) / Δcost per unit against control, whatever the report's metric.
     pub roi: Option<f64>,
     pub roi_ci_low: Option<f64>,
@@ -315,8 +318,11 @@ pub struct GuardrailRow {
     pub rel_lift: Option<f64>,
     /// One-sided p-value of "worse than control by more than the margin".
     pub p_worse: Option<f64>,
-    /// True when the arm is significantly worse on this guardrail.
+    /// True when the arm is significantly worse on this guardrail (unadjusted: a guardrail
+    /// errs on the side of raising the alarm).
     pub breached: bool,
+    /// `p_worse` adjusted over the report's whole family (see [`super::family`]).
+    pub adj_p_worse: Option<f64>,
 }
 
 /// Checks each guardrail metric for every treatment arm with a one-sided test of the
@@ -358,6 +364,7 @@ pub fn add_guardrails(
                 rel_lift: pair.and_then(|(c, t)| relative_lift(c.value, t.value)),
                 p_worse: check.map(|g| g.p_worse),
                 breached: check.is_some_and(|g| g.verdict == GuardrailVerdict::Worse),
+                adj_p_worse: None,
             });
         }
     }

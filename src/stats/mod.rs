@@ -12,6 +12,7 @@
 pub mod ab;
 pub mod bayes;
 pub mod cuped;
+pub mod family;
 pub mod frequentist;
 pub mod metrics;
 pub mod multiple;
