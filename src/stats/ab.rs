@@ -240,7 +240,7 @@ pub fn ab_report(
             }
         }
     }
-    fill_prob_best(&mut rows, &stats, &estimates, metric, opts);
+    fill_prob_best(&mut rows, &stats, &estimates, metric, opts, control_index);
     let per_arm = if arms.is_empty() {
         0.0
     } else {
@@ -451,7 +451,9 @@ fn compare_arm(
             row.expected_loss = Some(post.risk_ship_treatment);
         }
     }
-    let exact = opts.exact_beta_max_arms >= arms_in_campaign;
+    // With two arms P(treatment best) is this same integral: `fill_prob_best` fills it then.
+    let exact =
+        opts.exact_beta_max_arms >= arms_in_campaign && (arms_in_campaign != 2 || opts.cuped);
     if let (MetricStats::Proportion(c), MetricStats::Proportion(t), false, true) =
         (sc, st, adjusted, exact)
     {
@@ -480,6 +482,7 @@ fn fill_prob_best(
     estimates: &[Option<ArmEstimate>],
     metric: Metric,
     opts: &Options,
+    control: Option<usize>,
 ) {
     let all_props: Option<Vec<BetaPosterior>> = stats
         .iter()
@@ -493,7 +496,17 @@ fn fill_prob_best(
         })
         .collect();
     let best = match all_props {
-        Some(posts) if !posts.is_empty() => Some(bayes::prob_best(&posts)),
+        Some(posts) if !posts.is_empty() => {
+            let best = bayes::prob_best(&posts);
+            // Two arms: P(treatment best) = P(p_t > p_c), the exact chance to beat control.
+            if let (2, Some(ci)) = (rows.len(), control) {
+                let t = 1 - ci;
+                if point(&stats[ci]).is_some() && point(&stats[t]).is_some() {
+                    rows[t].chance_to_beat_control = Some(best[t]);
+                }
+            }
+            Some(best)
+        }
         _ => {
             let sign = if metric.higher_is_better() { 1.0 } else { -1.0 };
             let normals: Option<Vec<(f64, f64)>> = estimates
