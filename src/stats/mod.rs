@@ -8,6 +8,7 @@
 //! - `srm`: sample-ratio-mismatch chi-square test.
 //! - `power`: sample size and minimum detectable effect.
 //! - `multiple`: Holm-Bonferroni and Benjamini-Hochberg adjustments.
+//! - `normal`: the standard normal distribution function and density from one `exp`.
 
 pub mod ab;
 pub mod bayes;
@@ -16,6 +17,7 @@ pub mod family;
 pub mod frequentist;
 pub mod metrics;
 pub mod multiple;
+pub mod normal;
 pub mod power;
 pub mod roi;
 pub mod sequential;

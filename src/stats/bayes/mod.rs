@@ -13,9 +13,9 @@
 
 mod beta;
 
+use crate::stats::normal;
 pub use beta::{prob_beats, prob_beats_closed_form, prob_best, BetaPosterior, BetaPrior};
 use statrs::distribution::{Continuous, ContinuousCDF, Normal};
-use statrs::function::erf::erfc;
 
 /// Prior on the relative effect in the Gaussian model.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -122,7 +122,7 @@ pub fn normal_prob_best(estimates: &[(f64, f64)]) -> Option<Vec<f64>> {
 /// [`normal_prob_best`] with panels `panel_sds` narrowest standard deviations wide.
 fn normal_prob_best_panels(estimates: &[(f64, f64)], panel_sds: f64) -> Option<Vec<f64>> {
     let k = estimates.len();
-    let cdf = |v: f64, (m, sd): (f64, f64)| 0.5 * erfc((m - v) / (sd * std::f64::consts::SQRT_2));
+    let cdf = |v: f64, (m, sd): (f64, f64)| normal::cdf_pdf((v - m) / sd).0;
     // Every arm is below its own m + 8.5 sd except with probability sf(8.5) = 9.5e-18, so the
     // maximum is below the highest of those (1 - F(hi) <= k·9.5e-18) ...
     let hi = estimates
@@ -161,10 +161,16 @@ fn normal_prob_best_panels(estimates: &[(f64, f64)], panel_sds: f64) -> Option<V
     let half = (hi - lo) / (2.0 * panels as f64);
     let mut out = vec![0.0; k];
     let n = live.len();
-    let (mut cdfs, mut below) = (vec![0.0; n], vec![0.0; n]);
+    let (mut cdfs, mut pdfs, mut below) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+    let scaled: Vec<(f64, f64)> = live
+        .iter()
+        .map(|&j| (estimates[j].0, 1.0 / estimates[j].1))
+        .collect();
     let mut node = |v: f64, w: f64, out: &mut [f64]| {
-        for (c, &j) in cdfs.iter_mut().zip(&live) {
-            *c = cdf(v, estimates[j]);
+        // Each arm's Φ and φ at the node come from one exponential (`normal::cdf_pdf`).
+        for ((c, d), &(m, inv_sd)) in cdfs.iter_mut().zip(&mut pdfs).zip(&scaled) {
+            let (cdf, pdf) = normal::cdf_pdf((v - m) * inv_sd);
+            (*c, *d) = (cdf, pdf * inv_sd);
         }
         // Product of all the other arms' CDFs via prefix and suffix products: O(k) per node.
         let mut prefix = 1.0;
@@ -176,12 +182,7 @@ fn normal_prob_best_panels(estimates: &[(f64, f64)], panel_sds: f64) -> Option<V
         for (slot, &j) in live.iter().enumerate().rev() {
             let others = below[slot] * suffix;
             suffix *= cdfs[slot];
-            if others > 0.0 {
-                let (m, sd) = estimates[j];
-                let z = (v - m) / sd;
-                let pdf = (-0.5 * z * z).exp() / (sd * (2.0 * std::f64::consts::PI).sqrt());
-                out[j] += w * pdf * others;
-            }
+            out[j] += w * pdfs[slot] * others;
         }
     };
     for p in 0..panels {
