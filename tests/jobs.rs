@@ -306,8 +306,15 @@ fn runner_records_done_cancelled_and_failed_jobs_and_health_flags_a_failed_retra
     use liftdeck::app::report::{report_ab, Capping};
     use liftdeck::stats::ab::{Metric, Options};
     let units = f.units.expect("units");
-    let r = report_ab(&store, "target", Metric::Conversion, &Options::default(), Capping::None, None)
-        .expect("report");
+    let r = report_ab(
+        &store,
+        "target",
+        Metric::Conversion,
+        &Options::default(),
+        Capping::None,
+        None,
+    )
+    .expect("report");
     let row = &r[0].report.arms[1];
     for (got, per_unit) in [
         (conv.value, row.abs_diff),
@@ -315,10 +322,16 @@ fn runner_records_done_cancelled_and_failed_jobs_and_health_flags_a_failed_retra
         (conv.high, row.abs_ci_high),
     ] {
         let want = per_unit.expect("defined") * units;
-        assert!((got - want).abs() <= 1e-9 * want.abs().max(1.0), "{got} vs {want}");
+        assert!(
+            (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+            "{got} vs {want}"
+        );
     }
     // 6,000 units arrived within one minute of data time, all traffic: 8.64M a day.
-    assert!((f.units_per_day.expect("rate") - 6_000.0 * 1440.0).abs() < 1.0, "{f:?}");
+    assert!(
+        (f.units_per_day.expect("rate") - 6_000.0 * 1440.0).abs() < 1.0,
+        "{f:?}"
+    );
 }
 
 #[test]
