@@ -3,7 +3,8 @@
 use super::{AppError, Env, Result};
 use crate::domain::{CampaignDefinition, Record};
 use crate::ingest::{
-    parse_json_line, to_csv_fields, to_json_line, CsvLayout, Format, LineError, CSV_HEADER,
+    read_json_line, to_csv_fields, to_json_line, CsvLayout, Format, IngestRecord, LineError,
+    CSV_HEADER,
 };
 use crate::store::{ExportRow, IngestItem, Ingestor, Store};
 use std::collections::BTreeMap;
@@ -82,7 +83,7 @@ pub fn ingest_reader(
                     .map(|(n, l)| IngestItem {
                         line: *n,
                         raw: l,
-                        parsed: parse_json_line(l),
+                        parsed: read_json_line(l),
                     })
                     .collect();
                 summary.absorb(ingestor.apply(items)?);
@@ -102,14 +103,14 @@ pub fn ingest_reader(
             })?;
             let mut records = rdr.records();
             loop {
-                let mut raw: Vec<(u64, String, std::result::Result<Record, LineError>)> =
+                let mut raw: Vec<(u64, String, std::result::Result<IngestRecord, LineError>)> =
                     Vec::with_capacity(batch_lines);
                 for rec in records.by_ref() {
                     match rec {
                         Ok(rec) => {
                             let line = rec.position().map_or(0, |p| p.line());
                             let text = rec.iter().collect::<Vec<_>>().join(",");
-                            raw.push((line, text, layout.parse(&rec)));
+                            raw.push((line, text, layout.read(&rec)));
                         }
                         Err(e) => {
                             let line = e.position().map_or(0, |p| p.line());

@@ -7,7 +7,7 @@ use super::procfs::{peak_rss_mib, reset_peak_rss, thread_cpu_seconds};
 use super::sqlite3::sqlite_import;
 use super::{bench_env, db_bytes, fresh_store, median, median_u64, mib, remove_db};
 use crate::app::{feed_batch_lines, ingest_reader, Env};
-use crate::ingest::{parse_json_line, Format};
+use crate::ingest::{read_json_line, Format};
 use anyhow::{ensure, Context};
 use std::fmt;
 use std::fs::File;
@@ -33,7 +33,7 @@ pub struct IngestRun {
     pub cpu_seconds: f64,
     /// Reading the JSONL file line by line, nothing else.
     pub read_seconds: f64,
-    /// Reading and `parse_json_line` on every line, no store.
+    /// Reading and `read_json_line` on every line, no store.
     pub parse_seconds: f64,
     /// Wall time of the `sqlite3` child doing `.import` of the events CSV.
     pub sqlite_import_seconds: Option<f64>,
@@ -230,7 +230,7 @@ fn parse_only(jsonl: &Path, lines: u64) -> anyhow::Result<f64> {
     let started = Instant::now();
     let mut ok = 0u64;
     for line in reader.lines() {
-        ok += u64::from(black_box(parse_json_line(&line?)).is_ok());
+        ok += u64::from(black_box(read_json_line(&line?)).is_ok());
     }
     let seconds = started.elapsed().as_secs_f64();
     ensure!(ok == lines, "{ok} of {lines} lines parsed");
@@ -273,7 +273,7 @@ impl fmt::Display for IngestBench {
         )?;
         writeln!(
             f,
-            "  read + parse_json_line    {:>8.3} s  ({:.0}% of ingest; store work is the other {:.0}%)",
+            "  read + read_json_line     {:>8.3} s  ({:.0}% of ingest; store work is the other {:.0}%)",
             self.parse_seconds,
             100.0 * self.parse_seconds / self.seconds,
             100.0 * (1.0 - self.parse_seconds / self.seconds)
