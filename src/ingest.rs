@@ -6,7 +6,9 @@
 
 use crate::clock::{format_rfc3339, parse_rfc3339};
 use crate::domain::{AssignmentRecord, CampaignDefinition, EventRecord, Micros, Record};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::fmt;
@@ -99,7 +101,9 @@ struct RawLine<'a> {
     #[serde(borrow)]
     arm: Option<Cow<'a, str>>,
     propensity: Option<f64>,
-    context: Option<Map<String, Value>>,
+    /// Kept as text: ingest stores it verbatim and only needs `pre_value` out of it.
+    #[serde(borrow)]
+    context: Option<&'a RawValue>,
     #[serde(borrow)]
     kind: Option<Cow<'a, str>>,
     value: Option<f64>,
@@ -108,8 +112,75 @@ struct RawLine<'a> {
     ts: Option<Cow<'a, str>>,
 }
 
+/// A line ready for the store: like `Record`, but an assignment keeps its context as JSON text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IngestRecord {
+    Campaign(Box<CampaignDefinition>),
+    Assignment(AssignmentLine),
+    Event(EventRecord),
+}
+
+/// An assignment line as ingest stores it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssignmentLine {
+    pub campaign: String,
+    pub unit: String,
+    pub arm: String,
+    pub propensity: f64,
+    /// A JSON object: the line's own text where that reads the same as the parsed object
+    /// (see `context_text`), else the object re-serialised.
+    pub context: String,
+    /// `AssignmentRecord::pre_value` of the same context.
+    pub pre_value: Option<f64>,
+    pub ts: Micros,
+}
+
+impl From<Record> for IngestRecord {
+    fn from(r: Record) -> IngestRecord {
+        match r {
+            Record::Campaign(c) => IngestRecord::Campaign(c),
+            Record::Event(e) => IngestRecord::Event(e),
+            Record::Assignment(a) => {
+                let pre_value = a.pre_value();
+                IngestRecord::Assignment(AssignmentLine {
+                    campaign: a.campaign,
+                    unit: a.unit,
+                    arm: a.arm,
+                    propensity: a.propensity,
+                    context: Value::Object(a.context).to_string(),
+                    pre_value,
+                    ts: a.ts,
+                })
+            }
+        }
+    }
+}
+
+impl From<IngestRecord> for Record {
+    fn from(r: IngestRecord) -> Record {
+        match r {
+            IngestRecord::Campaign(c) => Record::Campaign(c),
+            IngestRecord::Event(e) => Record::Event(e),
+            IngestRecord::Assignment(a) => Record::Assignment(AssignmentRecord {
+                campaign: a.campaign,
+                unit: a.unit,
+                arm: a.arm,
+                propensity: a.propensity,
+                // `context_text` only lets through text that parses as an object.
+                context: serde_json::from_str(&a.context).unwrap_or_default(),
+                ts: a.ts,
+            }),
+        }
+    }
+}
+
 /// Parses one JSON line.
 pub fn parse_json_line(line: &str) -> Result<Record, LineError> {
+    read_json_line(line).map(Record::from)
+}
+
+/// Parses one JSON line for ingest: the context stays text.
+pub fn read_json_line(line: &str) -> Result<IngestRecord, LineError> {
     let trimmed = line.trim();
     match serde_json::from_str::<RawLine<'_>>(trimmed) {
         // Campaign lines are rare (one per export) and carry nested arms: parse them whole.
@@ -121,13 +192,20 @@ pub fn parse_json_line(line: &str) -> Result<Record, LineError> {
             )),
         },
         Ok(raw) => from_fields(Fields {
+            context: match raw.context {
+                None => None,
+                Some(text) => match context_text(text.get()) {
+                    Some(c) => Some(c),
+                    // Not an object, or not one serde_json reads: let the slow path say which.
+                    None => return Err(explain_json(trimmed)),
+                },
+            },
             ty: raw.ty,
             event_id: raw.event_id,
             campaign: raw.campaign,
             unit: raw.unit,
             arm: raw.arm,
             propensity: raw.propensity,
-            context: raw.context,
             kind: raw.kind,
             value: raw.value,
             cost: raw.cost,
@@ -137,7 +215,7 @@ pub fn parse_json_line(line: &str) -> Result<Record, LineError> {
     }
 }
 
-fn parse_campaign(v: Value) -> Result<Record, LineError> {
+fn parse_campaign(v: Value) -> Result<IngestRecord, LineError> {
     let def: CampaignDefinition = serde_json::from_value(v).map_err(|e| {
         LineError::new(
             RejectReason::BadCampaign,
@@ -147,7 +225,7 @@ fn parse_campaign(v: Value) -> Result<Record, LineError> {
     def.spec
         .validate()
         .map_err(|e| LineError::new(RejectReason::BadCampaign, e))?;
-    Ok(Record::Campaign(Box::new(def)))
+    Ok(IngestRecord::Campaign(Box::new(def)))
 }
 
 /// The slow path for lines the typed view refused: say exactly what is wrong.
@@ -215,11 +293,164 @@ struct Fields<'a> {
     unit: Option<Cow<'a, str>>,
     arm: Option<Cow<'a, str>>,
     propensity: Option<f64>,
-    context: Option<Map<String, Value>>,
+    /// Text to store and the `pre_value` read from it.
+    context: Option<(String, Option<f64>)>,
     kind: Option<Cow<'a, str>>,
     value: Option<f64>,
     cost: Option<f64>,
     ts: Option<Cow<'a, str>>,
+}
+
+/// Checks that `text` is one JSON object that serde_json reads (the same checks, number
+/// ranges included, as parsing it into a `Map`) and returns the text to store with its
+/// `pre_value`, without building the map. The text is stored verbatim unless a key repeats in
+/// some object or is escaped: then a `Map` would keep the last duplicate while SQLite's
+/// `json_extract` (used by reports and `verify`) reads the first, so such a context is stored
+/// re-serialised from the `Map`, exactly as before.
+fn context_text(text: &str) -> Option<(String, Option<f64>)> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let probe = de.deserialize_map(ContextVisitor).ok()?;
+    de.end().ok()?;
+    if probe.canonical {
+        let map: Map<String, Value> = serde_json::from_str(text).ok()?;
+        let pre_value = pre_value_of(map.get("pre_value"));
+        return Some((Value::Object(map).to_string(), pre_value));
+    }
+    Some((text.to_owned(), probe.pre_value))
+}
+
+/// `AssignmentRecord::pre_value`, on one value.
+fn pre_value_of(v: Option<&Value>) -> Option<f64> {
+    v.and_then(Value::as_f64).filter(|x| x.is_finite())
+}
+
+struct ContextProbe {
+    pre_value: Option<f64>,
+    /// Store the re-serialised map, not the text (a repeated or escaped key somewhere).
+    canonical: bool,
+}
+
+/// The keys of one object, to spot repeats without allocating; past `KEYS` keys the object
+/// counts as canonical-only (correct, just slower).
+const KEYS: usize = 16;
+
+#[derive(Default)]
+struct KeySet<'de> {
+    keys: [&'de str; KEYS],
+    len: usize,
+}
+
+impl<'de> KeySet<'de> {
+    /// False when the key repeats, is escaped (`None`), or does not fit.
+    fn insert(&mut self, key: Option<&'de str>) -> bool {
+        let Some(key) = key else { return false };
+        if self.len == KEYS || self.keys[..self.len].contains(&key) {
+            return false;
+        }
+        self.keys[self.len] = key;
+        self.len += 1;
+        true
+    }
+}
+
+/// An object key: borrowed from the input, or `None` when it had escapes.
+struct Key<'de>(Option<&'de str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Some(v)))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Key<'de>, E> {
+                Ok(Key(None))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+struct ContextVisitor;
+
+impl<'de> Visitor<'de> for ContextVisitor {
+    type Value = ContextProbe;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ContextProbe, A::Error> {
+        let mut keys = KeySet::default();
+        let mut probe = ContextProbe {
+            pre_value: None,
+            canonical: false,
+        };
+        while let Some(Key(key)) = map.next_key()? {
+            probe.canonical |= !keys.insert(key);
+            if key == Some("pre_value") {
+                probe.pre_value = pre_value_of(Some(&map.next_value::<Value>()?));
+            } else {
+                probe.canonical |= map.next_value::<Checked>()?.0;
+            }
+        }
+        Ok(probe)
+    }
+}
+
+/// Any JSON value, read in full (so serde_json checks it as `Value` would) but not kept;
+/// `true` when an object inside has a repeated or escaped key.
+struct Checked(bool);
+
+impl<'de> Deserialize<'de> for Checked {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(CheckedVisitor)
+    }
+}
+
+struct CheckedVisitor;
+
+impl<'de> Visitor<'de> for CheckedVisitor {
+    type Value = Checked;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Checked, E> {
+        Ok(Checked(false))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Checked, E> {
+        Ok(Checked(false))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Checked, E> {
+        Ok(Checked(false))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Checked, E> {
+        Ok(Checked(false))
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Checked, E> {
+        Ok(Checked(false))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Checked, E> {
+        Ok(Checked(false))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
+        let mut canonical = false;
+        while let Some(Checked(c)) = seq.next_element()? {
+            canonical |= c;
+        }
+        Ok(Checked(canonical))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
+        let mut keys = KeySet::default();
+        let mut canonical = false;
+        while let Some(Key(key)) = map.next_key()? {
+            canonical |= !keys.insert(key);
+            canonical |= map.next_value::<Checked>()?.0;
+        }
+        Ok(Checked(canonical))
+    }
 }
 
 fn required<'a>(v: Option<Cow<'a, str>>, name: &str) -> Result<Cow<'a, str>, LineError> {
@@ -259,7 +490,7 @@ fn amount(v: Option<f64>, name: &str) -> Result<f64, LineError> {
     Ok(x)
 }
 
-fn from_fields(f: Fields<'_>) -> Result<Record, LineError> {
+fn from_fields(f: Fields<'_>) -> Result<IngestRecord, LineError> {
     let ty = required(f.ty, "type")?;
     match ty.as_ref() {
         "assignment" => {
@@ -276,12 +507,14 @@ fn from_fields(f: Fields<'_>) -> Result<Record, LineError> {
                 ));
             }
             let ts = timestamp(f.ts)?;
-            Ok(Record::Assignment(AssignmentRecord {
+            let (context, pre_value) = f.context.unwrap_or_else(|| ("{}".to_owned(), None));
+            Ok(IngestRecord::Assignment(AssignmentLine {
                 campaign,
                 unit,
                 arm,
                 propensity,
-                context: f.context.unwrap_or_default(),
+                context,
+                pre_value,
                 ts,
             }))
         }
@@ -293,7 +526,7 @@ fn from_fields(f: Fields<'_>) -> Result<Record, LineError> {
             let value = amount(f.value, "value")?;
             let cost = amount(f.cost, "cost")?;
             let ts = timestamp(f.ts)?;
-            Ok(Record::Event(EventRecord {
+            Ok(IngestRecord::Event(EventRecord {
                 event_id,
                 campaign,
                 unit,
@@ -369,6 +602,11 @@ impl CsvLayout {
 
     /// Parses one CSV record.
     pub fn parse(&self, rec: &csv::StringRecord) -> Result<Record, LineError> {
+        self.read(rec).map(Record::from)
+    }
+
+    /// Parses one CSV record for ingest: the context stays text.
+    pub fn read(&self, rec: &csv::StringRecord) -> Result<IngestRecord, LineError> {
         if self.get(rec, "type") == Some("campaign") {
             let def = self.get(rec, "definition").ok_or_else(|| {
                 LineError::new(RejectReason::MissingField, "missing field `definition`")
@@ -383,9 +621,9 @@ impl CsvLayout {
         }
         let context = match self.get(rec, "context") {
             None => None,
-            Some(s) => match serde_json::from_str::<Value>(s) {
-                Ok(Value::Object(m)) => Some(m),
-                _ => {
+            Some(s) => match context_text(s) {
+                Some(c) => Some(c),
+                None => {
                     return Err(LineError::new(
                         RejectReason::WrongType,
                         "field `context` must be a JSON object",
@@ -525,5 +763,63 @@ mod tests {
             RejectReason::BadPropensity
         );
         assert_eq!(reason(r#"{"type":"refund"}"#), RejectReason::UnknownType);
+    }
+
+    fn assignment(context: &str) -> Result<AssignmentLine, LineError> {
+        let line = format!(
+            r#"{{"type":"assignment","campaign":"c","unit":"u","arm":"a","propensity":0.5,"context":{context},"ts":"2026-11-01T12:00:00Z"}}"#
+        );
+        match read_json_line(&line)? {
+            IngestRecord::Assignment(a) => Ok(a),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn context_is_kept_verbatim_with_the_same_pre_value_as_the_map() {
+        let text = r#"{"segment":"new","pre_value":12.5,"tags":["a",{"b":1}],"device":"mobile"}"#;
+        let a = assignment(text).expect("valid");
+        assert_eq!(a.context, text);
+        assert_eq!(a.pre_value, Some(12.5));
+        for (context, x) in [
+            (r#"{"pre_value":"12"}"#, None),
+            (r#"{"pre_value":null}"#, None),
+            (r#"{"pre_value":7}"#, Some(7.0)),
+            (r#"{}"#, None),
+            ("null", None),
+        ] {
+            let a = assignment(context).expect("valid");
+            assert_eq!(a.pre_value, x, "{context}");
+            let old: Record = IngestRecord::Assignment(a.clone()).into();
+            let Record::Assignment(old) = old else {
+                panic!("not an assignment")
+            };
+            assert_eq!(old.pre_value(), x, "{context}");
+        }
+        assert_eq!(assignment("null").expect("valid").context, "{}");
+    }
+
+    #[test]
+    fn repeated_or_escaped_keys_store_the_map_as_before() {
+        // A map keeps the last of repeated keys; storing the text would let SQLite read the
+        // first.
+        let a = assignment(r#"{"pre_value":1,"device":"x","pre_value":2}"#).expect("valid");
+        assert_eq!(a.context, r#"{"device":"x","pre_value":2}"#);
+        assert_eq!(a.pre_value, Some(2.0));
+        let a = assignment(r#"{"n":{"k":1,"k":2}}"#).expect("valid");
+        assert_eq!(a.context, r#"{"n":{"k":2}}"#);
+        let a = assignment(r#"{"pre_\u0076alue":3}"#).expect("valid");
+        assert_eq!(a.context, r#"{"pre_value":3}"#);
+        assert_eq!(a.pre_value, Some(3.0));
+    }
+
+    #[test]
+    fn a_bad_context_is_named_as_before() {
+        let e = assignment(r#""mobile""#).expect_err("string context");
+        assert_eq!(e.reason, RejectReason::WrongType);
+        assert_eq!(e.detail, "field `context` must be an object, got a string");
+        let e = assignment(r#"{"x":1e400}"#).expect_err("out of range");
+        assert_eq!(e.reason, RejectReason::Malformed);
+        assert!(e.detail.starts_with("malformed JSON"), "{}", e.detail);
     }
 }

@@ -3,15 +3,26 @@
 use super::{AppError, Env, Result};
 use crate::domain::{CampaignDefinition, Record};
 use crate::ingest::{
-    parse_json_line, to_csv_fields, to_json_line, CsvLayout, Format, LineError, CSV_HEADER,
+    read_json_line, to_csv_fields, to_json_line, CsvLayout, Format, IngestRecord, LineError,
+    CSV_HEADER,
 };
 use crate::store::{ExportRow, IngestItem, Ingestor, Store};
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
+use std::sync::mpsc::sync_channel;
 
 /// Lines per transaction: large enough that commit cost vanishes, small enough that a crash
 /// loses little work and a reader never waits long for the write lock.
 pub const DEFAULT_BATCH_LINES: usize = 20_000;
+
+/// Batches handed to the parser thread and not yet applied: enough to keep both threads busy.
+const PARSE_AHEAD: usize = 2;
+
+/// Lines of one batch with what each parsed to.
+type ParsedBatch = (
+    Vec<(u64, String)>,
+    Vec<std::result::Result<IngestRecord, LineError>>,
+);
 
 /// Keep this many rejects verbatim for the summary (all are in the rejects table).
 const SAMPLE_REJECTS: usize = 20;
@@ -58,36 +69,70 @@ pub fn ingest_reader(
     let batch_lines = batch_lines.max(1);
     match format {
         Format::Jsonl => {
+            // Parsing runs on a second thread, one batch ahead of the writer: while the store
+            // applies batch k, batch k+1 is being parsed. The reader stays here (stdin's lock
+            // cannot move threads) and reading is ~1% of the time. Batches come back in the
+            // order they went out, each with its line numbers and raw text, and each is still
+            // applied as one transaction, so what commits, and when, is exactly as before.
+            let (raw_tx, raw_rx) = sync_channel::<Vec<(u64, String)>>(PARSE_AHEAD);
+            let (parsed_tx, parsed_rx) = sync_channel::<ParsedBatch>(PARSE_AHEAD);
             let mut lines = reader.lines();
             let mut line_no = 0u64;
-            loop {
-                let mut raw: Vec<(u64, String)> = Vec::with_capacity(batch_lines);
-                for line in lines.by_ref() {
-                    line_no += 1;
-                    let line = line?;
-                    if line.trim().is_empty() {
-                        continue;
+            std::thread::scope(|scope| -> Result<()> {
+                scope.spawn(move || {
+                    for raw in raw_rx {
+                        let parsed = raw.iter().map(|(_, l)| read_json_line(l)).collect();
+                        if parsed_tx.send((raw, parsed)).is_err() {
+                            break;
+                        }
                     }
-                    raw.push((line_no, line));
-                    if raw.len() == batch_lines {
+                });
+                let mut in_flight = 0usize;
+                let mut eof = false;
+                loop {
+                    // At most PARSE_AHEAD batches are out, so neither send can block for good.
+                    while in_flight < PARSE_AHEAD && !eof {
+                        let mut raw: Vec<(u64, String)> = Vec::with_capacity(batch_lines);
+                        for line in lines.by_ref() {
+                            line_no += 1;
+                            let line = line?;
+                            if line.trim().is_empty() {
+                                continue;
+                            }
+                            raw.push((line_no, line));
+                            if raw.len() == batch_lines {
+                                break;
+                            }
+                        }
+                        if raw.is_empty() {
+                            eof = true;
+                            break;
+                        }
+                        raw_tx.send(raw).map_err(|_| parser_stopped())?;
+                        in_flight += 1;
+                    }
+                    if in_flight == 0 {
                         break;
                     }
+                    let (raw, parsed) = parsed_rx.recv().map_err(|_| parser_stopped())?;
+                    in_flight -= 1;
+                    summary.lines += raw.len() as u64;
+                    let items = raw
+                        .iter()
+                        .zip(parsed)
+                        .map(|((n, l), parsed)| IngestItem {
+                            line: *n,
+                            raw: l,
+                            parsed,
+                        })
+                        .collect();
+                    summary.absorb(ingestor.apply(items)?);
+                    progress(&summary);
                 }
-                if raw.is_empty() {
-                    break;
-                }
-                summary.lines += raw.len() as u64;
-                let items = raw
-                    .iter()
-                    .map(|(n, l)| IngestItem {
-                        line: *n,
-                        raw: l,
-                        parsed: parse_json_line(l),
-                    })
-                    .collect();
-                summary.absorb(ingestor.apply(items)?);
-                progress(&summary);
-            }
+                // Ends the parser's loop; the scope then joins it.
+                drop(raw_tx);
+                Ok(())
+            })?;
         }
         Format::Csv => {
             let mut rdr = csv::ReaderBuilder::new()
@@ -102,14 +147,14 @@ pub fn ingest_reader(
             })?;
             let mut records = rdr.records();
             loop {
-                let mut raw: Vec<(u64, String, std::result::Result<Record, LineError>)> =
+                let mut raw: Vec<(u64, String, std::result::Result<IngestRecord, LineError>)> =
                     Vec::with_capacity(batch_lines);
                 for rec in records.by_ref() {
                     match rec {
                         Ok(rec) => {
                             let line = rec.position().map_or(0, |p| p.line());
                             let text = rec.iter().collect::<Vec<_>>().join(",");
-                            raw.push((line, text, layout.parse(&rec)));
+                            raw.push((line, text, layout.read(&rec)));
                         }
                         Err(e) => {
                             let line = e.position().map_or(0, |p| p.line());
@@ -142,6 +187,11 @@ pub fn ingest_reader(
         }
     }
     Ok(summary)
+}
+
+/// Only reachable if the parser thread panicked; the scope re-raises that panic.
+fn parser_stopped() -> AppError {
+    AppError::Io(std::io::Error::other("the ingest parser thread stopped"))
 }
 
 fn csv_io(e: csv::Error) -> AppError {

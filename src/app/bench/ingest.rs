@@ -3,11 +3,11 @@
 //! store's share shows, and the sqlite3 shell's `.import` of the same events as the baseline.
 
 use super::input::{write_traffic, TrafficFiles};
-use super::procfs::{peak_rss_mib, reset_peak_rss, thread_cpu_seconds};
+use super::procfs::{peak_rss_mib, process_cpu_seconds, reset_peak_rss};
 use super::sqlite3::sqlite_import;
 use super::{bench_env, db_bytes, fresh_store, median, median_u64, mib, remove_db};
 use crate::app::{feed_batch_lines, ingest_reader, Env};
-use crate::ingest::{parse_json_line, Format};
+use crate::ingest::{read_json_line, Format};
 use anyhow::{ensure, Context};
 use std::fmt;
 use std::fs::File;
@@ -27,13 +27,12 @@ pub struct IngestRun {
     /// The same plus closing the store (SQLite's final WAL checkpoint), which the sqlite3
     /// shell's wall time includes too.
     pub seconds_with_close: f64,
-    /// CPU time of the ingesting thread during `seconds`; the rest of the wall time is spent
-    /// waiting: for I/O, or for a core when other work shares the machine. NaN where /proc
-    /// has no schedstat.
+    /// CPU time of the bench process during `seconds`: the writer and the parser thread
+    /// (nothing else runs in it meanwhile), 10 ms ticks. NaN where /proc has no stat.
     pub cpu_seconds: f64,
     /// Reading the JSONL file line by line, nothing else.
     pub read_seconds: f64,
-    /// Reading and `parse_json_line` on every line, no store.
+    /// Reading and `read_json_line` on every line, no store.
     pub parse_seconds: f64,
     /// Wall time of the `sqlite3` child doing `.import` of the events CSV.
     pub sqlite_import_seconds: Option<f64>,
@@ -174,7 +173,7 @@ fn liftdeck_ingest(
     let mut store = fresh_store(db, env, seed)?;
     let reader = BufReader::with_capacity(READ_BUFFER, File::open(&files.jsonl)?);
     reset_peak_rss();
-    let cpu_started = thread_cpu_seconds();
+    let cpu_started = process_cpu_seconds();
     let started = Instant::now();
     let summary = ingest_reader(
         &mut store,
@@ -186,7 +185,7 @@ fn liftdeck_ingest(
         |_| {},
     )?;
     let seconds = started.elapsed().as_secs_f64();
-    let cpu_seconds = thread_cpu_seconds() - cpu_started;
+    let cpu_seconds = process_cpu_seconds() - cpu_started;
     drop(store);
     let seconds_with_close = started.elapsed().as_secs_f64();
     let peak_rss_mib = peak_rss_mib().unwrap_or(f64::NAN);
@@ -230,7 +229,7 @@ fn parse_only(jsonl: &Path, lines: u64) -> anyhow::Result<f64> {
     let started = Instant::now();
     let mut ok = 0u64;
     for line in reader.lines() {
-        ok += u64::from(black_box(parse_json_line(&line?)).is_ok());
+        ok += u64::from(black_box(read_json_line(&line?)).is_ok());
     }
     let seconds = started.elapsed().as_secs_f64();
     ensure!(ok == lines, "{ok} of {lines} lines parsed");
@@ -261,7 +260,7 @@ impl fmt::Display for IngestBench {
         )?;
         writeln!(
             f,
-            "  of which on CPU           {:>8.3} s  ({:.0}%; the rest is waiting: I/O, other load)",
+            "  CPU, writer + parser      {:>8.3} s  ({:.0}% of wall; under 100%: waiting for I/O or a core)",
             self.cpu_seconds,
             100.0 * self.cpu_seconds / self.seconds
         )?;
@@ -273,7 +272,7 @@ impl fmt::Display for IngestBench {
         )?;
         writeln!(
             f,
-            "  read + parse_json_line    {:>8.3} s  ({:.0}% of ingest; store work is the other {:.0}%)",
+            "  read + read_json_line     {:>8.3} s  ({:.0}% of ingest; store work is the other {:.0}%)",
             self.parse_seconds,
             100.0 * self.parse_seconds / self.seconds,
             100.0 * (1.0 - self.parse_seconds / self.seconds)

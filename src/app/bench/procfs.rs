@@ -1,13 +1,22 @@
-//! Process figures from /proc (Linux): CPU time of this thread and of waited-for children,
+//! Process figures from /proc (Linux): CPU time of this process and of waited-for children,
 //! and peak RSS. Where /proc lacks a file the figure is NaN or None, never an error: a
 //! benchmark still runs, it just reports less.
 
-/// CPU time this thread has run, from /proc/thread-self/schedstat (nanoseconds on CPU).
-pub(super) fn thread_cpu_seconds() -> f64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
+/// User + system CPU of this whole process, every thread (utime + stime in /proc/self/stat),
+/// in seconds; USER_HZ is 100 on Linux.
+pub(super) fn process_cpu_seconds() -> f64 {
+    let field = |stat: &str, i: usize| -> Option<f64> {
+        stat.rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .nth(i)?
+            .parse()
+            .ok()
+    };
+    std::fs::read_to_string("/proc/self/stat")
         .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .map_or(f64::NAN, |ns| ns as f64 / 1e9)
+        .and_then(|s| Some((field(&s, 11)? + field(&s, 12)?) / 100.0))
+        .unwrap_or(f64::NAN)
 }
 
 /// User + system CPU of this process's waited-for children (cutime + cstime in
