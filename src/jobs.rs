@@ -50,6 +50,16 @@ pub enum JobEnd {
     Cancelled,
 }
 
+impl From<crate::app::Result<JobOutput>> for JobEnd {
+    fn from(result: crate::app::Result<JobOutput>) -> JobEnd {
+        match result {
+            Ok(out) => JobEnd::Done(out),
+            Err(AppError::Cancelled) => JobEnd::Cancelled,
+            Err(e) => JobEnd::Failed(e.to_string()),
+        }
+    }
+}
+
 /// Messages from a running job to the console.
 #[derive(Debug, Clone)]
 pub enum JobUpdate {
@@ -122,14 +132,11 @@ pub fn run(
     } else {
         Store::open(db)
     };
-    let end = match opened
-        .map_err(AppError::from)
-        .and_then(|mut store| run_on(&mut store, env, settings, kind, campaign, cancel, sink))
-    {
-        Ok(out) => JobEnd::Done(out),
-        Err(AppError::Cancelled) => JobEnd::Cancelled,
-        Err(e) => JobEnd::Failed(e.to_string()),
-    };
+    let end = JobEnd::from(
+        opened
+            .map_err(AppError::from)
+            .and_then(|mut store| run_on(&mut store, env, settings, kind, campaign, cancel, sink)),
+    );
     sink(JobUpdate::Finished {
         kind,
         campaign: campaign.to_string(),

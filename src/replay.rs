@@ -134,11 +134,7 @@ impl Replay {
                         &cancel,
                         &sink,
                     );
-                    let end = match r {
-                        Ok(out) => crate::jobs::JobEnd::Done(out),
-                        Err(app::AppError::Cancelled) => crate::jobs::JobEnd::Cancelled,
-                        Err(e) => crate::jobs::JobEnd::Failed(e.to_string()),
-                    };
+                    let end = crate::jobs::JobEnd::from(r);
                     let mut updates = updates.into_inner().unwrap_or_default();
                     updates.push(crate::jobs::JobUpdate::Finished {
                         kind,

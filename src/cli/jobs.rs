@@ -78,10 +78,15 @@ pub fn train(db: &Path, env: &Env, read_only: bool, a: TrainArgs) -> Result<Exit
     )
 }
 
-pub fn causal(db: &Path, env: &Env, read_only: bool, a: CausalArgs) -> Result<ExitCode> {
-    if !(a.alpha > 0.0 && a.alpha < 0.5) {
+fn check_alpha(alpha: f64) -> Result<()> {
+    if !(alpha > 0.0 && alpha < 0.5) {
         bail!("--alpha must be in (0, 0.5)");
     }
+    Ok(())
+}
+
+pub fn causal(db: &Path, env: &Env, read_only: bool, a: CausalArgs) -> Result<ExitCode> {
+    check_alpha(a.alpha)?;
     let settings = JobSettings {
         alpha: a.alpha,
         ..JobSettings::default()
@@ -98,9 +103,7 @@ pub fn causal(db: &Path, env: &Env, read_only: bool, a: CausalArgs) -> Result<Ex
 }
 
 pub fn forecast(db: &Path, env: &Env, read_only: bool, a: ForecastArgs) -> Result<ExitCode> {
-    if !(a.alpha > 0.0 && a.alpha < 0.5) {
-        bail!("--alpha must be in (0, 0.5)");
-    }
+    check_alpha(a.alpha)?;
     let settings = JobSettings {
         alpha: a.alpha,
         forecast_days: a.days,
