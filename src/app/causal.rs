@@ -9,9 +9,6 @@ use crate::causal::{balance, contrast, ArmMoments, Balance, Contrast};
 use crate::store::Store;
 use serde::Serialize;
 
-/// Units read per chunk: big enough to amortise the query, small enough for a lively gauge.
-const CHUNK: usize = 2_000;
-
 /// The outcomes the report estimates effects on, per unit.
 pub const OUTCOMES: [&str; 3] = ["conversion", "revenue per unit", "profit per unit"];
 
@@ -75,17 +72,11 @@ pub fn causal_report(
             "control arm `{control}` is not an arm of `{key}`"
         )));
     };
-    let total = store.unit_count(key)?.max(1) as f64;
     let mut outcome = vec![[ArmMoments::default(); OUTCOMES.len()]; arms.len()];
     let mut pre = vec![ArmMoments::default(); arms.len()];
     let mut propensity_range = vec![(f64::INFINITY, f64::NEG_INFINITY); arms.len()];
     let (mut units, mut excluded) = (0u64, 0u64);
-    let mut after = String::new();
-    loop {
-        progress.update(units as f64 / total, "reading units")?;
-        let rows = store.unit_rows(key, &after, CHUNK)?;
-        let Some(last) = rows.last() else { break };
-        after = last.unit.clone();
+    super::for_each_unit_chunk(store, key, progress, 1.0, &mut |rows| {
         for row in &rows {
             units += 1;
             if row.conflicts > 0 {
@@ -110,7 +101,8 @@ pub fn causal_report(
             let r = &mut propensity_range[a];
             *r = (r.0.min(p), r.1.max(p));
         }
-    }
+        Ok(())
+    })?;
     progress.update(1.0, "estimating")?;
     let min_propensity = propensity_range
         .iter()

@@ -8,9 +8,9 @@
 //! the traffic rate persist; the expected units are taken as known. Forecasts of campaigns
 //! that have not run yet (from the conversion model) arrive with the forecast step.
 
-use super::report::{report_ab, Capping};
+use super::report::report_inputs;
 use super::{AppError, Progress, Result};
-use crate::stats::ab::{Metric, Options};
+use crate::stats::ab::{ab_report, Metric, Options};
 use crate::store::Store;
 use serde::Serialize;
 
@@ -70,6 +70,9 @@ pub fn forecast(
         alpha,
         ..Options::default()
     };
+    // One read of the rollups serves all four metrics.
+    let inputs = report_inputs(store.arm_summaries(key)?);
+    let control_key = campaign.spec.control.as_deref();
     let metrics = [
         Metric::Conversion,
         Metric::Revenue,
@@ -79,13 +82,10 @@ pub fn forecast(
     let mut reports = Vec::new();
     for (i, m) in metrics.iter().enumerate() {
         progress.update(i as f64 / metrics.len() as f64, m.name())?;
-        let out = report_ab(store, key, *m, &opts, Capping::None, None)?;
-        reports.push(out.into_iter().next().map(|o| o.report));
+        reports.push(ab_report(key, control_key, *m, &inputs, &opts));
     }
     progress.update(1.0, "projecting")?;
-    let Some(Some(first)) = reports.first() else {
-        return Err(AppError::Invalid(format!("no report for `{key}`")));
-    };
+    let first = &reports[0];
     let control = first.control.clone();
     let scale = |row: Option<&crate::stats::ab::ArmRow>| -> Option<Projected> {
         let (row, n) = (row?, units?);
@@ -95,11 +95,7 @@ pub fn forecast(
             high: row.abs_ci_high? * n,
         })
     };
-    let row_of = |i: usize, arm: &str| {
-        reports[i]
-            .as_ref()
-            .and_then(|r| r.arms.iter().find(|a| a.key == arm))
-    };
+    let row_of = |i: usize, arm: &str| reports[i].arms.iter().find(|a| a.key == arm);
     let arms = first
         .arms
         .iter()

@@ -59,6 +59,31 @@ impl Progress for NoProgress {
     }
 }
 
+/// Streams every assigned unit of `key` in key order, a chunk at a time, to `each`. Progress
+/// runs from 0 to `share` of the gauge as units are read; a cancel stops between chunks.
+pub fn for_each_unit_chunk(
+    store: &Store,
+    key: &str,
+    progress: &dyn Progress,
+    share: f64,
+    each: &mut dyn FnMut(Vec<crate::store::UnitRow>) -> Result<()>,
+) -> Result<()> {
+    // Big enough to amortise the query, small enough for a lively gauge.
+    const CHUNK: usize = 2_000;
+    let total = store.unit_count(key)?.max(1) as f64;
+    let (mut read, mut after) = (0usize, String::new());
+    loop {
+        progress.update(share * read as f64 / total, "reading units")?;
+        let rows = store.unit_rows(key, &after, CHUNK)?;
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        after = last.unit.clone();
+        read += rows.len();
+        each(rows)?;
+    }
+}
+
 /// Who is acting: `$LIFTDECK_ACTOR`, else `$USER`, plus the SSH client address when present.
 pub fn actor_from_env() -> String {
     let name = std::env::var("LIFTDECK_ACTOR")

@@ -11,7 +11,6 @@ use crate::store::Store;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-const CHUNK: usize = 2_000;
 const HOLDOUT_SHARE: f64 = 0.2;
 /// Reading takes this share of the gauge, training the rest.
 const READ_SHARE: f64 = 0.3;
@@ -53,15 +52,9 @@ pub fn retrain(
         .clone()
         .or_else(|| arm_keys.first().cloned())
         .unwrap_or_default();
-    let total = store.unit_count(key)?.max(1) as f64;
     // (context, arm, converted, in holdout)
     let mut rows: Vec<(Map<String, Value>, String, f64, bool)> = Vec::new();
-    let mut after = String::new();
-    loop {
-        progress.update(READ_SHARE * rows.len() as f64 / total, "reading units")?;
-        let chunk = store.unit_rows(key, &after, CHUNK)?;
-        let Some(last) = chunk.last() else { break };
-        after = last.unit.clone();
+    super::for_each_unit_chunk(store, key, progress, READ_SHARE, &mut |chunk| {
         for r in chunk {
             let ctx: Map<String, Value> = serde_json::from_str(&r.context).map_err(|e| {
                 AppError::Invalid(format!("unit {}: stored context is not JSON: {e}", r.unit))
@@ -69,7 +62,8 @@ pub fn retrain(
             let holdout = unit_uniform(campaign.spec.seed, "holdout", &r.unit) < HOLDOUT_SHARE;
             rows.push((ctx, r.arm, f64::from(u8::from(r.purchases > 0)), holdout));
         }
-    }
+        Ok(())
+    })?;
     let train: Vec<_> = rows.iter().filter(|r| !r.3).collect();
     let test: Vec<_> = rows.iter().filter(|r| r.3).collect();
     if train.iter().all(|r| r.2 == 0.0) || train.iter().all(|r| r.2 == 1.0) {

@@ -103,8 +103,9 @@ impl Store {
 
     /// Up to `limit` units of `campaign` whose key sorts after `after`, in key order; pass the
     /// last unit of one chunk as `after` of the next.
+    /// An unknown campaign has no units (callers look the campaign up once beforehand, so
+    /// each chunk is one query).
     pub fn unit_rows(&self, campaign: &str, after: &str, limit: usize) -> Result<Vec<UnitRow>> {
-        let id = self.campaign(campaign)?.0.id;
         let mut stmt = self.conn.prepare_cached(
             "SELECT a.unit, ar.key, a.propensity, a.context, u.pre_value,
                     coalesce(u.exposures, 0), coalesce(u.clicks, 0), coalesce(u.purchases, 0),
@@ -112,11 +113,11 @@ impl Store {
              FROM assignments a
              JOIN arms ar ON ar.id = a.arm_id
              LEFT JOIN unit_totals u ON u.campaign_id = a.campaign_id AND u.unit = a.unit
-             WHERE a.campaign_id = ?1 AND a.unit > ?2
+             WHERE a.campaign_id = (SELECT id FROM campaigns WHERE key = ?1) AND a.unit > ?2
              ORDER BY a.unit
              LIMIT ?3",
         )?;
-        let rows = stmt.query_map(params![id, after, limit as i64], |r| {
+        let rows = stmt.query_map(params![campaign, after, limit as i64], |r| {
             Ok(UnitRow {
                 unit: r.get(0)?,
                 arm: r.get(1)?,
