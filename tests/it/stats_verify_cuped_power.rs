@@ -13,8 +13,7 @@
 //! and its SE (homoskedastic, or HC2) also accounts for the estimation of θ; those differ at
 //! O(1/n) and are compared with a stated tolerance, not at 1e-9.
 
-mod verify_support;
-
+use crate::verify_support::{assert_close, golden, num, uniform, Generator, Normals};
 use liftdeck::domain::ArmRollup;
 use liftdeck::stats::ab::{ab_report, ArmInput, Metric, Options};
 use liftdeck::stats::frequentist::{compare_means, compare_proportions, difference};
@@ -26,7 +25,6 @@ use liftdeck::stats::power::{
 use rand::SeedableRng;
 use serde_json::Value;
 use statrs::distribution::{Binomial, Discrete};
-use verify_support::{assert_close, golden, num, uniform, Generator, Normals};
 
 fn cuped_arms(case: &Value) -> (Metric, Vec<ArmInput>) {
     let metric = match case["metric"].as_str() {
@@ -70,7 +68,7 @@ fn cuped_arms(case: &Value) -> (Metric, Vec<ArmInput>) {
 /// θ is the within-arm slope pooled over arms, i.e. the x coefficient of OLS `y ~ arm + x`
 /// (ANCOVA). The fixture was made when θ was the all-units Cov(y, x)/Var(x); it stores the
 /// ANCOVA fit too, which is what the estimator must now reproduce. The adjusted means and
-/// variances per arm are checked against statsmodels in `tests/stats_cuped.rs`.
+/// variances per arm are checked against statsmodels in `tests/it/stats_cuped.rs`.
 #[test]
 fn cuped_effect_matches_statsmodels_ancova() {
     let cases = golden("verify_cuped.json");

@@ -1,8 +1,7 @@
 //! Several operators on one database while an ingest runs in another process: no "database
 //! is locked" error surfaces, and every mutation lands in the audit log with its actor.
 
-mod common;
-use common::*;
+use crate::common::*;
 use liftdeck::app::{self, Env};
 use liftdeck::clock::Clock;
 use liftdeck::domain::Status;

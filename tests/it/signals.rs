@@ -2,8 +2,6 @@
 //! console restores it (leaves the alternate screen, shows the cursor, ends raw mode) and
 //! exits with 128 + the signal. The console runs on a pseudo-terminal here, since CI has none.
 
-mod common;
-
 use nix::pty::{openpty, Winsize};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -24,7 +22,7 @@ fn console_killed_by(sig: Signal) -> (Option<i32>, String) {
     };
     let pty = openpty(Some(&size), None).expect("openpty");
     let slave = |_| Stdio::from(pty.slave.try_clone().expect("dup pty"));
-    let mut child = Command::new(common::bin())
+    let mut child = Command::new(crate::common::bin())
         .args(["--db", db.to_str().expect("path")])
         .env("LIFTDECK_ACTOR", "signal-test")
         .stdin(slave(0))

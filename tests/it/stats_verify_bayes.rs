@@ -11,8 +11,9 @@
 //! References: `fixtures/golden/verify_bayes.json` and `verify_prob_best.json`, made by
 //! `python3 fixtures/golden/ref_verify.py`.
 
-mod verify_support;
-
+use crate::verify_support::{
+    assert_close, bernoulli, golden, num, nums, uniform, Calibration, Generator, Normals,
+};
 use liftdeck::stats::ab::normal_prob_best;
 use liftdeck::stats::bayes::{
     gaussian_effect, prob_beats, prob_best, BetaPosterior, BetaPrior, EffectPrior,
@@ -20,9 +21,6 @@ use liftdeck::stats::bayes::{
 use liftdeck::stats::frequentist::{relative_lift_delta, ProportionStats};
 use liftdeck::stats::metrics::{arm_estimate, MetricStats};
 use rand::SeedableRng;
-use verify_support::{
-    assert_close, bernoulli, golden, num, nums, uniform, Calibration, Generator, Normals,
-};
 
 /// A calibrated model fails a bucket with |z| > 4 with probability ~6e-5 per bucket.
 const Z_LIMIT: f64 = 4.0;

@@ -1,8 +1,7 @@
 //! Data integrity of ingest: repeats change nothing, rollups always equal a from-scratch
 //! recompute, export then ingest reproduces the rollups, batches are all-or-nothing.
 
-mod common;
-use common::*;
+use crate::common::*;
 use liftdeck::app;
 use liftdeck::ingest::Format;
 use liftdeck::store::Store;

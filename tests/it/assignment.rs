@@ -1,8 +1,7 @@
 //! Deterministic assignment: the split matches the weights, the same unit gets the same arm in
 //! every process, traffic exclusion and non-running campaigns are refused with their exit codes.
 
-mod common;
-use common::*;
+use crate::common::*;
 use liftdeck::allocation::{bucket, Bucket};
 use liftdeck::app::{self, Assignment};
 use liftdeck::domain::{ArmSpec, CampaignKind, CampaignSpec, Offer, Status};

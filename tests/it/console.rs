@@ -1,8 +1,7 @@
 //! The console driven headlessly: key handling through the binding table, confirmations,
 //! read-only refusals, the help overlay, and the SRM banner on the live A/B panel.
 
-mod common;
-use common::*;
+use crate::common::*;
 use liftdeck::domain::Status;
 use liftdeck::ingest::Format;
 use liftdeck::stats::ab::Metric;

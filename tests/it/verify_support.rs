@@ -1,5 +1,4 @@
 //! Helpers shared by the `stats_verify_*` tests: fixture loading and cheap seeded draws.
-#![allow(dead_code)]
 
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{Rng, RngExt};

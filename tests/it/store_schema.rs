@@ -1,7 +1,6 @@
 //! Opening databases: owner-only file mode, pragmas, upgrades of old files, refusal of newer ones.
 
-mod common;
-use common::*;
+use crate::common::*;
 use liftdeck::store::{migrate, Store, StoreError};
 
 #[cfg(unix)]

@@ -6,10 +6,9 @@
 //!
 //! References: `fixtures/golden/verify_roi_ratio.json`, made by
 //! `python3 fixtures/golden/ref_verify.py`. The statsmodels edge cases of Holm / BH (ties,
-//! p = 1, a single p-value) are already in `multiple_testing.json` (tests/stats_golden.rs).
+//! p = 1, a single p-value) are already in `multiple_testing.json` (tests/it/stats_golden.rs).
 
-mod verify_support;
-
+use crate::verify_support::{assert_close, bernoulli, golden, num, uniform, Generator, Normals};
 use liftdeck::domain::ArmRollup;
 use liftdeck::stats::ab::{ab_report, ArmInput, Metric, Options};
 use liftdeck::stats::frequentist::{difference, relative_lift_delta, Interval, RatioStats};
@@ -19,7 +18,6 @@ use liftdeck::stats::roi::roi_vs_control;
 use rand::SeedableRng;
 use serde_json::Value;
 use statrs::distribution::{ContinuousCDF, Normal};
-use verify_support::{assert_close, bernoulli, golden, num, uniform, Generator, Normals};
 
 const ALPHA: f64 = 0.05;
 

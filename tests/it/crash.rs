@@ -1,8 +1,7 @@
 //! A process killed with SIGKILL in the middle of an ingest leaves every committed batch intact
 //! and no half-applied batch; re-running the same ingest completes it exactly.
 
-mod common;
-use common::*;
+use crate::common::*;
 use liftdeck::ingest::Format;
 use liftdeck::store::Store;
 use std::process::{Command, Stdio};

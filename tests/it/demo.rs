@@ -1,8 +1,7 @@
 //! The demo: headless runs are deterministic, go through the real ingest path (rollups verify),
 //! and the live table renders readably at 80x24 and wider without a terminal.
 
-mod common;
-use common::*;
+use crate::common::*;
 use liftdeck::app::demo::{ensure_campaigns, run_headless, DEMO_KEYS};
 use liftdeck::stats::ab::Metric;
 use liftdeck::store::Store;

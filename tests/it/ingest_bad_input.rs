@@ -1,8 +1,7 @@
 //! The bad-input corpus under fixtures/bad/: every broken line is rejected with the expected
 //! named reason and line number, valid lines beside it are kept, and nothing half-applies.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::process::Command;
 
 struct Expected {

@@ -1,8 +1,7 @@
 //! Every scripted fixture under fixtures/replays/ runs headlessly; every expectation must hold,
 //! `snapshot` screens match the stored insta snapshots, and a second run gives the same screens.
 
-mod common;
-use common::*;
+use crate::common::*;
 use liftdeck::replay::Replay;
 
 fn run(text: &str) -> Replay {

@@ -2,9 +2,7 @@
 //! against scikit-learn, recovery of a known effect under targeted (biased) assignment, and
 //! the runner's records (done, cancelled, failed) as `health` sees them.
 
-mod common;
-
-use common::{fixture, ingest_str, temp_db, test_env};
+use crate::common::{fixture, ingest_str, temp_db, test_env};
 use liftdeck::app::causal::causal_report;
 use liftdeck::app::{health, NoProgress};
 use liftdeck::causal::{contrast, ArmMoments};
@@ -346,7 +344,7 @@ fn cli_train_causal_and_forecast_print_json_and_read_only_refuses_training() {
     );
     drop(store);
     let cli = |args: &[&str]| {
-        std::process::Command::new(common::bin())
+        std::process::Command::new(crate::common::bin())
             .arg("--db")
             .arg(&db)
             .args(args)

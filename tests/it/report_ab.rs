@@ -2,8 +2,7 @@
 //! reduces variance without bias, always-valid figures agree with the reference formula,
 //! degenerate campaigns give clear answers, and the CLI prints every documented field.
 
-mod common;
-use common::*;
+use crate::common::*;
 use liftdeck::domain::ArmRollup;
 use liftdeck::stats::ab::{ab_report, normal_prob_best, ArmInput, Metric, Options};
 use rand::rngs::StdRng;

@@ -3,8 +3,7 @@
 //! rollup sums reach the estimator unchanged; and a simulation shows the ratio adjustment
 //! reduces variance without moving the estimate.
 
-mod common;
-use common::fixture;
+use crate::common::fixture;
 use liftdeck::domain::ArmRollup;
 use liftdeck::stats::ab::{ab_report, ArmInput, Metric, Options};
 use liftdeck::stats::cuped::{fit, CupedSums};

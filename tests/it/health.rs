@@ -1,7 +1,6 @@
 //! `liftdeck health`: OK, stale and SRM verdicts with their exit codes.
 
-mod common;
-use common::*;
+use crate::common::*;
 use liftdeck::app::health::{check, overall, Severity};
 use liftdeck::ingest::Format;
 use std::process::Command;

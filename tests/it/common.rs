@@ -1,5 +1,4 @@
 //! Shared test helpers: temporary databases, fixture paths, the built binary.
-#![allow(dead_code)]
 
 use liftdeck::app::{self, Env, IngestSummary};
 use liftdeck::clock::Clock;

@@ -1,0 +1,28 @@
+//! The one integration-test binary: a module per area and one shared support module, so
+//! SQLite, ratatui and tokio are linked once instead of once per file (DESIGN.md rule 12).
+
+mod assignment;
+#[allow(dead_code)]
+mod common;
+mod concurrency;
+mod console;
+mod crash;
+mod demo;
+mod health;
+mod ingest_bad_input;
+mod integrity;
+mod jobs;
+mod replays;
+mod report_ab;
+mod signals;
+mod stats_cuped;
+mod stats_golden;
+mod stats_golden_bayes_seq;
+mod stats_sequential_sim;
+mod stats_simulation_ci;
+mod stats_verify_bayes;
+mod stats_verify_cuped_power;
+mod stats_verify_multiple_roi_ratio;
+mod store_schema;
+#[allow(dead_code)]
+mod verify_support;
