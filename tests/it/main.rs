@@ -18,6 +18,7 @@ mod signals;
 mod stats_cuped;
 mod stats_golden;
 mod stats_golden_bayes_seq;
+mod stats_p_interval;
 mod stats_sequential_sim;
 mod stats_simulation_ci;
 mod stats_verify_bayes;
