@@ -57,10 +57,16 @@ pub struct CausalReport {
 pub fn causal_report(
     store: &Store,
     key: &str,
-    alpha: f64,
+    alpha: Option<f64>,
     progress: &dyn Progress,
 ) -> Result<CausalReport> {
     let (campaign, arms) = store.campaign(key)?;
+    // The campaign's alpha unless the command overrides it, as for every other report.
+    let overrides = super::report::ReportOverrides {
+        alpha,
+        ..Default::default()
+    };
+    let alpha = super::report::options_for(&campaign.spec, &overrides)?.alpha;
     let control = campaign
         .spec
         .control

@@ -10,7 +10,7 @@
 
 use super::report::report_inputs;
 use super::{AppError, Progress, Result};
-use crate::stats::ab::{ab_report, Metric, Options};
+use crate::stats::ab::{ab_report, Metric};
 use crate::store::Store;
 use serde::Serialize;
 
@@ -53,7 +53,7 @@ pub fn forecast(
     store: &Store,
     key: &str,
     horizon_days: f64,
-    alpha: f64,
+    alpha: Option<f64>,
     progress: &dyn Progress,
 ) -> Result<Forecast> {
     if !(horizon_days > 0.0 && horizon_days.is_finite()) {
@@ -66,10 +66,13 @@ pub fn forecast(
     // The campaign sees only its traffic fraction; shipping means everyone.
     let units_per_day = rate.map(|r| r * 86_400.0 / campaign.spec.traffic);
     let units = units_per_day.map(|u| u * horizon_days);
-    let opts = Options {
+    // The campaign's own options (alpha, N*, correction), as `report ab` builds them.
+    let overrides = super::report::ReportOverrides {
         alpha,
-        ..Options::default()
+        ..Default::default()
     };
+    let opts = super::report::options_for(&campaign.spec, &overrides)?;
+    let alpha = opts.alpha;
     // One read of the rollups serves all four metrics.
     let inputs = report_inputs(store.arm_summaries(key)?);
     let control_key = campaign.spec.control.as_deref();

@@ -1,11 +1,107 @@
 //! `report ab`: reads rollups (or per-unit totals when capping or splitting by segment), runs
 //! the pure A/B report, and formats it as a table or JSON.
 
-use super::Result;
-use crate::domain::ArmRollup;
+use super::{AppError, Result};
+use crate::domain::{ArmRollup, CampaignSpec};
 use crate::stats::ab::{ab_report, add_guardrails, AbReport, ArmInput, Metric, Options};
+use crate::stats::bayes::EffectPrior;
+use crate::stats::multiple::Adjustment;
 use crate::store::Store;
 use serde::Serialize;
+
+/// What a command may override of a campaign's report settings; `None` keeps the campaign's
+/// stored value, then the product default (`Options::default()`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReportOverrides {
+    pub alpha: Option<f64>,
+    pub n_star: Option<f64>,
+    /// `holm` or `bh`.
+    pub correction: Option<String>,
+    pub guardrail_margin: Option<f64>,
+    pub prior: Option<EffectPrior>,
+    pub cuped: bool,
+    pub target_mde_rel: Option<f64>,
+}
+
+/// Smallest N* accepted: below it the always-valid boundary is tuned for a decision after a
+/// handful of units, which no campaign means.
+pub const MIN_N_STAR: f64 = 10.0;
+
+/// The report options of one campaign: the one place where alpha, N*, the correction and the
+/// guardrail margin are read from the campaign and the command's overrides. `report ab`,
+/// `health`, the jobs and the console all build their options here, so a campaign cannot be
+/// "not breached" in one and CRIT in another.
+pub fn options_for(spec: &CampaignSpec, overrides: &ReportOverrides) -> Result<Options> {
+    let settings = &spec.settings;
+    let defaults = Options::default();
+    let alpha = overrides.alpha.or(settings.alpha).unwrap_or(defaults.alpha);
+    if !(alpha > 0.0 && alpha < 0.5) {
+        return Err(AppError::Invalid(format!(
+            "alpha must be in (0, 0.5), got {alpha}"
+        )));
+    }
+    let n_star = overrides
+        .n_star
+        .or(settings.n_star)
+        .unwrap_or(defaults.n_star);
+    if !(n_star.is_finite() && n_star >= MIN_N_STAR) {
+        return Err(AppError::Invalid(format!(
+            "N* (--n-star) must be at least {MIN_N_STAR} units, got {n_star}"
+        )));
+    }
+    let correction = overrides
+        .correction
+        .as_deref()
+        .or(settings.correction.as_deref());
+    let adjustment = match correction {
+        None => defaults.adjustment,
+        Some("holm") => Adjustment::Holm,
+        Some("bh") => Adjustment::BenjaminiHochberg,
+        Some(other) => {
+            return Err(AppError::Invalid(format!(
+                "correction `{other}`: use holm or bh"
+            )))
+        }
+    };
+    let guardrail_margin = overrides
+        .guardrail_margin
+        .or(settings.guardrail_margin)
+        .unwrap_or(defaults.guardrail_margin);
+    if !(guardrail_margin >= 0.0 && guardrail_margin.is_finite()) {
+        return Err(AppError::Invalid(format!(
+            "guardrail margin must be a non-negative relative harm, got {guardrail_margin}"
+        )));
+    }
+    let target_mde_rel = overrides.target_mde_rel.unwrap_or(defaults.target_mde_rel);
+    check_relative_mde(target_mde_rel)?;
+    Ok(Options {
+        alpha,
+        n_star,
+        adjustment,
+        guardrail_margin,
+        prior: overrides.prior.unwrap_or(defaults.prior),
+        cuped: overrides.cuped,
+        target_mde_rel,
+        ..defaults
+    })
+}
+
+/// A minimum detectable effect is relative: 0.05 means +5%. A value of 1 or more is almost
+/// always a percentage typed as a whole number (`--mde 5` for 5%), so it is refused with the
+/// reading that was probably meant rather than silently planned for +500%.
+pub fn check_relative_mde(mde: f64) -> Result<()> {
+    if mde > 0.0 && mde < 1.0 {
+        return Ok(());
+    }
+    let hint = if (1.0..100.0).contains(&mde) {
+        format!(" (did you mean {}?)", mde / 100.0)
+    } else {
+        String::new()
+    };
+    Err(AppError::Invalid(format!(
+        "--mde is a relative effect in (0, 1), e.g. 0.05 for +5%; got {mde}{hint}"
+    )))
+}
 
 /// How per-unit revenue is capped before inference.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -45,8 +141,22 @@ pub fn report_ab(
     let (campaign, arms) = store.campaign(key)?;
     if let Some(field) = by {
         if field.is_empty() || !field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(super::AppError::Invalid(format!(
-                "--by `{field}`: a context field name uses letters, digits and '_'"
+            return Err(AppError::Invalid(format!(
+                "--by `{}`: a context field name uses letters, digits and '_'",
+                field.escape_debug()
+            )));
+        }
+        // A field no assignment carries would put every unit in one "(none)" segment: a
+        // report that looks split but is not. Refuse it and say what can be used.
+        let known = store.context_fields(key)?;
+        if !known.iter().any(|k| k == field) {
+            let list = if known.is_empty() {
+                "no assignment of this campaign has a context".to_string()
+            } else {
+                format!("known context fields: {}", known.join(", "))
+            };
+            return Err(AppError::Invalid(format!(
+                "--by `{field}`: no assignment of `{key}` has that context field; {list}"
             )));
         }
     }
@@ -55,7 +165,7 @@ pub fn report_ab(
         Capping::Absolute(c) => Some(c),
         Capping::Quantile(q) => {
             if !(q > 0.0 && q < 1.0) {
-                return Err(super::AppError::Invalid(format!(
+                return Err(AppError::Invalid(format!(
                     "winsorising quantile must be in (0, 1), got {q}"
                 )));
             }
