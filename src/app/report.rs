@@ -3,6 +3,7 @@
 
 use super::{AppError, Result};
 use crate::domain::{ArmRollup, CampaignSpec};
+use crate::format::{self, NumberFormat};
 use crate::stats::ab::{ab_report, add_guardrails, AbReport, ArmInput, Metric, Options};
 use crate::stats::bayes::EffectPrior;
 use crate::stats::multiple::Adjustment;
@@ -245,32 +246,50 @@ pub fn report_inputs(summaries: Vec<crate::store::ArmSummary>) -> Vec<ArmInput> 
 }
 
 fn pct(x: Option<f64>) -> String {
-    x.map_or("-".into(), |v| format!("{:+.2}%", 100.0 * v))
+    format::opt(x, format::lift)
 }
 
 fn prob(x: Option<f64>) -> String {
-    x.map_or("-".into(), |v| format!("{:.1}%", 100.0 * v))
+    format::opt(x, format::probability)
 }
 
 fn pval(x: Option<f64>) -> String {
-    x.map_or("-".into(), |v| {
-        if v < 1e-4 {
-            "<0.0001".into()
-        } else {
-            format!("{v:.4}")
-        }
-    })
+    format::opt(x, format::p_value)
 }
 
-/// The plain-text report: one table per segment with the same figures as the JSON.
+fn p_phrase(x: Option<f64>) -> String {
+    x.map_or("p = -".into(), format::p_value_phrase)
+}
+
+/// Whether a metric's per-arm value is money (revenue, cost, profit per unit, order value).
+fn is_money(metric: Metric) -> bool {
+    matches!(
+        metric,
+        Metric::Revenue | Metric::Cost | Metric::Profit | Metric::Aov
+    )
+}
+
+/// The plain-text report in the default number format (`$`).
 pub fn format_text(outputs: &[ReportOutput]) -> String {
+    format_text_with(outputs, &NumberFormat::default())
+}
+
+/// The plain-text report: one table per segment with the same figures as the JSON, every
+/// number in the one format of `crate::format`. The p-value columns sit beside the interval
+/// each one inverts (`p` beside the fixed-horizon CI, `seq p` beside the always-valid one).
+pub fn format_text_with(outputs: &[ReportOutput], nf: &NumberFormat) -> String {
     let mut s = String::new();
     for o in outputs {
         let r = &o.report;
         s.push_str(&format!(
-            "{} — metric {} — control {} — alpha {}{}\n",
+            "{} — metric {}{} — control {} — alpha {}{}\n",
             r.campaign,
             r.metric.name(),
+            if r.better == "lower" {
+                " (lower is better)"
+            } else {
+                ""
+            },
             if r.control.is_empty() {
                 "-"
             } else {
@@ -284,34 +303,40 @@ pub fn format_text(outputs: &[ReportOutput]) -> String {
         ));
         if r.srm.alarm {
             s.push_str(&format!(
-                "!! SRM ALARM: units per arm do not match the weights (p = {}). Do not trust \
+                "!! SRM ALARM: units per arm do not match the weights ({}). Do not trust \
                  these results until the assignment is fixed.\n",
-                pval(r.srm.p_value)
+                p_phrase(r.srm.p_value)
             ));
         }
         for g in r.guardrails.iter().filter(|g| g.breached) {
             s.push_str(&format!(
-                "!! GUARDRAIL BREACHED: {} is significantly worse on {} ({} vs control, \
-                 one-sided p = {}).\n",
+                "!! GUARDRAIL BREACHED: {} is significantly worse on {}{} ({} vs control, \
+                 one-sided {}).\n",
                 g.arm,
                 g.metric.name(),
+                if g.metric.higher_is_better() {
+                    ""
+                } else {
+                    " (lower is better)"
+                },
                 pct(g.rel_lift),
-                pval(g.p_worse)
+                p_phrase(g.p_worse)
             ));
         }
         if r.srm.multiple_exposure_flag {
             s.push_str(&format!(
                 "!! MULTIPLE EXPOSURE: {} units were seen in more than one arm.\n",
-                r.srm.multiple_exposure_units
+                format::count(r.srm.multiple_exposure_units as i64)
             ));
         }
+        let level = format!("{:.0}% CI (fixed)", 100.0 * (1.0 - r.alpha));
         s.push_str(&format!(
             "  {:<10} {:>7} {:>11} {:>9} {:>22} {:>8} {:>22} {:>8} {:>7} {:>7} {:>8} {:>8}\n",
             "arm",
             "units",
             "value",
             "lift",
-            "95% CI (fixed)",
+            level,
             "p",
             "always-valid CI",
             "seq p",
@@ -322,18 +347,16 @@ pub fn format_text(outputs: &[ReportOutput]) -> String {
         ));
         for a in &r.arms {
             let value = match (a.rate, a.mean) {
-                (Some(rate), _) => format!("{:.3}%", 100.0 * rate),
-                (None, Some(m)) => format!("{m:.4}"),
-                _ => "-".into(),
+                (Some(rate), _) => format::rate(rate),
+                (None, Some(m)) if is_money(r.metric) => nf.money(m),
+                (None, Some(m)) => format::rate(m),
+                _ => format::MISSING.into(),
             };
-            let ci = |lo: Option<f64>, hi: Option<f64>| match (lo, hi) {
-                (Some(l), Some(h)) => format!("[{}, {}]", pct(Some(l)), pct(Some(h))),
-                _ => "-".into(),
-            };
+            let ci = |lo: Option<f64>, hi: Option<f64>| format::interval(lo, hi, format::lift);
             s.push_str(&format!(
                 "  {:<10} {:>7} {:>11} {:>9} {:>22} {:>8} {:>22} {:>8} {:>7} {:>7} {:>8} {:>8}\n",
                 a.key,
-                a.units,
+                format::count(a.units),
                 value,
                 pct(a.rel_lift),
                 ci(a.ci_low, a.ci_high),
@@ -342,7 +365,7 @@ pub fn format_text(outputs: &[ReportOutput]) -> String {
                 pval(a.seq_p_value),
                 prob(a.chance_to_beat_control),
                 prob(a.prob_best),
-                a.expected_loss.map_or("-".into(), |v| format!("{v:.4}")),
+                format::opt(a.expected_loss, format::rate),
                 pval(a.adj_p_value),
             ));
         }
@@ -367,43 +390,43 @@ pub fn format_text(outputs: &[ReportOutput]) -> String {
             ));
         }
         s.push_str(&format!(
-            "  SRM p = {}{}; MDE at {:.0} units/arm: {}",
-            pval(r.srm.p_value),
+            "  SRM {}{}; MDE at {} units/arm: {}",
+            p_phrase(r.srm.p_value),
             if r.srm.alarm { " (ALARM)" } else { " (ok)" },
-            r.power.units_per_arm,
+            format::quantity(r.power.units_per_arm),
             r.power
                 .mde_rel
-                .map_or("-".into(), |m| format!("{:.1}% relative", 100.0 * m))
+                .map_or("-".into(), |m| format!("{} relative", format::rate(m)))
         ));
         if let (Some(n), Some(t)) = (r.power.units_per_arm_needed, r.power.seconds_to_decision) {
             s.push_str(&format!(
-                "; {:.0} units/arm detect {:.0}%: {}",
-                n,
-                100.0 * r.power.target_mde_rel,
+                "; {} units/arm detect {}: {}",
+                format::quantity(n),
+                format::rate(r.power.target_mde_rel),
                 human_duration(t)
             ));
         }
         if let Some(c) = &r.cuped {
             s.push_str(&format!(
-                "; CUPED theta {:.4}, variance -{:.1}%",
+                "; CUPED theta {:.4}, variance -{}",
                 c.theta,
-                100.0 * c.variance_reduction
+                format::rate(c.variance_reduction)
             ));
         }
         if let Some(c) = &o.capping {
             s.push_str(&format!(
-                "; revenue capped at {:.2} ({} units)",
-                c.cap, c.capped_units
+                "; revenue capped at {} ({} units)",
+                nf.money(c.cap),
+                format::count(c.capped_units)
             ));
         }
         s.push('\n');
         for a in r.arms.iter().filter(|a| a.roi.is_some()) {
             s.push_str(&format!(
-                "  ROI of {} vs control: {} [{}, {}] = (Δrevenue - Δcost) / Δcost per unit\n",
+                "  ROI of {} vs control: {} {} = (Δrevenue - Δcost) / Δcost per unit\n",
                 a.key,
-                pct(a.roi),
-                pct(a.roi_ci_low),
-                pct(a.roi_ci_high)
+                format::opt(a.roi, format::roi),
+                format::interval(a.roi_ci_low, a.roi_ci_high, format::roi)
             ));
         }
         for n in &r.notes {

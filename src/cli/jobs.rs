@@ -164,7 +164,9 @@ fn run(
         (JobOutput::Forecast(f), true) => serde_json::to_string_pretty(f)? + "\n",
         (JobOutput::Model(m), false) => liftdeck::app::train::format_text(m),
         (JobOutput::Causal(c), false) => liftdeck::app::causal::format_text(c),
-        (JobOutput::Forecast(f), false) => liftdeck::app::forecast::format_text(f),
+        (JobOutput::Forecast(f), false) => {
+            liftdeck::app::forecast::format_text_with(f, &super::report::number_format())
+        }
     };
     write_stdout(&text)?;
     Ok(ExitCode::SUCCESS)

@@ -88,7 +88,9 @@ pub fn run(
 }
 
 fn report_ab(db: &Path, a: ReportArgs) -> Result<ExitCode> {
-    use liftdeck::app::report::{format_text, options_for, report_ab, Capping, ReportOverrides};
+    use liftdeck::app::report::{
+        format_text_with, options_for, report_ab, Capping, ReportOverrides,
+    };
     use liftdeck::stats::ab::Metric;
     use liftdeck::stats::bayes::EffectPrior;
     // A report only reads; a read-write open is the fallback when a read-only one fails
@@ -137,10 +139,18 @@ fn report_ab(db: &Path, a: ReportArgs) -> Result<ExitCode> {
         j.push('\n');
         j
     } else {
-        format_text(&out)
+        format_text_with(&out, &number_format())
     };
     write_stdout(&text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The operator's number format: the currency symbol comes from `LIFTDECK_CURRENCY`
+/// (default `$`); everything else is fixed (see `liftdeck::format`).
+pub(super) fn number_format() -> liftdeck::format::NumberFormat {
+    liftdeck::format::NumberFormat::with_currency(
+        std::env::var("LIFTDECK_CURRENCY").ok().as_deref(),
+    )
 }
 
 pub fn power(p: PowerArgs) -> Result<ExitCode> {

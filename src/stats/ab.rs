@@ -145,6 +145,10 @@ pub struct PowerReport {
 pub struct AbReport {
     pub campaign: String,
     pub metric: Metric,
+    /// `higher` or `lower`: which way is better for the metric. For `lower` (cost) the lift is
+    /// still treatment / control - 1, but "beat", the risk, P(best) and a guardrail breach all
+    /// read a fall as the good direction.
+    pub better: &'static str,
     pub control: String,
     pub alpha: f64,
     pub srm: SrmReport,
@@ -290,6 +294,11 @@ pub fn ab_report(
     AbReport {
         campaign: campaign.to_string(),
         metric,
+        better: if metric.higher_is_better() {
+            "higher"
+        } else {
+            "lower"
+        },
         control: control.unwrap_or("").to_string(),
         alpha: opts.alpha,
         srm: SrmReport {
@@ -503,6 +512,21 @@ fn fill_prob_best(
     opts: &Options,
     control: Option<usize>,
 ) {
+    // An arm without units has no posterior of its own (only the prior): it gets no P(best),
+    // and P(best) is shared out among the arms with units, when there are at least two.
+    let supported: Vec<usize> = (0..stats.len())
+        .filter(|&i| match &stats[i] {
+            MetricStats::Proportion(p) => p.n > 0,
+            MetricStats::Mean(m) => m.n > 0.0,
+            MetricStats::Ratio(r) => r.n > 0.0,
+        })
+        .collect();
+    if supported.len() < 2 {
+        return;
+    }
+    let stats: Vec<MetricStats> = supported.iter().map(|&i| stats[i]).collect();
+    let estimates: Vec<Option<ArmEstimate>> = supported.iter().map(|&i| estimates[i]).collect();
+    let control = control.and_then(|c| supported.iter().position(|&i| i == c));
     let all_props: Option<Vec<BetaPosterior>> = stats
         .iter()
         .map(|s| match s {
@@ -518,7 +542,7 @@ fn fill_prob_best(
         Some(posts) if !posts.is_empty() => {
             let best = bayes::prob_best(&posts);
             // Two arms: P(treatment best) = P(p_t > p_c), the exact chance to beat control.
-            if let (2, Some(ci)) = (rows.len(), control) {
+            if let (2, 2, Some(ci)) = (rows.len(), stats.len(), control) {
                 let t = 1 - ci;
                 if point(&stats[ci]).is_some() && point(&stats[t]).is_some() {
                     rows[t].chance_to_beat_control = Some(best[t]);
@@ -536,8 +560,8 @@ fn fill_prob_best(
         }
     };
     if let Some(best) = best {
-        for (row, p) in rows.iter_mut().zip(best) {
-            row.prob_best = Some(p);
+        for (&i, p) in supported.iter().zip(best) {
+            rows[i].prob_best = Some(p);
         }
     }
 }

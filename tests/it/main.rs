@@ -14,6 +14,7 @@ mod integrity;
 mod jobs;
 mod replays;
 mod report_ab;
+mod report_support;
 mod signals;
 mod stats_cuped;
 mod stats_golden;
