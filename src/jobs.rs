@@ -82,7 +82,8 @@ pub struct JobSettings {
     pub read_only: bool,
     pub train: TrainOptions,
     pub forecast_days: f64,
-    pub alpha: f64,
+    /// Significance level; `None` takes the campaign's (through `app::report::options_for`).
+    pub alpha: Option<f64>,
 }
 
 impl Default for JobSettings {
@@ -91,7 +92,7 @@ impl Default for JobSettings {
             read_only: false,
             train: TrainOptions::default(),
             forecast_days: 30.0,
-            alpha: 0.05,
+            alpha: None,
         }
     }
 }

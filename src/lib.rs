@@ -8,6 +8,7 @@ pub mod app;
 pub mod causal;
 pub mod clock;
 pub mod domain;
+pub mod format;
 pub mod ingest;
 pub mod jobs;
 pub mod model;

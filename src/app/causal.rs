@@ -57,10 +57,16 @@ pub struct CausalReport {
 pub fn causal_report(
     store: &Store,
     key: &str,
-    alpha: f64,
+    alpha: Option<f64>,
     progress: &dyn Progress,
 ) -> Result<CausalReport> {
     let (campaign, arms) = store.campaign(key)?;
+    // The campaign's alpha unless the command overrides it, as for every other report.
+    let overrides = super::report::ReportOverrides {
+        alpha,
+        ..Default::default()
+    };
+    let alpha = super::report::options_for(&campaign.spec, &overrides)?.alpha;
     let control = campaign
         .spec
         .control
@@ -184,7 +190,7 @@ pub fn format_text(r: &CausalReport) -> String {
         "causal report: {}  control {}  units {}  min propensity {}\n",
         r.campaign,
         r.control,
-        r.units,
+        crate::format::count(r.units as i64),
         r.min_propensity.map_or("-".into(), |p| format!("{p:.3}"))
     );
     for o in &r.outcomes {
@@ -202,20 +208,20 @@ pub fn format_text(r: &CausalReport) -> String {
         for a in &o.arms {
             match &a.effect {
                 Some(e) => s.push_str(&format!(
-                    "  {:<12} {:>8} {:>10.0} {:>12.5} {:>12.5} {:>25} {:>9.4}\n",
+                    "  {:<12} {:>8} {:>10} {:>12.5} {:>12.5} {:>25} {:>9}\n",
                     a.arm,
-                    a.units,
-                    a.effective_units,
+                    crate::format::count(a.units as i64),
+                    crate::format::quantity(a.effective_units),
                     e.naive_diff,
                     e.ipw_diff,
                     format!("[{:.5}, {:.5}]", e.ipw_ci.0, e.ipw_ci.1),
-                    e.p_value
+                    crate::format::p_value(e.p_value)
                 )),
                 None => s.push_str(&format!(
-                    "  {:<12} {:>8} {:>10.0} {:>12}\n",
+                    "  {:<12} {:>8} {:>10} {:>12}\n",
                     a.arm,
-                    a.units,
-                    a.effective_units,
+                    crate::format::count(a.units as i64),
+                    crate::format::quantity(a.effective_units),
                     if a.arm == r.control { "control" } else { "-" }
                 )),
             }

@@ -10,7 +10,8 @@
 
 use super::report::report_inputs;
 use super::{AppError, Progress, Result};
-use crate::stats::ab::{ab_report, Metric, Options};
+use crate::format::{self, NumberFormat};
+use crate::stats::ab::{ab_report, Metric};
 use crate::store::Store;
 use serde::Serialize;
 
@@ -48,12 +49,18 @@ pub struct Forecast {
 
 const DAY_MICROS: i64 = 86_400_000_000;
 
+/// A forecast projects traffic only from at least this many units seen by the campaign: a
+/// rate measured on one unit in one minute is not 1,440 units a day, it is no rate at all.
+pub const MIN_FORECAST_UNITS: i64 = 100;
+/// Width of the store's chart buckets (`Store::buckets` is per minute).
+const BUCKET_MICROS: i64 = 60_000_000;
+
 /// Projects every treatment arm of `key` over `horizon_days`.
 pub fn forecast(
     store: &Store,
     key: &str,
     horizon_days: f64,
-    alpha: f64,
+    alpha: Option<f64>,
     progress: &dyn Progress,
 ) -> Result<Forecast> {
     if !(horizon_days > 0.0 && horizon_days.is_finite()) {
@@ -62,14 +69,30 @@ pub fn forecast(
         )));
     }
     let (campaign, _) = store.campaign(key)?;
-    let rate = store.recent_unit_rate(key, DAY_MICROS)?;
+    // Enough traffic to measure a rate? Units and the data time they came in over.
+    let buckets = store.buckets(key)?;
+    let seen_units: i64 = buckets.iter().map(|b| b.new_units).sum();
+    let with_units = buckets.iter().filter(|b| b.new_units > 0).map(|b| b.bucket);
+    let span = match (with_units.clone().min(), with_units.max()) {
+        (Some(first), Some(last)) => last - first + BUCKET_MICROS,
+        _ => 0,
+    };
+    let enough = seen_units >= MIN_FORECAST_UNITS;
+    let rate = if enough {
+        store.recent_unit_rate(key, DAY_MICROS)?
+    } else {
+        None
+    };
     // The campaign sees only its traffic fraction; shipping means everyone.
     let units_per_day = rate.map(|r| r * 86_400.0 / campaign.spec.traffic);
     let units = units_per_day.map(|u| u * horizon_days);
-    let opts = Options {
+    // The campaign's own options (alpha, N*, correction), as `report ab` builds them.
+    let overrides = super::report::ReportOverrides {
         alpha,
-        ..Options::default()
+        ..Default::default()
     };
+    let opts = super::report::options_for(&campaign.spec, &overrides)?;
+    let alpha = opts.alpha;
     // One read of the rollups serves all four metrics.
     let inputs = report_inputs(store.arm_summaries(key)?);
     let control_key = campaign.spec.control.as_deref();
@@ -121,7 +144,14 @@ pub fn forecast(
     let mut notes = vec![
         "intervals cover the per-unit effect; traffic and effect are assumed to persist".into(),
     ];
-    if units.is_none() {
+    if !enough {
+        notes.push(format!(
+            "not enough data to project: {} units over {} minute(s) of data; a forecast \
+             needs at least {MIN_FORECAST_UNITS} units",
+            crate::format::count(seen_units),
+            span / 60_000_000,
+        ));
+    } else if units.is_none() {
         notes.push("no recent traffic: nothing to project the units from".into());
     }
     Ok(Forecast {
@@ -136,27 +166,28 @@ pub fn forecast(
     })
 }
 
-/// The plain-text forecast (CLI; the console renders the same struct).
+/// The plain-text forecast (CLI; the console renders the same struct) in the default format.
 pub fn format_text(f: &Forecast) -> String {
-    let fmt = |p: &Option<Projected>, digits: usize| {
-        p.map_or("-".to_string(), |p| {
-            format!(
-                "{:+.d$} [{:+.d$}, {:+.d$}]",
-                p.value,
-                p.low,
-                p.high,
-                d = digits
-            )
+    format_text_with(f, &NumberFormat::default())
+}
+
+/// The plain-text forecast with the operator's currency: counts grouped, money with two
+/// decimals, ROI as a percentage (the numbers of `crate::format`).
+pub fn format_text_with(f: &Forecast, nf: &NumberFormat) -> String {
+    let show = |p: &Option<Projected>, one: &dyn Fn(f64) -> String| {
+        p.map_or(format::MISSING.to_string(), |p| {
+            format!("{} [{}, {}]", one(p.value), one(p.low), one(p.high))
         })
     };
+    let money = |x: f64| nf.money_change(x);
     let mut s = format!(
         "forecast: ship an arm of {} to all traffic for {} days ({:.0}% intervals)\n  \
          expected units {}  ({} per day)\n",
         f.campaign,
         f.horizon_days,
         100.0 * (1.0 - f.alpha),
-        f.units.map_or("-".into(), |u| format!("{u:.0}")),
-        f.units_per_day.map_or("-".into(), |u| format!("{u:.0}")),
+        format::opt(f.units, format::quantity),
+        format::opt(f.units_per_day, format::quantity),
     );
     for a in &f.arms {
         s.push_str(&format!(
@@ -164,11 +195,11 @@ pub fn format_text(f: &Forecast) -> String {
              incremental cost        {}\n  incremental profit      {}\n  ROI                     {}\n",
             a.arm,
             f.control,
-            fmt(&a.incremental_conversions, 0),
-            fmt(&a.incremental_revenue, 2),
-            fmt(&a.incremental_cost, 2),
-            fmt(&a.incremental_profit, 2),
-            fmt(&a.roi, 3),
+            show(&a.incremental_conversions, &format::quantity_change),
+            show(&a.incremental_revenue, &money),
+            show(&a.incremental_cost, &money),
+            show(&a.incremental_profit, &money),
+            show(&a.roi, &format::roi),
         ));
     }
     for n in &f.notes {

@@ -1,7 +1,11 @@
-//! `liftdeck health`: one line per running campaign and an exit code for cron and monitoring
-//! (0 OK, 1 warning, 2 critical). Reads rollups only, so it is cheap on any database size.
+//! `liftdeck health`: one line per running or paused campaign and an exit code for cron and
+//! monitoring (0 OK, 1 warning, 2 critical). Reads rollups only, so it is cheap on any database
+//! size. A paused campaign is still checked (its units and any harm they took are still there;
+//! a breached guardrail is often why it was paused), but not for staleness: no traffic is what
+//! pausing means. The report options come from [`super::report::options_for`], the same as
+//! `report ab`'s, so the two agree on every guardrail.
 
-use super::report::{report_ab, Capping};
+use super::report::{options_for, report_ab, Capping, ReportOverrides};
 use super::Result;
 use crate::domain::{CampaignKind, Micros, Status};
 use crate::stats::ab::{Metric, Options};
@@ -38,7 +42,7 @@ impl Severity {
 pub struct Finding {
     pub severity: Severity,
     /// A stable code: srm, stale, no_data, guardrail, starved_arm, multiple_exposure,
-    /// training_failed, job_stuck.
+    /// training_failed, job_stuck, bad_settings.
     pub check: &'static str,
     pub message: String,
 }
@@ -46,6 +50,8 @@ pub struct Finding {
 #[derive(Debug, Clone, Serialize)]
 pub struct CampaignHealth {
     pub campaign: String,
+    /// `running` or `paused`.
+    pub status: Status,
     pub severity: Severity,
     pub units: i64,
     pub last_event: Option<Micros>,
@@ -61,19 +67,21 @@ const STARVED_MIN_UNITS: i64 = 1000;
 /// crash); jobs normally take seconds to minutes.
 const STUCK_JOB: Micros = 3_600_000_000;
 
-/// Checks every running campaign. `now` and `stale_after` are microseconds.
+/// Checks every running or paused campaign. `now` and `stale_after` are microseconds.
 pub fn check(store: &Store, now: Micros, stale_after: Micros) -> Result<Vec<CampaignHealth>> {
     let mut out = Vec::new();
     for campaign in store.campaigns()? {
-        if campaign.status != Status::Running {
+        if !matches!(campaign.status, Status::Running | Status::Paused) {
             continue;
         }
+        let paused = campaign.status == Status::Paused;
         let key = campaign.spec.key.clone();
         let arms = store.arm_summaries(&key)?;
         let units: i64 = arms.iter().map(|a| a.rollup.units).sum();
         let last_event = arms.iter().filter_map(|a| a.rollup.last_event_ts).max();
         let mut findings = Vec::new();
         match last_event {
+            _ if paused => {}
             None => findings.push(Finding {
                 severity: Severity::Warning,
                 check: "no_data",
@@ -91,22 +99,26 @@ pub fn check(store: &Store, now: Micros, stale_after: Micros) -> Result<Vec<Camp
             Some(_) => {}
         }
         let metric = Metric::parse(&campaign.spec.metric).unwrap_or(Metric::Conversion);
-        let reports = report_ab(
-            store,
-            &key,
-            metric,
-            &Options::default(),
-            Capping::None,
-            None,
-        )?;
+        let opts = match options_for(&campaign.spec, &ReportOverrides::default()) {
+            Ok(opts) => opts,
+            Err(e) => {
+                findings.push(Finding {
+                    severity: Severity::Warning,
+                    check: "bad_settings",
+                    message: format!("stored report settings refused ({e}); checked with defaults"),
+                });
+                Options::default()
+            }
+        };
+        let reports = report_ab(store, &key, metric, &opts, Capping::None, None)?;
         if let Some(r) = reports.first().map(|o| &o.report) {
             if r.srm.alarm {
                 findings.push(Finding {
                     severity: Severity::Critical,
                     check: "srm",
                     message: format!(
-                        "SRM: units per arm do not match the weights (p = {:.2e})",
-                        r.srm.p_value.unwrap_or(0.0)
+                        "SRM: units per arm do not match the weights ({})",
+                        crate::format::p_value_phrase(r.srm.p_value.unwrap_or(0.0))
                     ),
                 });
             }
@@ -173,6 +185,7 @@ pub fn check(store: &Store, now: Micros, stale_after: Micros) -> Result<Vec<Camp
             .unwrap_or(Severity::Ok);
         out.push(CampaignHealth {
             campaign: key,
+            status: campaign.status,
             severity,
             units,
             last_event,
@@ -195,7 +208,7 @@ pub fn overall(health: &[CampaignHealth]) -> Severity {
 pub fn format_lines(health: &[CampaignHealth]) -> String {
     let mut s = String::new();
     if health.is_empty() {
-        s.push_str("OK no running campaigns\n");
+        s.push_str("OK no running or paused campaigns\n");
     }
     for h in health {
         let detail = if h.findings.is_empty() {
@@ -208,9 +221,15 @@ pub fn format_lines(health: &[CampaignHealth]) -> String {
                 .join("; ")
         };
         s.push_str(&format!(
-            "{} {} units={}: {}\n",
+            "{} {}{} units={}: {}\n",
             h.severity.word(),
             h.campaign,
+            if h.status == Status::Paused {
+                " (paused)"
+            } else {
+                ""
+            },
+            // Raw digits: `units=1000` is a key=value pair that scripts parse.
             h.units,
             detail
         ));

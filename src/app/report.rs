@@ -1,11 +1,108 @@
 //! `report ab`: reads rollups (or per-unit totals when capping or splitting by segment), runs
 //! the pure A/B report, and formats it as a table or JSON.
 
-use super::Result;
-use crate::domain::ArmRollup;
+use super::{AppError, Result};
+use crate::domain::{ArmRollup, CampaignSpec};
+use crate::format::{self, NumberFormat};
 use crate::stats::ab::{ab_report, add_guardrails, AbReport, ArmInput, Metric, Options};
+use crate::stats::bayes::EffectPrior;
+use crate::stats::multiple::Adjustment;
 use crate::store::Store;
 use serde::Serialize;
+
+/// What a command may override of a campaign's report settings; `None` keeps the campaign's
+/// stored value, then the product default (`Options::default()`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReportOverrides {
+    pub alpha: Option<f64>,
+    pub n_star: Option<f64>,
+    /// `holm` or `bh`.
+    pub correction: Option<String>,
+    pub guardrail_margin: Option<f64>,
+    pub prior: Option<EffectPrior>,
+    pub cuped: bool,
+    pub target_mde_rel: Option<f64>,
+}
+
+/// Smallest N* accepted: below it the always-valid boundary is tuned for a decision after a
+/// handful of units, which no campaign means.
+pub const MIN_N_STAR: f64 = 10.0;
+
+/// The report options of one campaign: the one place where alpha, N*, the correction and the
+/// guardrail margin are read from the campaign and the command's overrides. `report ab`,
+/// `health`, the jobs and the console all build their options here, so a campaign cannot be
+/// "not breached" in one and CRIT in another.
+pub fn options_for(spec: &CampaignSpec, overrides: &ReportOverrides) -> Result<Options> {
+    let settings = &spec.settings;
+    let defaults = Options::default();
+    let alpha = overrides.alpha.or(settings.alpha).unwrap_or(defaults.alpha);
+    if !(alpha > 0.0 && alpha < 0.5) {
+        return Err(AppError::Invalid(format!(
+            "alpha must be in (0, 0.5), got {alpha}"
+        )));
+    }
+    let n_star = overrides
+        .n_star
+        .or(settings.n_star)
+        .unwrap_or(defaults.n_star);
+    if !(n_star.is_finite() && n_star >= MIN_N_STAR) {
+        return Err(AppError::Invalid(format!(
+            "N* (--n-star) must be at least {MIN_N_STAR} units, got {n_star}"
+        )));
+    }
+    let correction = overrides
+        .correction
+        .as_deref()
+        .or(settings.correction.as_deref());
+    let adjustment = match correction {
+        None => defaults.adjustment,
+        Some("holm") => Adjustment::Holm,
+        Some("bh") => Adjustment::BenjaminiHochberg,
+        Some(other) => {
+            return Err(AppError::Invalid(format!(
+                "correction `{other}`: use holm or bh"
+            )))
+        }
+    };
+    let guardrail_margin = overrides
+        .guardrail_margin
+        .or(settings.guardrail_margin)
+        .unwrap_or(defaults.guardrail_margin);
+    if !(guardrail_margin >= 0.0 && guardrail_margin.is_finite()) {
+        return Err(AppError::Invalid(format!(
+            "guardrail margin must be a non-negative relative harm, got {guardrail_margin}"
+        )));
+    }
+    let target_mde_rel = overrides.target_mde_rel.unwrap_or(defaults.target_mde_rel);
+    check_relative_mde(target_mde_rel)?;
+    Ok(Options {
+        alpha,
+        n_star,
+        adjustment,
+        guardrail_margin,
+        prior: overrides.prior.unwrap_or(defaults.prior),
+        cuped: overrides.cuped,
+        target_mde_rel,
+        ..defaults
+    })
+}
+
+/// A minimum detectable effect is relative: 0.05 means +5%. A value of 1 or more is almost
+/// always a percentage typed as a whole number (`--mde 5` for 5%), so it is refused with the
+/// reading that was probably meant rather than silently planned for +500%.
+pub fn check_relative_mde(mde: f64) -> Result<()> {
+    if mde > 0.0 && mde < 1.0 {
+        return Ok(());
+    }
+    let hint = if (1.0..100.0).contains(&mde) {
+        format!(" (did you mean {}?)", mde / 100.0)
+    } else {
+        String::new()
+    };
+    Err(AppError::Invalid(format!(
+        "--mde is a relative effect in (0, 1), e.g. 0.05 for +5%; got {mde}{hint}"
+    )))
+}
 
 /// How per-unit revenue is capped before inference.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -45,8 +142,22 @@ pub fn report_ab(
     let (campaign, arms) = store.campaign(key)?;
     if let Some(field) = by {
         if field.is_empty() || !field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(super::AppError::Invalid(format!(
-                "--by `{field}`: a context field name uses letters, digits and '_'"
+            return Err(AppError::Invalid(format!(
+                "--by `{}`: a context field name uses letters, digits and '_'",
+                field.escape_debug()
+            )));
+        }
+        // A field no assignment carries would put every unit in one "(none)" segment: a
+        // report that looks split but is not. Refuse it and say what can be used.
+        let known = store.context_fields(key)?;
+        if !known.iter().any(|k| k == field) {
+            let list = if known.is_empty() {
+                "no assignment of this campaign has a context".to_string()
+            } else {
+                format!("known context fields: {}", known.join(", "))
+            };
+            return Err(AppError::Invalid(format!(
+                "--by `{field}`: no assignment of `{key}` has that context field; {list}"
             )));
         }
     }
@@ -55,7 +166,7 @@ pub fn report_ab(
         Capping::Absolute(c) => Some(c),
         Capping::Quantile(q) => {
             if !(q > 0.0 && q < 1.0) {
-                return Err(super::AppError::Invalid(format!(
+                return Err(AppError::Invalid(format!(
                     "winsorising quantile must be in (0, 1), got {q}"
                 )));
             }
@@ -135,32 +246,50 @@ pub fn report_inputs(summaries: Vec<crate::store::ArmSummary>) -> Vec<ArmInput> 
 }
 
 fn pct(x: Option<f64>) -> String {
-    x.map_or("-".into(), |v| format!("{:+.2}%", 100.0 * v))
+    format::opt(x, format::lift)
 }
 
 fn prob(x: Option<f64>) -> String {
-    x.map_or("-".into(), |v| format!("{:.1}%", 100.0 * v))
+    format::opt(x, format::probability)
 }
 
 fn pval(x: Option<f64>) -> String {
-    x.map_or("-".into(), |v| {
-        if v < 1e-4 {
-            "<0.0001".into()
-        } else {
-            format!("{v:.4}")
-        }
-    })
+    format::opt(x, format::p_value)
 }
 
-/// The plain-text report: one table per segment with the same figures as the JSON.
+fn p_phrase(x: Option<f64>) -> String {
+    x.map_or("p = -".into(), format::p_value_phrase)
+}
+
+/// Whether a metric's per-arm value is money (revenue, cost, profit per unit, order value).
+fn is_money(metric: Metric) -> bool {
+    matches!(
+        metric,
+        Metric::Revenue | Metric::Cost | Metric::Profit | Metric::Aov
+    )
+}
+
+/// The plain-text report in the default number format (`$`).
 pub fn format_text(outputs: &[ReportOutput]) -> String {
+    format_text_with(outputs, &NumberFormat::default())
+}
+
+/// The plain-text report: one table per segment with the same figures as the JSON, every
+/// number in the one format of `crate::format`. The p-value columns sit beside the interval
+/// each one inverts (`p` beside the fixed-horizon CI, `seq p` beside the always-valid one).
+pub fn format_text_with(outputs: &[ReportOutput], nf: &NumberFormat) -> String {
     let mut s = String::new();
     for o in outputs {
         let r = &o.report;
         s.push_str(&format!(
-            "{} — metric {} — control {} — alpha {}{}\n",
+            "{} — metric {}{} — control {} — alpha {}{}\n",
             r.campaign,
             r.metric.name(),
+            if r.better == "lower" {
+                " (lower is better)"
+            } else {
+                ""
+            },
             if r.control.is_empty() {
                 "-"
             } else {
@@ -174,34 +303,40 @@ pub fn format_text(outputs: &[ReportOutput]) -> String {
         ));
         if r.srm.alarm {
             s.push_str(&format!(
-                "!! SRM ALARM: units per arm do not match the weights (p = {}). Do not trust \
+                "!! SRM ALARM: units per arm do not match the weights ({}). Do not trust \
                  these results until the assignment is fixed.\n",
-                pval(r.srm.p_value)
+                p_phrase(r.srm.p_value)
             ));
         }
         for g in r.guardrails.iter().filter(|g| g.breached) {
             s.push_str(&format!(
-                "!! GUARDRAIL BREACHED: {} is significantly worse on {} ({} vs control, \
-                 one-sided p = {}).\n",
+                "!! GUARDRAIL BREACHED: {} is significantly worse on {}{} ({} vs control, \
+                 one-sided {}).\n",
                 g.arm,
                 g.metric.name(),
+                if g.metric.higher_is_better() {
+                    ""
+                } else {
+                    " (lower is better)"
+                },
                 pct(g.rel_lift),
-                pval(g.p_worse)
+                p_phrase(g.p_worse)
             ));
         }
         if r.srm.multiple_exposure_flag {
             s.push_str(&format!(
                 "!! MULTIPLE EXPOSURE: {} units were seen in more than one arm.\n",
-                r.srm.multiple_exposure_units
+                format::count(r.srm.multiple_exposure_units as i64)
             ));
         }
+        let level = format!("{:.0}% CI (fixed)", 100.0 * (1.0 - r.alpha));
         s.push_str(&format!(
             "  {:<10} {:>7} {:>11} {:>9} {:>22} {:>8} {:>22} {:>8} {:>7} {:>7} {:>8} {:>8}\n",
             "arm",
             "units",
             "value",
             "lift",
-            "95% CI (fixed)",
+            level,
             "p",
             "always-valid CI",
             "seq p",
@@ -212,18 +347,16 @@ pub fn format_text(outputs: &[ReportOutput]) -> String {
         ));
         for a in &r.arms {
             let value = match (a.rate, a.mean) {
-                (Some(rate), _) => format!("{:.3}%", 100.0 * rate),
-                (None, Some(m)) => format!("{m:.4}"),
-                _ => "-".into(),
+                (Some(rate), _) => format::rate(rate),
+                (None, Some(m)) if is_money(r.metric) => nf.money(m),
+                (None, Some(m)) => format::rate(m),
+                _ => format::MISSING.into(),
             };
-            let ci = |lo: Option<f64>, hi: Option<f64>| match (lo, hi) {
-                (Some(l), Some(h)) => format!("[{}, {}]", pct(Some(l)), pct(Some(h))),
-                _ => "-".into(),
-            };
+            let ci = |lo: Option<f64>, hi: Option<f64>| format::interval(lo, hi, format::lift);
             s.push_str(&format!(
                 "  {:<10} {:>7} {:>11} {:>9} {:>22} {:>8} {:>22} {:>8} {:>7} {:>7} {:>8} {:>8}\n",
                 a.key,
-                a.units,
+                format::count(a.units),
                 value,
                 pct(a.rel_lift),
                 ci(a.ci_low, a.ci_high),
@@ -232,7 +365,7 @@ pub fn format_text(outputs: &[ReportOutput]) -> String {
                 pval(a.seq_p_value),
                 prob(a.chance_to_beat_control),
                 prob(a.prob_best),
-                a.expected_loss.map_or("-".into(), |v| format!("{v:.4}")),
+                format::opt(a.expected_loss, format::rate),
                 pval(a.adj_p_value),
             ));
         }
@@ -257,43 +390,43 @@ pub fn format_text(outputs: &[ReportOutput]) -> String {
             ));
         }
         s.push_str(&format!(
-            "  SRM p = {}{}; MDE at {:.0} units/arm: {}",
-            pval(r.srm.p_value),
+            "  SRM {}{}; MDE at {} units/arm: {}",
+            p_phrase(r.srm.p_value),
             if r.srm.alarm { " (ALARM)" } else { " (ok)" },
-            r.power.units_per_arm,
+            format::quantity(r.power.units_per_arm),
             r.power
                 .mde_rel
-                .map_or("-".into(), |m| format!("{:.1}% relative", 100.0 * m))
+                .map_or("-".into(), |m| format!("{} relative", format::rate(m)))
         ));
         if let (Some(n), Some(t)) = (r.power.units_per_arm_needed, r.power.seconds_to_decision) {
             s.push_str(&format!(
-                "; {:.0} units/arm detect {:.0}%: {}",
-                n,
-                100.0 * r.power.target_mde_rel,
+                "; {} units/arm detect {}: {}",
+                format::quantity(n),
+                format::rate(r.power.target_mde_rel),
                 human_duration(t)
             ));
         }
         if let Some(c) = &r.cuped {
             s.push_str(&format!(
-                "; CUPED theta {:.4}, variance -{:.1}%",
+                "; CUPED theta {:.4}, variance -{}",
                 c.theta,
-                100.0 * c.variance_reduction
+                format::rate(c.variance_reduction)
             ));
         }
         if let Some(c) = &o.capping {
             s.push_str(&format!(
-                "; revenue capped at {:.2} ({} units)",
-                c.cap, c.capped_units
+                "; revenue capped at {} ({} units)",
+                nf.money(c.cap),
+                format::count(c.capped_units)
             ));
         }
         s.push('\n');
         for a in r.arms.iter().filter(|a| a.roi.is_some()) {
             s.push_str(&format!(
-                "  ROI of {} vs control: {} [{}, {}] = (Δrevenue - Δcost) / Δcost per unit\n",
+                "  ROI of {} vs control: {} {} = (Δrevenue - Δcost) / Δcost per unit\n",
                 a.key,
-                pct(a.roi),
-                pct(a.roi_ci_low),
-                pct(a.roi_ci_high)
+                format::opt(a.roi, format::roi),
+                format::interval(a.roi_ci_low, a.roi_ci_high, format::roi)
             ));
         }
         for n in &r.notes {

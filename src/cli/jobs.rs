@@ -33,9 +33,9 @@ pub struct TrainArgs {
 #[derive(Args)]
 pub struct CausalArgs {
     campaign: String,
-    /// Significance level of the intervals and p-values.
-    #[arg(long, default_value_t = 0.05)]
-    alpha: f64,
+    /// Significance level of the intervals and p-values (default: the campaign's, else 0.05).
+    #[arg(long)]
+    alpha: Option<f64>,
     #[arg(long)]
     json: bool,
 }
@@ -46,9 +46,9 @@ pub struct ForecastArgs {
     /// How many days of shipping to project.
     #[arg(long, default_value_t = 30.0)]
     days: f64,
-    /// 1 - the interval level.
-    #[arg(long, default_value_t = 0.05)]
-    alpha: f64,
+    /// 1 - the interval level (default: the campaign's alpha, else 0.05).
+    #[arg(long)]
+    alpha: Option<f64>,
     #[arg(long)]
     json: bool,
 }
@@ -78,8 +78,8 @@ pub fn train(db: &Path, env: &Env, read_only: bool, a: TrainArgs) -> Result<Exit
     )
 }
 
-fn check_alpha(alpha: f64) -> Result<()> {
-    if !(alpha > 0.0 && alpha < 0.5) {
+fn check_alpha(alpha: Option<f64>) -> Result<()> {
+    if alpha.is_some_and(|a| !(a > 0.0 && a < 0.5)) {
         bail!("--alpha must be in (0, 0.5)");
     }
     Ok(())
@@ -164,7 +164,9 @@ fn run(
         (JobOutput::Forecast(f), true) => serde_json::to_string_pretty(f)? + "\n",
         (JobOutput::Model(m), false) => liftdeck::app::train::format_text(m),
         (JobOutput::Causal(c), false) => liftdeck::app::causal::format_text(c),
-        (JobOutput::Forecast(f), false) => liftdeck::app::forecast::format_text(f),
+        (JobOutput::Forecast(f), false) => {
+            liftdeck::app::forecast::format_text_with(f, &super::report::number_format())
+        }
     };
     write_stdout(&text)?;
     Ok(ExitCode::SUCCESS)

@@ -88,10 +88,11 @@ pub fn run(
 }
 
 fn report_ab(db: &Path, a: ReportArgs) -> Result<ExitCode> {
-    use liftdeck::app::report::{format_text, report_ab, Capping};
-    use liftdeck::stats::ab::{Metric, Options};
+    use liftdeck::app::report::{
+        format_text_with, options_for, report_ab, Capping, ReportOverrides,
+    };
+    use liftdeck::stats::ab::Metric;
     use liftdeck::stats::bayes::EffectPrior;
-    use liftdeck::stats::multiple::Adjustment;
     // A report only reads; a read-write open is the fallback when a read-only one fails
     // (e.g. no file yet).
     let store = Store::open_read_only(db)
@@ -110,34 +111,18 @@ fn report_ab(db: &Path, a: ReportArgs) -> Result<ExitCode> {
         "proper" => EffectPrior::PROPER_DEFAULT,
         other => bail!("--prior `{other}`: use flat or proper"),
     };
-    let settings = &campaign.spec.settings;
-    let correction = a
-        .correction
-        .or(settings.correction.clone())
-        .unwrap_or_else(|| "holm".into());
-    let alpha = a.alpha.or(settings.alpha).unwrap_or(0.05);
-    let n_star = a.n_star.or(settings.n_star).unwrap_or(5000.0);
-    let adjustment = match correction.as_str() {
-        "holm" => Adjustment::Holm,
-        "bh" => Adjustment::BenjaminiHochberg,
-        other => bail!("--correction `{other}`: use holm or bh"),
-    };
-    if !(alpha > 0.0 && alpha < 0.5) {
-        bail!("--alpha must be in (0, 0.5)");
-    }
-    if !(n_star.is_finite() && n_star >= 10.0) {
-        bail!("--n-star must be at least 10 units");
-    }
-    let opts = Options {
-        alpha,
-        n_star,
-        guardrail_margin: settings.guardrail_margin.unwrap_or(0.0),
-        prior,
-        adjustment,
+    // Alpha, N*, the correction and the guardrail margin: the campaign's unless a flag says
+    // otherwise, validated in one place (`options_for`, shared with health, jobs, console).
+    let overrides = ReportOverrides {
+        alpha: a.alpha,
+        n_star: a.n_star,
+        correction: a.correction,
+        prior: Some(prior),
         cuped: a.cuped,
-        target_mde_rel: a.mde,
-        ..Options::default()
+        target_mde_rel: Some(a.mde),
+        ..ReportOverrides::default()
     };
+    let opts = options_for(&campaign.spec, &overrides)?;
     let capping = match (a.cap, a.winsorize) {
         (Some(c), _) => Capping::Absolute(c),
         (None, Some(q)) => Capping::Quantile(q),
@@ -154,14 +139,24 @@ fn report_ab(db: &Path, a: ReportArgs) -> Result<ExitCode> {
         j.push('\n');
         j
     } else {
-        format_text(&out)
+        format_text_with(&out, &number_format())
     };
     write_stdout(&text)?;
     Ok(ExitCode::SUCCESS)
 }
 
+/// The operator's number format: the currency symbol comes from `LIFTDECK_CURRENCY`
+/// (default `$`); everything else is fixed (see `liftdeck::format`).
+pub(super) fn number_format() -> liftdeck::format::NumberFormat {
+    liftdeck::format::NumberFormat::with_currency(
+        std::env::var("LIFTDECK_CURRENCY").ok().as_deref(),
+    )
+}
+
 pub fn power(p: PowerArgs) -> Result<ExitCode> {
     use liftdeck::stats::power::{units_per_arm_mean, units_per_arm_proportion, TestDesign};
+    // `--mde 5` meant 5%, not +500%: refused with the hint, like `report ab --mde`.
+    liftdeck::app::report::check_relative_mde(p.mde)?;
     let design = TestDesign {
         alpha: p.alpha,
         power: p.power,
@@ -180,10 +175,10 @@ pub fn power(p: PowerArgs) -> Result<ExitCode> {
         bail!("no sample size for these inputs: rates must be in (0, 1), alpha and power in (0, 1), mde non-zero");
     };
     write_stdout(&format!(
-        "{} units per arm ({:.1} exact) detect a {:+.1}% relative effect at alpha {} with {:.0}% power\n",
-        n.ceil(),
+        "{} units per arm ({:.1} exact) detect a {} relative effect at alpha {} with {:.0}% power\n",
+        liftdeck::format::quantity(n.ceil()),
         n,
-        100.0 * p.mde,
+        liftdeck::format::lift(p.mde),
         p.alpha,
         100.0 * p.power
     ))?;

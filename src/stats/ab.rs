@@ -8,8 +8,8 @@
 pub use super::bayes::normal_prob_best;
 use super::bayes::{self, BetaPosterior, BetaPrior, EffectPrior};
 use super::frequentist::{
-    compare_means, compare_proportions, difference, relative_lift, relative_lift_delta,
-    ArmEstimate, Direction, Estimate, GuardrailVerdict, ProportionStats,
+    compare_means, difference, relative_lift, relative_lift_delta, wald_difference, ArmEstimate,
+    Direction, Estimate, GuardrailVerdict, ProportionStats,
 };
 use super::metrics::{arm_estimate, cuped, point};
 pub use super::metrics::{metric_stats, ArmInput, Metric, MetricStats};
@@ -97,12 +97,21 @@ pub struct ArmRow {
     pub rel_lift: Option<f64>,
     pub ci_low: Option<f64>,
     pub ci_high: Option<f64>,
+    /// Two-sided p-value of the test the relative interval `[ci_low, ci_high]` inverts
+    /// (delta-method z-test of lift = 0): `p_value < alpha` exactly when the interval
+    /// excludes 0.
     pub p_value: Option<f64>,
+    /// Two-sided p-value of the absolute-difference test that `[abs_ci_low, abs_ci_high]`
+    /// inverts (Wald for proportions, Welch for means, normal for ratios and CUPED).
+    pub abs_p_value: Option<f64>,
     pub seq_ci_low: Option<f64>,
     pub seq_ci_high: Option<f64>,
     pub seq_abs_ci_low: Option<f64>,
     pub seq_abs_ci_high: Option<f64>,
+    /// Always-valid p-value dual to `[seq_ci_low, seq_ci_high]` (relative lift).
     pub seq_p_value: Option<f64>,
+    /// Always-valid p-value dual to `[seq_abs_ci_low, seq_abs_ci_high]` (absolute difference).
+    pub seq_abs_p_value: Option<f64>,
     pub chance_to_beat_control: Option<f64>,
     pub credible_low: Option<f64>,
     pub credible_high: Option<f64>,
@@ -136,6 +145,10 @@ pub struct PowerReport {
 pub struct AbReport {
     pub campaign: String,
     pub metric: Metric,
+    /// `higher` or `lower`: which way is better for the metric. For `lower` (cost) the lift is
+    /// still treatment / control - 1, but "beat", the risk, P(best) and a guardrail breach all
+    /// read a fall as the good direction.
+    pub better: &'static str,
     pub control: String,
     pub alpha: f64,
     pub srm: SrmReport,
@@ -281,6 +294,11 @@ pub fn ab_report(
     AbReport {
         campaign: campaign.to_string(),
         metric,
+        better: if metric.higher_is_better() {
+            "higher"
+        } else {
+            "lower"
+        },
         control: control.unwrap_or("").to_string(),
         alpha: opts.alpha,
         srm: SrmReport {
@@ -383,18 +401,18 @@ fn compare_arm(
     let (Some(pc), Some(pt)) = (point(sc), point(st)) else {
         return;
     };
-    // Unadjusted comparisons use the exact fixed-horizon methods (Wald/Welch); adjusted and
-    // ratio metrics use the normal approximation on the (adjusted) arm estimates.
-    let fixed = match (sc, st, adjusted) {
-        (MetricStats::Proportion(c), MetricStats::Proportion(t), false) => {
-            compare_proportions(c, t, opts.alpha).map(|c| (c.abs_ci, c.welch, c.rel))
-        }
-        (MetricStats::Mean(c), MetricStats::Mean(t), false) => {
-            compare_means(c, t, opts.alpha).map(|c| (c.abs_ci, c.welch, c.rel))
-        }
-        _ => None,
-    };
+    // The absolute difference: unadjusted proportions use the Wald estimate and unadjusted
+    // means the Welch test (t reference); adjusted and ratio metrics the normal approximation
+    // on the (adjusted) arm estimates. Its interval and `abs_p_value` come from that one
+    // estimate, so they invert each other.
     let abs: Option<Estimate> = ec.zip(et).and_then(|(c, t)| difference(c, t));
+    let abs_fixed: Option<Estimate> = match (sc, st, adjusted) {
+        (MetricStats::Proportion(c), MetricStats::Proportion(t), false) => wald_difference(c, t),
+        (MetricStats::Mean(c), MetricStats::Mean(t), false) => {
+            compare_means(c, t, opts.alpha).and_then(|c| c.welch)
+        }
+        _ => abs,
+    };
     let rel: Option<Estimate> = ec.zip(et).and_then(|(c, t)| relative_lift_delta(c, t));
     let (vc, vt) = match (ec, et) {
         (Some(c), Some(t)) => (c.value, t.value),
@@ -402,16 +420,14 @@ fn compare_arm(
     };
     row.abs_diff = Some(vt - vc);
     row.rel_lift = relative_lift(vc, vt);
-    let (abs_ci, p) = match fixed {
-        Some((abs_ci, welch, _)) => (abs_ci, welch.map(|w| w.p_value())),
-        None => (
-            abs.and_then(|e| e.confidence_interval(opts.alpha)),
-            abs.map(|e| e.p_value()),
-        ),
-    };
+    let abs_ci = abs_fixed.and_then(|e| e.confidence_interval(opts.alpha));
     row.abs_ci_low = abs_ci.map(|i| i.low);
     row.abs_ci_high = abs_ci.map(|i| i.high);
-    row.p_value = p;
+    row.abs_p_value = abs_fixed.map(|e| e.p_value());
+    // The p-value shown beside the relative interval is the test that interval inverts: the
+    // delta-method z-test of lift = 0 with the same standard error, so p < alpha exactly
+    // when the interval excludes 0.
+    row.p_value = rel.map(|e| e.p_value());
     let rel_ci = rel.and_then(|e| e.confidence_interval(opts.alpha));
     row.ci_low = rel_ci.map(|i| i.low);
     row.ci_high = rel_ci.map(|i| i.high);
@@ -434,8 +450,12 @@ fn compare_arm(
             row.seq_abs_ci_low = Some(cs.low);
             row.seq_abs_ci_high = Some(cs.high);
         }
-        row.seq_p_value = sequential::always_valid_p_value(e.value(), e.se(), n, &config);
+        row.seq_abs_p_value = sequential::always_valid_p_value(e.value(), e.se(), n, &config);
     }
+    // As for the fixed horizon: the always-valid p-value beside the relative sequence is its
+    // dual, computed from the same estimate and standard error.
+    row.seq_p_value =
+        rel.and_then(|e| sequential::always_valid_p_value(e.value(), e.se(), n, &config));
     if let Some(e) = rel {
         // Flip the sign for metrics where lower is better so "beat" means "is better".
         let sign = if metric.higher_is_better() { 1.0 } else { -1.0 };
@@ -492,6 +512,21 @@ fn fill_prob_best(
     opts: &Options,
     control: Option<usize>,
 ) {
+    // An arm without units has no posterior of its own (only the prior): it gets no P(best),
+    // and P(best) is shared out among the arms with units, when there are at least two.
+    let supported: Vec<usize> = (0..stats.len())
+        .filter(|&i| match &stats[i] {
+            MetricStats::Proportion(p) => p.n > 0,
+            MetricStats::Mean(m) => m.n > 0.0,
+            MetricStats::Ratio(r) => r.n > 0.0,
+        })
+        .collect();
+    if supported.len() < 2 {
+        return;
+    }
+    let stats: Vec<MetricStats> = supported.iter().map(|&i| stats[i]).collect();
+    let estimates: Vec<Option<ArmEstimate>> = supported.iter().map(|&i| estimates[i]).collect();
+    let control = control.and_then(|c| supported.iter().position(|&i| i == c));
     let all_props: Option<Vec<BetaPosterior>> = stats
         .iter()
         .map(|s| match s {
@@ -507,7 +542,7 @@ fn fill_prob_best(
         Some(posts) if !posts.is_empty() => {
             let best = bayes::prob_best(&posts);
             // Two arms: P(treatment best) = P(p_t > p_c), the exact chance to beat control.
-            if let (2, Some(ci)) = (rows.len(), control) {
+            if let (2, 2, Some(ci)) = (rows.len(), stats.len(), control) {
                 let t = 1 - ci;
                 if point(&stats[ci]).is_some() && point(&stats[t]).is_some() {
                     rows[t].chance_to_beat_control = Some(best[t]);
@@ -525,8 +560,8 @@ fn fill_prob_best(
         }
     };
     if let Some(best) = best {
-        for (row, p) in rows.iter_mut().zip(best) {
-            row.prob_best = Some(p);
+        for (&i, p) in supported.iter().zip(best) {
+            rows[i].prob_best = Some(p);
         }
     }
 }

@@ -309,6 +309,18 @@ impl Store {
         Ok(n as u64)
     }
 
+    /// The top-level context field names recorded on any assignment of `key`, sorted: what
+    /// `report ab --by` can split by (an unknown name is an error listing these). O(units).
+    pub fn context_fields(&self, key: &str) -> Result<Vec<String>> {
+        let id = campaign_id(&self.conn, key)?;
+        let mut stmt = self.conn.prepare(
+            "SELECT DISTINCT j.key FROM assignments s, json_each(s.context) j
+             WHERE s.campaign_id = ?1 AND json_valid(s.context) ORDER BY j.key",
+        )?;
+        let rows = stmt.query_map(params![id], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
     /// Arm rollups recomputed from per-unit totals (O(units)), optionally split by a context
     /// field (`--by device`) and with each unit's revenue capped at `revenue_cap` (outlier
     /// control). Returns (segment value or "", arm key, rollup, units whose revenue was capped).

@@ -93,3 +93,108 @@ fn cli_exits_2_on_srm_and_prints_one_line_per_campaign() {
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
     assert_eq!(v[0]["severity"], "critical");
 }
+
+/// A campaign whose treatment earns 1.00 less revenue per unit than control (~12 per unit):
+/// significantly worse at a zero margin, well within a 20% tolerated harm. `settings` is the
+/// campaign line's report settings object.
+fn guardrail_lines(key: &str, status: &str, settings: &str) -> String {
+    let mut s = format!(
+        r#"{{"type":"campaign","key":"{key}","name":"{key}","kind":"ab","arms":[{{"key":"control","weight":50.0}},{{"key":"t","weight":50.0}}],"control":"control","traffic":1.0,"metric":"purchase","guardrails":["revenue"],"seed":5,"status":"{status}","settings":{settings}}}"#
+    );
+    s.push('\n');
+    for i in 0..1000 {
+        let (arm, base) = if i % 2 == 0 {
+            ("control", 10.0)
+        } else {
+            ("t", 9.0)
+        };
+        let value = base + ((i / 2) % 5) as f64;
+        s.push_str(&format!(
+            r#"{{"type":"assignment","campaign":"{key}","unit":"u{i}","arm":"{arm}","propensity":0.5,"ts":"{TS}"}}"#
+        ));
+        s.push('\n');
+        s.push_str(&format!(
+            r#"{{"type":"event","event_id":"{key}-e{i}","campaign":"{key}","unit":"u{i}","kind":"purchase","value":{value},"ts":"{TS}"}}"#
+        ));
+        s.push('\n');
+    }
+    s
+}
+
+fn report_breached(db: &std::path::Path, key: &str) -> bool {
+    let out = Command::new(bin())
+        .arg("--db")
+        .arg(db)
+        .args(["report", "ab", key, "--json"])
+        .output()
+        .expect("report");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let rows = v["guardrails"].as_array().expect("guardrail rows").clone();
+    assert_eq!(rows.len(), 1, "{v}");
+    rows[0]["breached"].as_bool().expect("bool")
+}
+
+#[test]
+fn health_honours_the_guardrail_margin_report_ab_honours() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("margin.db");
+    let file = dir.path().join("margin.jsonl");
+    let text = guardrail_lines("tolerant", "running", r#"{"guardrail_margin":0.2}"#)
+        + &guardrail_lines("strict", "running", "{}");
+    std::fs::write(&file, text).expect("write");
+    let ingest = Command::new(bin())
+        .arg("--db")
+        .arg(&db)
+        .arg("ingest")
+        .arg(&file)
+        .output()
+        .expect("ingest");
+    assert!(
+        ingest.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ingest.stderr)
+    );
+    assert!(!report_breached(&db, "tolerant"));
+    assert!(report_breached(&db, "strict"));
+    let store = liftdeck::store::Store::open_read_only(&db).expect("open");
+    let h = check(&store, TS_MICROS + 60_000_000, 15 * 60_000_000).expect("health");
+    let of = |key: &str| h.iter().find(|c| c.campaign == key).expect("listed");
+    let tolerant = of("tolerant");
+    assert!(
+        tolerant.findings.iter().all(|f| f.check != "guardrail"),
+        "report ab says not breached, health must agree: {tolerant:?}"
+    );
+    assert_eq!(tolerant.severity, Severity::Ok, "{tolerant:?}");
+    let strict = of("strict");
+    assert!(
+        strict.findings.iter().any(|f| f.check == "guardrail"),
+        "{strict:?}"
+    );
+    assert_eq!(strict.severity, Severity::Critical);
+}
+
+#[test]
+fn a_paused_campaign_with_a_breached_guardrail_is_still_critical() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (_, mut store) = temp_db(&dir, "paused.db");
+    ingest_str(
+        &mut store,
+        &guardrail_lines("paused", "paused", "{}"),
+        Format::Jsonl,
+        1000,
+    );
+    // A day later: a running campaign would be stale, a paused one is not expected to move.
+    let day = 86_400_000_000;
+    let h = check(&store, TS_MICROS + day, 15 * 60_000_000).expect("health");
+    assert_eq!(h.len(), 1, "a paused campaign is checked");
+    assert_eq!(h[0].status, liftdeck::domain::Status::Paused);
+    assert_eq!(h[0].severity, Severity::Critical, "{:?}", h[0].findings);
+    assert!(h[0].findings.iter().any(|f| f.check == "guardrail"));
+    assert!(h[0].findings.iter().all(|f| f.check != "stale"));
+    assert!(liftdeck::app::health::format_lines(&h).starts_with("CRIT paused (paused) units=1000"));
+}

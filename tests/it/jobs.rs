@@ -184,7 +184,7 @@ fn causal_report_from_the_store_corrects_targeting_and_flags_imbalance() {
         Format::Jsonl,
         5_000,
     );
-    let r = causal_report(&store, "target", 0.05, &NoProgress).expect("report");
+    let r = causal_report(&store, "target", Some(0.05), &NoProgress).expect("report");
     assert_eq!(r.units, 20_000);
     assert!(r.propensity_varies);
     let conv = &r.outcomes[0];

@@ -485,7 +485,11 @@ fn power_command_matches_the_normal_approximation_reference() {
         .expect("power");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.starts_with(&format!("{} units per arm ({:.1} exact)", n.ceil(), n)),
+        text.starts_with(&format!(
+            "{} units per arm ({:.1} exact)",
+            liftdeck::format::quantity(n.ceil()),
+            n
+        )),
         "{text} vs {n}"
     );
 }
@@ -544,4 +548,115 @@ fn roi_interval_covers_the_true_roi() {
     // Binomial Monte Carlo SE at 95% over 1000 runs is 0.7 points; the delta method on a
     // ratio is first-order, so allow 4 points below nominal.
     assert!((0.91..=0.99).contains(&coverage), "ROI coverage {coverage}");
+}
+
+/// A database with one running campaign whose assignments carry `device` and `segment`.
+fn context_db(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    let db = dir.path().join("ctx.db");
+    let mut lines = String::from(
+        r#"{"type":"campaign","key":"ctx","name":"ctx","kind":"ab","arms":[{"key":"control","weight":50.0},{"key":"t","weight":50.0}],"control":"control","traffic":1.0,"metric":"purchase","seed":5,"status":"running"}"#,
+    );
+    lines.push('\n');
+    for i in 0..40 {
+        let arm = if i % 2 == 0 { "control" } else { "t" };
+        let device = if i % 3 == 0 { "mobile" } else { "desktop" };
+        lines.push_str(&format!(
+            r#"{{"type":"assignment","campaign":"ctx","unit":"u{i}","arm":"{arm}","propensity":0.5,"context":{{"device":"{device}","segment":"new"}},"ts":"2026-11-01T12:00:00Z"}}"#
+        ));
+        lines.push('\n');
+    }
+    let file = dir.path().join("ctx.jsonl");
+    std::fs::write(&file, lines).expect("write");
+    let out = Command::new(bin())
+        .arg("--db")
+        .arg(&db)
+        .arg("ingest")
+        .arg(&file)
+        .output()
+        .expect("ingest");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    db
+}
+
+#[test]
+fn report_by_an_unknown_context_field_is_an_error_naming_the_known_ones() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = context_db(&dir);
+    let run = |args: &[&str]| {
+        Command::new(bin())
+            .arg("--db")
+            .arg(&db)
+            .args(args)
+            .output()
+            .expect("run")
+    };
+    let bad = run(&["report", "ab", "ctx", "--by", "nosuch"]);
+    assert!(
+        !bad.status.success(),
+        "a silent one-segment report is wrong"
+    );
+    assert!(
+        !String::from_utf8_lossy(&bad.stdout).contains("segment (none)"),
+        "no report is printed"
+    );
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("nosuch"), "{err}");
+    assert!(
+        err.contains("known context fields: device, segment"),
+        "{err}"
+    );
+    let good = run(&["report", "ab", "ctx", "--by", "device", "--json"]);
+    assert!(
+        good.status.success(),
+        "{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&good.stdout).expect("json");
+    let segments: Vec<&str> = v
+        .as_array()
+        .expect("one report per segment")
+        .iter()
+        .filter_map(|r| r["segment"].as_str())
+        .collect();
+    assert_eq!(segments, ["desktop", "mobile"]);
+}
+
+#[test]
+fn an_mde_given_as_a_whole_percentage_is_refused_with_the_likely_meaning() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = context_db(&dir);
+    let power = Command::new(bin())
+        .args(["power", "--baseline", "0.05", "--mde", "5"])
+        .output()
+        .expect("power");
+    assert!(!power.status.success(), "+500% is not what --mde 5 meant");
+    assert!(!String::from_utf8_lossy(&power.stdout).contains("500"));
+    let err = String::from_utf8_lossy(&power.stderr);
+    assert!(err.contains("did you mean 0.05?"), "{err}");
+    for bad in ["0", "-0.1", "1", "250"] {
+        let out = Command::new(bin())
+            .args(["power", "--baseline", "0.05", &format!("--mde={bad}")])
+            .output()
+            .expect("power");
+        assert!(!out.status.success(), "--mde {bad}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("in (0, 1)"));
+    }
+    let report = Command::new(bin())
+        .arg("--db")
+        .arg(&db)
+        .args(["report", "ab", "ctx", "--mde", "5"])
+        .output()
+        .expect("report");
+    assert!(!report.status.success());
+    assert!(String::from_utf8_lossy(&report.stderr).contains("did you mean 0.05?"));
+    let ok = Command::new(bin())
+        .args(["power", "--baseline", "0.05", "--mde", "0.05"])
+        .output()
+        .expect("power");
+    assert!(ok.status.success());
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("detect a +5.00% relative effect"));
 }
