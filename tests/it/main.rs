@@ -10,6 +10,7 @@ mod crash;
 mod demo;
 mod health;
 mod ingest_bad_input;
+mod ingest_limits;
 mod integrity;
 mod jobs;
 mod replays;
