@@ -11,6 +11,7 @@ mod demo;
 mod health;
 mod ingest_bad_input;
 mod ingest_limits;
+mod ingest_runs;
 mod integrity;
 mod jobs;
 mod replays;
