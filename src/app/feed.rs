@@ -1,12 +1,18 @@
-//! Ingest from a reader (file or pipe) in batched transactions, and export back to lines.
+//! The ingest use case: bytes from a reader (file or pipe) cut into bounded lines, parsed
+//! and checked by the line formats (`lines`), stamped against the injected clock, and applied
+//! in batched transactions by the store (`store::Ingestor`); and export back to lines.
+
+mod read;
+
+use read::{BoundedLines, LineRead};
 
 use super::{AppError, Env, Result};
-use crate::domain::{CampaignDefinition, Record};
-use crate::ingest::{
-    read_json_line, to_csv_fields, to_json_line, CsvLayout, Format, IngestRecord, LineError,
-    CSV_HEADER,
+use crate::domain::{CampaignDefinition, Micros, Record};
+use crate::lines::{
+    check_not_future, read_json_line, to_csv_fields, to_json_line, CsvLayout, Format, IngestRecord,
+    LineError, RejectReason, CSV_HEADER, DEFAULT_MAX_FUTURE, DEFAULT_MAX_LINE_BYTES,
 };
-use crate::store::{ExportRow, IngestItem, Ingestor, Store};
+use crate::store::{ExportRow, IngestItem, Ingestor, Store, WriteLimits};
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::sync::mpsc::sync_channel;
@@ -15,20 +21,45 @@ use std::sync::mpsc::sync_channel;
 /// loses little work and a reader never waits long for the write lock.
 pub const DEFAULT_BATCH_LINES: usize = 20_000;
 
+/// A batch also ends once it holds this many bytes of text, so memory stays bounded however
+/// long the lines are (a batch is at most this plus one line).
+pub const BATCH_BYTES: usize = 16 << 20;
+
 /// Batches handed to the parser thread and not yet applied: enough to keep both threads busy.
 const PARSE_AHEAD: usize = 2;
-
-/// Lines of one batch with what each parsed to.
-type ParsedBatch = (
-    Vec<(u64, String)>,
-    Vec<std::result::Result<IngestRecord, LineError>>,
-);
 
 /// Keep this many rejects verbatim for the summary (all are in the rejects table).
 const SAMPLE_REJECTS: usize = 20;
 
+/// How an ingest reads and checks its input.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    pub format: Format,
+    /// Lines per transaction (at least 1).
+    pub batch_lines: usize,
+    /// Lines longer than this (bytes, line ending excluded) are rejected as `line_too_long`.
+    pub max_line_bytes: usize,
+    /// Lines stamped more than this after the ingest clock are rejected as `future_timestamp`.
+    pub max_future: Micros,
+    pub write_limits: WriteLimits,
+}
+
+impl IngestOptions {
+    pub fn new(format: Format) -> IngestOptions {
+        IngestOptions {
+            format,
+            batch_lines: DEFAULT_BATCH_LINES,
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            max_future: DEFAULT_MAX_FUTURE,
+            write_limits: WriteLimits::default(),
+        }
+    }
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct IngestSummary {
+    /// The run's `ingest_runs` id (`rejects --run N`).
+    pub run_id: Option<i64>,
     pub lines: u64,
     pub accepted: u64,
     pub duplicates: u64,
@@ -53,8 +84,41 @@ impl IngestSummary {
     }
 }
 
-/// Reads every line of `reader`, applying them in batches of `batch_lines`.
-/// `progress` is called after each committed batch.
+/// What went wrong with a line before it could be parsed.
+#[derive(Debug, Clone, Copy)]
+enum Problem {
+    TooLong(u64),
+    InvalidUtf8(usize),
+}
+
+/// One line of a batch: its number and where its text is.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    number: u64,
+    start: usize,
+    end: usize,
+    problem: Option<Problem>,
+}
+
+/// Lines as read: one buffer of bytes for the whole batch (no allocation per line).
+struct ByteBatch {
+    bytes: Vec<u8>,
+    lines: Vec<Span>,
+    /// The ingest clock when the batch was read.
+    now: Micros,
+}
+
+/// Lines as parsed: the text (valid UTF-8; a line that was not is kept as its lossy version)
+/// and what each line parsed to.
+struct TextBatch {
+    text: String,
+    lines: Vec<Span>,
+    parsed: Vec<std::result::Result<IngestRecord, LineError>>,
+    now: Micros,
+}
+
+/// Reads every line of `reader`, applying them in batches of `batch_lines`, with the default
+/// limits. `progress` is called after each committed batch.
 pub fn ingest_reader(
     store: &mut Store,
     env: &Env,
@@ -62,27 +126,49 @@ pub fn ingest_reader(
     source: &str,
     format: Format,
     batch_lines: usize,
+    progress: impl FnMut(&IngestSummary),
+) -> Result<IngestSummary> {
+    let options = IngestOptions {
+        batch_lines,
+        ..IngestOptions::new(format)
+    };
+    ingest_with(store, env, reader, source, &options, progress)
+}
+
+/// Reads every line of `reader` as one ingest run (one `ingest_runs` row).
+pub fn ingest_with(
+    store: &mut Store,
+    env: &Env,
+    reader: impl BufRead,
+    source: &str,
+    options: &IngestOptions,
     mut progress: impl FnMut(&IngestSummary),
 ) -> Result<IngestSummary> {
     let mut ingestor = Ingestor::new(store, source, &env.actor, env.clock.now())?;
-    let mut summary = IngestSummary::default();
-    let batch_lines = batch_lines.max(1);
-    match format {
+    ingestor.set_write_limits(options.write_limits);
+    let mut summary = IngestSummary {
+        run_id: Some(ingestor.begin_run()?),
+        ..IngestSummary::default()
+    };
+    let batch_lines = options.batch_lines.max(1);
+    match options.format {
         Format::Jsonl => {
             // Parsing runs on a second thread, one batch ahead of the writer: while the store
             // applies batch k, batch k+1 is being parsed. The reader stays here (stdin's lock
-            // cannot move threads) and reading is ~1% of the time. Batches come back in the
+            // cannot move threads) and reading is ~2% of the time. Batches come back in the
             // order they went out, each with its line numbers and raw text, and each is still
-            // applied as one transaction, so what commits, and when, is exactly as before.
-            let (raw_tx, raw_rx) = sync_channel::<Vec<(u64, String)>>(PARSE_AHEAD);
-            let (parsed_tx, parsed_rx) = sync_channel::<ParsedBatch>(PARSE_AHEAD);
-            let mut lines = reader.lines();
-            let mut line_no = 0u64;
+            // applied as one transaction.
+            let (raw_tx, raw_rx) = sync_channel::<ByteBatch>(PARSE_AHEAD);
+            let (parsed_tx, parsed_rx) = sync_channel::<TextBatch>(PARSE_AHEAD);
+            let mut lines = BoundedLines::new(reader, options.max_line_bytes);
+            let (max_line, max_future) = (options.max_line_bytes, options.max_future);
             std::thread::scope(|scope| -> Result<()> {
                 scope.spawn(move || {
-                    for raw in raw_rx {
-                        let parsed = raw.iter().map(|(_, l)| read_json_line(l)).collect();
-                        if parsed_tx.send((raw, parsed)).is_err() {
+                    for batch in raw_rx {
+                        if parsed_tx
+                            .send(parse_batch(batch, max_line, max_future))
+                            .is_err()
+                        {
                             break;
                         }
                     }
@@ -92,40 +178,31 @@ pub fn ingest_reader(
                 loop {
                     // At most PARSE_AHEAD batches are out, so neither send can block for good.
                     while in_flight < PARSE_AHEAD && !eof {
-                        let mut raw: Vec<(u64, String)> = Vec::with_capacity(batch_lines);
-                        for line in lines.by_ref() {
-                            line_no += 1;
-                            let line = line?;
-                            if line.trim().is_empty() {
-                                continue;
-                            }
-                            raw.push((line_no, line));
-                            if raw.len() == batch_lines {
-                                break;
+                        match read_batch(&mut lines, batch_lines, env.clock.now())? {
+                            None => eof = true,
+                            Some(batch) => {
+                                raw_tx.send(batch).map_err(|_| parser_stopped())?;
+                                in_flight += 1;
                             }
                         }
-                        if raw.is_empty() {
-                            eof = true;
-                            break;
-                        }
-                        raw_tx.send(raw).map_err(|_| parser_stopped())?;
-                        in_flight += 1;
                     }
                     if in_flight == 0 {
                         break;
                     }
-                    let (raw, parsed) = parsed_rx.recv().map_err(|_| parser_stopped())?;
+                    let batch = parsed_rx.recv().map_err(|_| parser_stopped())?;
                     in_flight -= 1;
-                    summary.lines += raw.len() as u64;
-                    let items = raw
+                    summary.lines += batch.lines.len() as u64;
+                    let items = batch
+                        .lines
                         .iter()
-                        .zip(parsed)
-                        .map(|((n, l), parsed)| IngestItem {
-                            line: *n,
-                            raw: l,
+                        .zip(batch.parsed)
+                        .map(|(span, parsed)| IngestItem {
+                            line: span.number,
+                            raw: batch.text.get(span.start..span.end).unwrap_or(""),
                             parsed,
                         })
                         .collect();
+                    ingestor.set_clock(batch.now);
                     summary.absorb(ingestor.apply(items)?);
                     progress(&summary);
                 }
@@ -145,26 +222,56 @@ pub fn ingest_reader(
                 line: 1,
                 error,
             })?;
-            let mut records = rdr.records();
+            let mut records = rdr.byte_records();
             loop {
-                let mut raw: Vec<(u64, String, std::result::Result<IngestRecord, LineError>)> =
-                    Vec::with_capacity(batch_lines);
+                let now = env.clock.now();
+                let mut raw: Vec<(u64, String)> = Vec::with_capacity(batch_lines);
+                let mut parsed = Vec::with_capacity(batch_lines);
                 for rec in records.by_ref() {
-                    match rec {
+                    let (line, text, result) = match rec {
                         Ok(rec) => {
                             let line = rec.position().map_or(0, |p| p.line());
-                            let text = rec.iter().collect::<Vec<_>>().join(",");
-                            raw.push((line, text, layout.read(&rec)));
+                            match csv::StringRecord::from_byte_record(rec) {
+                                Ok(rec) => {
+                                    let text = rec.iter().collect::<Vec<_>>().join(",");
+                                    let parsed = layout.read(&rec).and_then(|r| {
+                                        check_not_future(&r, now, options.max_future).map(|_| r)
+                                    });
+                                    (line, text, parsed)
+                                }
+                                Err(e) => {
+                                    let (field, at) =
+                                        (e.utf8_error().field(), e.utf8_error().valid_up_to());
+                                    let fields = e.into_byte_record();
+                                    let text = fields
+                                        .iter()
+                                        .map(String::from_utf8_lossy)
+                                        .collect::<Vec<_>>()
+                                        .join(",");
+                                    let error = LineError::new(
+                                        RejectReason::InvalidUtf8,
+                                        format!(
+                                            "column {} is not valid UTF-8 (first bad byte at \
+                                             offset {}); re-encode the feed as UTF-8",
+                                            field + 1,
+                                            at
+                                        ),
+                                    );
+                                    (line, text, Err(error))
+                                }
+                            }
                         }
                         Err(e) => {
                             let line = e.position().map_or(0, |p| p.line());
                             let error = LineError::new(
-                                crate::ingest::RejectReason::Malformed,
+                                RejectReason::Malformed,
                                 format!("malformed CSV: {e}"),
                             );
-                            raw.push((line, String::new(), Err(error)));
+                            (line, String::new(), Err(error))
                         }
-                    }
+                    };
+                    raw.push((line, text));
+                    parsed.push(result);
                     if raw.len() == batch_lines {
                         break;
                     }
@@ -175,18 +282,102 @@ pub fn ingest_reader(
                 summary.lines += raw.len() as u64;
                 let items = raw
                     .iter()
-                    .map(|(n, text, parsed)| IngestItem {
+                    .zip(parsed)
+                    .map(|((n, text), parsed)| IngestItem {
                         line: *n,
                         raw: text,
-                        parsed: parsed.clone(),
+                        parsed,
                     })
                     .collect();
+                ingestor.set_clock(now);
                 summary.absorb(ingestor.apply(items)?);
                 progress(&summary);
             }
         }
     }
     Ok(summary)
+}
+
+/// Reads up to `batch_lines` lines (or `BATCH_BYTES` of text) into one buffer; `None` at the
+/// end of the input.
+fn read_batch<R: BufRead>(
+    lines: &mut BoundedLines<R>,
+    batch_lines: usize,
+    now: Micros,
+) -> Result<Option<ByteBatch>> {
+    let mut batch = ByteBatch {
+        bytes: Vec::new(),
+        lines: Vec::with_capacity(batch_lines.min(1 << 16)),
+        now,
+    };
+    while batch.lines.len() < batch_lines && batch.bytes.len() < BATCH_BYTES {
+        let start = batch.bytes.len();
+        let (number, problem) = match lines.next_into(&mut batch.bytes)? {
+            None => break,
+            Some(LineRead::Line { number }) => (number, None),
+            Some(LineRead::TooLong { number, bytes }) => (number, Some(Problem::TooLong(bytes))),
+        };
+        batch.lines.push(Span {
+            number,
+            start,
+            end: batch.bytes.len(),
+            problem,
+        });
+    }
+    Ok((!batch.lines.is_empty()).then_some(batch))
+}
+
+/// Checks a batch's bytes as UTF-8 and parses each line. The common case (every line valid)
+/// validates the whole buffer at once and moves it into a `String` without copying.
+fn parse_batch(batch: ByteBatch, max_line: usize, max_future: Micros) -> TextBatch {
+    let ByteBatch {
+        bytes,
+        mut lines,
+        now,
+    } = batch;
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => lossy_lines(e.into_bytes(), &mut lines),
+    };
+    let parsed = lines
+        .iter()
+        .map(|span| match span.problem {
+            Some(Problem::TooLong(bytes)) => Err(LineError::line_too_long(bytes, max_line)),
+            Some(Problem::InvalidUtf8(at)) => Err(LineError::invalid_utf8(at)),
+            None => read_json_line(text.get(span.start..span.end).unwrap_or("")).and_then(|r| {
+                check_not_future(&r, now, max_future)?;
+                Ok(r)
+            }),
+        })
+        .collect();
+    TextBatch {
+        text,
+        lines,
+        parsed,
+        now,
+    }
+}
+
+/// Rebuilds a batch's text with each invalid line replaced by its lossy version (so the raw
+/// text can still be stored and shown), marking those lines.
+fn lossy_lines(bytes: Vec<u8>, lines: &mut [Span]) -> String {
+    let mut text = String::with_capacity(bytes.len());
+    for span in lines.iter_mut() {
+        let raw = bytes.get(span.start..span.end).unwrap_or_default();
+        let start = text.len();
+        match std::str::from_utf8(raw) {
+            Ok(s) => text.push_str(s),
+            Err(e) => {
+                text.push_str(&String::from_utf8_lossy(raw));
+                if span.problem.is_none() {
+                    span.problem = Some(Problem::InvalidUtf8(e.valid_up_to()));
+                }
+            }
+        }
+        span.start = start;
+        span.end = text.len();
+    }
+    text
 }
 
 /// Only reachable if the parser thread panicked; the scope re-raises that panic.

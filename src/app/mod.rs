@@ -12,7 +12,7 @@ pub mod report;
 pub mod traffic;
 pub mod train;
 
-pub use feed::{export, ingest_reader, IngestSummary};
+pub use feed::{export, ingest_reader, ingest_with, IngestOptions, IngestSummary};
 
 use crate::allocation::{bucket, Bucket};
 use crate::clock::Clock;
@@ -147,6 +147,11 @@ pub fn assign(
     unit: &str,
     context: serde_json::Map<String, serde_json::Value>,
 ) -> Result<Assignment> {
+    crate::lines::check_context(&context).map_err(|error| AppError::Line {
+        source_name: "--context".into(),
+        line: 1,
+        error,
+    })?;
     let (campaign, arms) = store.campaign(key)?;
     if campaign.status != Status::Running {
         return Err(AppError::NotRunning {

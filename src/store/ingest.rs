@@ -1,5 +1,10 @@
 //! Applying batches of parsed lines: validation against the store, idempotent inserts, and
-//! incremental rollups, all in one transaction per batch.
+//! incremental rollups, all in one transaction per batch (split, each part consistent on its
+//! own, when a batch would hold the write lock longer than `WriteLimits::max_hold`).
+//!
+//! The store reads no wall clock: the time stamped on runs, rejects and campaigns created from
+//! a line is the use case's clock, passed in (`Ingestor::new`, `set_clock`). The only clock
+//! read here is the monotonic one that bounds how long the write lock is held.
 //!
 //! Per event only two B-trees are touched row by row (the events table and its event_id index).
 //! Per-unit totals are read once per unit per batch and written back once; per-arm and
@@ -9,9 +14,10 @@
 use super::campaigns::{insert_campaign, load_campaign};
 use super::{Result, Store};
 use crate::domain::{CampaignDefinition, EventRecord, Micros, Record, StandardKind, Status};
-use crate::ingest::{AssignmentLine, IngestRecord, LineError, RejectReason};
+use crate::lines::{AssignmentLine, IngestRecord, LineError, RejectReason};
 use foldhash::HashMap;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use std::time::{Duration, Instant};
 
 /// Width of the chart buckets.
 pub const BUCKET_MICROS: Micros = 60_000_000;
@@ -32,14 +38,84 @@ pub struct BatchOutcome {
     pub rejected: Vec<(u64, LineError)>,
 }
 
+/// How long an ingest may keep other writers out. SQLite's busy handler retries a waiting
+/// writer at most every 100 ms, so a lock released for less than that may never be seen: after
+/// holding the lock (across back-to-back transactions) for `yield_after`, the ingest pauses
+/// for `pause`, longer than that retry interval, so a waiting writer gets its turn well inside
+/// the 10 s busy timeout. A single transaction commits early once held for `max_hold`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteLimits {
+    pub max_hold: Duration,
+    pub yield_after: Duration,
+    pub pause: Duration,
+}
+
+impl Default for WriteLimits {
+    fn default() -> WriteLimits {
+        WriteLimits {
+            max_hold: Duration::from_secs(1),
+            yield_after: Duration::from_secs(2),
+            pause: Duration::from_millis(110),
+        }
+    }
+}
+
+/// How long this connection has held the write lock without a gap another writer could use.
+#[derive(Default)]
+struct LockTimer {
+    streak_start: Option<Instant>,
+    last_release: Option<Instant>,
+}
+
+impl LockTimer {
+    /// Before taking the lock: a gap of at least `pause` since the last commit starts a new
+    /// streak.
+    fn before_begin(&mut self, limits: &WriteLimits) -> Instant {
+        let now = Instant::now();
+        let gap = self
+            .last_release
+            .is_none_or(|t| now.duration_since(t) >= limits.pause);
+        if gap || self.streak_start.is_none() {
+            self.streak_start = Some(now);
+        }
+        now
+    }
+
+    /// After a commit: pause if the streak has lasted `yield_after`.
+    fn after_commit(&mut self, limits: &WriteLimits) {
+        let now = Instant::now();
+        self.last_release = Some(now);
+        if self
+            .streak_start
+            .is_some_and(|s| now.duration_since(s) >= limits.yield_after)
+        {
+            std::thread::sleep(limits.pause);
+            self.streak_start = None;
+        }
+    }
+}
+
 /// Applies batches from one source (a file, stdin, the simulator) as one ingest run.
 pub struct Ingestor<'s> {
     store: &'s mut Store,
     source: String,
-    started_at: Micros,
-    /// Created with the first reject, so clean runs (and every `assign`) leave no row.
+    /// The use case's clock: stamped on the run, on rejects and on campaigns created here.
+    now: Micros,
+    /// The run's `ingest_runs` row: made by `begin_run`, else with the first reject (so every
+    /// `assign` and simulator batch without rejects leaves no row).
     run_id: Option<i64>,
     actor: String,
+    limits: WriteLimits,
+    lock: LockTimer,
+}
+
+/// What one transaction added to its run's totals.
+#[derive(Default)]
+struct RunCounts {
+    lines: i64,
+    accepted: i64,
+    duplicates: i64,
+    rejected: i64,
 }
 
 struct CampaignInfo {
@@ -163,76 +239,155 @@ impl<'s> Ingestor<'s> {
         Ok(Ingestor {
             store,
             source: source.to_string(),
-            started_at: ts,
+            now: ts,
             run_id: None,
             actor: actor.to_string(),
+            limits: WriteLimits::default(),
+            lock: LockTimer::default(),
         })
     }
 
-    /// Applies a batch in one transaction: every valid line and every reject of the batch is
-    /// committed together, or nothing is.
+    /// Records the run now (one `ingest_runs` row for the whole run, its totals updated with
+    /// every commit), so even a run without rejects is listed; returns its id.
+    pub fn begin_run(&mut self) -> Result<i64> {
+        if let Some(id) = self.run_id {
+            return Ok(id);
+        }
+        let id = insert_run(&self.store.conn, &self.source, self.now, &self.actor)?;
+        self.run_id = Some(id);
+        Ok(id)
+    }
+
+    /// The run's id, once it has a row.
+    pub fn run_id(&self) -> Option<i64> {
+        self.run_id
+    }
+
+    /// The use case's clock for the batches that follow.
+    pub fn set_clock(&mut self, now: Micros) {
+        self.now = now;
+    }
+
+    pub fn set_write_limits(&mut self, limits: WriteLimits) {
+        self.limits = limits;
+    }
+
+    /// Applies a batch: every valid line and every reject of the batch is committed together,
+    /// or nothing is, unless the batch holds the write lock longer than `max_hold`; then it
+    /// commits in parts, each one consistent (rollups, totals and rejects of its lines).
     pub fn apply<R: Into<IngestRecord>>(
         &mut self,
         items: Vec<IngestItem<'_, R>>,
     ) -> Result<BatchOutcome> {
+        let mut outcome = BatchOutcome::default();
+        let mut items = items.into_iter().peekable();
+        while items.peek().is_some() {
+            self.apply_part(&mut items, &mut outcome)?;
+        }
+        Ok(outcome)
+    }
+
+    fn apply_part<'a, R: Into<IngestRecord>>(
+        &mut self,
+        items: &mut impl Iterator<Item = IngestItem<'a, R>>,
+        outcome: &mut BatchOutcome,
+    ) -> Result<()> {
+        // How often the lock's age is looked at: cheap enough, and fine-grained enough.
+        const CHECK_EVERY: usize = 64;
+        let began = self.lock.before_begin(&self.limits);
         let tx = self
             .store
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut batch = Batch::default();
-        let mut outcome = BatchOutcome::default();
-        let mut pending_run = None;
-        for item in items {
+        let mut counts = RunCounts::default();
+        let mut run_id = self.run_id;
+        let ctx = Ctx {
+            conn: &tx,
+            actor: &self.actor,
+            now: self.now,
+        };
+        for (n, item) in items.enumerate() {
+            counts.lines += 1;
             let result = match item.parsed {
                 Err(e) => Err(Failure::Reject(e)),
-                Ok(record) => apply_record(&tx, &mut batch, record.into(), &self.actor),
+                Ok(record) => apply_record(&ctx, &mut batch, record.into()),
             };
             match result {
-                Ok(Applied::New) => outcome.accepted += 1,
-                Ok(Applied::Duplicate) => outcome.duplicates += 1,
+                Ok(Applied::New) => counts.accepted += 1,
+                Ok(Applied::Duplicate) => counts.duplicates += 1,
                 Err(Failure::Reject(e)) => {
-                    let run_id = match self.run_id {
+                    let id = match run_id {
                         Some(id) => id,
-                        None => {
-                            tx.prepare_cached(
-                                "INSERT INTO ingest_runs (source, started_at, actor)
-                                 VALUES (?1, ?2, ?3)",
-                            )?
-                            .execute(params![
-                                self.source,
-                                self.started_at,
-                                self.actor
-                            ])?;
-                            tx.last_insert_rowid()
-                        }
+                        None => insert_run(&tx, &self.source, self.now, &self.actor)?,
                     };
+                    run_id = Some(id);
+                    // The same line of the same source rejected again (a re-run of the same
+                    // file) moves to this run instead of piling up.
                     tx.prepare_cached(
                         "INSERT INTO rejects (run_id, source, line, reason, detail, raw, ts)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                         ON CONFLICT (source, line, raw) DO UPDATE SET
+                             run_id = excluded.run_id, reason = excluded.reason,
+                             detail = excluded.detail, ts = excluded.ts, seen = seen + 1",
                     )?
                     .execute(params![
-                        run_id,
+                        id,
                         self.source,
                         item.line as i64,
                         e.reason.code(),
                         e.detail,
                         item.raw,
-                        self.started_at
+                        self.now
                     ])?;
+                    counts.rejected += 1;
                     outcome.rejected.push((item.line, e));
-                    pending_run = Some(run_id);
                 }
                 Err(Failure::Store(e)) => return Err(e),
             }
+            if (n + 1) % CHECK_EVERY == 0 && began.elapsed() >= self.limits.max_hold {
+                break;
+            }
         }
         flush(&tx, batch)?;
-        tx.commit()?;
-        // Only remember the run once its row is committed; a rolled-back batch takes it along.
-        if pending_run.is_some() {
-            self.run_id = pending_run;
+        if let Some(id) = run_id {
+            tx.prepare_cached(
+                "UPDATE ingest_runs SET lines = lines + ?2, accepted = accepted + ?3,
+                     duplicates = duplicates + ?4, rejected = rejected + ?5, finished_at = ?6
+                 WHERE id = ?1",
+            )?
+            .execute(params![
+                id,
+                counts.lines,
+                counts.accepted,
+                counts.duplicates,
+                counts.rejected,
+                self.now
+            ])?;
         }
-        Ok(outcome)
+        tx.commit()?;
+        self.lock.after_commit(&self.limits);
+        // Only remember the run once its row is committed; a rolled-back batch takes it along.
+        self.run_id = run_id;
+        outcome.accepted += counts.accepted as u64;
+        outcome.duplicates += counts.duplicates as u64;
+        Ok(())
     }
+}
+
+fn insert_run(conn: &Connection, source: &str, now: Micros, actor: &str) -> Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO ingest_runs (source, started_at, actor, finished_at) VALUES (?1, ?2, ?3, ?2)",
+    )?
+    .execute(params![source, now, actor])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// What every line of a transaction is applied with.
+struct Ctx<'c> {
+    conn: &'c Connection,
+    actor: &'c str,
+    now: Micros,
 }
 
 impl Drop for Ingestor<'_> {
@@ -274,24 +429,23 @@ fn campaign_info<'b>(
 }
 
 fn apply_record(
-    conn: &Connection,
+    ctx: &Ctx<'_>,
     batch: &mut Batch,
     record: IngestRecord,
-    actor: &str,
 ) -> std::result::Result<Applied, Failure> {
     match record {
-        IngestRecord::Campaign(def) => apply_campaign(conn, batch, *def, actor),
-        IngestRecord::Assignment(a) => apply_assignment(conn, batch, a),
-        IngestRecord::Event(e) => apply_event(conn, batch, e),
+        IngestRecord::Campaign(def) => apply_campaign(ctx, batch, *def),
+        IngestRecord::Assignment(a) => apply_assignment(ctx.conn, batch, a),
+        IngestRecord::Event(e) => apply_event(ctx.conn, batch, e),
     }
 }
 
 fn apply_campaign(
-    conn: &Connection,
+    ctx: &Ctx<'_>,
     batch: &mut Batch,
     def: CampaignDefinition,
-    actor: &str,
 ) -> std::result::Result<Applied, Failure> {
+    let conn = ctx.conn;
     if let Some((existing, _)) = load_campaign(conn, &def.spec.key)? {
         if existing.spec == def.spec {
             return Ok(Applied::Duplicate);
@@ -304,8 +458,7 @@ fn apply_campaign(
             ),
         ));
     }
-    let ts = crate::clock::Clock::System.now();
-    insert_campaign(conn, &def.spec, def.status, ts, actor)?;
+    insert_campaign(conn, &def.spec, def.status, ctx.now, ctx.actor)?;
     batch.campaigns.remove(&def.spec.key);
     Ok(Applied::New)
 }

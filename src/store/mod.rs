@@ -6,13 +6,15 @@ mod campaigns;
 mod ingest;
 mod jobs;
 pub mod migrate;
+mod rejects;
 mod rollups;
 
 pub use crate::domain::ArmRollup;
 pub use campaigns::AuditEntry;
-pub use ingest::{BatchOutcome, IngestItem, Ingestor};
+pub use ingest::{BatchOutcome, IngestItem, Ingestor, WriteLimits};
 pub use jobs::{JobRow, UnitRow};
-pub use rollups::{ArmSummary, BucketRow, ExportRow, RejectRow};
+pub use rejects::{IngestRunRow, RejectFilter, RejectRow, RunSelector};
+pub use rollups::{ArmSummary, BucketRow, ExportRow};
 
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};

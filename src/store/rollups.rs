@@ -1,5 +1,5 @@
-//! Reading rollups (O(arms)), recomputing them from raw rows (the consistency check), exporting
-//! a campaign's raw rows, and listing rejects.
+//! Reading rollups (O(arms)), recomputing them from raw rows (the consistency check), and
+//! exporting a campaign's raw rows.
 
 use super::campaigns::load_campaign;
 use super::{Result, Store, StoreError};
@@ -27,16 +27,6 @@ pub struct BucketRow {
     pub conversions: i64,
     pub revenue: f64,
     pub cost: f64,
-}
-
-/// A rejected line.
-#[derive(Debug, Clone, Serialize)]
-pub struct RejectRow {
-    pub source: String,
-    pub line: i64,
-    pub reason: String,
-    pub detail: String,
-    pub raw: String,
 }
 
 /// A raw row of a campaign, in export order.
@@ -269,23 +259,6 @@ impl Store {
             }))?;
         }
         Ok(())
-    }
-
-    /// The newest rejects, newest first.
-    pub fn rejects(&self, limit: usize) -> Result<Vec<RejectRow>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT source, line, reason, detail, raw FROM rejects ORDER BY id DESC LIMIT ?1",
-        )?;
-        let rows = stmt.query_map(params![limit as i64], |r| {
-            Ok(RejectRow {
-                source: r.get(0)?,
-                line: r.get(1)?,
-                reason: r.get(2)?,
-                detail: r.get(3)?,
-                raw: r.get(4)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Total events stored (all campaigns).

@@ -10,6 +10,8 @@ mod crash;
 mod demo;
 mod health;
 mod ingest_bad_input;
+mod ingest_limits;
+mod ingest_runs;
 mod integrity;
 mod jobs;
 mod replays;

@@ -1,90 +1,15 @@
-//! Line formats: parsing JSON lines and CSV rows into records, and writing records back out.
-//!
-//! Pure: no database, no clock. Shape checks happen here (malformed line, missing or mistyped
-//! field, bad timestamp, negative value...); checks that need the store (unknown campaign, arm,
-//! unassigned unit, unknown kind) happen in `store::ingest` and share the `RejectReason` codes.
+//! JSON lines: the fast typed view of a line, the slow path that names what is wrong, and the
+//! context check that keeps an assignment's context as received text.
 
-use crate::clock::{format_rfc3339, parse_rfc3339};
-use crate::domain::{AssignmentRecord, CampaignDefinition, EventRecord, Micros, Record};
+use super::fields::{covariate, from_fields, type_name, Fields, IngestRecord};
+use super::{LineError, RejectReason};
+use crate::domain::{CampaignDefinition, Record};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::fmt;
-
-/// Why a line was rejected. The code is stable (stored in the rejects table, matched by tests);
-/// the detail names the field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RejectReason {
-    Malformed,
-    MissingField,
-    WrongType,
-    UnknownType,
-    BadTimestamp,
-    NegativeValue,
-    NonFiniteValue,
-    BadPropensity,
-    UnknownCampaign,
-    UnknownArm,
-    UnassignedUnit,
-    UnknownKind,
-    CampaignNotStarted,
-    ConflictingAssignment,
-    CampaignMismatch,
-    BadCampaign,
-}
-
-impl RejectReason {
-    pub fn code(self) -> &'static str {
-        use RejectReason::*;
-        match self {
-            Malformed => "malformed",
-            MissingField => "missing_field",
-            WrongType => "wrong_type",
-            UnknownType => "unknown_type",
-            BadTimestamp => "bad_timestamp",
-            NegativeValue => "negative_value",
-            NonFiniteValue => "non_finite_value",
-            BadPropensity => "bad_propensity",
-            UnknownCampaign => "unknown_campaign",
-            UnknownArm => "unknown_arm",
-            UnassignedUnit => "unassigned_unit",
-            UnknownKind => "unknown_kind",
-            CampaignNotStarted => "campaign_not_started",
-            ConflictingAssignment => "conflicting_assignment",
-            CampaignMismatch => "campaign_mismatch",
-            BadCampaign => "bad_campaign",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct LineError {
-    pub reason: RejectReason,
-    pub detail: String,
-}
-
-impl LineError {
-    pub fn new(reason: RejectReason, detail: impl Into<String>) -> LineError {
-        LineError {
-            reason,
-            detail: detail.into(),
-        }
-    }
-}
-
-impl fmt::Display for LineError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.detail, self.reason.code())
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Jsonl,
-    Csv,
-}
 
 /// The fast path: a typed, borrowing view of a line. Numbers that arrive as the wrong JSON type
 /// make this fail, and `explain_json` then names the field.
@@ -110,68 +35,6 @@ struct RawLine<'a> {
     cost: Option<f64>,
     #[serde(borrow)]
     ts: Option<Cow<'a, str>>,
-}
-
-/// A line ready for the store: like `Record`, but an assignment keeps its context as JSON text.
-#[derive(Debug, Clone, PartialEq)]
-pub enum IngestRecord {
-    Campaign(Box<CampaignDefinition>),
-    Assignment(AssignmentLine),
-    Event(EventRecord),
-}
-
-/// An assignment line as ingest stores it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AssignmentLine {
-    pub campaign: String,
-    pub unit: String,
-    pub arm: String,
-    pub propensity: f64,
-    /// A JSON object: the line's own text where that reads the same as the parsed object
-    /// (see `context_text`), else the object re-serialised.
-    pub context: String,
-    /// `AssignmentRecord::pre_value` of the same context.
-    pub pre_value: Option<f64>,
-    pub ts: Micros,
-}
-
-impl From<Record> for IngestRecord {
-    fn from(r: Record) -> IngestRecord {
-        match r {
-            Record::Campaign(c) => IngestRecord::Campaign(c),
-            Record::Event(e) => IngestRecord::Event(e),
-            Record::Assignment(a) => {
-                let pre_value = a.pre_value();
-                IngestRecord::Assignment(AssignmentLine {
-                    campaign: a.campaign,
-                    unit: a.unit,
-                    arm: a.arm,
-                    propensity: a.propensity,
-                    context: Value::Object(a.context).to_string(),
-                    pre_value,
-                    ts: a.ts,
-                })
-            }
-        }
-    }
-}
-
-impl From<IngestRecord> for Record {
-    fn from(r: IngestRecord) -> Record {
-        match r {
-            IngestRecord::Campaign(c) => Record::Campaign(c),
-            IngestRecord::Event(e) => Record::Event(e),
-            IngestRecord::Assignment(a) => Record::Assignment(AssignmentRecord {
-                campaign: a.campaign,
-                unit: a.unit,
-                arm: a.arm,
-                propensity: a.propensity,
-                // `context_text` only lets through text that parses as an object.
-                context: serde_json::from_str(&a.context).unwrap_or_default(),
-                ts: a.ts,
-            }),
-        }
-    }
 }
 
 /// Parses one JSON line.
@@ -215,7 +78,7 @@ pub fn read_json_line(line: &str) -> Result<IngestRecord, LineError> {
     }
 }
 
-fn parse_campaign(v: Value) -> Result<IngestRecord, LineError> {
+pub(super) fn parse_campaign(v: Value) -> Result<IngestRecord, LineError> {
     let def: CampaignDefinition = serde_json::from_value(v).map_err(|e| {
         LineError::new(
             RejectReason::BadCampaign,
@@ -274,58 +137,27 @@ fn explain_json(line: &str) -> LineError {
     LineError::new(RejectReason::Malformed, "line could not be read")
 }
 
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// Fields common to both formats, after the format-specific decoding.
-struct Fields<'a> {
-    ty: Option<Cow<'a, str>>,
-    event_id: Option<Cow<'a, str>>,
-    campaign: Option<Cow<'a, str>>,
-    unit: Option<Cow<'a, str>>,
-    arm: Option<Cow<'a, str>>,
-    propensity: Option<f64>,
-    /// Text to store and the `pre_value` read from it.
-    context: Option<(String, Option<f64>)>,
-    kind: Option<Cow<'a, str>>,
-    value: Option<f64>,
-    cost: Option<f64>,
-    ts: Option<Cow<'a, str>>,
-}
-
 /// Checks that `text` is one JSON object that serde_json reads (the same checks, number
 /// ranges included, as parsing it into a `Map`) and returns the text to store with its
 /// `pre_value`, without building the map. The text is stored verbatim unless a key repeats in
 /// some object or is escaped: then a `Map` would keep the last duplicate while SQLite's
 /// `json_extract` (used by reports and `verify`) reads the first, so such a context is stored
 /// re-serialised from the `Map`, exactly as before.
-fn context_text(text: &str) -> Option<(String, Option<f64>)> {
+pub(super) fn context_text(text: &str) -> Option<(String, Result<Option<f64>, LineError>)> {
     let mut de = serde_json::Deserializer::from_str(text);
     let probe = de.deserialize_map(ContextVisitor).ok()?;
     de.end().ok()?;
     if probe.canonical {
         let map: Map<String, Value> = serde_json::from_str(text).ok()?;
-        let pre_value = pre_value_of(map.get("pre_value"));
+        let pre_value = covariate(map.get("pre_value"));
         return Some((Value::Object(map).to_string(), pre_value));
     }
     Some((text.to_owned(), probe.pre_value))
 }
 
-/// `AssignmentRecord::pre_value`, on one value.
-fn pre_value_of(v: Option<&Value>) -> Option<f64> {
-    v.and_then(Value::as_f64).filter(|x| x.is_finite())
-}
-
 struct ContextProbe {
-    pre_value: Option<f64>,
+    /// The covariate, or why `pre_value` is not one (the last one read, as a `Map` keeps).
+    pre_value: Result<Option<f64>, LineError>,
     /// Store the re-serialised map, not the text (a repeated or escaped key somewhere).
     canonical: bool,
 }
@@ -385,13 +217,13 @@ impl<'de> Visitor<'de> for ContextVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ContextProbe, A::Error> {
         let mut keys = KeySet::default();
         let mut probe = ContextProbe {
-            pre_value: None,
+            pre_value: Ok(None),
             canonical: false,
         };
         while let Some(Key(key)) = map.next_key()? {
             probe.canonical |= !keys.insert(key);
             if key == Some("pre_value") {
-                probe.pre_value = pre_value_of(Some(&map.next_value::<Value>()?));
+                probe.pre_value = covariate(Some(&map.next_value::<Value>()?));
             } else {
                 probe.canonical |= map.next_value::<Checked>()?.0;
             }
@@ -453,257 +285,9 @@ impl<'de> Visitor<'de> for CheckedVisitor {
     }
 }
 
-fn required<'a>(v: Option<Cow<'a, str>>, name: &str) -> Result<Cow<'a, str>, LineError> {
-    match v {
-        Some(s) if !s.is_empty() => Ok(s),
-        _ => Err(LineError::new(
-            RejectReason::MissingField,
-            format!("missing field `{name}`"),
-        )),
-    }
-}
-
-fn timestamp(v: Option<Cow<'_, str>>) -> Result<Micros, LineError> {
-    let s = required(v, "ts")?;
-    parse_rfc3339(&s).ok_or_else(|| {
-        LineError::new(
-            RejectReason::BadTimestamp,
-            format!("field `ts`: `{s}` is not an RFC 3339 timestamp (e.g. 2026-11-01T12:00:00Z)"),
-        )
-    })
-}
-
-fn amount(v: Option<f64>, name: &str) -> Result<f64, LineError> {
-    let x = v.unwrap_or(0.0);
-    if !x.is_finite() {
-        return Err(LineError::new(
-            RejectReason::NonFiniteValue,
-            format!("field `{name}` must be finite"),
-        ));
-    }
-    if x < 0.0 {
-        return Err(LineError::new(
-            RejectReason::NegativeValue,
-            format!("field `{name}` must not be negative, got {x}"),
-        ));
-    }
-    Ok(x)
-}
-
-fn from_fields(f: Fields<'_>) -> Result<IngestRecord, LineError> {
-    let ty = required(f.ty, "type")?;
-    match ty.as_ref() {
-        "assignment" => {
-            let campaign = required(f.campaign, "campaign")?.into_owned();
-            let unit = required(f.unit, "unit")?.into_owned();
-            let arm = required(f.arm, "arm")?.into_owned();
-            let propensity = f.propensity.ok_or_else(|| {
-                LineError::new(RejectReason::MissingField, "missing field `propensity`")
-            })?;
-            if !(propensity.is_finite() && propensity > 0.0 && propensity <= 1.0) {
-                return Err(LineError::new(
-                    RejectReason::BadPropensity,
-                    format!("field `propensity` must be in (0, 1], got {propensity}"),
-                ));
-            }
-            let ts = timestamp(f.ts)?;
-            let (context, pre_value) = f.context.unwrap_or_else(|| ("{}".to_owned(), None));
-            Ok(IngestRecord::Assignment(AssignmentLine {
-                campaign,
-                unit,
-                arm,
-                propensity,
-                context,
-                pre_value,
-                ts,
-            }))
-        }
-        "event" => {
-            let event_id = required(f.event_id, "event_id")?.into_owned();
-            let campaign = required(f.campaign, "campaign")?.into_owned();
-            let unit = required(f.unit, "unit")?.into_owned();
-            let kind = required(f.kind, "kind")?.into_owned();
-            let value = amount(f.value, "value")?;
-            let cost = amount(f.cost, "cost")?;
-            let ts = timestamp(f.ts)?;
-            Ok(IngestRecord::Event(EventRecord {
-                event_id,
-                campaign,
-                unit,
-                kind,
-                value,
-                cost,
-                ts,
-            }))
-        }
-        other => Err(LineError::new(
-            RejectReason::UnknownType,
-            format!("field `type`: `{other}` is not assignment, event or campaign"),
-        )),
-    }
-}
-
-/// The CSV header liftdeck writes and reads (extra columns are ignored; missing ones are
-/// treated as empty). `context` and `definition` hold JSON objects.
-pub const CSV_HEADER: [&str; 12] = [
-    "type",
-    "event_id",
-    "campaign",
-    "unit",
-    "arm",
-    "propensity",
-    "context",
-    "kind",
-    "value",
-    "cost",
-    "ts",
-    "definition",
-];
-
-/// Maps a CSV header to field positions once per file.
-pub struct CsvLayout {
-    index: [Option<usize>; CSV_HEADER.len()],
-}
-
-impl CsvLayout {
-    pub fn from_header(header: &csv::StringRecord) -> Result<CsvLayout, LineError> {
-        let mut index = [None; CSV_HEADER.len()];
-        for (pos, name) in header.iter().enumerate() {
-            if let Some(slot) = CSV_HEADER.iter().position(|h| *h == name.trim()) {
-                index[slot] = Some(pos);
-            }
-        }
-        if index[0].is_none() {
-            return Err(LineError::new(
-                RejectReason::MissingField,
-                "CSV header has no `type` column",
-            ));
-        }
-        Ok(CsvLayout { index })
-    }
-
-    fn get<'r>(&self, rec: &'r csv::StringRecord, name: &str) -> Option<&'r str> {
-        let slot = CSV_HEADER.iter().position(|h| *h == name)?;
-        let s = rec.get(self.index[slot]?)?.trim();
-        (!s.is_empty()).then_some(s)
-    }
-
-    fn number(&self, rec: &csv::StringRecord, name: &str) -> Result<Option<f64>, LineError> {
-        match self.get(rec, name) {
-            None => Ok(None),
-            Some(s) => s.parse::<f64>().map(Some).map_err(|_| {
-                LineError::new(
-                    RejectReason::WrongType,
-                    format!("field `{name}` must be a number, got `{s}`"),
-                )
-            }),
-        }
-    }
-
-    /// Parses one CSV record.
-    pub fn parse(&self, rec: &csv::StringRecord) -> Result<Record, LineError> {
-        self.read(rec).map(Record::from)
-    }
-
-    /// Parses one CSV record for ingest: the context stays text.
-    pub fn read(&self, rec: &csv::StringRecord) -> Result<IngestRecord, LineError> {
-        if self.get(rec, "type") == Some("campaign") {
-            let def = self.get(rec, "definition").ok_or_else(|| {
-                LineError::new(RejectReason::MissingField, "missing field `definition`")
-            })?;
-            let v: Value = serde_json::from_str(def).map_err(|e| {
-                LineError::new(
-                    RejectReason::Malformed,
-                    format!("field `definition` is not JSON: {e}"),
-                )
-            })?;
-            return parse_campaign(v);
-        }
-        let context = match self.get(rec, "context") {
-            None => None,
-            Some(s) => match context_text(s) {
-                Some(c) => Some(c),
-                None => {
-                    return Err(LineError::new(
-                        RejectReason::WrongType,
-                        "field `context` must be a JSON object",
-                    ))
-                }
-            },
-        };
-        let s = |name: &str| self.get(rec, name).map(Cow::Borrowed);
-        from_fields(Fields {
-            ty: s("type"),
-            event_id: s("event_id"),
-            campaign: s("campaign"),
-            unit: s("unit"),
-            arm: s("arm"),
-            propensity: self.number(rec, "propensity")?,
-            context,
-            kind: s("kind"),
-            value: self.number(rec, "value")?,
-            cost: self.number(rec, "cost")?,
-            ts: s("ts"),
-        })
-    }
-}
-
-/// One record as a JSON line (no trailing newline).
-pub fn to_json_line(record: &Record) -> String {
-    let v = match record {
-        Record::Campaign(def) => {
-            let mut v = serde_json::to_value(def.as_ref()).unwrap_or(Value::Null);
-            if let Value::Object(m) = &mut v {
-                m.insert("type".into(), Value::from("campaign"));
-            }
-            v
-        }
-        Record::Assignment(a) => serde_json::json!({
-            "type": "assignment", "campaign": a.campaign, "unit": a.unit, "arm": a.arm,
-            "propensity": a.propensity, "context": a.context, "ts": format_rfc3339(a.ts),
-        }),
-        Record::Event(e) => serde_json::json!({
-            "type": "event", "event_id": e.event_id, "campaign": e.campaign, "unit": e.unit,
-            "kind": e.kind, "value": e.value, "cost": e.cost, "ts": format_rfc3339(e.ts),
-        }),
-    };
-    v.to_string()
-}
-
-/// One record as CSV fields in `CSV_HEADER` order.
-pub fn to_csv_fields(record: &Record) -> [String; CSV_HEADER.len()] {
-    let mut out: [String; CSV_HEADER.len()] = Default::default();
-    match record {
-        Record::Campaign(def) => {
-            out[0] = "campaign".into();
-            out[2] = def.spec.key.clone();
-            out[11] = serde_json::to_string(def.as_ref()).unwrap_or_default();
-        }
-        Record::Assignment(a) => {
-            out[0] = "assignment".into();
-            out[2] = a.campaign.clone();
-            out[3] = a.unit.clone();
-            out[4] = a.arm.clone();
-            out[5] = a.propensity.to_string();
-            out[6] = Value::Object(a.context.clone()).to_string();
-            out[10] = format_rfc3339(a.ts);
-        }
-        Record::Event(e) => {
-            out[0] = "event".into();
-            out[1] = e.event_id.clone();
-            out[2] = e.campaign.clone();
-            out[3] = e.unit.clone();
-            out[7] = e.kind.clone();
-            out[8] = e.value.to_string();
-            out[9] = e.cost.to_string();
-            out[10] = format_rfc3339(e.ts);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::{check_context, check_not_future, to_json_line, AssignmentLine};
     use super::*;
 
     fn reason(line: &str) -> RejectReason {
@@ -782,9 +366,9 @@ mod tests {
         assert_eq!(a.context, text);
         assert_eq!(a.pre_value, Some(12.5));
         for (context, x) in [
-            (r#"{"pre_value":"12"}"#, None),
             (r#"{"pre_value":null}"#, None),
             (r#"{"pre_value":7}"#, Some(7.0)),
+            (r#"{"pre_value":-1e12}"#, Some(-1e12)),
             (r#"{}"#, None),
             ("null", None),
         ] {
@@ -797,6 +381,93 @@ mod tests {
             assert_eq!(old.pre_value(), x, "{context}");
         }
         assert_eq!(assignment("null").expect("valid").context, "{}");
+    }
+
+    #[test]
+    fn a_pre_value_that_is_not_a_number_is_a_bad_covariate() {
+        for context in [
+            r#"{"pre_value":"12"}"#,
+            r#"{"pre_value":true}"#,
+            r#"{"pre_value":[1]}"#,
+            r#"{"pre_value":{"x":1}}"#,
+            r#"{"pre_value":1e13}"#,
+            r#"{"pre_value":1,"pre_value":"12"}"#,
+        ] {
+            let e = assignment(context).expect_err(context);
+            assert_eq!(e.reason, RejectReason::BadCovariate, "{context}: {e}");
+            assert!(e.detail.contains("`pre_value`"), "{}", e.detail);
+            let map: Map<String, Value> = serde_json::from_str(context).expect("object");
+            assert_eq!(
+                check_context(&map).map_err(|e| e.reason),
+                Err(RejectReason::BadCovariate),
+                "{context}"
+            );
+        }
+        // Repeated keys read as a `Map` does: the last one wins.
+        assert_eq!(
+            assignment(r#"{"pre_value":"12","pre_value":3}"#)
+                .expect("last is a number")
+                .pre_value,
+            Some(3.0)
+        );
+        // A context on an event line is not read, so it cannot be a bad covariate.
+        let e = read_json_line(
+            r#"{"type":"event","event_id":"e","campaign":"c","unit":"u","kind":"click","context":{"pre_value":"x"},"ts":"2026-11-01T12:00:00Z"}"#,
+        );
+        assert!(e.is_ok(), "{e:?}");
+    }
+
+    #[test]
+    fn amounts_above_the_bound_are_out_of_range() {
+        let event = |value: &str| {
+            read_json_line(&format!(
+                r#"{{"type":"event","event_id":"e","campaign":"c","unit":"u","kind":"purchase","value":{value},"cost":1,"ts":"2026-11-01T12:00:00Z"}}"#
+            ))
+        };
+        assert!(event("1e12").is_ok());
+        for v in ["1.0000001e12", "1e308", "1.7976931348623157e308"] {
+            let e = event(v).expect_err(v);
+            assert_eq!(e.reason, RejectReason::ValueOutOfRange, "{v}");
+            assert!(
+                e.detail.contains("field `value` must be at most 1e12"),
+                "{}",
+                e.detail
+            );
+        }
+        let e = read_json_line(
+            r#"{"type":"event","event_id":"e","campaign":"c","unit":"u","kind":"purchase","cost":1e300,"ts":"2026-11-01T12:00:00Z"}"#,
+        )
+        .expect_err("cost");
+        assert_eq!(e.reason, RejectReason::ValueOutOfRange);
+        assert!(e.detail.contains("`cost`"), "{}", e.detail);
+    }
+
+    #[test]
+    fn a_timestamp_ahead_of_the_clock_beyond_the_tolerance_is_refused() {
+        let now = crate::clock::parse_rfc3339("2026-11-01T12:00:00Z").expect("ts");
+        let hour = 3_600_000_000;
+        let at = |ts: &str| {
+            read_json_line(&format!(
+                r#"{{"type":"assignment","campaign":"c","unit":"u","arm":"a","propensity":0.5,"ts":"{ts}"}}"#
+            ))
+            .expect("valid")
+        };
+        assert_eq!(
+            check_not_future(&at("2026-11-02T12:00:00Z"), now, 24 * hour),
+            Ok(())
+        );
+        let e = check_not_future(&at("2026-11-02T12:00:01Z"), now, 24 * hour)
+            .expect_err("a second too far");
+        assert_eq!(e.reason, RejectReason::FutureTimestamp);
+        assert!(e.detail.contains("more than 24h ahead"), "{}", e.detail);
+        let far = at("9999-12-31T23:59:59Z");
+        assert!(check_not_future(&far, now, i64::MAX).is_ok(), "no overflow");
+        assert!(check_not_future(&far, now, 0).is_err());
+        // Old data is fine: only the future is bounded.
+        assert_eq!(
+            check_not_future(&at("1999-01-01T00:00:00Z"), now, 0),
+            Ok(())
+        );
     }
 
     #[test]
