@@ -83,6 +83,11 @@ impl Replay {
         screen_text(&self.app, self.size.0, self.size.1)
     }
 
+    /// The console's state, for tests that look past the screen.
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
     /// Screens captured by `snapshot` operations: (line, text).
     pub fn snapshots(&self) -> &[(usize, String)] {
         &self.screens
