@@ -6,12 +6,11 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use liftdeck::app::demo::run_headless;
+use liftdeck::app::snapshot::{load_snapshot, Focus};
 use liftdeck::app::Env;
 use liftdeck::clock::Clock;
 use liftdeck::jobs::{self, JobEnd, JobKind, JobSettings, JobUpdate};
-use liftdeck::stats::ab::Metric;
 use liftdeck::store::Store;
-use liftdeck::tui::data::load_snapshot;
 use liftdeck::tui::{render, App, Msg, Panel};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
@@ -24,8 +23,8 @@ fn app_on_demo() -> App {
     };
     let mut store = Store::open_in_memory().expect("store");
     run_headless(&mut store, &env, 7, 600, 50).expect("traffic");
-    let snap = load_snapshot(&store, 0, Metric::Conversion, env.clock.now(), 900_000_000)
-        .expect("snapshot");
+    let now = env.clock.now();
+    let snap = load_snapshot(&store, &Focus::default(), now, now, 900_000_000).expect("snapshot");
     let mut app = App::new(false);
     app.update(Msg::Loaded(Box::new(snap)));
     // The job panels as they look with a result: run each job once on the same data.

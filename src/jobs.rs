@@ -3,6 +3,8 @@
 //! connection, reports progress and its result as messages, and stops at its next progress
 //! point once its cancel flag is set. Each run is recorded in the `jobs` table (running, then
 //! done / failed / cancelled), which is what `health` reads to flag a failed training run.
+//! A row's `result` is the result in force after that run: its own when done, the previous
+//! row's when cancelled or failed, so the newest row per kind always holds the last result.
 
 use crate::app::causal::{causal_report, CausalReport};
 use crate::app::forecast::{forecast, Forecast};
@@ -13,26 +15,7 @@ use crate::store::Store;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum JobKind {
-    Retrain,
-    Causal,
-    Forecast,
-}
-
-impl JobKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobKind::Retrain => "retrain",
-            JobKind::Causal => "causal",
-            JobKind::Forecast => "forecast",
-        }
-    }
-    /// Whether the job writes more than its own job record (refused in read-only sessions).
-    pub fn mutates(self) -> bool {
-        self == JobKind::Retrain
-    }
-}
+pub use crate::app::snapshot::{JobKind, JobStatus};
 
 /// What a finished job produced.
 #[derive(Debug, Clone)]
@@ -40,6 +23,28 @@ pub enum JobOutput {
     Model(Box<ModelSummary>),
     Causal(Box<CausalReport>),
     Forecast(Box<Forecast>),
+}
+
+impl JobOutput {
+    /// The JSON stored in the job's `result` column.
+    pub fn to_json(&self) -> Option<String> {
+        match self {
+            JobOutput::Model(m) => serde_json::to_string(m),
+            JobOutput::Causal(c) => serde_json::to_string(c),
+            JobOutput::Forecast(f) => serde_json::to_string(f),
+        }
+        .ok()
+    }
+
+    /// A stored result read back, so a restarted console shows the last one; `None` when the
+    /// JSON is not a result of `kind` (written by another version).
+    pub fn from_json(kind: JobKind, json: &str) -> Option<JobOutput> {
+        Some(match kind {
+            JobKind::Retrain => JobOutput::Model(Box::new(serde_json::from_str(json).ok()?)),
+            JobKind::Causal => JobOutput::Causal(Box::new(serde_json::from_str(json).ok()?)),
+            JobKind::Forecast => JobOutput::Forecast(Box::new(serde_json::from_str(json).ok()?)),
+        })
+    }
 }
 
 /// How a job ended.
@@ -162,6 +167,16 @@ pub fn run_on(
         ));
     }
     let progress = Reporter { kind, cancel, sink };
+    // The result in force before this run, carried onto this run's row if it does not finish.
+    let previous = if read_only {
+        None
+    } else {
+        store
+            .latest_jobs(campaign)?
+            .into_iter()
+            .find(|j| j.kind == kind.as_str())
+            .and_then(|j| j.result)
+    };
     // A read-only session cannot record its run; the result still reaches the screen.
     let job_id = if read_only {
         None
@@ -193,17 +208,15 @@ pub fn run_on(
     if let Some(id) = job_id {
         let now = env.clock.now();
         match &result {
-            Ok(out) => {
-                let json = match out {
-                    JobOutput::Model(m) => serde_json::to_string(m),
-                    JobOutput::Causal(c) => serde_json::to_string(c),
-                    JobOutput::Forecast(f) => serde_json::to_string(f),
-                }
-                .ok();
-                store.finish_job(id, "done", now, json.as_deref(), None)?;
+            Ok(out) => store.finish_job(id, "done", now, out.to_json().as_deref(), None)?,
+            // A cancelled or failed run keeps the result in force: the previous run's row
+            // holds it (by the same rule), so a restarted console still shows it.
+            Err(AppError::Cancelled) => {
+                store.finish_job(id, "cancelled", now, previous.as_deref(), None)?
             }
-            Err(AppError::Cancelled) => store.finish_job(id, "cancelled", now, None, None)?,
-            Err(e) => store.finish_job(id, "failed", now, None, Some(&e.to_string()))?,
+            Err(e) => {
+                store.finish_job(id, "failed", now, previous.as_deref(), Some(&e.to_string()))?
+            }
         }
     }
     result

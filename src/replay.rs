@@ -4,9 +4,10 @@
 //! Same file, same screens.
 //!
 //! Operations (`op`): `create` (campaign spec fields + `arms` as "a:50,b:50"), `start`,
-//! `pause`, `stop` (`campaign`), `sim` (`seed`, `shoppers`, `seconds`), `advance` (`seconds`),
+//! `pause`, `stop` (`campaign`), `sim` (`seed`, `shoppers`, `seconds`), `advance` (`seconds`:
+//! the clock moves and the console ticks, nothing is re-read),
 //! `key` (`keys`: characters, or names in angle brackets: <Enter> <Esc> <Tab> <BackTab> <Up>
-//! <Down>), `resize` (`size` "80x24"), `expect_screen` (`contains` / `not_contains`),
+//! <Down> <Backspace> <PgUp> <PgDn> <C-c> <lt>), `resize` (`size` "80x24"), `expect_screen` (`contains` / `not_contains`),
 //! `expect_metric` (`campaign`, `arm`, `metric` = a rollup field or a report metric, `value`,
 //! `tolerance`), `expect_health` (`exit`), `assign_many` (`campaign`, `arm`, `units`,
 //! `prefix`), `read_only` (the console refuses mutations from then on), `snapshot` (`name`). A line without `op` but with `type` is an ingest
@@ -20,14 +21,13 @@ use crate::clock::Clock;
 use crate::domain::{CampaignKind, CampaignSpec, Status};
 use crate::ingest::Format;
 use crate::store::Store;
-use crate::tui::data::load_snapshot;
-use crate::tui::{screen_text, App, Effect, Msg};
+use crate::tui::effects::{Executor, InlineJobs, STALE_AFTER};
+use crate::tui::{screen_text, App, Msg};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use serde_json::Value;
 
 /// Where replays start their virtual clock: 2026-11-01T12:00:00Z.
 pub const REPLAY_EPOCH: i64 = 1_793_534_400_000_000;
-const STALE_AFTER: i64 = 15 * 60 * 1_000_000;
 
 /// The outcome of one expectation.
 #[derive(Debug, Clone)]
@@ -39,8 +39,8 @@ pub struct Check {
 
 /// A replay in progress.
 pub struct Replay {
-    store: Store,
-    env: Env,
+    /// The console's own effect executor, on an in-memory store and the virtual clock.
+    exec: Executor,
     app: App,
     size: (u16, u16),
     pub checks: Vec<Check>,
@@ -60,17 +60,22 @@ impl Replay {
             line: 0,
             message: e.to_string(),
         };
-        Ok(Replay {
-            store: Store::open_in_memory().map_err(|e| err(&e))?,
-            env: Env {
-                clock: Clock::virtual_at(REPLAY_EPOCH),
-                actor: "replay".into(),
-            },
-            app: App::new(read_only),
+        let env = Env {
+            clock: Clock::virtual_at(REPLAY_EPOCH),
+            actor: "replay".into(),
+        };
+        let store = Store::open_in_memory().map_err(|e| err(&e))?;
+        let mut app = App::new(read_only);
+        app.update(Msg::Resize(size.0, size.1));
+        let mut replay = Replay {
+            exec: Executor::new(store, env, read_only),
+            app,
             size,
             checks: Vec::new(),
             screens: Vec::new(),
-        })
+        };
+        replay.reload();
+        Ok(replay)
     }
 
     /// The current screen as text, one line per row.
@@ -78,77 +83,33 @@ impl Replay {
         screen_text(&self.app, self.size.0, self.size.1)
     }
 
+    /// The console's state, for tests that look past the screen.
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
     /// Screens captured by `snapshot` operations: (line, text).
     pub fn snapshots(&self) -> &[(usize, String)] {
         &self.screens
     }
 
-    fn reload(&mut self) -> Result<(), String> {
-        let snap = load_snapshot(
-            &self.store,
-            self.app.selected,
-            self.app.metric,
-            self.env.clock.now(),
-            STALE_AFTER,
-        )?;
-        self.app.update(Msg::Loaded(Box::new(snap)));
-        Ok(())
+    /// Data changed under the console (a data operation): it reads a fresh snapshot, as the
+    /// console's data thread does when `data_version` moves.
+    fn reload(&mut self) {
+        let msg = self.exec.reload(true);
+        self.deliver(msg);
     }
 
-    fn effects(&mut self, effects: Vec<Effect>) -> Result<(), String> {
-        for e in effects {
-            match e {
-                Effect::Reload => {}
-                Effect::Create(spec) => {
-                    let r = app::create_campaign(&mut self.store, &self.env, &spec)
-                        .map(|_| format!("created {} (draft): press s to start it", spec.key))
-                        .map_err(|e| e.to_string());
-                    self.app.update(Msg::Done(r));
-                }
-                Effect::SetStatus { campaign, to } => {
-                    let r = app::set_status(&mut self.store, &self.env, &campaign, to)
-                        .map(|from| format!("{campaign}: {from} -> {to}"))
-                        .map_err(|e| e.to_string());
-                    self.app.update(Msg::Done(r));
-                }
-                // Jobs run to the end inline, so a replay sees the same result every time;
-                // cancelling is covered by unit tests of the state and the runner.
-                Effect::StartJob { kind, campaign } => {
-                    let updates = std::sync::Mutex::new(Vec::new());
-                    let sink = |u| {
-                        if let Ok(mut v) = updates.lock() {
-                            v.push(u);
-                        }
-                    };
-                    let cancel = std::sync::atomic::AtomicBool::new(false);
-                    let read_only = self.app.read_only;
-                    let r = crate::jobs::run_on(
-                        &mut self.store,
-                        &self.env,
-                        &crate::jobs::JobSettings {
-                            read_only,
-                            ..Default::default()
-                        },
-                        kind,
-                        &campaign,
-                        &cancel,
-                        &sink,
-                    );
-                    let end = crate::jobs::JobEnd::from(r);
-                    let mut updates = updates.into_inner().unwrap_or_default();
-                    updates.push(crate::jobs::JobUpdate::Finished {
-                        kind,
-                        campaign,
-                        end,
-                    });
-                    for u in updates {
-                        self.app.update(Msg::Job(u));
-                    }
-                }
-                Effect::CancelJob(_) => {}
+    /// Hands a message to the console and carries out every effect it leads to, through the
+    /// same executor the console uses, until nothing is left to do.
+    fn deliver(&mut self, msg: Msg) {
+        let mut queue = std::collections::VecDeque::from([msg]);
+        while let Some(msg) = queue.pop_front() {
+            for effect in self.app.update(msg) {
+                let focus = self.app.focus();
+                queue.extend(self.exec.apply(effect, focus, &mut InlineJobs));
             }
         }
-        self.reload()
     }
 
     /// Runs every line of a fixture; stops at the first malformed operation.
@@ -191,9 +152,10 @@ impl Replay {
                     settings: Default::default(),
                     key,
                 };
-                app::create_campaign(&mut self.store, &self.env, &spec)
+                app::create_campaign(&mut self.exec.store, &self.exec.env, &spec)
                     .map_err(|e| e.to_string())?;
-                self.reload()
+                self.reload();
+                Ok(())
             }
             "start" | "pause" | "stop" => {
                 let to = match op.as_str() {
@@ -201,29 +163,39 @@ impl Replay {
                     "pause" => Status::Paused,
                     _ => Status::Stopped,
                 };
-                app::set_status(&mut self.store, &self.env, &campaign()?, to)
+                app::set_status(&mut self.exec.store, &self.exec.env, &campaign()?, to)
                     .map_err(|e| e.to_string())?;
-                self.reload()
+                self.reload();
+                Ok(())
             }
             "sim" => {
                 let seed = f("seed").unwrap_or(7.0) as u64;
-                ensure_campaigns(&mut self.store, &self.env, seed).map_err(|e| e.to_string())?;
-                let mut traffic = demo_traffic(&self.store, seed, 1).map_err(|e| e.to_string())?;
+                ensure_campaigns(&mut self.exec.store, &self.exec.env, seed)
+                    .map_err(|e| e.to_string())?;
+                let mut traffic =
+                    demo_traffic(&self.exec.store, seed, 1).map_err(|e| e.to_string())?;
                 let shoppers = f("shoppers").unwrap_or(1000.0) as usize;
                 let span = (f("seconds").unwrap_or(60.0) * 1e6) as i64;
-                let now = self.env.clock.now();
+                let now = self.exec.env.clock.now();
                 let records = traffic.generate(shoppers, now, span);
-                apply_records(&mut self.store, "replay", &self.env.actor, now, records)
-                    .map_err(|e| e.to_string())?;
-                self.env.clock.advance(span);
-                self.reload()
+                apply_records(
+                    &mut self.exec.store,
+                    "replay",
+                    &self.exec.env.actor,
+                    now,
+                    records,
+                )
+                .map_err(|e| e.to_string())?;
+                self.exec.env.clock.advance(span);
+                self.reload();
+                Ok(())
             }
             "assign_many" => {
                 // `units` assignments of `campaign` to `arm`, unit ids `<prefix><n>`.
                 let (c, arm) = (campaign()?, s("arm").ok_or("assign_many needs `arm`")?);
                 let prefix = s("prefix").unwrap_or_else(|| format!("{arm}-"));
                 let n = f("units").ok_or("assign_many needs `units`")? as usize;
-                let ts = crate::clock::format_rfc3339(self.env.clock.now());
+                let ts = crate::clock::format_rfc3339(self.exec.env.clock.now());
                 let text: String = (0..n)
                     .map(|i| {
                         format!(
@@ -236,18 +208,23 @@ impl Replay {
             "read_only" => {
                 // From here on the console behaves as a `--read-only` session.
                 self.app.read_only = true;
+                self.exec.read_only = true;
                 Ok(())
             }
             "advance" => {
-                self.env
+                // Time passes with no new data: the console only ticks (its data thread sees
+                // no data_version change, so nothing is re-read).
+                self.exec
+                    .env
                     .clock
                     .advance((f("seconds").ok_or("advance needs `seconds`")? * 1e6) as i64);
-                self.reload()
+                let now = self.exec.env.clock.now();
+                self.deliver(Msg::Tick(now));
+                Ok(())
             }
             "key" => {
                 for key in parse_keys(&s("keys").ok_or("key needs `keys`")?)? {
-                    let effects = self.app.update(Msg::Key(key));
-                    self.effects(effects)?;
+                    self.deliver(Msg::Key(key));
                 }
                 Ok(())
             }
@@ -258,7 +235,7 @@ impl Replay {
                     w.parse().map_err(|_| "bad width")?,
                     h.parse().map_err(|_| "bad height")?,
                 );
-                self.app.update(Msg::Resize);
+                self.deliver(Msg::Resize(self.size.0, self.size.1));
                 Ok(())
             }
             "expect_screen" => {
@@ -284,7 +261,7 @@ impl Replay {
             "expect_metric" => self.expect_metric(line, &v),
             "expect_health" => {
                 let want = f("exit").ok_or("expect_health needs `exit`")? as u8;
-                let h = health::check(&self.store, self.env.clock.now(), STALE_AFTER)
+                let h = health::check(&self.exec.store, self.exec.env.clock.now(), STALE_AFTER)
                     .map_err(|e| e.to_string())?;
                 let got = health::overall(&h).exit_code();
                 let text = health::format_lines(&h);
@@ -322,8 +299,8 @@ impl Replay {
     /// that reason; any other rejected line is a failed check (reported, not hidden).
     fn data_line(&mut self, line: usize, raw: &str, expect: Option<String>) -> Result<(), String> {
         let summary = app::ingest_reader(
-            &mut self.store,
-            &self.env,
+            &mut self.exec.store,
+            &self.exec.env,
             raw.as_bytes(),
             "replay",
             Format::Jsonl,
@@ -345,7 +322,8 @@ impl Replay {
                 self.check(line, false, format!("data line accepted ({detail})"), "");
             }
         }
-        self.reload()
+        self.reload();
+        Ok(())
     }
 
     fn expect_metric(&mut self, line: usize, v: &Value) -> Result<(), String> {
@@ -362,6 +340,7 @@ impl Replay {
             .ok_or("needs `value`")?;
         let tol = v.get("tolerance").and_then(Value::as_f64).unwrap_or(1e-9);
         let arms = self
+            .exec
             .store
             .arm_summaries(&campaign)
             .map_err(|e| e.to_string())?;
@@ -377,7 +356,7 @@ impl Replay {
                 let m = crate::stats::ab::Metric::parse(&metric)
                     .ok_or(format!("unknown metric `{metric}`"))?;
                 let reports = app::report::report_ab(
-                    &self.store,
+                    &self.exec.store,
                     &campaign,
                     m,
                     &Default::default(),
@@ -419,6 +398,13 @@ fn parse_keys(spec: &str) -> Result<Vec<KeyEvent>, String> {
                 "Up" => KeyCode::Up,
                 "Down" => KeyCode::Down,
                 "Backspace" => KeyCode::Backspace,
+                "PgUp" => KeyCode::PageUp,
+                "PgDn" => KeyCode::PageDown,
+                "C-c" => {
+                    out.push(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+                    rest = &rest[end + 1..];
+                    continue;
+                }
                 "lt" => KeyCode::Char('<'),
                 other => return Err(format!("unknown key <{other}>")),
             };

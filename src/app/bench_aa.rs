@@ -317,14 +317,13 @@ pub fn bench_refresh(db: &std::path::Path, seconds: f64) -> anyhow::Result<Refre
         if v != last {
             last = v;
             let started = std::time::Instant::now();
-            let snap = crate::tui::data::load_snapshot(
+            let snap = super::snapshot::load_snapshot(
                 &store,
-                0,
-                Metric::Conversion,
+                &super::snapshot::Focus::default(),
                 i64::MAX / 2,
+                0,
                 900_000_000,
-            )
-            .map_err(anyhow::Error::msg)?;
+            )?;
             std::hint::black_box(snap);
             times.push(started.elapsed().as_secs_f64() * 1e3);
         }

@@ -7,12 +7,12 @@
 use super::{AppError, Progress, Result};
 use crate::causal::{balance, contrast, ArmMoments, Balance, Contrast};
 use crate::store::Store;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The outcomes the report estimates effects on, per unit.
 pub const OUTCOMES: [&str; 3] = ["conversion", "revenue per unit", "profit per unit"];
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ArmEffect {
     pub arm: String,
     pub units: u64,
@@ -22,13 +22,13 @@ pub struct ArmEffect {
     pub effect: Option<Contrast>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OutcomeEffects {
-    pub outcome: &'static str,
+    pub outcome: String,
     pub arms: Vec<ArmEffect>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BalanceRow {
     pub arm: String,
     pub units_with_pre_value: u64,
@@ -37,7 +37,7 @@ pub struct BalanceRow {
     pub imbalanced: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CausalReport {
     pub campaign: String,
     pub control: String,
@@ -122,7 +122,7 @@ pub fn causal_report(
         .iter()
         .enumerate()
         .map(|(o, name)| OutcomeEffects {
-            outcome: name,
+            outcome: name.to_string(),
             arms: arms
                 .iter()
                 .enumerate()

@@ -13,17 +13,17 @@ use super::{AppError, Progress, Result};
 use crate::format::{self, NumberFormat};
 use crate::stats::ab::{ab_report, Metric};
 use crate::store::Store;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One projected quantity: point estimate and interval.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
 pub struct Projected {
     pub value: f64,
     pub low: f64,
     pub high: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ArmForecast {
     pub arm: String,
     pub incremental_conversions: Option<Projected>,
@@ -33,7 +33,7 @@ pub struct ArmForecast {
     pub roi: Option<Projected>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Forecast {
     pub campaign: String,
     pub control: String,

@@ -9,6 +9,7 @@ mod feed;
 pub mod forecast;
 pub mod health;
 pub mod report;
+pub mod snapshot;
 pub mod traffic;
 pub mod train;
 

@@ -8,14 +8,14 @@ use super::{AppError, Env, Progress, Result};
 use crate::allocation::unit_uniform;
 use crate::model::{auc, fit, log_loss, FeatureSpec, Rows, TrainOptions};
 use crate::store::Store;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 const HOLDOUT_SHARE: f64 = 0.2;
 /// Reading takes this share of the gauge, training the rest.
 const READ_SHARE: f64 = 0.3;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ModelSummary {
     pub campaign: String,
     pub version: Option<i64>,

@@ -11,7 +11,7 @@
 //! disjoint units, so the variance of a difference is the sum of the two arms' variances.
 //! Everything is accumulated in one pass, so a job can stream millions of units in chunks.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, Normal};
 
 /// One-pass sums of one outcome in one arm, unweighted and weighted.
@@ -87,7 +87,7 @@ impl ArmMoments {
 
 /// Treatment minus control for one outcome: the naive difference in means next to the
 /// propensity-weighted one.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Contrast {
     pub naive_diff: f64,
     /// (low, high) at the requested level.
@@ -127,7 +127,7 @@ pub fn contrast(treatment: &ArmMoments, control: &ArmMoments, alpha: f64) -> Opt
 }
 
 /// Covariate balance of a pre-period value between an arm and control.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Balance {
     /// Standardised mean difference before weighting: (m_t - m_c) / sqrt((v_t + v_c) / 2).
     pub smd_raw: f64,

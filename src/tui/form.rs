@@ -1,18 +1,18 @@
 //! The new-campaign form (`n`): one text field per part of the definition, validated on submit
-//! with the same rules as `campaign create`, errors shown next to the fields.
+//! with the same rules as `campaign create`. Every problem is reported at once, each under its
+//! own field, and a field left empty shows (as its placeholder) exactly what will be used.
 
-use crate::domain::{CampaignKind, CampaignSpec, Offer};
+use crate::domain::{CampaignKind, CampaignSpec, Offer, StandardKind, GUARDRAIL_METRICS};
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
-pub const FIELDS: [(&str, &str); 7] = [
-    ("key", "coupon-10"),
-    ("name", "10% coupon"),
-    ("kind", "ab or bandit"),
-    ("arms", "control:50,coupon:50"),
-    ("control", "first arm if empty"),
-    ("metric", "purchase"),
-    ("offer", "coupon:value=10 (optional)"),
-];
+pub const FIELDS: [&str; 7] = ["key", "name", "kind", "arms", "control", "metric", "offer"];
+const KEY: usize = 0;
+const NAME: usize = 1;
+const KIND: usize = 2;
+const ARMS: usize = 3;
+const CONTROL: usize = 4;
+const METRIC: usize = 5;
+const OFFER: usize = 6;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Form {
@@ -30,12 +30,53 @@ pub enum FormOutcome {
     Submitted(Box<CampaignSpec>),
 }
 
+/// The metrics a campaign accepts: the values `CampaignSpec::validate` lets through among the
+/// event kinds and the money metrics, so the list can never disagree with the check.
+pub fn allowed_metrics() -> Vec<&'static str> {
+    let mut probe = Form::valid_stand_in();
+    StandardKind::ALL
+        .iter()
+        .map(|k| k.as_str())
+        .chain(GUARDRAIL_METRICS.iter().copied())
+        .filter(|m| {
+            probe.metric = m.to_string();
+            probe.validate().is_ok()
+        })
+        .collect()
+}
+
 impl Form {
     pub fn new() -> Form {
         let mut f = Form::default();
-        f.values[2] = "ab".into();
-        f.values[5] = "purchase".into();
+        f.values[KIND] = "ab".into();
+        f.values[METRIC] = "purchase".into();
         f
+    }
+
+    fn v(&self, i: usize) -> String {
+        self.values[i].trim().to_string()
+    }
+
+    /// What an empty field means: the value that will be used, or an example when the field
+    /// must be filled in.
+    pub fn placeholder(&self, i: usize) -> String {
+        match i {
+            KEY => "required, e.g. coupon-10".into(),
+            NAME if self.v(KEY).is_empty() => "same as the key".into(),
+            NAME => self.v(KEY),
+            KIND => "ab or bandit".into(),
+            ARMS => "required, e.g. control:50,coupon:50".into(),
+            CONTROL => match CampaignSpec::parse_arms(&self.v(ARMS))
+                .ok()
+                .and_then(|a| a.first().map(|a| a.key.clone()))
+            {
+                Some(first) => first,
+                None => "the first arm".into(),
+            },
+            METRIC => allowed_metrics().join(", "),
+            OFFER => "none; e.g. coupon:value=10".into(),
+            _ => String::new(),
+        }
     }
 
     pub fn on_key(&mut self, key: &KeyEvent) -> FormOutcome {
@@ -63,49 +104,53 @@ impl Form {
         FormOutcome::Editing
     }
 
-    /// The spec the form describes, or every problem found with the field it belongs to.
+    /// The spec the form describes, or every problem found, each with the field it is about.
     pub fn build(&self) -> Result<CampaignSpec, Vec<(usize, String)>> {
-        let v = |i: usize| self.values[i].trim().to_string();
         let mut errors = Vec::new();
-        let kind = match v(2).parse::<CampaignKind>() {
+        let kind = match self.v(KIND).parse::<CampaignKind>() {
             Ok(k) => k,
             Err(e) => {
-                errors.push((2, e));
+                errors.push((KIND, e));
                 CampaignKind::Ab
             }
         };
-        let mut arms = match CampaignSpec::parse_arms(&v(3)) {
+        let mut arms = match CampaignSpec::parse_arms(&self.v(ARMS)) {
             Ok(a) => a,
             Err(e) => {
-                errors.push((3, e));
+                errors.push((ARMS, e));
                 Vec::new()
             }
         };
-        if !v(6).is_empty() {
-            match v(6).split_once(':') {
+        let offer = self.v(OFFER);
+        if !offer.is_empty() {
+            match offer.split_once(':') {
                 Some((arm, spec)) => match Offer::parse_spec(spec) {
-                    Ok(offer) => match arms.iter_mut().find(|a| a.key == arm) {
-                        Some(a) => a.offer = offer,
-                        None => errors.push((6, format!("no arm `{arm}` in arms"))),
+                    Ok(o) => match arms.iter_mut().find(|a| a.key == arm) {
+                        Some(a) => a.offer = o,
+                        None => errors.push((OFFER, format!("no arm `{arm}` in arms"))),
                     },
-                    Err(e) => errors.push((6, e)),
+                    Err(e) => errors.push((OFFER, e)),
                 },
-                None => errors.push((6, "offer looks like ARM:value=10".into())),
+                None => errors.push((OFFER, "offer looks like ARM:value=10".into())),
             }
         }
-        let key = v(0);
-        let control = if v(4).is_empty() {
+        let key = self.v(KEY);
+        let control = if self.v(CONTROL).is_empty() {
             arms.first().map(|a| a.key.clone())
         } else {
-            Some(v(4))
+            Some(self.v(CONTROL))
         };
         let spec = CampaignSpec {
-            name: if v(1).is_empty() { key.clone() } else { v(1) },
+            name: if self.v(NAME).is_empty() {
+                key.clone()
+            } else {
+                self.v(NAME)
+            },
             kind,
             arms,
             control,
             traffic: 1.0,
-            metric: v(5),
+            metric: self.v(METRIC),
             guardrails: vec![],
             custom_kinds: vec![],
             // Deterministic from the key so replays of the form give the same assignments.
@@ -113,29 +158,85 @@ impl Form {
             settings: Default::default(),
             key,
         };
-        if errors.is_empty() {
-            if let Err(e) = spec.validate() {
-                errors.push((field_of(&e), e));
+        // `validate` stops at its first problem; asking it about one field at a time (the
+        // others made valid) finds every field's problem in one submit.
+        let valid = Self::valid_stand_in();
+        let checks: [(usize, CampaignSpec); 4] = [
+            (
+                KEY,
+                CampaignSpec {
+                    key: spec.key.clone(),
+                    ..valid.clone()
+                },
+            ),
+            (
+                ARMS,
+                CampaignSpec {
+                    arms: spec.arms.clone(),
+                    control: None,
+                    ..valid.clone()
+                },
+            ),
+            (
+                CONTROL,
+                CampaignSpec {
+                    arms: spec.arms.clone(),
+                    control: spec.control.clone(),
+                    ..valid.clone()
+                },
+            ),
+            (
+                METRIC,
+                CampaignSpec {
+                    metric: spec.metric.clone(),
+                    ..valid.clone()
+                },
+            ),
+        ];
+        for (field, probe) in checks {
+            if errors.iter().any(|(f, _)| *f == field) {
+                continue;
+            }
+            // A control check means nothing while the arms themselves are wrong.
+            if field == CONTROL && errors.iter().any(|(f, _)| *f == ARMS) {
+                continue;
+            }
+            if let Err(e) = probe.validate() {
+                let e = if field == METRIC {
+                    format!("{e}: use one of {}", allowed_metrics().join(", "))
+                } else {
+                    e
+                };
+                errors.push((field, e));
             }
         }
+        if errors.is_empty() {
+            if let Err(e) = spec.validate() {
+                errors.push((ARMS, e));
+            }
+        }
+        errors.sort_by_key(|(f, _)| *f);
         if errors.is_empty() {
             Ok(spec)
         } else {
             Err(errors)
         }
     }
-}
 
-/// Which field a validation message is about, from the words it uses.
-fn field_of(message: &str) -> usize {
-    let m = message.to_lowercase();
-    if m.contains("campaign key") {
-        0
-    } else if m.contains("control") {
-        4
-    } else if m.contains("metric") {
-        5
-    } else {
-        3
+    /// A definition that passes validation, to test one field against.
+    fn valid_stand_in() -> CampaignSpec {
+        CampaignSpec {
+            key: "k".into(),
+            name: "k".into(),
+            kind: CampaignKind::Ab,
+            arms: CampaignSpec::parse_arms("a:1,b:1").unwrap_or_default(),
+            control: None,
+            traffic: 1.0,
+            metric: "purchase".into(),
+            guardrails: vec![],
+            custom_kinds: vec![],
+            seed: 0,
+            settings: Default::default(),
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Key bindings as data: one table drives dispatch, the footer and the help overlay, so the
-//! help can never disagree with what a key does.
+//! help can never disagree with what a key does. README's console key table is this table.
 
-use super::state::Panel;
+use super::panel::Panel;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 /// What a key asks the console to do.
@@ -11,8 +11,15 @@ pub enum Action {
     Help,
     NextPanel,
     PrevPanel,
+    /// Selection on the campaign list, scrolling on the text panels.
     Up,
     Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Filter,
+    Sort,
     Open,
     New,
     Back,
@@ -27,160 +34,159 @@ pub enum Action {
     RunJob,
 }
 
-/// One binding: the key as shown, where it applies (`None` = everywhere), what it does.
+/// One binding: the key as shown, where it applies (empty = everywhere), what it does.
 pub struct Binding {
     pub key: &'static str,
-    pub panel: Option<Panel>,
+    pub panels: &'static [Panel],
     pub action: Action,
+    /// What the help overlay says.
     pub help: &'static str,
+    /// What the footer says (short: the footer holds every key of a panel at 80 columns).
+    pub short: &'static str,
     /// Whether the action changes data (refused in a read-only session).
     pub mutates: bool,
 }
 
+const EVERYWHERE: &[Panel] = &[];
+const LIST: &[Panel] = &[Panel::Campaigns];
+const TEXT: &[Panel] = &Panel::SCROLLING;
+
+const fn bind(
+    key: &'static str,
+    panels: &'static [Panel],
+    action: Action,
+    help: &'static str,
+    short: &'static str,
+) -> Binding {
+    Binding {
+        key,
+        panels,
+        action,
+        help,
+        short,
+        mutates: false,
+    }
+}
+
+const fn mutating(binding: Binding) -> Binding {
+    Binding {
+        mutates: true,
+        ..binding
+    }
+}
+
 pub const BINDINGS: &[Binding] = &[
-    Binding {
-        key: "q",
-        panel: None,
-        action: Action::Quit,
-        help: "quit",
-        mutates: false,
-    },
-    Binding {
-        key: "?",
-        panel: None,
-        action: Action::Help,
-        help: "help",
-        mutates: false,
-    },
-    Binding {
-        key: "Tab",
-        panel: None,
-        action: Action::NextPanel,
-        help: "next panel",
-        mutates: false,
-    },
-    Binding {
-        key: "S-Tab",
-        panel: None,
-        action: Action::PrevPanel,
-        help: "previous panel",
-        mutates: false,
-    },
-    Binding {
-        key: "Ctrl-r",
-        panel: None,
-        action: Action::Refresh,
-        help: "refresh now",
-        mutates: false,
-    },
-    Binding {
-        key: "↑/k",
-        panel: Some(Panel::Campaigns),
-        action: Action::Up,
-        help: "select previous",
-        mutates: false,
-    },
-    Binding {
-        key: "↓/j",
-        panel: Some(Panel::Campaigns),
-        action: Action::Down,
-        help: "select next",
-        mutates: false,
-    },
-    Binding {
-        key: "Enter",
-        panel: Some(Panel::Campaigns),
-        action: Action::Open,
-        help: "open campaign",
-        mutates: false,
-    },
-    Binding {
-        key: "n",
-        panel: Some(Panel::Campaigns),
-        action: Action::New,
-        help: "new campaign",
-        mutates: true,
-    },
-    Binding {
-        key: "s",
-        panel: Some(Panel::Campaigns),
-        action: Action::Start,
-        help: "start",
-        mutates: true,
-    },
-    Binding {
-        key: "p",
-        panel: Some(Panel::Campaigns),
-        action: Action::Pause,
-        help: "pause",
-        mutates: true,
-    },
-    Binding {
-        key: "x",
-        panel: Some(Panel::Campaigns),
-        action: Action::Stop,
-        help: "stop",
-        mutates: true,
-    },
-    Binding {
-        key: "y",
-        panel: Some(Panel::Campaigns),
-        action: Action::Confirm,
-        help: "confirm",
-        mutates: true,
-    },
-    Binding {
-        key: "m",
-        panel: Some(Panel::Ab),
-        action: Action::NextMetric,
-        help: "next metric",
-        mutates: false,
-    },
-    Binding {
-        key: "f",
-        panel: Some(Panel::Ab),
-        action: Action::ToggleFixedHorizon,
-        help: "fixed-horizon / always-valid",
-        mutates: false,
-    },
-    Binding {
-        key: "r",
-        panel: Some(Panel::Models),
-        action: Action::RunJob,
-        help: "retrain the conversion model",
-        mutates: true,
-    },
-    Binding {
-        key: "c",
-        panel: Some(Panel::Causal),
-        action: Action::RunJob,
-        help: "run the causal report",
-        mutates: false,
-    },
-    Binding {
-        key: "F",
-        panel: Some(Panel::Forecast),
-        action: Action::RunJob,
-        help: "forecast shipping each arm",
-        mutates: false,
-    },
-    Binding {
-        key: "Esc",
-        panel: None,
-        action: Action::Back,
-        help: "back / cancel a running job",
-        mutates: false,
-    },
+    bind(
+        "?",
+        EVERYWHERE,
+        Action::Help,
+        "help (any key closes it)",
+        "help",
+    ),
+    bind("q", EVERYWHERE, Action::Quit, "quit", "quit"),
+    bind("Ctrl-c", EVERYWHERE, Action::Quit, "quit", "quit"),
+    bind("Tab", EVERYWHERE, Action::NextPanel, "next panel", "panel"),
+    bind(
+        "S-Tab",
+        EVERYWHERE,
+        Action::PrevPanel,
+        "previous panel",
+        "back",
+    ),
+    bind(
+        "Ctrl-r",
+        EVERYWHERE,
+        Action::Refresh,
+        "refresh now",
+        "refresh",
+    ),
+    bind(
+        "Esc",
+        EVERYWHERE,
+        Action::Back,
+        "clear the prompt or filter / cancel a running job",
+        "cancel",
+    ),
+    bind("↑/k", LIST, Action::Up, "select previous", "up"),
+    bind("↓/j", LIST, Action::Down, "select next", "down"),
+    bind("PgUp", LIST, Action::PageUp, "select a page up", "page"),
+    bind("PgDn", LIST, Action::PageDown, "select a page down", "page"),
+    bind("g", LIST, Action::Top, "select the first", "first"),
+    bind("G", LIST, Action::Bottom, "select the last", "last"),
+    bind(
+        "/",
+        LIST,
+        Action::Filter,
+        "filter by key or name (Enter keeps, Esc clears)",
+        "filter",
+    ),
+    bind(
+        "o",
+        LIST,
+        Action::Sort,
+        "sort by key, status, units, health",
+        "sort",
+    ),
+    bind("Enter", LIST, Action::Open, "open campaign", "open"),
+    mutating(bind("n", LIST, Action::New, "new campaign", "new")),
+    mutating(bind("s", LIST, Action::Start, "start", "start")),
+    mutating(bind("p", LIST, Action::Pause, "pause", "pause")),
+    mutating(bind("x", LIST, Action::Stop, "stop", "stop")),
+    mutating(bind("y", LIST, Action::Confirm, "confirm", "yes")),
+    bind("↑/k", TEXT, Action::Up, "scroll up", "up"),
+    bind("↓/j", TEXT, Action::Down, "scroll down", "down"),
+    bind("PgUp", TEXT, Action::PageUp, "scroll a page up", "page"),
+    bind("PgDn", TEXT, Action::PageDown, "scroll a page down", "page"),
+    bind("g", TEXT, Action::Top, "scroll to the top", "top"),
+    bind("G", TEXT, Action::Bottom, "scroll to the end", "end"),
+    bind(
+        "m",
+        &[Panel::Ab],
+        Action::NextMetric,
+        "next metric",
+        "metric",
+    ),
+    bind(
+        "f",
+        &[Panel::Ab],
+        Action::ToggleFixedHorizon,
+        "fixed-horizon / always-valid intervals",
+        "intervals",
+    ),
+    mutating(bind(
+        "r",
+        &[Panel::Models],
+        Action::RunJob,
+        "retrain the conversion model",
+        "retrain",
+    )),
+    bind(
+        "c",
+        &[Panel::Causal],
+        Action::RunJob,
+        "run the causal report",
+        "run",
+    ),
+    bind(
+        "F",
+        &[Panel::Forecast],
+        Action::RunJob,
+        "forecast shipping each arm",
+        "forecast",
+    ),
 ];
 
 fn matches(binding: &Binding, key: &KeyEvent) -> bool {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     match (binding.key, key.code) {
-        ("Ctrl-r", KeyCode::Char('r')) => ctrl,
+        ("Ctrl-r", KeyCode::Char('r')) | ("Ctrl-c", KeyCode::Char('c')) => ctrl,
         ("Tab", KeyCode::Tab) => true,
         ("S-Tab", KeyCode::BackTab) => true,
         ("Enter", KeyCode::Enter) => true,
         ("Esc", KeyCode::Esc) => true,
+        ("PgUp", KeyCode::PageUp) => true,
+        ("PgDn", KeyCode::PageDown) => true,
+        ("g", KeyCode::Home) | ("G", KeyCode::End) => true,
         ("↑/k", KeyCode::Up | KeyCode::Char('k')) => !ctrl,
         ("↓/j", KeyCode::Down | KeyCode::Char('j')) => !ctrl,
         (k, KeyCode::Char(c)) => !ctrl && k.chars().eq(std::iter::once(c)),
@@ -188,19 +194,29 @@ fn matches(binding: &Binding, key: &KeyEvent) -> bool {
     }
 }
 
+fn applies(binding: &Binding, panel: Panel) -> bool {
+    binding.panels.is_empty() || binding.panels.contains(&panel)
+}
+
 /// The binding a key triggers on `panel`, if any.
 pub fn lookup(panel: Panel, key: &KeyEvent) -> Option<&'static Binding> {
     BINDINGS
         .iter()
-        .find(|b| b.panel.is_none_or(|p| p == panel) && matches(b, key))
+        .find(|b| applies(b, panel) && matches(b, key))
 }
 
-/// The bindings to show in the footer of `panel`: help, quit and panel switching first (so
-/// they survive a narrow terminal), then the panel's own keys.
+/// The bindings the footer of `panel` shows: `?` first (always), then every key of the panel,
+/// then panel switching, cancel and quit.
 pub fn footer(panel: Panel) -> Vec<&'static Binding> {
+    let help = BINDINGS.iter().filter(|b| b.action == Action::Help);
+    let own = BINDINGS.iter().filter(|b| b.panels.contains(&panel));
     let global = BINDINGS.iter().filter(|b| {
-        b.panel.is_none() && matches!(b.action, Action::Quit | Action::Help | Action::NextPanel)
+        b.panels.is_empty() && matches!(b.action, Action::NextPanel | Action::Back) || b.key == "q"
     });
-    let own = BINDINGS.iter().filter(|b| b.panel == Some(panel));
-    global.chain(own).collect()
+    help.chain(own).chain(global).collect()
+}
+
+/// Whether a key is Ctrl-c, which quits from anywhere (the form and prompts included).
+pub fn is_interrupt(key: &KeyEvent) -> bool {
+    key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL)
 }

@@ -1,17 +1,27 @@
 //! The operator console: `state` (App, update(msg) -> effects), `view` (pure render),
-//! `keys` (the binding table), `data` (snapshots read from the store). The event loop below
-//! keeps the render thread free: a data thread owns the database connections, polls
-//! `PRAGMA data_version` and sends snapshots back over a channel.
+//! `keys` (the binding table), `panel` (the tabs), `effects` (the executor the console and
+//! replays share). The snapshot itself is read in `app::snapshot`. The event loop below keeps
+//! the render thread free: a data thread owns the database connections, polls
+//! `PRAGMA data_version` and sends snapshots back over a channel; a one-second tick re-judges
+//! clock-bound badges (STALE, "updated N s ago") without reading the database.
 
-pub mod data;
+pub mod effects;
 pub mod form;
+pub mod jobview;
 pub mod keys;
+pub mod list;
+pub mod panel;
 pub mod state;
+pub mod text;
 pub mod theme;
 pub mod view;
+mod view_ab;
+mod view_campaigns;
 mod view_jobs;
 
-pub use state::{App, Effect, Msg, Panel, Snapshot};
+pub use crate::app::snapshot::Snapshot;
+pub use panel::Panel;
+pub use state::{App, Effect, Msg};
 pub use view::render;
 
 /// The screen `render` draws for `app` on a headless `w`x`h` terminal, as text: one line per
@@ -35,11 +45,11 @@ pub fn screen_text(app: &App, w: u16, h: u16) -> String {
 }
 
 use crate::app::demo::{demo_traffic, ensure_campaigns};
-use crate::app::traffic::apply_records;
-use crate::app::{set_status, Env};
-use crate::domain::Status;
+use crate::app::snapshot::Focus;
+use crate::app::traffic::{apply_records, LiveTraffic};
+use crate::app::Env;
+use crate::domain::Micros;
 use crate::jobs::JobKind;
-use crate::stats::ab::Metric;
 use crate::store::Store;
 use futures_util::StreamExt;
 use ratatui::crossterm::event::{Event, EventStream, KeyEventKind};
@@ -52,21 +62,74 @@ use std::time::{Duration, Instant};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
-/// Requests from the UI to the data thread.
-enum Request {
-    Reload { selected: usize, metric: Metric },
-    SetStatus { campaign: String, to: Status },
-    Create(Box<crate::domain::CampaignSpec>),
-}
+/// Requests from the UI to the data thread: an effect and what the console was looking at.
+type Request = (Effect, Focus);
 
 /// How long quitting waits for running jobs to stop at their next progress point.
 const JOB_GRACE: Duration = Duration::from_secs(2);
 
-/// Stale-data threshold for health badges in the console.
-const STALE_AFTER: i64 = 15 * 60 * 1_000_000;
+/// Jobs on their own threads and connections, reporting over the console's channel.
+struct ThreadJobs {
+    db: PathBuf,
+    out: UnboundedSender<Msg>,
+    cancels: HashMap<JobKind, Arc<AtomicBool>>,
+    running: Vec<std::thread::JoinHandle<()>>,
+}
 
-/// Owns the connections: answers requests and pushes a snapshot whenever another connection
-/// committed (data_version changed), checking every 300 ms.
+impl effects::JobRunner for ThreadJobs {
+    fn start(
+        &mut self,
+        _store: &mut Store,
+        env: &Env,
+        kind: JobKind,
+        campaign: &str,
+        read_only: bool,
+    ) -> Vec<Msg> {
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.cancels.insert(kind, cancel.clone());
+        let (db, env, out, campaign) = (
+            self.db.clone(),
+            env.clone(),
+            self.out.clone(),
+            campaign.to_string(),
+        );
+        self.running.retain(|j| !j.is_finished());
+        self.running.push(std::thread::spawn(move || {
+            let sink = move |u| {
+                let _ = out.send(Msg::Job(u));
+            };
+            let settings = crate::jobs::JobSettings {
+                read_only,
+                ..Default::default()
+            };
+            crate::jobs::run(&db, &env, &settings, kind, &campaign, &cancel, &sink);
+        }));
+        vec![]
+    }
+
+    fn cancel(&mut self, kind: JobKind) {
+        if let Some(flag) = self.cancels.get(&kind) {
+            flag.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+impl ThreadJobs {
+    /// Cancels every job and gives them a moment to record themselves as cancelled, so the
+    /// jobs table does not keep a "running" row for a dead process.
+    fn stop_all(&mut self) {
+        for flag in self.cancels.values() {
+            flag.store(true, Ordering::Relaxed);
+        }
+        let until = Instant::now() + JOB_GRACE;
+        while self.running.iter().any(|j| !j.is_finished()) && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Owns the connections: carries out effects and pushes a snapshot whenever another
+/// connection committed (data_version changed), checking every 300 ms.
 fn data_thread(
     db: PathBuf,
     env: Env,
@@ -74,66 +137,59 @@ fn data_thread(
     requests: mpsc::Receiver<Request>,
     out: UnboundedSender<Msg>,
 ) {
-    let open = || {
-        if read_only {
-            Store::open_read_only(&db)
-        } else {
-            Store::open(&db)
-        }
+    let opened = if read_only {
+        Store::open_read_only(&db)
+    } else {
+        Store::open(&db)
     };
-    let mut store = match open() {
+    let store = match opened {
         Ok(s) => s,
         Err(e) => {
             let _ = out.send(Msg::Done(Err(e.to_string())));
             return;
         }
     };
-    let (mut selected, mut metric) = (0, Metric::Conversion);
-    let mut last_version = -1;
+    let mut exec = effects::Executor::new(store, env, read_only);
+    let mut jobs = ThreadJobs {
+        db,
+        out: out.clone(),
+        cancels: HashMap::new(),
+        running: Vec::new(),
+    };
+    if out.send(exec.reload(false)).is_err() {
+        return;
+    }
     loop {
-        let mut force = false;
-        match requests.recv_timeout(Duration::from_millis(300)) {
-            Ok(Request::Reload {
-                selected: s,
-                metric: m,
-            }) => {
-                selected = s;
-                metric = m;
-                force = true;
-            }
-            Ok(Request::Create(spec)) => {
-                let result = crate::app::create_campaign(&mut store, &env, &spec)
-                    .map(|_| format!("created {} (draft): press s to start it", spec.key))
-                    .map_err(|e| e.to_string());
-                if out.send(Msg::Done(result)).is_err() {
-                    return;
-                }
-                force = true;
-            }
-            Ok(Request::SetStatus { campaign, to }) => {
-                let result = set_status(&mut store, &env, &campaign, to)
-                    .map(|from| format!("{campaign}: {from} -> {to}"))
-                    .map_err(|e| e.to_string());
-                if out.send(Msg::Done(result)).is_err() {
-                    return;
-                }
-                force = true;
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        let msgs = match requests.recv_timeout(Duration::from_millis(300)) {
+            Ok((effect, focus)) => exec.apply(effect, focus, &mut jobs),
+            Err(mpsc::RecvTimeoutError::Timeout) => exec.poll().into_iter().collect(),
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
+        if msgs.into_iter().any(|m| out.send(m).is_err()) {
+            break;
         }
-        let version = store.data_version().unwrap_or(-2);
-        if force || version != last_version {
-            last_version = version;
-            let msg =
-                match data::load_snapshot(&store, selected, metric, env.clock.now(), STALE_AFTER) {
-                    Ok(s) => Msg::Loaded(Box::new(s)),
-                    Err(e) => Msg::Done(Err(e)),
-                };
-            if out.send(msg).is_err() {
-                return;
-            }
+    }
+    jobs.stop_all();
+}
+
+/// The live demo's feed: simulated shoppers on the wall clock, five batches a second, until
+/// `until` or until the console quits.
+fn demo_feed(
+    mut writer: Store,
+    env: Env,
+    mut live: LiveTraffic,
+    rate: u64,
+    until: Micros,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<()> {
+    loop {
+        let now = env.clock.now();
+        if now >= until || stop.load(Ordering::Relaxed) {
+            return Ok(());
         }
+        let records = live.due((rate / 5).max(1) as usize, now);
+        apply_records(&mut writer, "demo", &env.actor, now, records)?;
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 
@@ -147,13 +203,14 @@ impl Drop for RestoreGuard {
     }
 }
 
-/// Runs the console on `db` until `q`. With `traffic`, a writer thread streams simulated demo
-/// traffic for that many seconds at that many shoppers per second.
+/// Runs the console on `db` until `q` or Ctrl-c. With `traffic` (seed, seconds, shoppers per
+/// second), a writer thread streams simulated demo traffic on the wall clock until then, and
+/// the console says when it ends.
 ///
-/// The loop is one `select!` over SIGTERM/SIGHUP, crossterm's event stream and the message
-/// channel that the data thread and background jobs send on. It redraws only after a message,
-/// so an idle console costs nothing. Database work never runs here: the data thread owns the
-/// connections, and jobs run on tokio's blocking pool with their own.
+/// The loop is one `select!` over SIGTERM/SIGHUP, crossterm's event stream, a one-second tick
+/// and the message channel that the data thread and background jobs send on. It redraws only
+/// after a message or a tick. Database work never runs here: the data thread owns the
+/// connections, and jobs run on threads with their own.
 pub fn run_console(
     db: &Path,
     env: &Env,
@@ -162,22 +219,19 @@ pub fn run_console(
     traffic: Option<(u64, u64, u64)>,
 ) -> anyhow::Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
+    let mut demo_until = None;
     let feeder = match traffic {
         Some((seed, seconds, rate)) => {
             let mut writer = Store::open(db)?;
             ensure_campaigns(&mut writer, env, seed)?;
             let run = writer.next_run_number("demo")?;
-            let mut source = demo_traffic(&writer, seed, run)?;
-            let (stop_w, env_w) = (stop.clone(), env.clone());
-            Some(std::thread::spawn(move || -> anyhow::Result<()> {
-                let end = Instant::now() + Duration::from_secs(seconds);
-                while Instant::now() < end && !stop_w.load(Ordering::Relaxed) {
-                    let now = env_w.clock.now();
-                    let records = source.generate((rate / 5).max(1) as usize, now, 200_000);
-                    apply_records(&mut writer, "demo", &env_w.actor, now, records)?;
-                    std::thread::sleep(Duration::from_millis(200));
-                }
-                Ok(())
+            let start = env.clock.now();
+            let until = start.saturating_add(i64::try_from(seconds)?.saturating_mul(1_000_000));
+            demo_until = Some(until);
+            let live = LiveTraffic::new(demo_traffic(&writer, seed, run)?, start);
+            let (stop, env) = (stop.clone(), env.clone());
+            Some(std::thread::spawn(move || {
+                demo_feed(writer, env, live, rate, until, stop)
             }))
         }
         None => None,
@@ -186,8 +240,7 @@ pub fn run_console(
         .worker_threads(1)
         .enable_all()
         .build()?;
-    let outcome = runtime.block_on(console_loop(db, env, read_only, theme));
-    // Running jobs stop at their next progress point; nobody waits for them.
+    let outcome = runtime.block_on(console_loop(db, env, read_only, theme, demo_until));
     runtime.shutdown_background();
     stop.store(true, Ordering::Relaxed);
     match outcome {
@@ -212,10 +265,11 @@ async fn console_loop(
     env: &Env,
     read_only: bool,
     theme: theme::Theme,
+    demo_until: Option<Micros>,
 ) -> anyhow::Result<Option<i32>> {
     let mut terminate = signal(SignalKind::terminate())?;
     let mut hangup = signal(SignalKind::hangup())?;
-    let (req_tx, req_rx) = mpsc::channel();
+    let (req_tx, req_rx) = mpsc::channel::<Request>();
     let (msg_tx, mut msg_rx) = unbounded_channel();
     let data = {
         let (db, env, out) = (db.to_path_buf(), env.clone(), msg_tx.clone());
@@ -223,11 +277,17 @@ async fn console_loop(
     };
     let mut app = App::new(read_only);
     app.theme = theme;
-    let mut cancels: HashMap<JobKind, Arc<AtomicBool>> = HashMap::new();
-    let mut running = Vec::new();
+    app.demo_until = demo_until;
+    app.now = env.clock.now();
     let mut terminal = ratatui::init();
     let _restore = RestoreGuard;
+    if let Ok(size) = terminal.size() {
+        app.update(Msg::Resize(size.width, size.height));
+    }
     let mut events = EventStream::new();
+    // Once a second: badges and "updated N s ago" follow the clock; nothing is read.
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut dirty = true;
     let ended = loop {
         if dirty {
@@ -240,9 +300,10 @@ async fn console_loop(
         let msg = tokio::select! {
             _ = terminate.recv() => break Some(128 + 15),
             _ = hangup.recv() => break Some(128 + 1),
+            _ = tick.tick() => Msg::Tick(env.clock.now()),
             event = events.next() => match event {
                 Some(Ok(Event::Key(k))) if k.kind == KeyEventKind::Press => Msg::Key(k),
-                Some(Ok(Event::Resize(..))) => Msg::Resize,
+                Some(Ok(Event::Resize(w, h))) => Msg::Resize(w, h),
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => return Err(e.into()),
                 // The terminal went away without a signal: nothing more can arrive.
@@ -252,62 +313,15 @@ async fn console_loop(
         };
         dirty = true;
         for effect in app.update(msg) {
-            let request = match effect {
-                Effect::Reload => Request::Reload {
-                    selected: app.selected,
-                    metric: app.metric,
-                },
-                Effect::SetStatus { campaign, to } => Request::SetStatus { campaign, to },
-                Effect::Create(spec) => Request::Create(spec),
-                Effect::StartJob { kind, campaign } => {
-                    let cancel = Arc::new(AtomicBool::new(false));
-                    cancels.insert(kind, cancel.clone());
-                    let (db, env, out) = (db.to_path_buf(), env.clone(), msg_tx.clone());
-                    running.retain(|j: &tokio::task::JoinHandle<()>| !j.is_finished());
-                    running.push(tokio::task::spawn_blocking(move || {
-                        let sink = move |u| {
-                            let _ = out.send(Msg::Job(u));
-                        };
-                        crate::jobs::run(
-                            &db,
-                            &env,
-                            &crate::jobs::JobSettings {
-                                read_only,
-                                ..Default::default()
-                            },
-                            kind,
-                            &campaign,
-                            &cancel,
-                            &sink,
-                        );
-                    }));
-                    continue;
-                }
-                Effect::CancelJob(kind) => {
-                    if let Some(flag) = cancels.get(&kind) {
-                        flag.store(true, Ordering::Relaxed);
-                    }
-                    continue;
-                }
-            };
-            if req_tx.send(request).is_err() {
+            if req_tx.send((effect, app.focus())).is_err() {
                 anyhow::bail!("the data thread stopped");
             }
         }
     };
-    // Give running jobs a moment to notice the cancel flag and record themselves as
-    // cancelled, so the jobs table does not keep a "running" row for a dead process. The
-    // terminal is restored first: the operator never looks at a frozen screen.
-    for flag in cancels.values() {
-        flag.store(true, Ordering::Relaxed);
-    }
-    running.retain(|j| !j.is_finished());
-    if !running.is_empty() {
-        ratatui::restore();
-        let all = futures_util::future::join_all(running);
-        let _ = tokio::time::timeout(JOB_GRACE, all).await;
-    }
+    // The data thread cancels running jobs and waits briefly for them to record the end;
+    // the terminal is restored first so the operator never looks at a frozen screen.
     drop(req_tx);
+    ratatui::restore();
     if ended.is_none() {
         let _ = data.join();
     }

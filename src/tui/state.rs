@@ -1,113 +1,20 @@
 //! Console state and `update(msg) -> effects`. No I/O here: effects are carried out by the
-//! event loop (or a replay), and data arrives as snapshots, so every screen can be produced in
-//! a test from a state value.
+//! effect executor (`effects.rs`, shared by the console and replays), and data arrives as
+//! snapshots, so every screen can be produced in a test from a state value.
 
+use super::form::{Form, FormOutcome};
+use super::jobview::{JobState, JobView};
 use super::keys::{self, Action};
-use crate::domain::{Campaign, Status};
+use super::list::ListView;
+use super::panel::Panel;
+use super::text;
+use crate::app::snapshot::{CampaignRow, Focus, JobStatus, Snapshot};
+use crate::domain::{Micros, Status};
 use crate::jobs::{JobEnd, JobKind, JobOutput, JobUpdate};
-use crate::stats::ab::{AbReport, Metric};
-use crate::store::{ArmSummary, JobRow};
-use ratatui::crossterm::event::KeyEvent;
+use crate::stats::ab::Metric;
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Panel {
-    Campaigns,
-    Ab,
-    Bandit,
-    Models,
-    Causal,
-    Forecast,
-    Health,
-}
-
-impl Panel {
-    pub const ALL: [Panel; 7] = [
-        Panel::Campaigns,
-        Panel::Ab,
-        Panel::Bandit,
-        Panel::Models,
-        Panel::Causal,
-        Panel::Forecast,
-        Panel::Health,
-    ];
-
-    pub fn title(self) -> &'static str {
-        match self {
-            Panel::Campaigns => "Campaigns",
-            Panel::Ab => "Live A/B",
-            Panel::Bandit => "Bandit",
-            Panel::Models => "Models",
-            Panel::Causal => "Causal",
-            Panel::Forecast => "Forecast",
-            Panel::Health => "Health",
-        }
-    }
-}
-
-/// One campaign row of the snapshot.
-#[derive(Debug, Clone)]
-pub struct CampaignRow {
-    pub campaign: Campaign,
-    pub arms: Vec<ArmSummary>,
-    /// OK, SRM, stale, guardrail, starved: the worst finding in one word.
-    pub badge: String,
-}
-
-/// Everything the console shows, read from the store off the render thread.
-#[derive(Debug, Clone, Default)]
-pub struct Snapshot {
-    pub campaigns: Vec<CampaignRow>,
-    /// The A/B report of the selected campaign on the selected metric.
-    pub report: Option<AbReport>,
-    pub health_lines: Vec<String>,
-    /// Ingest rate and last event per campaign.
-    pub activity: Vec<String>,
-    /// Newest operator actions, newest first.
-    pub audit: Vec<String>,
-    pub rejects: Vec<String>,
-    /// Cumulative conversion rate per arm of the selected campaign over time, for the chart.
-    pub series: Vec<ArmSeries>,
-    /// The newest recorded job of each kind for the selected campaign.
-    pub jobs: Vec<JobRow>,
-}
-
-/// A background job as the console shows it.
-#[derive(Debug, Clone)]
-pub struct JobView {
-    pub kind: JobKind,
-    pub campaign: String,
-    pub state: JobState,
-}
-
-#[derive(Debug, Clone)]
-pub enum JobState {
-    Running { done: f64, stage: String },
-    Done(JobOutput),
-    Failed(String),
-    Cancelled,
-}
-
-impl Panel {
-    /// The job a panel runs, if it runs one.
-    pub fn job(self) -> Option<JobKind> {
-        match self {
-            Panel::Models => Some(JobKind::Retrain),
-            Panel::Causal => Some(JobKind::Causal),
-            Panel::Forecast => Some(JobKind::Forecast),
-            _ => None,
-        }
-    }
-}
-
-/// One arm's cumulative conversion rate by minute: (minutes since the first bucket, rate,
-/// 95% interval low, high).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ArmSeries {
-    pub arm: String,
-    pub points: Vec<(f64, f64, f64, f64)>,
-}
-
-/// A mutation waiting for `y`.
+/// A status change waiting for `y`, bound to the campaign it names.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pending {
     pub campaign: String,
@@ -117,7 +24,10 @@ pub struct Pending {
 #[derive(Debug, Clone)]
 pub struct App {
     pub panel: Panel,
+    /// Index into the visible (filtered, sorted) list.
     pub selected: usize,
+    /// The selected campaign's key: the selection follows the campaign, not the row.
+    pub selected_key: Option<String>,
     pub metric: Metric,
     /// Fixed-horizon intervals instead of the always-valid default (operators peek).
     pub fixed_horizon: bool,
@@ -129,9 +39,18 @@ pub struct App {
     pub quit: bool,
     pub theme: super::theme::Theme,
     /// The new-campaign form while it is open; it takes every key.
-    pub form: Option<super::form::Form>,
-    /// The latest job of each kind started in this session.
+    pub form: Option<Form>,
+    /// Job panels: this session's runs and the results read back from the jobs table.
     pub jobs: Vec<JobView>,
+    pub list: ListView,
+    /// First line shown on a scrolling text panel; reset when the panel changes.
+    pub scroll: usize,
+    /// The console's clock, moved by ticks: badges and "updated N s ago" are judged on it.
+    pub now: Micros,
+    /// Terminal size, for paging and scroll bounds.
+    pub size: (u16, u16),
+    /// When the live demo's simulated traffic stops (`demo --duration`).
+    pub demo_until: Option<Micros>,
 }
 
 /// Inputs to `update`.
@@ -142,12 +61,14 @@ pub enum Msg {
     Loaded(Box<Snapshot>),
     /// A mutation finished (Ok message or error text).
     Done(Result<String, String>),
-    Resize,
+    Resize(u16, u16),
     /// Progress or the end of a background job.
     Job(JobUpdate),
+    /// The clock moved (once a second in the console): badges are re-judged, nothing is read.
+    Tick(Micros),
 }
 
-/// What the loop must do after an update.
+/// What the executor must do after an update.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// Re-read the snapshot (selection or metric changed, or Ctrl-r).
@@ -169,13 +90,14 @@ impl App {
         App {
             panel: Panel::Campaigns,
             selected: 0,
+            selected_key: None,
             metric: Metric::Conversion,
             fixed_horizon: false,
             show_help: false,
             read_only,
             pending: None,
             status_line: if read_only {
-                "read-only session".into()
+                "read-only session: nothing can be changed".into()
             } else {
                 String::new()
             },
@@ -184,26 +106,105 @@ impl App {
             theme: super::theme::Theme::default(),
             form: None,
             jobs: Vec::new(),
+            list: ListView::default(),
+            scroll: 0,
+            now: 0,
+            size: (80, 24),
+            demo_until: None,
         }
     }
 
-    /// The session's job of `kind`, if one was started.
+    /// What the executor reads details for.
+    pub fn focus(&self) -> Focus {
+        Focus {
+            campaign: self.selected_key.clone(),
+            metric: self.metric,
+        }
+    }
+
+    /// Indices into `snapshot.campaigns` in display order.
+    pub fn visible(&self) -> Vec<usize> {
+        self.list.visible(&self.snapshot, self.now)
+    }
+
+    pub fn selected_campaign(&self) -> Option<&CampaignRow> {
+        let key = self.selected_key.as_deref()?;
+        self.snapshot.row(key)
+    }
+
+    /// The job view of `kind` for the selected campaign.
     pub fn job(&self, kind: JobKind) -> Option<&JobView> {
-        self.jobs.iter().find(|j| j.kind == kind)
+        let key = self.selected_key.as_deref()?;
+        self.jobs
+            .iter()
+            .find(|j| j.kind == kind && j.campaign == key)
     }
 
     fn job_running(&self, kind: JobKind) -> bool {
-        self.job(kind)
-            .is_some_and(|j| matches!(j.state, JobState::Running { .. }))
+        self.jobs.iter().any(|j| j.kind == kind && j.is_running())
+    }
+
+    /// Puts the selection on visible row `i` (clamped); a move cancels a pending prompt.
+    /// Returns a reload when the selected campaign changed.
+    fn select(&mut self, i: usize) -> Vec<Effect> {
+        let visible = self.visible();
+        self.selected = i.min(visible.len().saturating_sub(1));
+        let key = visible
+            .get(self.selected)
+            .map(|&r| self.snapshot.campaigns[r].campaign.spec.key.clone());
+        if key == self.selected_key {
+            return vec![];
+        }
+        self.selected_key = key;
+        if self.pending.take().is_some() {
+            self.status_line = "prompt cancelled: the selection moved; nothing changed".into();
+        }
+        vec![Effect::Reload]
+    }
+
+    /// After the list changed (data, filter, sort): the selection stays on its campaign if it
+    /// is still listed, else on the same row.
+    fn reselect(&mut self) -> Vec<Effect> {
+        let visible = self.visible();
+        let at = self.selected_key.as_deref().and_then(|k| {
+            visible
+                .iter()
+                .position(|&r| self.snapshot.campaigns[r].campaign.spec.key == k)
+        });
+        self.select(at.unwrap_or(self.selected))
+    }
+
+    /// Rows of the campaign list that fit on screen (a page for PgUp/PgDn).
+    fn page(&self) -> usize {
+        text::text_rows(self.size.1).saturating_sub(1).max(1)
+    }
+
+    /// How far the current text panel can scroll.
+    fn scroll_limit(&self) -> usize {
+        let width = self.size.0.saturating_sub(2) as usize;
+        let rows = text::text_rows(self.size.1);
+        let total = match self.panel {
+            Panel::Health => text::health_lines(&self.snapshot, &self.theme, width).len(),
+            p => match p.job() {
+                Some(kind) => {
+                    let stored = self.snapshot.jobs.iter().find(|j| j.kind == kind);
+                    text::job_lines(kind, self.job(kind), stored, &self.theme, width).len()
+                }
+                None => 0,
+            },
+        };
+        text::max_scroll(total, rows)
     }
 
     fn on_job(&mut self, update: JobUpdate) -> Vec<Effect> {
         match update {
             JobUpdate::Progress { kind, done, stage } => {
-                if let Some(j) = self.jobs.iter_mut().find(|j| j.kind == kind) {
-                    if matches!(j.state, JobState::Running { .. }) {
-                        j.state = JobState::Running { done, stage };
-                    }
+                if let Some(j) = self
+                    .jobs
+                    .iter_mut()
+                    .find(|j| j.kind == kind && j.is_running())
+                {
+                    j.state = JobState::Running { done, stage };
                 }
                 vec![]
             }
@@ -217,37 +218,93 @@ impl App {
                     JobEnd::Failed(e) => {
                         format!("error: {} of {campaign} failed: {e}", kind.as_str())
                     }
-                    JobEnd::Cancelled => format!("{} of {campaign} cancelled", kind.as_str()),
+                    JobEnd::Cancelled => format!(
+                        "{} of {campaign} cancelled: the previous result stays",
+                        kind.as_str()
+                    ),
                 };
-                let state = match end {
-                    JobEnd::Done(out) => JobState::Done(out),
-                    JobEnd::Failed(e) => JobState::Failed(e),
-                    JobEnd::Cancelled => JobState::Cancelled,
-                };
-                self.jobs.retain(|j| j.kind != kind);
-                self.jobs.push(JobView {
-                    kind,
-                    campaign,
-                    state,
-                });
+                let view = self.job_view(kind, &campaign);
+                match end {
+                    JobEnd::Done(out) => {
+                        view.state = JobState::Done;
+                        view.result = Some(out);
+                    }
+                    JobEnd::Failed(e) => view.state = JobState::Failed(e),
+                    JobEnd::Cancelled => view.state = JobState::Cancelled,
+                }
                 // The job recorded its end: refresh so the panels show it.
                 vec![Effect::Reload]
             }
         }
     }
 
-    pub fn selected_campaign(&self) -> Option<&CampaignRow> {
-        self.snapshot.campaigns.get(self.selected)
+    fn job_view(&mut self, kind: JobKind, campaign: &str) -> &mut JobView {
+        let i = match self
+            .jobs
+            .iter()
+            .position(|j| j.kind == kind && j.campaign == campaign)
+        {
+            Some(i) => i,
+            None => {
+                self.jobs.push(JobView {
+                    kind,
+                    campaign: campaign.to_string(),
+                    state: JobState::Stored,
+                    result: None,
+                });
+                self.jobs.len() - 1
+            }
+        };
+        &mut self.jobs[i]
+    }
+
+    /// Results stored by earlier sessions fill the job panels this session has not run.
+    fn adopt_stored_jobs(&mut self) {
+        let Some(campaign) = self.snapshot.focus.clone() else {
+            return;
+        };
+        for stored in self.snapshot.jobs.clone() {
+            let Some(json) = stored.result.as_deref() else {
+                continue;
+            };
+            let view = self.job_view(stored.kind, &campaign);
+            if view.result.is_none() && stored.status != JobStatus::Running {
+                view.result = JobOutput::from_json(stored.kind, json);
+            }
+        }
+    }
+
+    /// A refresh cancels a prompt whose campaign is gone or can no longer make the move.
+    fn check_pending(&mut self) {
+        let Some(p) = &self.pending else {
+            return;
+        };
+        let why = match self.snapshot.row(&p.campaign) {
+            None => Some(format!("{} is no longer listed", p.campaign)),
+            Some(r) if !r.campaign.status.can_move_to(p.to) => {
+                Some(format!("{} is now {}", p.campaign, r.campaign.status))
+            }
+            Some(_) => None,
+        };
+        if let Some(why) = why {
+            self.pending = None;
+            self.status_line = format!("prompt cancelled: {why}; nothing changed");
+        }
     }
 
     pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
         match msg {
             Msg::Loaded(s) => {
                 self.snapshot = *s;
-                if self.selected >= self.snapshot.campaigns.len() {
-                    self.selected = self.snapshot.campaigns.len().saturating_sub(1);
+                self.now = self.now.max(self.snapshot.read_at);
+                self.adopt_stored_jobs();
+                self.check_pending();
+                let effects = self.reselect();
+                // The first snapshot focuses the first campaign; read its details.
+                if self.snapshot.focus != self.selected_key {
+                    return vec![Effect::Reload];
                 }
-                vec![]
+                effects
             }
             Msg::Done(Ok(text)) => {
                 self.status_line = text;
@@ -257,129 +314,158 @@ impl App {
                 self.status_line = format!("error: {text}");
                 vec![]
             }
-            Msg::Resize => vec![],
+            Msg::Resize(w, h) => {
+                self.size = (w, h);
+                vec![]
+            }
+            Msg::Tick(now) => {
+                self.now = self.now.max(now);
+                vec![]
+            }
             Msg::Job(update) => self.on_job(update),
             Msg::Key(key) => self.on_key(&key),
         }
     }
 
+    fn on_form_key(&mut self, key: &KeyEvent) -> Vec<Effect> {
+        let Some(form) = &mut self.form else {
+            return vec![];
+        };
+        match form.on_key(key) {
+            FormOutcome::Editing => {
+                if !form.errors.is_empty() {
+                    self.status_line = format!("{} problem(s): nothing created", form.errors.len());
+                }
+                vec![]
+            }
+            FormOutcome::Cancelled => {
+                self.form = None;
+                self.status_line = "cancelled: nothing created".into();
+                vec![]
+            }
+            FormOutcome::Submitted(spec) => {
+                self.form = None;
+                vec![Effect::Create(spec)]
+            }
+        }
+    }
+
+    /// Keys while `/` is typing a filter: characters edit it, Enter keeps it, Esc clears it.
+    fn on_filter_key(&mut self, key: &KeyEvent) -> Vec<Effect> {
+        match key.code {
+            KeyCode::Enter => self.list.editing = false,
+            KeyCode::Esc => {
+                self.list.editing = false;
+                self.list.filter.clear();
+            }
+            KeyCode::Backspace => {
+                self.list.filter.pop();
+            }
+            KeyCode::Char(c) => self.list.filter.push(c),
+            _ => return vec![],
+        }
+        self.status_line = if self.list.editing {
+            format!("filter: {}_ (Enter keeps, Esc clears)", self.list.filter)
+        } else if self.list.filter.is_empty() {
+            String::new()
+        } else {
+            format!("filtered by `{}`: / edits, Esc clears", self.list.filter)
+        };
+        self.reselect()
+    }
+
     fn on_key(&mut self, key: &KeyEvent) -> Vec<Effect> {
-        if let Some(form) = &mut self.form {
-            return match form.on_key(key) {
-                super::form::FormOutcome::Editing => {
-                    if !form.errors.is_empty() {
-                        self.status_line =
-                            format!("{} problem(s): nothing created", form.errors.len());
-                    }
-                    vec![]
-                }
-                super::form::FormOutcome::Cancelled => {
-                    self.form = None;
-                    self.status_line = "cancelled: nothing created".into();
-                    vec![]
-                }
-                super::form::FormOutcome::Submitted(spec) => {
-                    self.form = None;
-                    vec![Effect::Create(spec)]
-                }
-            };
+        if keys::is_interrupt(key) {
+            self.quit = true;
+            return vec![];
+        }
+        if self.form.is_some() {
+            return self.on_form_key(key);
+        }
+        if self.show_help {
+            // Any key closes help and does nothing else (`q` included).
+            self.show_help = false;
+            return vec![];
+        }
+        if self.list.editing && self.panel == Panel::Campaigns {
+            return self.on_filter_key(key);
         }
         let Some(binding) = keys::lookup(self.panel, key) else {
             return vec![];
         };
-        if self.show_help && binding.action != Action::Quit {
-            self.show_help = false;
-            return vec![];
-        }
         if binding.mutates && self.read_only {
             self.status_line = "read-only session: nothing was changed".into();
             return vec![];
         }
-        let nav = |app: &mut App, to: Panel| {
-            app.panel = to;
-            app.pending = None;
-        };
+        let text_panel = self.panel != Panel::Campaigns;
         match binding.action {
             Action::Quit => self.quit = true,
             Action::Help => self.show_help = true,
-            Action::Back => {
-                self.pending = None;
-                if let Some(kind) = self.panel.job().filter(|k| self.job_running(*k)) {
-                    self.status_line = format!("cancelling {}…", kind.as_str());
-                    return vec![Effect::CancelJob(kind)];
-                }
-            }
-            Action::RunJob => {
-                let Some(kind) = self.panel.job() else {
-                    return vec![];
-                };
-                if self.job_running(kind) {
-                    self.status_line =
-                        format!("{} is already running: Esc cancels it", kind.as_str());
-                    return vec![];
-                }
-                let Some(row) = self.selected_campaign() else {
-                    self.status_line = "no campaign selected".into();
-                    return vec![];
-                };
-                let campaign = row.campaign.spec.key.clone();
-                self.jobs.retain(|j| j.kind != kind);
-                self.jobs.push(JobView {
-                    kind,
-                    campaign: campaign.clone(),
-                    state: JobState::Running {
-                        done: 0.0,
-                        stage: "starting".into(),
-                    },
-                });
-                self.status_line = format!("{} of {campaign} started: Esc cancels", kind.as_str());
-                return vec![Effect::StartJob { kind, campaign }];
-            }
+            Action::Back => return self.back(),
+            Action::RunJob => return self.run_job(),
             Action::NextPanel | Action::PrevPanel => {
-                let i = Panel::ALL
-                    .iter()
-                    .position(|p| *p == self.panel)
-                    .unwrap_or(0);
-                let n = Panel::ALL.len();
-                let j = if binding.action == Action::NextPanel {
-                    (i + 1) % n
+                let step = if binding.action == Action::NextPanel {
+                    1
                 } else {
-                    (i + n - 1) % n
+                    -1
                 };
-                nav(self, Panel::ALL[j]);
-            }
-            Action::Up => {
-                self.selected = self.selected.saturating_sub(1);
-                return vec![Effect::Reload];
-            }
-            Action::Down => {
-                if self.selected + 1 < self.snapshot.campaigns.len() {
-                    self.selected += 1;
+                self.panel = self.panel.step(step);
+                self.scroll = 0;
+                if self.pending.take().is_some() {
+                    self.status_line = "prompt cancelled: nothing changed".into();
                 }
-                return vec![Effect::Reload];
             }
-            Action::Open => nav(self, Panel::Ab),
+            Action::Up
+            | Action::Down
+            | Action::PageUp
+            | Action::PageDown
+            | Action::Top
+            | Action::Bottom
+                if text_panel =>
+            {
+                let page = text::text_rows(self.size.1).saturating_sub(1).max(1);
+                let limit = self.scroll_limit();
+                let s = self.scroll.min(limit);
+                self.scroll = match binding.action {
+                    Action::Up => s.saturating_sub(1),
+                    Action::Down => s + 1,
+                    Action::PageUp => s.saturating_sub(page),
+                    Action::PageDown => s + page,
+                    Action::Top => 0,
+                    _ => limit,
+                }
+                .min(limit);
+            }
+            Action::Up => return self.select(self.selected.saturating_sub(1)),
+            Action::Down => return self.select(self.selected + 1),
+            Action::PageUp => return self.select(self.selected.saturating_sub(self.page())),
+            Action::PageDown => return self.select(self.selected + self.page()),
+            Action::Top => return self.select(0),
+            Action::Bottom => return self.select(usize::MAX),
+            Action::Filter => {
+                self.list.editing = true;
+                self.status_line = format!(
+                    "filter: {}_ (key or name; Enter keeps, Esc clears)",
+                    self.list.filter
+                );
+            }
+            Action::Sort => {
+                self.list.sort = self.list.sort.next();
+                self.status_line = format!("sorted by {}", self.list.sort.name());
+                return self.reselect();
+            }
+            Action::Open => {
+                self.panel = Panel::Ab;
+                self.scroll = 0;
+            }
             Action::New => {
-                self.form = Some(super::form::Form::new());
+                self.form = Some(Form::new());
                 self.status_line = "new campaign: Tab next field, Enter create, Esc cancel".into();
             }
-            Action::Start | Action::Pause | Action::Stop => {
-                let to = match binding.action {
-                    Action::Start => Status::Running,
-                    Action::Pause => Status::Paused,
-                    _ => Status::Stopped,
-                };
-                if let Some(row) = self.selected_campaign() {
-                    let campaign = row.campaign.spec.key.clone();
-                    self.status_line = format!(
-                        "{} {campaign}? press y to confirm, Esc to cancel",
-                        binding.help
-                    );
-                    self.pending = Some(Pending { campaign, to });
-                }
-            }
+            Action::Start | Action::Pause | Action::Stop => self.ask(binding.action),
             Action::Confirm => {
                 if let Some(p) = self.pending.take() {
+                    self.status_line = format!("{} {}…", p.to, p.campaign);
                     return vec![Effect::SetStatus {
                         campaign: p.campaign,
                         to: p.to,
@@ -398,5 +484,83 @@ impl App {
             Action::Refresh => return vec![Effect::Reload],
         }
         vec![]
+    }
+
+    /// `s`, `p`, `x`: refused at once when the move is illegal, else a prompt naming the
+    /// campaign that `y` will act on.
+    fn ask(&mut self, action: Action) {
+        let (to, verb) = match action {
+            Action::Start => (Status::Running, "start"),
+            Action::Pause => (Status::Paused, "pause"),
+            _ => (Status::Stopped, "stop"),
+        };
+        let Some(row) = self.selected_campaign() else {
+            self.status_line = "no campaign selected".into();
+            return;
+        };
+        let (campaign, from) = (row.campaign.spec.key.clone(), row.campaign.status);
+        if !from.can_move_to(to) {
+            let legal: Vec<&str> = from
+                .legal_moves()
+                .iter()
+                .map(|s| match s {
+                    Status::Running => "start (s)",
+                    Status::Paused => "pause (p)",
+                    Status::Stopped => "stop (x)",
+                    Status::Draft => "draft",
+                })
+                .collect();
+            self.pending = None;
+            self.status_line = format!(
+                "cannot {verb} {campaign}: it is {from}; {}",
+                if legal.is_empty() {
+                    "a stopped campaign is final".to_string()
+                } else {
+                    format!("it can {}", legal.join(" or "))
+                }
+            );
+            return;
+        }
+        self.status_line = format!("{verb} {campaign}? press y to confirm, Esc to cancel");
+        self.pending = Some(Pending { campaign, to });
+    }
+
+    /// Esc: clears a prompt or a filter, or cancels the panel's running job.
+    fn back(&mut self) -> Vec<Effect> {
+        if self.pending.take().is_some() {
+            self.status_line.clear();
+            return vec![];
+        }
+        if let Some(kind) = self.panel.job().filter(|k| self.job_running(*k)) {
+            self.status_line = format!("cancelling {}…", kind.as_str());
+            return vec![Effect::CancelJob(kind)];
+        }
+        if self.panel == Panel::Campaigns && !self.list.filter.is_empty() {
+            self.list.filter.clear();
+            self.status_line.clear();
+            return self.reselect();
+        }
+        self.status_line.clear();
+        vec![]
+    }
+
+    fn run_job(&mut self) -> Vec<Effect> {
+        let Some(kind) = self.panel.job() else {
+            return vec![];
+        };
+        if self.job_running(kind) {
+            self.status_line = format!("{} is already running: Esc cancels it", kind.as_str());
+            return vec![];
+        }
+        let Some(campaign) = self.selected_key.clone() else {
+            self.status_line = "no campaign selected".into();
+            return vec![];
+        };
+        self.job_view(kind, &campaign).state = JobState::Running {
+            done: 0.0,
+            stage: "starting".into(),
+        };
+        self.status_line = format!("{} of {campaign} started: Esc cancels", kind.as_str());
+        vec![Effect::StartJob { kind, campaign }]
     }
 }

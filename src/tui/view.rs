@@ -1,22 +1,29 @@
-//! Rendering: a pure function of the state. Tabs on top, the panel, a status line and a footer
-//! generated from the key table; `?` lays the same table over the screen. Alarms carry a word,
-//! not just a colour, so they survive NO_COLOR.
+//! Rendering: a pure function of the state. Tabs on top, then the session line (READ-ONLY,
+//! how fresh the data is, the worst alarm, the demo's end), the panel, a status line and a
+//! two-line footer generated from the key table; `?` lays the same table over the screen.
+//! Alarms carry a word and a symbol (`!!` critical, `!` warning), not just a colour, so they
+//! survive NO_COLOR.
 
 use super::keys::{self, BINDINGS};
-use super::state::{App, Panel};
-use crate::domain::Status;
+use super::panel::Panel;
+use super::state::App;
+use super::text::{self, ROWS_ABOVE, ROWS_BELOW};
+use crate::app::health::Severity;
+use crate::app::snapshot::Badge;
+use crate::domain::Micros;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, Tabs, Wrap};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Row, Table, Tabs, Wrap};
 use ratatui::Frame;
 
 pub fn render(app: &App, frame: &mut Frame) {
-    let [tabs, body, status, footer] = Layout::vertical([
+    let [tabs, session, body, status, footer] = Layout::vertical([
         Constraint::Length(1),
+        Constraint::Length(ROWS_ABOVE - 1),
         Constraint::Min(3),
         Constraint::Length(1),
-        Constraint::Length(1),
+        Constraint::Length(ROWS_BELOW - 1),
     ])
     .areas(frame.area());
     let selected = Panel::ALL.iter().position(|p| *p == app.panel).unwrap_or(0);
@@ -26,15 +33,18 @@ pub fn render(app: &App, frame: &mut Frame) {
             .highlight_style(app.theme.selected.add_modifier(Modifier::BOLD)),
         tabs,
     );
+    frame.render_widget(Paragraph::new(session_line(app)), session);
     match app.panel {
-        Panel::Campaigns => campaigns(app, frame, body),
-        Panel::Ab => ab(app, frame, body),
-        Panel::Health => health(app, frame, body),
+        Panel::Campaigns => super::view_campaigns::render(app, frame, body),
+        Panel::Ab => super::view_ab::render(app, frame, body),
+        Panel::Health => {
+            let width = body.width.saturating_sub(2) as usize;
+            let lines = text::health_lines(&app.snapshot, &app.theme, width);
+            scrolled(app, frame, body, " Health ".into(), lines);
+        }
         Panel::Bandit => bandit(app, frame, body),
         Panel::Models | Panel::Causal | Panel::Forecast => {
-            if let Some(kind) = app.panel.job() {
-                super::view_jobs::render(app, frame, body, app.panel, kind);
-            }
+            super::view_jobs::render(app, frame, body)
         }
     }
     frame.render_widget(
@@ -42,33 +52,116 @@ pub fn render(app: &App, frame: &mut Frame) {
             .style(Style::default().add_modifier(Modifier::BOLD)),
         status,
     );
-    let hint: Vec<Span> = keys::footer(app.panel)
-        .into_iter()
-        .flat_map(|b| {
-            [
-                Span::styled(b.key, app.theme.key),
-                Span::raw(format!(" {}  ", b.help)),
-            ]
-        })
-        .collect();
-    frame.render_widget(Paragraph::new(Line::from(hint)), footer);
+    frame.render_widget(
+        Paragraph::new(Line::from(footer_spans(app))).wrap(Wrap { trim: true }),
+        footer,
+    );
     if let Some(f) = &app.form {
         form(app, f, frame, body);
     }
     if app.show_help {
-        help(frame, frame.area());
+        help(app, frame, frame.area());
     }
 }
 
-/// The new-campaign form over the panel: one line per field, the focused one reversed, each
-/// validation message under its field.
+/// "12 s", "4 min", "3 h": how long ago, short enough for the session line.
+pub fn ago(us: Micros) -> String {
+    let s = us.max(0) / 1_000_000;
+    match s {
+        0..=119 => format!("{s} s"),
+        120..=7199 => format!("{} min", s / 60),
+        _ => format!("{} h", s / 3600),
+    }
+}
+
+/// READ-ONLY (always, in a read-only session), the worst alarm with how many campaigns raise
+/// one, how long since the data changed, and when the demo's traffic ends.
+fn session_line(app: &App) -> Line<'static> {
+    let mut spans = Vec::new();
+    if app.read_only {
+        spans.push(Span::styled(" READ-ONLY ", app.theme.alarm));
+        spans.push(Span::raw(" "));
+    }
+    let badges: Vec<Badge> = app
+        .snapshot
+        .campaigns
+        .iter()
+        .map(|r| r.badge(app.now, app.snapshot.stale_after))
+        .collect();
+    let count = |s: Severity| badges.iter().filter(|b| b.severity() == s).count();
+    let (crit, warn) = (count(Severity::Critical), count(Severity::Warning));
+    if crit > 0 {
+        spans.push(Span::styled(format!("!! {crit} CRIT"), app.theme.alarm));
+        spans.push(Span::raw(" "));
+    }
+    if warn > 0 {
+        spans.push(Span::styled(format!("! {warn} WARN"), app.theme.warning));
+        spans.push(Span::raw(" "));
+    }
+    if app.snapshot.read_at > 0 {
+        spans.push(Span::raw(format!(
+            "updated {} ago",
+            ago(app.now - app.snapshot.changed_at)
+        )));
+    } else {
+        spans.push(Span::raw("reading…"));
+    }
+    if let Some(until) = app.demo_until {
+        let left = until - app.now;
+        spans.push(Span::raw(if left > 0 {
+            format!(
+                " · demo traffic ends {} (in {})",
+                crate::clock::format_rfc3339(until),
+                ago(left)
+            )
+        } else {
+            format!(
+                " · demo traffic ended {}",
+                crate::clock::format_rfc3339(until)
+            )
+        }));
+    }
+    Line::from(spans)
+}
+
+/// Every key of the panel, `?` first; it wraps onto the footer's second line.
+fn footer_spans(app: &App) -> Vec<Span<'static>> {
+    keys::footer(app.panel)
+        .into_iter()
+        .flat_map(|b| {
+            [
+                Span::styled(b.key, app.theme.key),
+                Span::raw(format!(" {} ", b.short)),
+            ]
+        })
+        .collect()
+}
+
+/// A bordered text body that scrolls; when it is longer than the box, the last row says how
+/// much is below (nothing is cut silently).
+pub fn scrolled(app: &App, frame: &mut Frame, area: Rect, title: String, lines: Vec<Line>) {
+    let block = Block::default().borders(Borders::ALL).title(title);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let w = text::window(lines.len(), inner.height as usize, app.scroll);
+    let mut shown: Vec<Line> = lines.into_iter().skip(w.offset).take(w.shown).collect();
+    if w.indicator {
+        shown.push(Line::styled(text::indicator(&w), app.theme.title));
+    }
+    frame.render_widget(Paragraph::new(shown), inner);
+}
+
+/// The new-campaign form over the panel: one line per field, the focused one reversed, and
+/// every problem under its own field.
 fn form(app: &App, f: &super::form::Form, frame: &mut Frame, area: Rect) {
     use super::form::FIELDS;
+    let w = area.width.min(76);
+    let inner_w = w.saturating_sub(2) as usize;
     let mut lines = Vec::new();
-    for (i, (label, hint)) in FIELDS.iter().enumerate() {
+    for (i, label) in FIELDS.iter().enumerate() {
         let value = &f.values[i];
         let shown = if value.is_empty() && i != f.focus {
-            Span::raw(format!("({hint})"))
+            Span::raw(format!("({})", f.placeholder(i)))
         } else {
             Span::raw(format!("{value}{}", if i == f.focus { "_" } else { "" }))
         };
@@ -85,15 +178,19 @@ fn form(app: &App, f: &super::form::Form, frame: &mut Frame, area: Rect) {
             shown,
         ]));
         for (_, msg) in f.errors.iter().filter(|(j, _)| *j == i) {
-            lines.push(Line::styled(format!("           ! {msg}"), app.theme.alarm));
+            for l in text::wrap(&format!("           ! {msg}"), inner_w) {
+                lines.push(Line::styled(l, app.theme.alarm));
+            }
         }
     }
-    lines.push(Line::from(""));
     lines.push(Line::from(
         " Tab/↓ next field · S-Tab/↑ previous · Enter create · Esc cancel",
     ));
-    let h = (lines.len() as u16 + 2).min(area.height);
-    let w = area.width.min(76);
+    let height: usize = lines
+        .iter()
+        .map(|l| l.width().div_ceil(inner_w.max(1)).max(1))
+        .sum();
+    let h = (height as u16 + 2).min(area.height);
     let rect = Rect {
         x: area.x + (area.width - w) / 2,
         y: area.y + (area.height - h) / 2,
@@ -132,7 +229,6 @@ fn bandit(app: &App, frame: &mut Frame, area: Rect) {
         return;
     }
     let total: f64 = row.arms.iter().map(|a| a.weight).sum();
-    let units: i64 = row.arms.iter().map(|a| a.rollup.units).sum();
     let rows: Vec<Row> = row
         .arms
         .iter()
@@ -145,7 +241,7 @@ fn bandit(app: &App, frame: &mut Frame, area: Rect) {
                 a.rollup.units.to_string(),
                 format!(
                     "{:.1}%",
-                    100.0 * a.rollup.units as f64 / units.max(1) as f64
+                    100.0 * a.rollup.units as f64 / row.units.max(1) as f64
                 ),
                 bar,
             ])
@@ -175,7 +271,7 @@ fn bandit(app: &App, frame: &mut Frame, area: Rect) {
     );
 }
 
-fn placeholder(frame: &mut Frame, area: Rect, title: &str, text: &str) {
+pub fn placeholder(frame: &mut Frame, area: Rect, title: &str, text: &str) {
     frame.render_widget(
         Paragraph::new(text).wrap(Wrap { trim: true }).block(
             Block::default()
@@ -186,371 +282,32 @@ fn placeholder(frame: &mut Frame, area: Rect, title: &str, text: &str) {
     );
 }
 
-fn campaigns(app: &App, frame: &mut Frame, area: Rect) {
-    let wide = area.width >= 100;
-    let header = if wide {
-        vec![
-            "", "campaign", "status", "kind", "units", "days", "health", "name",
-        ]
-    } else {
-        vec!["", "campaign", "status", "units", "health"]
-    };
-    let now_days = |c: &crate::domain::Campaign| {
-        c.started_at
-            .map(|s| {
-                let end = c.stopped_at.unwrap_or_else(|| {
-                    app.snapshot
-                        .campaigns
-                        .iter()
-                        .filter_map(|r| r.arms.iter().filter_map(|a| a.rollup.last_event_ts).max())
-                        .max()
-                        .unwrap_or(s)
-                });
-                format!("{:.1}", (end - s) as f64 / 86_400e6)
-            })
-            .unwrap_or_else(|| "-".into())
-    };
-    let rows: Vec<Row> = app
-        .snapshot
-        .campaigns
+/// The keys that work on the current panel (its own and the global ones), straight from the
+/// binding table; one panel's list fits at 80x24.
+fn help(app: &App, frame: &mut Frame, area: Rect) {
+    let here: Vec<_> = BINDINGS
         .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let c = &r.campaign;
-            let units: i64 = r.arms.iter().map(|a| a.rollup.units).sum();
-            let mark = if i == app.selected { ">" } else { " " };
-            let status = match c.status {
-                Status::Running => "RUNNING",
-                Status::Paused => "PAUSED",
-                Status::Stopped => "STOPPED",
-                Status::Draft => "draft",
-            };
-            let badge = if r.badge == "OK" || r.badge == "-" {
-                r.badge.clone()
-            } else {
-                format!("! {}", r.badge)
-            };
-            let cells: Vec<String> = if wide {
-                vec![
-                    mark.into(),
-                    c.spec.key.clone(),
-                    status.into(),
-                    c.spec.kind.as_str().into(),
-                    units.to_string(),
-                    now_days(c),
-                    badge,
-                    c.spec.name.clone(),
-                ]
-            } else {
-                vec![
-                    mark.into(),
-                    c.spec.key.clone(),
-                    status.into(),
-                    units.to_string(),
-                    badge,
-                ]
-            };
-            let style = if i == app.selected {
-                app.theme.selected
-            } else if r.badge != "OK" && r.badge != "-" {
-                app.theme.warning
-            } else {
-                Style::default()
-            };
-            Row::new(cells.into_iter().map(Cell::from)).style(style)
-        })
+        .filter(|b| b.panels.is_empty() || b.panels.contains(&app.panel))
         .collect();
-    let widths: Vec<Constraint> = header
-        .iter()
-        .map(|h| match *h {
-            "" => Constraint::Length(1),
-            "campaign" => Constraint::Length(18),
-            "status" | "units" => Constraint::Length(8),
-            "kind" | "days" => Constraint::Length(6),
-            "health" => Constraint::Length(14),
-            _ => Constraint::Fill(1),
-        })
-        .collect();
-    let title = if app.snapshot.campaigns.is_empty() {
-        " Campaigns — none yet: press n to create one ".to_string()
-    } else {
-        " Campaigns ".to_string()
-    };
-    frame.render_widget(
-        Table::new(rows, widths)
-            .header(Row::new(header).style(Style::default().add_modifier(Modifier::BOLD)))
-            .block(Block::default().borders(Borders::ALL).title(title)),
-        area,
-    );
-}
-
-fn pct(x: Option<f64>) -> String {
-    x.map_or("-".into(), |v| format!("{:+.1}%", 100.0 * v))
-}
-
-fn ab(app: &App, frame: &mut Frame, area: Rect) {
-    let Some(r) = &app.snapshot.report else {
-        placeholder(
-            frame,
-            area,
-            "Live A/B",
-            "Select a campaign on the Campaigns panel (Enter).",
-        );
-        return;
-    };
-    let mut lines = Vec::new();
-    if r.srm.alarm {
-        lines.push(Line::styled(
-            format!(
-                "!! SRM ALARM: units per arm do not match the weights (p = {:.1e})",
-                r.srm.p_value.unwrap_or(0.0)
-            ),
-            app.theme.alarm,
-        ));
-    }
-    for g in r.guardrails.iter().filter(|g| g.breached) {
-        lines.push(Line::styled(
-            format!("!! GUARDRAIL {} breached by {}", g.metric.name(), g.arm),
-            app.theme.alarm,
-        ));
-    }
-    // The chart only when there is room for it next to the table: at 80x24 it collapses.
-    let chart_rows = if area.height >= 22 && !app.snapshot.series.is_empty() {
-        area.height
-            .saturating_sub(lines.len() as u16 + r.arms.len() as u16 + 6)
-    } else {
-        0
-    };
-    let [banner, table, chart_area, foot] = Layout::vertical([
-        Constraint::Length(lines.len() as u16),
-        Constraint::Min(3),
-        Constraint::Length(chart_rows),
-        Constraint::Length(2),
-    ])
-    .areas(area);
-    if chart_rows >= 8 {
-        chart(app, frame, chart_area);
-    }
-    frame.render_widget(Paragraph::new(lines), banner);
-    let wide = area.width >= 100;
-    let interval = if app.fixed_horizon {
-        "95% CI (fixed)"
-    } else {
-        "always-valid CI"
-    };
-    let mut header = vec!["arm", "units", "value", "lift", interval, "p"];
-    if wide {
-        header.extend(["P(beat)", "P(best)", "risk"]);
-    }
-    let rows: Vec<Row> = r
-        .arms
-        .iter()
-        .map(|a| {
-            let value = match (a.rate, a.mean) {
-                (Some(rate), _) => format!("{:.2}%", 100.0 * rate),
-                (None, Some(m)) => format!("{m:.3}"),
-                _ => "-".into(),
-            };
-            let (lo, hi, p) = if app.fixed_horizon {
-                (a.ci_low, a.ci_high, a.p_value)
-            } else {
-                (a.seq_ci_low, a.seq_ci_high, a.seq_p_value)
-            };
-            let ci = match (lo, hi) {
-                (Some(l), Some(h)) => format!("[{}, {}]", pct(Some(l)), pct(Some(h))),
-                _ => "-".into(),
-            };
-            let mut cells = vec![
-                a.key.clone(),
-                a.units.to_string(),
-                value,
-                pct(a.rel_lift),
-                ci,
-                p.map_or("-".into(), |p| format!("{p:.3}")),
-            ];
-            if wide {
-                cells.extend([
-                    a.chance_to_beat_control
-                        .map_or("-".into(), |v| format!("{:.0}%", 100.0 * v)),
-                    a.prob_best
-                        .map_or("-".into(), |v| format!("{:.0}%", 100.0 * v)),
-                    a.expected_loss.map_or("-".into(), |v| format!("{v:.4}")),
-                ]);
-            }
-            Row::new(cells.into_iter().map(Cell::from))
-        })
-        .collect();
-    let widths: Vec<Constraint> = header
-        .iter()
-        .map(|h| match *h {
-            "arm" => Constraint::Length(10),
-            "value" | "units" | "lift" | "p" => Constraint::Length(8),
-            h if h.ends_with("CI") || h.contains("CI (") => Constraint::Length(18),
-            _ => Constraint::Min(8),
-        })
-        .collect();
-    frame.render_widget(
-        Table::new(rows, widths)
-            .header(Row::new(header).style(Style::default().add_modifier(Modifier::BOLD)))
-            .block(Block::default().borders(Borders::ALL).title(format!(
-                " {} — {} — {} ",
-                r.campaign,
-                r.metric.name(),
-                if app.fixed_horizon {
-                    "fixed horizon (valid at one planned look)"
-                } else {
-                    "always valid (safe to peek)"
-                }
-            ))),
-        table,
-    );
-    let srm = match (r.srm.p_value, r.srm.alarm) {
-        (Some(p), true) => format!("SRM ALARM p={p:.1e}"),
-        (Some(p), false) => format!("SRM ok p={p:.3}"),
-        (None, _) => "SRM: too few units".into(),
-    };
-    let power = match (r.power.units_per_arm_needed, r.power.seconds_to_decision) {
-        (Some(n), Some(t)) => format!(
-            "{:.0}/arm to detect {:.0}%: {}",
-            n,
-            100.0 * r.power.target_mde_rel,
-            crate::app::report::human_duration(t)
-        ),
-        _ => r
-            .power
-            .mde_rel
-            .map_or("MDE: -".into(), |m| format!("MDE now {:.1}%", 100.0 * m)),
-    };
-    frame.render_widget(
-        Paragraph::new(format!(" {srm} · {power} · m metric · f intervals"))
-            .wrap(Wrap { trim: true }),
-        foot,
-    );
-}
-
-/// Cumulative conversion rate per arm over time, each with its 95% band drawn as dots.
-fn chart(app: &App, frame: &mut Frame, area: Rect) {
-    use ratatui::symbols::Marker;
-    use ratatui::widgets::{Axis, Chart, Dataset, GraphType};
-    let series = &app.snapshot.series;
-    let lines: Vec<Vec<(f64, f64)>> = series
-        .iter()
-        .map(|s| s.points.iter().map(|p| (p.0, p.1)).collect())
-        .collect();
-    let bands: Vec<Vec<(f64, f64)>> = series
-        .iter()
-        .map(|s| {
-            s.points
-                .iter()
-                .flat_map(|p| [(p.0, p.2), (p.0, p.3)])
-                .collect()
-        })
-        .collect();
-    let x_max = series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.0))
-        .fold(1.0, f64::max);
-    // Scale to the rates, ignoring the wide early bands.
-    let y_max = series
-        .iter()
-        .flat_map(|s| s.points.iter().skip(s.points.len() / 4).map(|p| p.3))
-        .fold(0.001, f64::max);
-    let mut datasets = Vec::new();
-    for (i, s) in series.iter().enumerate() {
-        datasets.push(
-            Dataset::default()
-                .name(s.arm.clone())
-                .marker(Marker::Braille)
-                .graph_type(GraphType::Line)
-                .data(&lines[i]),
-        );
-        datasets.push(Dataset::default().marker(Marker::Dot).data(&bands[i]));
-    }
-    let chart = Chart::new(datasets)
-        .block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" cumulative conversion rate, 95% band (dots) "),
-        )
-        .x_axis(
-            Axis::default()
-                .title("minutes")
-                .bounds([0.0, x_max])
-                .labels(["0".to_string(), format!("{x_max:.0}")]),
-        )
-        .y_axis(
-            Axis::default()
-                .bounds([0.0, y_max])
-                .labels(["0%".to_string(), format!("{:.1}%", 100.0 * y_max)]),
-        );
-    frame.render_widget(chart, area);
-}
-
-fn health(app: &App, frame: &mut Frame, area: Rect) {
-    let [top, bottom] =
-        Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
-    let lines: Vec<Line> = app
-        .snapshot
-        .health_lines
-        .iter()
-        .chain(&app.snapshot.activity)
-        .map(|l| Line::from(l.as_str()))
-        .collect();
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: true })
-            .block(Block::default().borders(Borders::ALL).title(" Health ")),
-        top,
-    );
-    let rejects: Vec<Line> = if app.snapshot.rejects.is_empty() {
-        vec![Line::from("no rejected lines")]
-    } else {
-        app.snapshot
-            .rejects
-            .iter()
-            .map(|l| Line::from(l.as_str()))
-            .collect()
-    };
-    let [rej, aud] =
-        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(bottom);
-    frame.render_widget(
-        Paragraph::new(rejects).wrap(Wrap { trim: true }).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" Rejected lines "),
-        ),
-        rej,
-    );
-    let audit: Vec<Line> = app
-        .snapshot
-        .audit
-        .iter()
-        .map(|l| Line::from(l.as_str()))
-        .collect();
-    frame.render_widget(
-        Paragraph::new(audit)
-            .wrap(Wrap { trim: true })
-            .block(Block::default().borders(Borders::ALL).title(" Audit log ")),
-        aud,
-    );
-}
-
-fn help(frame: &mut Frame, area: Rect) {
-    let w = area.width.min(64);
-    let h = (BINDINGS.len() as u16 + 2).min(area.height);
+    let w = area.width.min(78);
+    let h = (here.len() as u16 + 2).min(area.height);
     let rect = Rect {
         x: area.x + (area.width - w) / 2,
         y: area.y + (area.height - h) / 2,
         width: w,
         height: h,
     };
-    let rows: Vec<Row> = BINDINGS
+    let rows: Vec<Row> = here
         .iter()
         .map(|b| {
+            let scope = if b.panels.is_empty() {
+                "everywhere"
+            } else {
+                app.panel.title()
+            };
             Row::new(vec![
                 b.key.to_string(),
-                b.panel
-                    .map_or("everywhere".into(), |p| p.title().to_string()),
+                scope.to_string(),
                 b.help.to_string(),
             ])
         })
@@ -560,15 +317,15 @@ fn help(frame: &mut Frame, area: Rect) {
         Table::new(
             rows,
             [
-                Constraint::Length(8),
-                Constraint::Length(12),
+                Constraint::Length(7),
+                Constraint::Length(11),
                 Constraint::Min(10),
             ],
         )
         .block(
             Block::default()
                 .borders(Borders::ALL)
-                .title(" Keys (any key closes) "),
+                .title(format!(" Keys on {} (any key closes) ", app.panel.title())),
         ),
         rect,
     );

@@ -2,10 +2,10 @@
 //! read-only refusals, the help overlay, and the SRM banner on the live A/B panel.
 
 use crate::common::*;
+use liftdeck::app::snapshot::load_snapshot;
 use liftdeck::domain::Status;
 use liftdeck::ingest::Format;
 use liftdeck::stats::ab::Metric;
-use liftdeck::tui::data::load_snapshot;
 use liftdeck::tui::keys::BINDINGS;
 use liftdeck::tui::{render, App, Effect, Msg, Panel};
 use ratatui::backend::TestBackend;
@@ -50,11 +50,21 @@ fn app_with_data(read_only: bool) -> (tempfile::TempDir, liftdeck::store::Store,
     (dir, store, app)
 }
 
+/// A minute after the data.
+const NOW: i64 = 1_793_534_460_000_000;
+
+/// Reads a snapshot for what `app` looks at and hands it over, following any reload the
+/// update asks for (the first snapshot focuses the first campaign).
 fn reload(store: &liftdeck::store::Store, app: &mut App) {
-    let now = 1_793_534_460_000_000; // a minute after the data
-    let snap =
-        load_snapshot(store, app.selected, app.metric, now, 15 * 60_000_000).expect("snapshot");
-    app.update(Msg::Loaded(Box::new(snap)));
+    for _ in 0..3 {
+        let snap = load_snapshot(store, &app.focus(), NOW, NOW, 15 * 60_000_000).expect("snapshot");
+        if !app
+            .update(Msg::Loaded(Box::new(snap)))
+            .contains(&Effect::Reload)
+        {
+            return;
+        }
+    }
 }
 
 #[test]
@@ -95,15 +105,27 @@ fn read_only_session_refuses_every_mutating_key() {
 }
 
 #[test]
-fn help_overlay_lists_every_binding_from_the_table() {
+fn help_overlay_lists_every_binding_of_each_panel_from_the_table_at_80x24() {
     let (_dir, _store, mut app) = app_with_data(false);
-    app.update(key(KeyCode::Char('?')));
-    let text = screen(&app, 100, 30);
-    for b in BINDINGS {
-        assert!(text.contains(b.help), "help lacks `{}`:\n{text}", b.help);
+    for panel in Panel::ALL {
+        app.panel = panel;
+        app.update(key(KeyCode::Char('?')));
+        let text = screen(&app, 80, 24);
+        for b in BINDINGS
+            .iter()
+            .filter(|b| b.panels.is_empty() || b.panels.contains(&panel))
+        {
+            let row = format!("{:<7} ", b.key);
+            assert!(
+                text.lines().any(|l| l.contains(&row) && l.contains(b.help)),
+                "{panel:?} help lacks `{}` `{}`:\n{text}",
+                b.key,
+                b.help
+            );
+        }
+        app.update(key(KeyCode::Char('j')));
+        assert!(!app.show_help, "any key closes help");
     }
-    app.update(key(KeyCode::Char('j')));
-    assert!(!app.show_help, "any key closes help");
     assert_eq!(app.selected, 0, "the closing key does nothing else");
 }
 

@@ -3,9 +3,8 @@
 
 use crate::common::*;
 use liftdeck::app::demo::{ensure_campaigns, run_headless, DEMO_KEYS};
-use liftdeck::stats::ab::Metric;
+use liftdeck::app::snapshot::{load_snapshot, Focus};
 use liftdeck::store::Store;
-use liftdeck::tui::data::load_snapshot;
 use liftdeck::tui::{App, Msg};
 use std::process::Command;
 
@@ -94,14 +93,9 @@ fn console_renders_demo_campaigns_at_80x24_and_wide() {
     ensure_campaigns(&mut store, &env, 7).expect("campaigns");
     run_headless(&mut store, &env, 7, 10, 100).expect("traffic");
     let mut app = App::new(false);
-    let snap = load_snapshot(
-        &store,
-        0,
-        Metric::Conversion,
-        env.clock.now(),
-        15 * 60_000_000,
-    )
-    .expect("snapshot");
+    let now = env.clock.now();
+    let snap =
+        load_snapshot(&store, &Focus::default(), now, now, 15 * 60_000_000).expect("snapshot");
     app.update(Msg::Loaded(Box::new(snap)));
     let small = screen(&app, 80, 24);
     for needle in DEMO_KEYS

@@ -1,0 +1,303 @@
+//! The text panels (Models, Causal, Forecast, Health) as lines, and the screen geometry they
+//! scroll in. Both `update` (to bound scrolling) and the view (to draw) build the same lines
+//! here, so what scrolls is exactly what is drawn; long lines wrap instead of being cut.
+
+use super::jobview::{JobState, JobView};
+use super::theme::Theme;
+use crate::app::causal::CausalReport;
+use crate::app::snapshot::{Snapshot, StoredJob};
+use crate::jobs::{JobKind, JobOutput};
+use ratatui::text::Line;
+
+/// Rows above the panel body (tabs, the session line) and below it (status, two-line footer).
+pub const ROWS_ABOVE: u16 = 2;
+pub const ROWS_BELOW: u16 = 3;
+
+/// Rows of text inside a bordered panel body on a `height`-row terminal.
+pub fn text_rows(height: u16) -> usize {
+    height.saturating_sub(ROWS_ABOVE + ROWS_BELOW + 2) as usize
+}
+
+/// Where a scrolled text starts, how many lines show, and what is left below: when the text
+/// is longer than `rows`, the last row says how much more there is, so nothing is cut
+/// silently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub offset: usize,
+    pub shown: usize,
+    pub below: usize,
+    /// Whether the last row is the "↓ N more" indicator.
+    pub indicator: bool,
+}
+
+pub fn window(total: usize, rows: usize, scroll: usize) -> Window {
+    if total <= rows {
+        return Window {
+            offset: 0,
+            shown: total,
+            below: 0,
+            indicator: false,
+        };
+    }
+    let shown = rows.saturating_sub(1);
+    let offset = scroll.min(total - shown);
+    Window {
+        offset,
+        shown,
+        below: total - offset - shown,
+        indicator: rows > 0,
+    }
+}
+
+/// The furthest scroll offset that still fills the window.
+pub fn max_scroll(total: usize, rows: usize) -> usize {
+    window(total, rows, usize::MAX).offset
+}
+
+/// The indicator row's text.
+pub fn indicator(w: &Window) -> String {
+    match (w.offset, w.below) {
+        (0, b) => format!("↓ {b} more (j, PgDn)"),
+        (a, 0) => format!("↑ {a} above (k, PgUp) · end"),
+        (a, b) => format!("↓ {b} more · ↑ {a} above"),
+    }
+}
+
+/// Word-wraps `text` to `width` columns; continuation lines of an indented line keep its
+/// indent plus two spaces (prose wraps flush). A word longer than a line is split rather than lost.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(8);
+    let mut out = Vec::new();
+    for raw in text.lines() {
+        if raw.chars().count() <= width {
+            out.push(raw.to_string());
+            continue;
+        }
+        let indent: String = raw.chars().take_while(|c| *c == ' ').collect();
+        // Past half the width an indent would leave no room to make progress.
+        let hang = if !indent.is_empty() && indent.len() + 2 < width / 2 {
+            format!("{indent}  ")
+        } else {
+            String::new()
+        };
+        let mut line = String::new();
+        for word in raw.split_whitespace() {
+            if line.is_empty() {
+                line = format!("{indent}{word}");
+            } else if line.chars().count() + 1 + word.chars().count() <= width {
+                line.push(' ');
+                line.push_str(word);
+            } else {
+                out.push(std::mem::take(&mut line));
+                line = format!("{hang}{word}");
+            }
+            while line.chars().count() > width {
+                out.push(line.chars().take(width).collect());
+                line = format!("{hang}{}", line.chars().skip(width).collect::<String>());
+            }
+        }
+        if !line.is_empty() {
+            out.push(line);
+        }
+    }
+    out
+}
+
+fn about(kind: JobKind) -> &'static str {
+    match kind {
+        JobKind::Retrain => {
+            "r retrains the conversion model p = sigmoid(w·x + b) on this campaign's units \
+             (context, arm, converted), holds out 20% and reports log loss against the base \
+             rate, AUC and calibration. Each run is stored as a new model version."
+        }
+        JobKind::Causal => {
+            "c estimates each arm's effect on conversion, revenue and profit per unit, \
+             weighting units by the propensity logged at assignment (IPW), beside the naive \
+             difference, and checks the balance of pre_value between arms."
+        }
+        JobKind::Forecast => {
+            "F projects shipping each arm to all traffic for 30 days at the recent unit rate: \
+             incremental conversions, revenue, cost, profit and ROI with 95% intervals."
+        }
+    }
+}
+
+/// A text progress bar: readable without colour, and in a test's screen text.
+fn bar(done: f64, stage: &str, width: usize) -> String {
+    let cells = width.saturating_sub(40).clamp(10, 40);
+    let filled = ((done.clamp(0.0, 1.0) * cells as f64).round() as usize).min(cells);
+    format!(
+        "[{}{}] {:.0}% {stage} — Esc cancels",
+        "#".repeat(filled),
+        "-".repeat(cells - filled),
+        100.0 * done
+    )
+}
+
+/// The lines of a job panel: what the key does, the last recorded run, this session's run,
+/// and the result in force.
+pub fn job_lines(
+    kind: JobKind,
+    job: Option<&JobView>,
+    stored: Option<&StoredJob>,
+    theme: &Theme,
+    width: usize,
+) -> Vec<Line<'static>> {
+    let mut lines: Vec<Line> = wrap(about(kind), width)
+        .into_iter()
+        .map(Line::from)
+        .collect();
+    if let Some(j) = stored {
+        let when = crate::clock::format_rfc3339(j.finished_at.unwrap_or(j.started_at));
+        let mut s = format!("last run: {} {when} by {}", j.status.as_str(), j.actor);
+        if let Some(e) = &j.error {
+            s.push_str(&format!(" — {e}"));
+        }
+        lines.extend(wrap(&s, width).into_iter().map(Line::from));
+    }
+    lines.push(Line::from(""));
+    let Some(job) = job else {
+        return lines;
+    };
+    let keeps = if job.result.is_some() {
+        ": the previous result stays below"
+    } else {
+        ""
+    };
+    match &job.state {
+        JobState::Stored => {
+            if job.result.is_some() {
+                lines.push(Line::from("last stored result:"));
+            }
+        }
+        JobState::Running { done, stage } => {
+            lines.push(Line::styled(bar(*done, stage, width), theme.selected));
+        }
+        JobState::Done => {}
+        JobState::Failed(e) => {
+            for l in wrap(&format!("FAILED: {e}{keeps}"), width) {
+                lines.push(Line::styled(l, theme.alarm));
+            }
+        }
+        JobState::Cancelled => {
+            let s = format!("{} of {} cancelled{keeps}", kind.as_str(), job.campaign);
+            lines.extend(wrap(&s, width).into_iter().map(Line::from));
+        }
+    }
+    if let Some(out) = &job.result {
+        let text = match out {
+            JobOutput::Model(m) => crate::app::train::format_text(m),
+            JobOutput::Forecast(f) => crate::app::forecast::format_text(f),
+            JobOutput::Causal(c) => causal_text(c, width >= 98),
+        };
+        lines.extend(wrap(&text, width).into_iter().map(Line::from));
+    }
+    lines
+}
+
+/// The causal report, with the naive column and effective units dropped on narrow screens.
+fn causal_text(r: &CausalReport, wide: bool) -> String {
+    let mut s = String::new();
+    for o in &r.outcomes {
+        s.push_str(&format!("{} (vs {})\n", o.outcome, r.control));
+        for a in o.arms.iter().filter(|a| a.arm != r.control) {
+            let Some(e) = &a.effect else {
+                s.push_str(&format!(
+                    "  {:<10} {:>7} units  not enough data\n",
+                    a.arm, a.units
+                ));
+                continue;
+            };
+            let naive = if wide {
+                format!(
+                    "  naive {:+.4}  eff.units {:.0}",
+                    e.naive_diff, a.effective_units
+                )
+            } else {
+                String::new()
+            };
+            s.push_str(&format!(
+                "  {:<10} IPW {:+.4} [{:+.4}, {:+.4}] p={:.3}{naive}\n",
+                a.arm, e.ipw_diff, e.ipw_ci.0, e.ipw_ci.1, e.p_value
+            ));
+        }
+    }
+    for b in &r.balance {
+        if let Some(x) = &b.balance {
+            s.push_str(&format!(
+                "balance {}: pre_value SMD {:+.3} weighted {:+.3}{}\n",
+                b.arm,
+                x.smd_raw,
+                x.smd_weighted,
+                if b.imbalanced { " IMBALANCED" } else { " ok" }
+            ));
+        }
+    }
+    for n in &r.notes {
+        s.push_str(&format!("note: {n}\n"));
+    }
+    s
+}
+
+/// The Health panel as one scrolling text: verdicts and ingest activity, rejected lines, and
+/// the audit log.
+pub fn health_lines(snapshot: &Snapshot, theme: &Theme, width: usize) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    let mut section = |title: &str, body: Vec<&String>, empty: &str| {
+        lines.push(Line::styled(title.to_string(), theme.title));
+        if body.is_empty() {
+            lines.push(Line::from(format!("  {empty}")));
+        }
+        for l in body {
+            lines.extend(wrap(&format!("  {l}"), width).into_iter().map(Line::from));
+        }
+    };
+    section(
+        "Health",
+        snapshot
+            .health_lines
+            .iter()
+            .chain(&snapshot.activity)
+            .collect(),
+        "nothing read yet",
+    );
+    section(
+        "Rejected lines",
+        snapshot.rejects.iter().collect(),
+        "no rejected lines",
+    );
+    section(
+        "Audit log",
+        snapshot.audit.iter().collect(),
+        "no actions yet",
+    );
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapping_keeps_every_word_and_the_indent() {
+        let text = "  incremental revenue +607081.87 [-11956225.49, +13170389.23] and more words";
+        let lines = wrap(text, 30);
+        assert!(lines.iter().all(|l| l.chars().count() <= 30), "{lines:?}");
+        let joined: Vec<&str> = lines.iter().flat_map(|l| l.split_whitespace()).collect();
+        let words: Vec<&str> = text.split_whitespace().collect();
+        assert_eq!(joined, words);
+        assert!(lines[1].starts_with("    "));
+        assert!(!wrap("flush prose that is long enough to wrap", 12)[1].starts_with(' '));
+    }
+
+    #[test]
+    fn the_window_says_what_is_below_and_never_passes_the_end() {
+        assert_eq!(window(5, 10, 3).shown, 5);
+        let w = window(30, 10, 0);
+        assert_eq!((w.offset, w.shown, w.below), (0, 9, 21));
+        assert!(indicator(&w).contains("↓ 21 more"));
+        let end = window(30, 10, 1000);
+        assert_eq!((end.offset, end.below), (21, 0));
+        assert_eq!(max_scroll(30, 10), 21);
+    }
+}
