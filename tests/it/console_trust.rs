@@ -561,3 +561,35 @@ fn app_does_not_reach_up_into_tui_and_keys_do_not_reach_into_state() {
         "the view compares typed badges"
     );
 }
+
+#[test]
+fn the_readme_keys_table_is_the_binding_table() {
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .expect("README.md");
+    let section = readme
+        .split("### Keys")
+        .nth(1)
+        .and_then(|s| s.split("\n### ").next())
+        .expect("a Keys section");
+    let rows: Vec<&str> = section.lines().filter(|l| l.starts_with("| `")).collect();
+    let want: Vec<String> = BINDINGS
+        .iter()
+        .map(|b| {
+            let scope = if b.panels.is_empty() {
+                "everywhere".to_string()
+            } else {
+                b.panels
+                    .iter()
+                    .map(|p| p.title())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            format!("| `{}` | {scope} | {} |", b.key, b.help)
+        })
+        .collect();
+    assert_eq!(
+        rows, want,
+        "README's console keys table and src/tui/keys.rs disagree"
+    );
+}
