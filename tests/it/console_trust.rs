@@ -172,6 +172,14 @@ fn slash_filters_by_key_or_name_and_o_cycles_the_sort() {
         }
     }
     assert_eq!(sorts, ["key", "status", "units", "health", "created"]);
+    // A filter that matches nothing selects nothing, says so, and a refresh settles at once.
+    for m in [ch('/'), ch('z'), ch('z'), key(KeyCode::Enter)] {
+        app.update(m);
+    }
+    assert_eq!(app.selected_key, None);
+    assert!(screen(&app).contains("nothing matches"));
+    let snap = load_snapshot(&store, &app.focus(), NOW, NOW, STALE).expect("snapshot");
+    assert!(app.update(Msg::Loaded(Box::new(snap))).is_empty());
 }
 
 /// Every line a text panel holds, collected by scrolling it with `j` to the end at 80x24.
