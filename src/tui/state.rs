@@ -140,6 +140,14 @@ impl App {
             .find(|j| j.kind == kind && j.campaign == key)
     }
 
+    /// The last recorded run of `kind` for the selected campaign, if the snapshot is about it.
+    pub fn stored_job(&self, kind: JobKind) -> Option<&crate::app::snapshot::StoredJob> {
+        if self.snapshot.focus != self.selected_key {
+            return None;
+        }
+        self.snapshot.jobs.iter().find(|j| j.kind == kind)
+    }
+
     fn job_running(&self, kind: JobKind) -> bool {
         self.jobs.iter().any(|j| j.kind == kind && j.is_running())
     }
@@ -187,7 +195,7 @@ impl App {
             Panel::Health => text::health_lines(&self.snapshot, &self.theme, width).len(),
             p => match p.job() {
                 Some(kind) => {
-                    let stored = self.snapshot.jobs.iter().find(|j| j.kind == kind);
+                    let stored = self.stored_job(kind);
                     text::job_lines(kind, self.job(kind), stored, &self.theme, width).len()
                 }
                 None => 0,
@@ -300,8 +308,10 @@ impl App {
                 self.adopt_stored_jobs();
                 self.check_pending();
                 let effects = self.reselect();
-                // The first snapshot focuses the first campaign; read its details.
-                if self.snapshot.focus != self.selected_key {
+                // The details belong to another campaign (the first snapshot focuses the first
+                // one): read the selected one's. With nothing selected (a filter that matches
+                // nothing) there is nothing to read, and asking again would never settle.
+                if self.selected_key.is_some() && self.snapshot.focus != self.selected_key {
                     return vec![Effect::Reload];
                 }
                 effects

@@ -17,7 +17,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         .clone()
         .unwrap_or_else(|| "no campaign selected".into());
     let width = area.width.saturating_sub(2) as usize;
-    let stored = app.snapshot.jobs.iter().find(|j| j.kind == kind);
+    let stored = app.stored_job(kind);
     let lines = text::job_lines(kind, app.job(kind), stored, &app.theme, width);
     super::view::scrolled(
         app,

@@ -172,6 +172,14 @@ fn slash_filters_by_key_or_name_and_o_cycles_the_sort() {
         }
     }
     assert_eq!(sorts, ["key", "status", "units", "health", "created"]);
+    // A filter that matches nothing selects nothing, says so, and a refresh settles at once.
+    for m in [ch('/'), ch('z'), ch('z'), key(KeyCode::Enter)] {
+        app.update(m);
+    }
+    assert_eq!(app.selected_key, None);
+    assert!(screen(&app).contains("nothing matches"));
+    let snap = load_snapshot(&store, &app.focus(), NOW, NOW, STALE).expect("snapshot");
+    assert!(app.update(Msg::Loaded(Box::new(snap))).is_empty());
 }
 
 /// Every line a text panel holds, collected by scrolling it with `j` to the end at 80x24.
@@ -559,5 +567,37 @@ fn app_does_not_reach_up_into_tui_and_keys_do_not_reach_into_state() {
     assert!(
         !view.contains("badge == \""),
         "the view compares typed badges"
+    );
+}
+
+#[test]
+fn the_readme_keys_table_is_the_binding_table() {
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .expect("README.md");
+    let section = readme
+        .split("### Keys")
+        .nth(1)
+        .and_then(|s| s.split("\n### ").next())
+        .expect("a Keys section");
+    let rows: Vec<&str> = section.lines().filter(|l| l.starts_with("| `")).collect();
+    let want: Vec<String> = BINDINGS
+        .iter()
+        .map(|b| {
+            let scope = if b.panels.is_empty() {
+                "everywhere".to_string()
+            } else {
+                b.panels
+                    .iter()
+                    .map(|p| p.title())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            format!("| `{}` | {scope} | {} |", b.key, b.help)
+        })
+        .collect();
+    assert_eq!(
+        rows, want,
+        "README's console keys table and src/tui/keys.rs disagree"
     );
 }
