@@ -8,10 +8,10 @@
 //! an idle console turns STALE on its own tick without re-reading the database.
 
 use super::health::{self, Severity};
-use super::report::{report_ab, Capping};
+use super::report::{options_for, report_ab, Capping, ReportOverrides};
 use super::Result;
 use crate::domain::{Campaign, Micros, Status};
-use crate::stats::ab::{AbReport, Metric, Options};
+use crate::stats::ab::{AbReport, Metric};
 use crate::store::{ArmSummary, BucketRow, JobRow, Store};
 
 /// A campaign's health in one word, worst first when several apply. The words and symbols
@@ -345,11 +345,8 @@ pub fn load_snapshot(
             store,
             key,
             focus.metric,
-            &Options {
-                n_star: row.campaign.spec.settings.n_star.unwrap_or(5000.0),
-                alpha: row.campaign.spec.settings.alpha.unwrap_or(0.05),
-                ..Options::default()
-            },
+            // The same options `report ab` and `health` build, margins included.
+            &options_for(&row.campaign.spec, &ReportOverrides::default())?,
             Capping::None,
             None,
         )?
