@@ -7,6 +7,7 @@ mod ingest;
 mod jobs;
 pub mod migrate;
 mod rejects;
+mod rollup_sql;
 mod rollups;
 
 pub use crate::domain::ArmRollup;
