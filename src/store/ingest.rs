@@ -12,7 +12,10 @@
 //! stay O(1) per event: when a unit's revenue goes from r to r+v, sumsq grows by 2rv + v².
 
 use super::campaigns::{insert_campaign, load_campaign};
+use super::rejects::{insert_run, RunCounts};
 use super::rollup_sql;
+use super::write_lock::LockTimer;
+pub use super::write_lock::WriteLimits;
 use super::{Result, Store};
 use crate::domain::{
     ArmRollup, CampaignDefinition, EventEffect, EventRecord, Micros, Record, StandardKind, Status,
@@ -21,7 +24,6 @@ use crate::domain::{
 use crate::lines::{AssignmentLine, IngestRecord, LineError, RejectReason};
 use foldhash::HashMap;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
-use std::time::{Duration, Instant};
 
 /// Width of the chart buckets.
 pub const BUCKET_MICROS: Micros = 60_000_000;
@@ -42,63 +44,6 @@ pub struct BatchOutcome {
     pub rejected: Vec<(u64, LineError)>,
 }
 
-/// How long an ingest may keep other writers out. SQLite's busy handler retries a waiting
-/// writer at most every 100 ms, so a lock released for less than that may never be seen: after
-/// holding the lock (across back-to-back transactions) for `yield_after`, the ingest pauses
-/// for `pause`, longer than that retry interval, so a waiting writer gets its turn well inside
-/// the 10 s busy timeout. A single transaction commits early once held for `max_hold`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WriteLimits {
-    pub max_hold: Duration,
-    pub yield_after: Duration,
-    pub pause: Duration,
-}
-
-impl Default for WriteLimits {
-    fn default() -> WriteLimits {
-        WriteLimits {
-            max_hold: Duration::from_secs(1),
-            yield_after: Duration::from_secs(2),
-            pause: Duration::from_millis(110),
-        }
-    }
-}
-
-/// How long this connection has held the write lock without a gap another writer could use.
-#[derive(Default)]
-struct LockTimer {
-    streak_start: Option<Instant>,
-    last_release: Option<Instant>,
-}
-
-impl LockTimer {
-    /// Before taking the lock: a gap of at least `pause` since the last commit starts a new
-    /// streak.
-    fn before_begin(&mut self, limits: &WriteLimits) -> Instant {
-        let now = Instant::now();
-        let gap = self
-            .last_release
-            .is_none_or(|t| now.duration_since(t) >= limits.pause);
-        if gap || self.streak_start.is_none() {
-            self.streak_start = Some(now);
-        }
-        now
-    }
-
-    /// After a commit: pause if the streak has lasted `yield_after`.
-    fn after_commit(&mut self, limits: &WriteLimits) {
-        let now = Instant::now();
-        self.last_release = Some(now);
-        if self
-            .streak_start
-            .is_some_and(|s| now.duration_since(s) >= limits.yield_after)
-        {
-            std::thread::sleep(limits.pause);
-            self.streak_start = None;
-        }
-    }
-}
-
 /// Applies batches from one source (a file, stdin, the simulator) as one ingest run.
 pub struct Ingestor<'s> {
     store: &'s mut Store,
@@ -111,15 +56,6 @@ pub struct Ingestor<'s> {
     actor: String,
     limits: WriteLimits,
     lock: LockTimer,
-}
-
-/// What one transaction added to its run's totals.
-#[derive(Default)]
-struct RunCounts {
-    lines: i64,
-    accepted: i64,
-    duplicates: i64,
-    rejected: i64,
 }
 
 struct CampaignInfo {
@@ -283,24 +219,15 @@ impl<'s> Ingestor<'s> {
                         None => insert_run(&tx, &self.source, self.now, &self.actor)?,
                     };
                     run_id = Some(id);
-                    // The same line of the same source rejected again (a re-run of the same
-                    // file) moves to this run instead of piling up.
-                    tx.prepare_cached(
-                        "INSERT INTO rejects (run_id, source, line, reason, detail, raw, ts)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                         ON CONFLICT (source, line, raw) DO UPDATE SET
-                             run_id = excluded.run_id, reason = excluded.reason,
-                             detail = excluded.detail, ts = excluded.ts, seen = seen + 1",
-                    )?
-                    .execute(params![
+                    super::rejects::record_reject(
+                        &tx,
                         id,
-                        self.source,
-                        item.line as i64,
-                        e.reason.code(),
-                        e.detail,
+                        &self.source,
+                        item.line,
+                        &e,
                         item.raw,
-                        self.now
-                    ])?;
+                        self.now,
+                    )?;
                     counts.rejected += 1;
                     outcome.rejected.push((item.line, e));
                 }
@@ -312,19 +239,7 @@ impl<'s> Ingestor<'s> {
         }
         flush(&tx, batch)?;
         if let Some(id) = run_id {
-            tx.prepare_cached(
-                "UPDATE ingest_runs SET lines = lines + ?2, accepted = accepted + ?3,
-                     duplicates = duplicates + ?4, rejected = rejected + ?5, finished_at = ?6
-                 WHERE id = ?1",
-            )?
-            .execute(params![
-                id,
-                counts.lines,
-                counts.accepted,
-                counts.duplicates,
-                counts.rejected,
-                self.now
-            ])?;
+            super::rejects::add_run_totals(&tx, id, &counts, self.now)?;
         }
         tx.commit()?;
         self.lock.after_commit(&self.limits);
@@ -334,14 +249,6 @@ impl<'s> Ingestor<'s> {
         outcome.duplicates += counts.duplicates as u64;
         Ok(())
     }
-}
-
-fn insert_run(conn: &Connection, source: &str, now: Micros, actor: &str) -> Result<i64> {
-    conn.prepare_cached(
-        "INSERT INTO ingest_runs (source, started_at, actor, finished_at) VALUES (?1, ?2, ?3, ?2)",
-    )?
-    .execute(params![source, now, actor])?;
-    Ok(conn.last_insert_rowid())
 }
 
 /// What every line of a transaction is applied with.

@@ -9,6 +9,7 @@ pub mod migrate;
 mod rejects;
 mod rollup_sql;
 mod rollups;
+mod write_lock;
 
 pub use crate::domain::ArmRollup;
 pub use campaigns::AuditEntry;
