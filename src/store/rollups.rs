@@ -282,7 +282,7 @@ impl Store {
         // over its own age, bucket edges included.
         Ok(match (newest, oldest, units) {
             (Some(n), Some(o), Some(u)) => {
-                let span = (n - o + super::ingest::BUCKET_MICROS) as f64 / 1e6;
+                let span = (n - o + super::batch::BUCKET_MICROS) as f64 / 1e6;
                 Some(u as f64 / span)
             }
             _ => None,
