@@ -3,6 +3,10 @@
 //! Nothing here touches the database, the clock or the terminal; the store maps these to rows,
 //! the ingest parser produces them from lines, the console and reports read them.
 
+mod rollup;
+
+pub use rollup::{ArmRollup, EventEffect, RollupField, RollupKind, RollupValue, UnitTotals};
+
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -453,141 +457,6 @@ pub struct CampaignDefinition {
     #[serde(flatten)]
     pub spec: CampaignSpec,
     pub status: Status,
-}
-
-/// Per-arm sufficient statistics, exactly as stored in `arm_rollups`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct ArmRollup {
-    pub units: i64,
-    pub conflicted_units: i64,
-    pub exposures: i64,
-    pub exposed_units: i64,
-    pub clicks: i64,
-    pub click_units: i64,
-    pub add_to_carts: i64,
-    pub cart_units: i64,
-    pub purchases: i64,
-    pub conversions: i64,
-    pub custom_events: i64,
-    pub revenue_sum: f64,
-    pub revenue_sumsq: f64,
-    pub cost_sum: f64,
-    pub cost_sumsq: f64,
-    pub revenue_cost_sum: f64,
-    pub x_units: i64,
-    pub x_sum: f64,
-    pub x_sumsq: f64,
-    pub x_revenue_sum: f64,
-    pub x_conversion_sum: f64,
-    pub last_event_ts: Option<Micros>,
-    pub exposures_sumsq: f64,
-    pub clicks_sumsq: f64,
-    pub clicks_exposures_sum: f64,
-    pub purchases_sumsq: f64,
-    pub revenue_purchases_sum: f64,
-    /// CUPED cross sums for the remaining metrics (migration 5): Σx·cost, Σx over units with
-    /// an add-to-cart, and Σx times exposures, clicks and orders per unit.
-    pub x_cost_sum: f64,
-    pub x_cart_sum: f64,
-    pub x_exposures_sum: f64,
-    pub x_clicks_sum: f64,
-    pub x_purchases_sum: f64,
-}
-
-impl ArmRollup {
-    /// Field-by-field comparison: counts exactly, sums to a relative tolerance (incremental
-    /// floating-point sums differ from a one-pass recompute in the last bits).
-    pub fn differences(&self, other: &ArmRollup, rel_tol: f64) -> Vec<String> {
-        let mut out = Vec::new();
-        let ints = [
-            ("units", self.units, other.units),
-            (
-                "conflicted_units",
-                self.conflicted_units,
-                other.conflicted_units,
-            ),
-            ("exposures", self.exposures, other.exposures),
-            ("exposed_units", self.exposed_units, other.exposed_units),
-            ("clicks", self.clicks, other.clicks),
-            ("click_units", self.click_units, other.click_units),
-            ("add_to_carts", self.add_to_carts, other.add_to_carts),
-            ("cart_units", self.cart_units, other.cart_units),
-            ("purchases", self.purchases, other.purchases),
-            ("conversions", self.conversions, other.conversions),
-            ("custom_events", self.custom_events, other.custom_events),
-            ("x_units", self.x_units, other.x_units),
-        ];
-        for (name, a, b) in ints {
-            if a != b {
-                out.push(format!("{name}: {a} vs {b}"));
-            }
-        }
-        let floats = [
-            ("revenue_sum", self.revenue_sum, other.revenue_sum),
-            ("revenue_sumsq", self.revenue_sumsq, other.revenue_sumsq),
-            ("cost_sum", self.cost_sum, other.cost_sum),
-            ("cost_sumsq", self.cost_sumsq, other.cost_sumsq),
-            (
-                "revenue_cost_sum",
-                self.revenue_cost_sum,
-                other.revenue_cost_sum,
-            ),
-            ("x_sum", self.x_sum, other.x_sum),
-            ("x_sumsq", self.x_sumsq, other.x_sumsq),
-            ("x_revenue_sum", self.x_revenue_sum, other.x_revenue_sum),
-            (
-                "x_conversion_sum",
-                self.x_conversion_sum,
-                other.x_conversion_sum,
-            ),
-            (
-                "exposures_sumsq",
-                self.exposures_sumsq,
-                other.exposures_sumsq,
-            ),
-            ("clicks_sumsq", self.clicks_sumsq, other.clicks_sumsq),
-            (
-                "clicks_exposures_sum",
-                self.clicks_exposures_sum,
-                other.clicks_exposures_sum,
-            ),
-            (
-                "purchases_sumsq",
-                self.purchases_sumsq,
-                other.purchases_sumsq,
-            ),
-            (
-                "revenue_purchases_sum",
-                self.revenue_purchases_sum,
-                other.revenue_purchases_sum,
-            ),
-            ("x_cost_sum", self.x_cost_sum, other.x_cost_sum),
-            ("x_cart_sum", self.x_cart_sum, other.x_cart_sum),
-            (
-                "x_exposures_sum",
-                self.x_exposures_sum,
-                other.x_exposures_sum,
-            ),
-            ("x_clicks_sum", self.x_clicks_sum, other.x_clicks_sum),
-            (
-                "x_purchases_sum",
-                self.x_purchases_sum,
-                other.x_purchases_sum,
-            ),
-        ];
-        for (name, a, b) in floats {
-            if (a - b).abs() > rel_tol * a.abs().max(b.abs()).max(1.0) {
-                out.push(format!("{name}: {a} vs {b}"));
-            }
-        }
-        if self.last_event_ts != other.last_event_ts {
-            out.push(format!(
-                "last_event_ts: {:?} vs {:?}",
-                self.last_event_ts, other.last_event_ts
-            ));
-        }
-        out
-    }
 }
 
 #[cfg(test)]

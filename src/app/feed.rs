@@ -215,7 +215,7 @@ pub fn ingest_with(
             let mut rdr = csv::ReaderBuilder::new()
                 .has_headers(true)
                 .flexible(true)
-                .from_reader(reader);
+                .from_reader(CsvRecordGuard::new(reader, options.max_line_bytes));
             let header = rdr.headers().map_err(csv_io)?.clone();
             let layout = CsvLayout::from_header(&header).map_err(|error| AppError::Line {
                 source_name: source.into(),
@@ -223,7 +223,9 @@ pub fn ingest_with(
                 error,
             })?;
             let mut records = rdr.byte_records();
-            loop {
+            // A read error ends the run, after the lines before it are applied.
+            let mut fatal = None;
+            while fatal.is_none() {
                 let now = env.clock.now();
                 let mut raw: Vec<(u64, String)> = Vec::with_capacity(batch_lines);
                 let mut parsed = Vec::with_capacity(batch_lines);
@@ -262,6 +264,10 @@ pub fn ingest_with(
                             }
                         }
                         Err(e) => {
+                            if let csv::ErrorKind::Io(_) = e.kind() {
+                                fatal = Some(AppError::Invalid(format!("{source} {e}")));
+                                break;
+                            }
                             let line = e.position().map_or(0, |p| p.line());
                             let error = LineError::new(
                                 RejectReason::Malformed,
@@ -293,9 +299,68 @@ pub fn ingest_with(
                 summary.absorb(ingestor.apply(items)?);
                 progress(&summary);
             }
+            if let Some(e) = fatal {
+                return Err(e);
+            }
         }
     }
     Ok(summary)
+}
+
+/// Bounds the memory of a CSV read: the csv reader holds a record whole, and a record can
+/// span lines inside quotes, so once one passes `max` bytes the read fails (naming the line)
+/// rather than growing without bound. Unlike JSON lines, CSV cannot be resynchronised safely
+/// after such a record, so the run stops there; the lines before it are applied.
+struct CsvRecordGuard<R> {
+    inner: R,
+    max: usize,
+    in_quotes: bool,
+    record_bytes: usize,
+    line: u64,
+}
+
+impl<R> CsvRecordGuard<R> {
+    fn new(inner: R, max: usize) -> CsvRecordGuard<R> {
+        CsvRecordGuard {
+            inner,
+            max,
+            in_quotes: false,
+            record_bytes: 0,
+            line: 1,
+        }
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for CsvRecordGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for &b in &buf[..n] {
+            match b {
+                // A doubled quote inside a field toggles twice: parity is all that matters.
+                b'"' => self.in_quotes = !self.in_quotes,
+                b'\n' => {
+                    self.line += 1;
+                    if !self.in_quotes {
+                        self.record_bytes = 0;
+                        continue;
+                    }
+                }
+                _ => {}
+            }
+            self.record_bytes += 1;
+            if self.record_bytes > self.max {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "line {}: a CSV record longer than {} bytes (raise --max-line-bytes); \
+                         the lines before it were ingested",
+                        self.line, self.max
+                    ),
+                ));
+            }
+        }
+        Ok(n)
+    }
 }
 
 /// Reads up to `batch_lines` lines (or `BATCH_BYTES` of text) into one buffer; `None` at the

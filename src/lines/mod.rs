@@ -4,7 +4,7 @@
 //! Pure: no database, no clock, no reading. Shape checks happen here (malformed line, missing or
 //! mistyped field, bad timestamp, value out of range, bad covariate, a timestamp ahead of a
 //! clock the caller passes in...); checks that need the store (unknown campaign, arm,
-//! unassigned unit, unknown kind) happen where a batch is applied (`store::ingest`) and share
+//! unassigned unit, unknown kind) happen where a batch is applied (`store::batch`) and share
 //! the `RejectReason` codes. Reading bytes into lines (UTF-8, length limits) is the use case's
 //! job (`app::feed`); the reasons it reports live here too.
 

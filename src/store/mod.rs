@@ -2,16 +2,18 @@
 //! mode) and offers typed operations on campaigns, assignments, events and rollups.
 //! Every statement is parameterised; identifiers are never built from input.
 
+mod batch;
 mod campaigns;
-mod ingest;
 mod jobs;
 pub mod migrate;
 mod rejects;
+mod rollup_sql;
 mod rollups;
+mod write_lock;
 
 pub use crate::domain::ArmRollup;
+pub use batch::{BatchOutcome, IngestItem, Ingestor, WriteLimits};
 pub use campaigns::AuditEntry;
-pub use ingest::{BatchOutcome, IngestItem, Ingestor, WriteLimits};
 pub use jobs::{JobRow, UnitRow};
 pub use rejects::{IngestRunRow, RejectFilter, RejectRow, RunSelector};
 pub use rollups::{ArmSummary, BucketRow, ExportRow};

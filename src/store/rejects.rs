@@ -1,8 +1,10 @@
-//! Rejected lines and the ingest runs they belong to: listing with filters (`rejects`).
+//! Rejected lines and the ingest runs they belong to: recording them (inside an ingest's
+//! transaction) and listing them with filters (`rejects`).
 
 use super::{Result, Store};
 use crate::domain::Micros;
-use rusqlite::params;
+use crate::lines::LineError;
+use rusqlite::{params, Connection};
 use serde::Serialize;
 
 /// A rejected line, in the newest run that rejected it.
@@ -123,4 +125,73 @@ impl Store {
             )
             .optional()?)
     }
+}
+
+/// What one transaction added to its run's totals.
+#[derive(Default)]
+pub(super) struct RunCounts {
+    pub lines: i64,
+    pub accepted: i64,
+    pub duplicates: i64,
+    pub rejected: i64,
+}
+
+pub(super) fn insert_run(conn: &Connection, source: &str, now: Micros, actor: &str) -> Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO ingest_runs (source, started_at, actor, finished_at) VALUES (?1, ?2, ?3, ?2)",
+    )?
+    .execute(params![source, now, actor])?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub(super) fn add_run_totals(
+    conn: &Connection,
+    run: i64,
+    counts: &RunCounts,
+    now: Micros,
+) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE ingest_runs SET lines = lines + ?2, accepted = accepted + ?3,
+             duplicates = duplicates + ?4, rejected = rejected + ?5, finished_at = ?6
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        run,
+        counts.lines,
+        counts.accepted,
+        counts.duplicates,
+        counts.rejected,
+        now
+    ])?;
+    Ok(())
+}
+
+/// Stores a reject in `run`. The same line of the same source rejected again (a re-run of the
+/// same file) moves to this run, counted in `seen`, instead of piling up.
+pub(super) fn record_reject(
+    conn: &Connection,
+    run: i64,
+    source: &str,
+    line: u64,
+    error: &LineError,
+    raw: &str,
+    now: Micros,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO rejects (run_id, source, line, reason, detail, raw, ts)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (source, line, raw) DO UPDATE SET
+             run_id = excluded.run_id, reason = excluded.reason,
+             detail = excluded.detail, ts = excluded.ts, seen = seen + 1",
+    )?
+    .execute(params![
+        run,
+        source,
+        i64::try_from(line).unwrap_or(i64::MAX),
+        error.reason.code(),
+        error.detail,
+        raw,
+        now
+    ])?;
+    Ok(())
 }

@@ -2,9 +2,10 @@
 //! exporting a campaign's raw rows.
 
 use super::campaigns::load_campaign;
+use super::rollup_sql;
 use super::{Result, Store, StoreError};
 use crate::domain::{ArmRollup, AssignmentRecord, EventRecord, Micros};
-use rusqlite::{params, Connection, Row};
+use rusqlite::{params, Connection};
 use serde::Serialize;
 
 /// One arm with its rollups, as `campaign show` prints it.
@@ -35,50 +36,6 @@ pub enum ExportRow {
     Event(EventRecord),
 }
 
-const ROLLUP_COLUMNS: &str = "units, conflicted_units, exposures, exposed_units, clicks, \
-    click_units, add_to_carts, cart_units, purchases, conversions, custom_events, revenue_sum, \
-    revenue_sumsq, cost_sum, cost_sumsq, revenue_cost_sum, x_units, x_sum, x_sumsq, \
-    x_revenue_sum, x_conversion_sum, last_event_ts, exposures_sumsq, clicks_sumsq, \
-    clicks_exposures_sum, purchases_sumsq, revenue_purchases_sum, x_cost_sum, x_cart_sum, \
-    x_exposures_sum, x_clicks_sum, x_purchases_sum";
-
-fn rollup_from_row(r: &Row<'_>, o: usize) -> rusqlite::Result<ArmRollup> {
-    Ok(ArmRollup {
-        units: r.get(o)?,
-        conflicted_units: r.get(o + 1)?,
-        exposures: r.get(o + 2)?,
-        exposed_units: r.get(o + 3)?,
-        clicks: r.get(o + 4)?,
-        click_units: r.get(o + 5)?,
-        add_to_carts: r.get(o + 6)?,
-        cart_units: r.get(o + 7)?,
-        purchases: r.get(o + 8)?,
-        conversions: r.get(o + 9)?,
-        custom_events: r.get(o + 10)?,
-        revenue_sum: r.get(o + 11)?,
-        revenue_sumsq: r.get(o + 12)?,
-        cost_sum: r.get(o + 13)?,
-        cost_sumsq: r.get(o + 14)?,
-        revenue_cost_sum: r.get(o + 15)?,
-        x_units: r.get(o + 16)?,
-        x_sum: r.get(o + 17)?,
-        x_sumsq: r.get(o + 18)?,
-        x_revenue_sum: r.get(o + 19)?,
-        x_conversion_sum: r.get(o + 20)?,
-        last_event_ts: r.get(o + 21)?,
-        exposures_sumsq: r.get(o + 22)?,
-        clicks_sumsq: r.get(o + 23)?,
-        clicks_exposures_sum: r.get(o + 24)?,
-        purchases_sumsq: r.get(o + 25)?,
-        revenue_purchases_sum: r.get(o + 26)?,
-        x_cost_sum: r.get(o + 27)?,
-        x_cart_sum: r.get(o + 28)?,
-        x_exposures_sum: r.get(o + 29)?,
-        x_clicks_sum: r.get(o + 30)?,
-        x_purchases_sum: r.get(o + 31)?,
-    })
-}
-
 fn campaign_id(conn: &Connection, key: &str) -> Result<i64> {
     load_campaign(conn, key)?
         .map(|(c, _)| c.id)
@@ -90,15 +47,16 @@ impl Store {
     pub fn arm_summaries(&self, key: &str) -> Result<Vec<ArmSummary>> {
         let id = campaign_id(&self.conn, key)?;
         let sql = format!(
-            "SELECT a.key, a.weight, {ROLLUP_COLUMNS} FROM arms a
-             JOIN arm_rollups r ON r.arm_id = a.id WHERE a.campaign_id = ?1 ORDER BY a.position"
+            "SELECT a.key, a.weight, {} FROM arms a
+             JOIN arm_rollups r ON r.arm_id = a.id WHERE a.campaign_id = ?1 ORDER BY a.position",
+            rollup_sql::columns()
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map([id], |r| {
             Ok(ArmSummary {
                 key: r.get(0)?,
                 weight: r.get(1)?,
-                rollup: rollup_from_row(r, 2)?,
+                rollup: rollup_sql::read(r, 2)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -108,7 +66,7 @@ impl Store {
     /// every incremental table. Slow (a full scan); it is the check that the rollups are right.
     pub fn recompute_rollups(&self, key: &str) -> Result<Vec<ArmSummary>> {
         let id = campaign_id(&self.conn, key)?;
-        let mut stmt = self.conn.prepare(
+        let sql = format!(
             "WITH ev AS (
                  -- Aggregate events per unit first: one pass over the campaign's events.
                  SELECT unit,
@@ -136,41 +94,18 @@ impl Store {
                  FROM assignments s LEFT JOIN ev ON ev.unit = s.unit
                  WHERE s.campaign_id = ?1
              )
-             SELECT a.key, a.weight,
-                    COUNT(p.unit), COALESCE(SUM(p.conflicts > 0), 0),
-                    COALESCE(SUM(p.exposures), 0), COALESCE(SUM(p.exposures > 0), 0),
-                    COALESCE(SUM(p.clicks), 0), COALESCE(SUM(p.clicks > 0), 0),
-                    COALESCE(SUM(p.carts), 0), COALESCE(SUM(p.carts > 0), 0),
-                    COALESCE(SUM(p.purchases), 0), COALESCE(SUM(p.purchases > 0), 0),
-                    COALESCE(SUM(p.custom), 0),
-                    COALESCE(SUM(p.r), 0.0), COALESCE(SUM(p.r * p.r), 0.0),
-                    COALESCE(SUM(p.c), 0.0), COALESCE(SUM(p.c * p.c), 0.0),
-                    COALESCE(SUM(p.r * p.c), 0.0),
-                    COALESCE(SUM(p.x IS NOT NULL), 0),
-                    COALESCE(SUM(COALESCE(p.x, 0.0)), 0.0),
-                    COALESCE(SUM(COALESCE(p.x, 0.0) * COALESCE(p.x, 0.0)), 0.0),
-                    COALESCE(SUM(COALESCE(p.x, 0.0) * p.r), 0.0),
-                    COALESCE(SUM(CASE WHEN p.purchases > 0 THEN COALESCE(p.x, 0.0) ELSE 0.0 END), 0.0),
-                    MAX(p.last_ts),
-                    COALESCE(SUM(p.exposures * p.exposures), 0.0),
-                    COALESCE(SUM(p.clicks * p.clicks), 0.0),
-                    COALESCE(SUM(p.clicks * p.exposures), 0.0),
-                    COALESCE(SUM(p.purchases * p.purchases), 0.0),
-                    COALESCE(SUM(p.r * p.purchases), 0.0),
-                    COALESCE(SUM(COALESCE(p.x, 0.0) * p.c), 0.0),
-                    COALESCE(SUM(CASE WHEN p.carts > 0 THEN COALESCE(p.x, 0.0) ELSE 0.0 END), 0.0),
-                    COALESCE(SUM(COALESCE(p.x, 0.0) * p.exposures), 0.0),
-                    COALESCE(SUM(COALESCE(p.x, 0.0) * p.clicks), 0.0),
-                    COALESCE(SUM(COALESCE(p.x, 0.0) * p.purchases), 0.0)
+             SELECT a.key, a.weight, {}
              FROM arms a LEFT JOIN per_unit p ON p.arm_id = a.id
              WHERE a.campaign_id = ?1
              GROUP BY a.id ORDER BY a.position",
-        )?;
+            rollup_sql::recompute_list()
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map([id], |r| {
             Ok(ArmSummary {
                 key: r.get(0)?,
                 weight: r.get(1)?,
-                rollup: rollup_from_row(r, 2)?,
+                rollup: rollup_sql::read(r, 2)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -305,47 +240,34 @@ impl Store {
     ) -> Result<Vec<(String, String, ArmRollup, i64)>> {
         let id = campaign_id(&self.conn, key)?;
         let path = by.map(|f| format!("$.{f}"));
-        let mut stmt = self.conn.prepare(
-            "WITH u AS (
-                 SELECT t.arm_id,
+        let sql = format!(
+            "WITH p AS (
+                 SELECT t.arm_id, t.unit,
                         CASE WHEN ?2 IS NULL THEN ''
                              ELSE COALESCE(CAST(json_extract(s.context, ?2) AS TEXT), '(none)')
                         END AS seg,
-                        s.conflicts, t.pre_value AS x, t.exposures, t.clicks, t.add_to_carts,
-                        t.purchases, t.custom_events, t.cost AS c, t.last_ts,
+                        s.conflicts, t.pre_value AS x, t.exposures, t.clicks,
+                        t.add_to_carts AS carts, t.purchases, t.custom_events AS custom,
+                        t.cost AS c, t.last_ts,
                         CASE WHEN ?3 IS NOT NULL AND t.revenue > ?3 THEN ?3 ELSE t.revenue END AS r,
                         (?3 IS NOT NULL AND t.revenue > ?3) AS capped
                  FROM unit_totals t
                  JOIN assignments s ON s.campaign_id = t.campaign_id AND s.unit = t.unit
                  WHERE t.campaign_id = ?1
              )
-             SELECT u.seg, a.key,
-                    COUNT(*), SUM(u.conflicts > 0), SUM(u.exposures), SUM(u.exposures > 0),
-                    SUM(u.clicks), SUM(u.clicks > 0), SUM(u.add_to_carts), SUM(u.add_to_carts > 0),
-                    SUM(u.purchases), SUM(u.purchases > 0), SUM(u.custom_events),
-                    SUM(u.r), SUM(u.r * u.r), SUM(u.c), SUM(u.c * u.c), SUM(u.r * u.c),
-                    SUM(u.x IS NOT NULL), SUM(COALESCE(u.x, 0.0)),
-                    SUM(COALESCE(u.x, 0.0) * COALESCE(u.x, 0.0)),
-                    SUM(COALESCE(u.x, 0.0) * u.r),
-                    SUM(CASE WHEN u.purchases > 0 THEN COALESCE(u.x, 0.0) ELSE 0.0 END),
-                    MAX(u.last_ts),
-                    SUM(u.exposures * u.exposures), SUM(u.clicks * u.clicks),
-                    SUM(u.clicks * u.exposures), SUM(u.purchases * u.purchases),
-                    SUM(u.r * u.purchases),
-                    SUM(COALESCE(u.x, 0.0) * u.c),
-                    SUM(CASE WHEN u.add_to_carts > 0 THEN COALESCE(u.x, 0.0) ELSE 0.0 END),
-                    SUM(COALESCE(u.x, 0.0) * u.exposures), SUM(COALESCE(u.x, 0.0) * u.clicks),
-                    SUM(COALESCE(u.x, 0.0) * u.purchases),
-                    SUM(u.capped)
-             FROM u JOIN arms a ON a.id = u.arm_id
-             GROUP BY u.seg, a.id ORDER BY u.seg, a.position",
-        )?;
+             SELECT p.seg, a.key, {}, SUM(p.capped)
+             FROM p JOIN arms a ON a.id = p.arm_id
+             GROUP BY p.seg, a.id ORDER BY p.seg, a.position",
+            rollup_sql::recompute_list()
+        );
+        let capped = 2 + crate::domain::ArmRollup::FIELDS.len();
+        let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map(params![id, path, revenue_cap], |r| {
             Ok((
                 r.get(0)?,
                 r.get(1)?,
-                rollup_from_row(r, 2)?,
-                r.get::<_, i64>(34)?,
+                rollup_sql::read(r, 2)?,
+                r.get::<_, i64>(capped)?,
             ))
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -372,7 +294,7 @@ impl Store {
         // over its own age, bucket edges included.
         Ok(match (newest, oldest, units) {
             (Some(n), Some(o), Some(u)) => {
-                let span = (n - o + super::ingest::BUCKET_MICROS) as f64 / 1e6;
+                let span = (n - o + super::batch::BUCKET_MICROS) as f64 / 1e6;
                 Some(u as f64 / span)
             }
             _ => None,

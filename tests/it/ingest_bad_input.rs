@@ -132,3 +132,17 @@ fn cli_names_file_line_and_field_and_exits_3() {
     );
     assert!(stderr.contains("4 rejected"), "{stderr}");
 }
+
+#[test]
+fn the_readme_table_lists_every_reject_reason() {
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .expect("README");
+    for r in liftdeck::lines::RejectReason::ALL {
+        assert!(
+            readme.contains(&format!("| `{}` |", r.code())),
+            "{} missing",
+            r.code()
+        );
+    }
+}

@@ -337,3 +337,36 @@ fn importing_an_export_stamps_campaigns_with_the_injected_clock() {
     );
     assert_eq!(c.started_at, Some(now));
 }
+
+#[test]
+fn a_csv_record_past_the_limit_stops_the_run_with_bounded_memory_after_the_lines_before_it() {
+    let mut store = Store::open_in_memory().expect("mem");
+    try_ingest(
+        &mut store,
+        CAMPAIGN.as_bytes(),
+        &IngestOptions::new(Format::Jsonl),
+    )
+    .expect("campaign");
+    let head = "type,campaign,unit,arm,propensity,ts\n\
+                assignment,x,u1,a,0.5,2026-11-01T12:00:00Z\n\
+                assignment,x,u2,b,0.5,2026-11-01T12:00:00Z\n\
+                assignment,x,\"";
+    let endless = Endless {
+        len: 4 << 20,
+        pos: 0,
+        tail: b"\"\n".to_vec(),
+    };
+    let input = std::io::BufReader::new(head.as_bytes().chain(endless));
+    let options = IngestOptions {
+        max_line_bytes: 1 << 20,
+        ..IngestOptions::new(Format::Csv)
+    };
+    let err = try_ingest(&mut store, input, &options).expect_err("too long");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("line 4") && msg.contains("longer than 1048576 bytes"),
+        "{msg}"
+    );
+    assert_eq!(store.arm_summaries("x").expect("arms")[0].rollup.units, 1);
+    assert_eq!(store.arm_summaries("x").expect("arms")[1].rollup.units, 1);
+}

@@ -13,6 +13,7 @@ mod health;
 mod ingest_bad_input;
 mod ingest_limits;
 mod ingest_runs;
+mod ingest_write_lock;
 mod integrity;
 mod jobs;
 mod replays;

@@ -12,12 +12,18 @@
 //! stay O(1) per event: when a unit's revenue goes from r to r+v, sumsq grows by 2rv + v².
 
 use super::campaigns::{insert_campaign, load_campaign};
+use super::rejects::{insert_run, RunCounts};
+use super::rollup_sql;
+use super::write_lock::LockTimer;
+pub use super::write_lock::WriteLimits;
 use super::{Result, Store};
-use crate::domain::{CampaignDefinition, EventRecord, Micros, Record, StandardKind, Status};
+use crate::domain::{
+    ArmRollup, CampaignDefinition, EventEffect, EventRecord, Micros, Record, StandardKind, Status,
+    UnitTotals,
+};
 use crate::lines::{AssignmentLine, IngestRecord, LineError, RejectReason};
 use foldhash::HashMap;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
-use std::time::{Duration, Instant};
 
 /// Width of the chart buckets.
 pub const BUCKET_MICROS: Micros = 60_000_000;
@@ -38,63 +44,6 @@ pub struct BatchOutcome {
     pub rejected: Vec<(u64, LineError)>,
 }
 
-/// How long an ingest may keep other writers out. SQLite's busy handler retries a waiting
-/// writer at most every 100 ms, so a lock released for less than that may never be seen: after
-/// holding the lock (across back-to-back transactions) for `yield_after`, the ingest pauses
-/// for `pause`, longer than that retry interval, so a waiting writer gets its turn well inside
-/// the 10 s busy timeout. A single transaction commits early once held for `max_hold`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WriteLimits {
-    pub max_hold: Duration,
-    pub yield_after: Duration,
-    pub pause: Duration,
-}
-
-impl Default for WriteLimits {
-    fn default() -> WriteLimits {
-        WriteLimits {
-            max_hold: Duration::from_secs(1),
-            yield_after: Duration::from_secs(2),
-            pause: Duration::from_millis(110),
-        }
-    }
-}
-
-/// How long this connection has held the write lock without a gap another writer could use.
-#[derive(Default)]
-struct LockTimer {
-    streak_start: Option<Instant>,
-    last_release: Option<Instant>,
-}
-
-impl LockTimer {
-    /// Before taking the lock: a gap of at least `pause` since the last commit starts a new
-    /// streak.
-    fn before_begin(&mut self, limits: &WriteLimits) -> Instant {
-        let now = Instant::now();
-        let gap = self
-            .last_release
-            .is_none_or(|t| now.duration_since(t) >= limits.pause);
-        if gap || self.streak_start.is_none() {
-            self.streak_start = Some(now);
-        }
-        now
-    }
-
-    /// After a commit: pause if the streak has lasted `yield_after`.
-    fn after_commit(&mut self, limits: &WriteLimits) {
-        let now = Instant::now();
-        self.last_release = Some(now);
-        if self
-            .streak_start
-            .is_some_and(|s| now.duration_since(s) >= limits.yield_after)
-        {
-            std::thread::sleep(limits.pause);
-            self.streak_start = None;
-        }
-    }
-}
-
 /// Applies batches from one source (a file, stdin, the simulator) as one ingest run.
 pub struct Ingestor<'s> {
     store: &'s mut Store,
@@ -109,15 +58,6 @@ pub struct Ingestor<'s> {
     lock: LockTimer,
 }
 
-/// What one transaction added to its run's totals.
-#[derive(Default)]
-struct RunCounts {
-    lines: i64,
-    accepted: i64,
-    duplicates: i64,
-    rejected: i64,
-}
-
 struct CampaignInfo {
     id: i64,
     status: Status,
@@ -125,56 +65,13 @@ struct CampaignInfo {
     custom_kinds: Vec<String>,
 }
 
+/// A unit's totals as this batch sees them.
 #[derive(Clone)]
 struct UnitState {
     arm_id: i64,
-    x: Option<f64>,
-    exposures: i64,
-    clicks: i64,
-    carts: i64,
-    purchases: i64,
-    custom: i64,
-    revenue: f64,
-    cost: f64,
-    last_ts: Option<Micros>,
+    totals: UnitTotals,
     is_new: bool,
     dirty: bool,
-}
-
-#[derive(Default)]
-struct ArmDelta {
-    units: i64,
-    conflicted_units: i64,
-    exposures: i64,
-    exposed_units: i64,
-    clicks: i64,
-    click_units: i64,
-    carts: i64,
-    cart_units: i64,
-    purchases: i64,
-    conversions: i64,
-    custom: i64,
-    revenue_sum: f64,
-    revenue_sumsq: f64,
-    cost_sum: f64,
-    cost_sumsq: f64,
-    revenue_cost_sum: f64,
-    x_units: i64,
-    x_sum: f64,
-    x_sumsq: f64,
-    x_revenue_sum: f64,
-    x_conversion_sum: f64,
-    exposures_sumsq: f64,
-    clicks_sumsq: f64,
-    clicks_exposures_sum: f64,
-    purchases_sumsq: f64,
-    revenue_purchases_sum: f64,
-    x_cost_sum: f64,
-    x_cart_sum: f64,
-    x_exposures_sum: f64,
-    x_clicks_sum: f64,
-    x_purchases_sum: f64,
-    last_event_ts: Option<Micros>,
 }
 
 #[derive(Default)]
@@ -194,7 +91,7 @@ struct Batch {
     campaigns: HashMap<String, Option<CampaignInfo>>,
     /// Per campaign id, so a unit is looked up by `&str` without building a key.
     units: HashMap<i64, HashMap<String, UnitState>>,
-    arms: HashMap<i64, ArmDelta>,
+    arms: HashMap<i64, ArmRollup>,
     buckets: HashMap<(i64, Micros), BucketDelta>,
     custom: HashMap<(i64, String), (i64, i64)>,
 }
@@ -322,24 +219,15 @@ impl<'s> Ingestor<'s> {
                         None => insert_run(&tx, &self.source, self.now, &self.actor)?,
                     };
                     run_id = Some(id);
-                    // The same line of the same source rejected again (a re-run of the same
-                    // file) moves to this run instead of piling up.
-                    tx.prepare_cached(
-                        "INSERT INTO rejects (run_id, source, line, reason, detail, raw, ts)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                         ON CONFLICT (source, line, raw) DO UPDATE SET
-                             run_id = excluded.run_id, reason = excluded.reason,
-                             detail = excluded.detail, ts = excluded.ts, seen = seen + 1",
-                    )?
-                    .execute(params![
+                    super::rejects::record_reject(
+                        &tx,
                         id,
-                        self.source,
-                        item.line as i64,
-                        e.reason.code(),
-                        e.detail,
+                        &self.source,
+                        item.line,
+                        &e,
                         item.raw,
-                        self.now
-                    ])?;
+                        self.now,
+                    )?;
                     counts.rejected += 1;
                     outcome.rejected.push((item.line, e));
                 }
@@ -351,19 +239,7 @@ impl<'s> Ingestor<'s> {
         }
         flush(&tx, batch)?;
         if let Some(id) = run_id {
-            tx.prepare_cached(
-                "UPDATE ingest_runs SET lines = lines + ?2, accepted = accepted + ?3,
-                     duplicates = duplicates + ?4, rejected = rejected + ?5, finished_at = ?6
-                 WHERE id = ?1",
-            )?
-            .execute(params![
-                id,
-                counts.lines,
-                counts.accepted,
-                counts.duplicates,
-                counts.rejected,
-                self.now
-            ])?;
+            super::rejects::add_run_totals(&tx, id, &counts, self.now)?;
         }
         tx.commit()?;
         self.lock.after_commit(&self.limits);
@@ -373,14 +249,6 @@ impl<'s> Ingestor<'s> {
         outcome.duplicates += counts.duplicates as u64;
         Ok(())
     }
-}
-
-fn insert_run(conn: &Connection, source: &str, now: Micros, actor: &str) -> Result<i64> {
-    conn.prepare_cached(
-        "INSERT INTO ingest_runs (source, started_at, actor, finished_at) VALUES (?1, ?2, ?3, ?2)",
-    )?
-    .execute(params![source, now, actor])?;
-    Ok(conn.last_insert_rowid())
 }
 
 /// What every line of a transaction is applied with.
@@ -509,7 +377,7 @@ fn apply_assignment(
         )?
         .execute(params![campaign_id, a.unit])?;
         if conflicts == 0 {
-            batch.arms.entry(existing_arm).or_default().conflicted_units += 1;
+            *batch.arms.entry(existing_arm).or_default() += ArmRollup::conflicted();
         }
         return Err(reject(
             RejectReason::ConflictingAssignment,
@@ -520,14 +388,7 @@ fn apply_assignment(
             ),
         ));
     }
-    let x = a.pre_value;
-    let d = batch.arms.entry(arm_id).or_default();
-    d.units += 1;
-    if let Some(x) = x {
-        d.x_units += 1;
-        d.x_sum += x;
-        d.x_sumsq += x * x;
-    }
+    *batch.arms.entry(arm_id).or_default() += ArmRollup::assigned(a.pre_value);
     batch
         .buckets
         .entry((arm_id, bucket_of(a.ts)))
@@ -537,15 +398,10 @@ fn apply_assignment(
         a.unit,
         UnitState {
             arm_id,
-            x,
-            exposures: 0,
-            clicks: 0,
-            carts: 0,
-            purchases: 0,
-            custom: 0,
-            revenue: 0.0,
-            cost: 0.0,
-            last_ts: None,
+            totals: UnitTotals {
+                x: a.pre_value,
+                ..UnitTotals::default()
+            },
             is_new: true,
             dirty: true,
         },
@@ -579,15 +435,17 @@ fn load_unit<'b>(
         .query_row(params![campaign_id, unit], |r| {
             Ok(UnitState {
                 arm_id: r.get(0)?,
-                x: r.get(1)?,
-                exposures: r.get(2)?,
-                clicks: r.get(3)?,
-                carts: r.get(4)?,
-                purchases: r.get(5)?,
-                custom: r.get(6)?,
-                revenue: r.get(7)?,
-                cost: r.get(8)?,
-                last_ts: r.get(9)?,
+                totals: UnitTotals {
+                    x: r.get(1)?,
+                    exposures: r.get(2)?,
+                    clicks: r.get(3)?,
+                    add_to_carts: r.get(4)?,
+                    purchases: r.get(5)?,
+                    custom_events: r.get(6)?,
+                    revenue: r.get(7)?,
+                    cost: r.get(8)?,
+                    last_ts: r.get(9)?,
+                },
                 is_new: false,
                 dirty: false,
             })
@@ -623,6 +481,26 @@ fn apply_event(
             ),
         ));
     };
+    let effect = EventEffect {
+        kind: standard,
+        value: e.value,
+        cost: e.cost,
+        ts: e.ts,
+    };
+    let delta = ArmRollup::event_delta(&unit.totals, &effect);
+    let after = unit.totals.after(&effect);
+    // Unreachable with the line formats' bounds (see `lines::MAX_AMOUNT`), and checked anyway:
+    // a non-finite number must never reach a rollup, where it would fail every later batch.
+    if !(delta.is_finite() && after.is_finite()) {
+        return Err(reject(
+            RejectReason::ValueOutOfRange,
+            format!(
+                "fields `value`/`cost`: unit `{}` of `{}` would reach a total too large to \
+                 store",
+                e.unit, e.campaign
+            ),
+        ));
+    }
     let inserted = conn
         .prepare_cached(
             "INSERT OR IGNORE INTO events (event_id, campaign_id, unit, arm_id, kind, value, cost, ts)
@@ -642,48 +520,16 @@ fn apply_event(
         return Ok(Applied::Duplicate);
     }
     let arm_id = unit.arm_id;
-    // Counts before this event, for the O(1) updates of per-unit products and squares.
-    let (e0, k0, p0) = (
-        unit.exposures as f64,
-        unit.clicks as f64,
-        unit.purchases as f64,
-    );
-    let d = batch.arms.entry(arm_id).or_default();
     let b = batch.buckets.entry((arm_id, bucket_of(e.ts))).or_default();
     match standard {
-        Some(StandardKind::Exposure) => {
-            d.exposures += 1;
-            b.exposures += 1;
-            d.exposed_units += i64::from(unit.exposures == 0);
-            unit.exposures += 1;
-        }
-        Some(StandardKind::Click) => {
-            d.clicks += 1;
-            b.clicks += 1;
-            d.click_units += i64::from(unit.clicks == 0);
-            unit.clicks += 1;
-        }
-        Some(StandardKind::AddToCart) => {
-            d.carts += 1;
-            if unit.carts == 0 {
-                d.cart_units += 1;
-                d.x_cart_sum += unit.x.unwrap_or(0.0);
-            }
-            unit.carts += 1;
-        }
+        Some(StandardKind::Exposure) => b.exposures += 1,
+        Some(StandardKind::Click) => b.clicks += 1,
         Some(StandardKind::Purchase) => {
-            d.purchases += 1;
             b.purchases += 1;
-            if unit.purchases == 0 {
-                d.conversions += 1;
-                b.conversions += 1;
-                d.x_conversion_sum += unit.x.unwrap_or(0.0);
-            }
-            unit.purchases += 1;
+            b.conversions += delta.conversions;
         }
+        Some(StandardKind::AddToCart) => {}
         None => {
-            d.custom += 1;
-            unit.custom += 1;
             let events_so_far: i64 = conn
                 .prepare_cached(
                     "INSERT INTO unit_custom_totals (campaign_id, unit, kind, events)
@@ -697,34 +543,10 @@ fn apply_event(
             c.1 += i64::from(events_so_far == 1);
         }
     }
-    let (r, c, v, w) = (unit.revenue, unit.cost, e.value, e.cost);
-    let de = f64::from(u8::from(standard == Some(StandardKind::Exposure)));
-    let dk = f64::from(u8::from(standard == Some(StandardKind::Click)));
-    let dp = f64::from(u8::from(standard == Some(StandardKind::Purchase)));
-    d.exposures_sumsq += 2.0 * e0 * de + de * de;
-    d.clicks_sumsq += 2.0 * k0 * dk + dk * dk;
-    d.clicks_exposures_sum += k0 * de + e0 * dk + dk * de;
-    d.purchases_sumsq += 2.0 * p0 * dp + dp * dp;
-    d.revenue_purchases_sum += r * dp + v * p0 + v * dp;
-    let x = unit.x.unwrap_or(0.0);
-    d.revenue_sum += v;
-    d.revenue_sumsq += 2.0 * r * v + v * v;
-    d.cost_sum += w;
-    d.cost_sumsq += 2.0 * c * w + w * w;
-    d.revenue_cost_sum += r * w + v * c + v * w;
-    // x is fixed at assignment (events for an unassigned unit are rejected), so a unit's
-    // total going from t to t+v moves Σx·t by x·v.
-    d.x_revenue_sum += x * v;
-    d.x_cost_sum += x * w;
-    d.x_exposures_sum += x * de;
-    d.x_clicks_sum += x * dk;
-    d.x_purchases_sum += x * dp;
-    d.last_event_ts = Some(d.last_event_ts.map_or(e.ts, |t| t.max(e.ts)));
-    b.revenue += v;
-    b.cost += w;
-    unit.revenue += v;
-    unit.cost += w;
-    unit.last_ts = Some(unit.last_ts.map_or(e.ts, |t| t.max(e.ts)));
+    b.revenue += e.value;
+    b.cost += e.cost;
+    *batch.arms.entry(arm_id).or_default() += delta;
+    unit.totals = after;
     unit.dirty = true;
     Ok(Applied::New)
 }
@@ -748,83 +570,27 @@ fn flush(conn: &Connection, batch: Batch) -> Result<()> {
                  last_ts = ?12
              WHERE campaign_id = ?1 AND unit = ?2"
         };
+        let t = &s.totals;
         conn.prepare_cached(sql)?.execute(params![
             campaign_id,
             unit,
             s.arm_id,
-            s.x,
-            s.exposures,
-            s.clicks,
-            s.carts,
-            s.purchases,
-            s.custom,
-            s.revenue,
-            s.cost,
-            s.last_ts
+            t.x,
+            t.exposures,
+            t.clicks,
+            t.add_to_carts,
+            t.purchases,
+            t.custom_events,
+            t.revenue,
+            t.cost,
+            t.last_ts
         ])?;
     }
-    for (arm_id, d) in batch.arms {
-        conn.prepare_cached(
-            "UPDATE arm_rollups SET
-                 units = units + ?2, conflicted_units = conflicted_units + ?3,
-                 exposures = exposures + ?4, exposed_units = exposed_units + ?5,
-                 clicks = clicks + ?6, click_units = click_units + ?7,
-                 add_to_carts = add_to_carts + ?8, cart_units = cart_units + ?9,
-                 purchases = purchases + ?10, conversions = conversions + ?11,
-                 custom_events = custom_events + ?12,
-                 revenue_sum = revenue_sum + ?13, revenue_sumsq = revenue_sumsq + ?14,
-                 cost_sum = cost_sum + ?15, cost_sumsq = cost_sumsq + ?16,
-                 revenue_cost_sum = revenue_cost_sum + ?17,
-                 x_units = x_units + ?18, x_sum = x_sum + ?19, x_sumsq = x_sumsq + ?20,
-                 x_revenue_sum = x_revenue_sum + ?21, x_conversion_sum = x_conversion_sum + ?22,
-                 exposures_sumsq = exposures_sumsq + ?24, clicks_sumsq = clicks_sumsq + ?25,
-                 clicks_exposures_sum = clicks_exposures_sum + ?26,
-                 purchases_sumsq = purchases_sumsq + ?27,
-                 revenue_purchases_sum = revenue_purchases_sum + ?28,
-                 x_cost_sum = x_cost_sum + ?29, x_cart_sum = x_cart_sum + ?30,
-                 x_exposures_sum = x_exposures_sum + ?31, x_clicks_sum = x_clicks_sum + ?32,
-                 x_purchases_sum = x_purchases_sum + ?33,
-                 last_event_ts = CASE
-                     WHEN ?23 IS NULL THEN last_event_ts
-                     WHEN last_event_ts IS NULL OR last_event_ts < ?23 THEN ?23
-                     ELSE last_event_ts END
-             WHERE arm_id = ?1",
-        )?
-        .execute(params![
-            arm_id,
-            d.units,
-            d.conflicted_units,
-            d.exposures,
-            d.exposed_units,
-            d.clicks,
-            d.click_units,
-            d.carts,
-            d.cart_units,
-            d.purchases,
-            d.conversions,
-            d.custom,
-            d.revenue_sum,
-            d.revenue_sumsq,
-            d.cost_sum,
-            d.cost_sumsq,
-            d.revenue_cost_sum,
-            d.x_units,
-            d.x_sum,
-            d.x_sumsq,
-            d.x_revenue_sum,
-            d.x_conversion_sum,
-            d.last_event_ts,
-            d.exposures_sumsq,
-            d.clicks_sumsq,
-            d.clicks_exposures_sum,
-            d.purchases_sumsq,
-            d.revenue_purchases_sum,
-            d.x_cost_sum,
-            d.x_cart_sum,
-            d.x_exposures_sum,
-            d.x_clicks_sum,
-            d.x_purchases_sum
-        ])?;
+    for (arm_id, delta) in batch.arms {
+        conn.prepare_cached(rollup_sql::update_sql())?
+            .execute(rusqlite::params_from_iter(rollup_sql::update_params(
+                arm_id, &delta,
+            )))?;
     }
     for ((arm_id, bucket), b) in batch.buckets {
         conn.prepare_cached(
