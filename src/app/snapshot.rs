@@ -13,6 +13,7 @@ use super::Result;
 use crate::domain::{Campaign, Micros, Status};
 use crate::stats::ab::{AbReport, Metric};
 use crate::store::{ArmSummary, BucketRow, JobRow, Store};
+use crate::text::escape_control;
 
 /// A campaign's health in one word, worst first when several apply. The words and symbols
 /// differ by severity (`!!` critical, `!` warning), so they read the same without colour.
@@ -387,7 +388,16 @@ pub fn load_snapshot(
     let rejects = store
         .rejects(20)?
         .into_iter()
-        .map(|r| format!("{} line {}: {} ({})", r.source, r.line, r.detail, r.reason))
+        // ratatui drops control characters; escaping shows the operator they were there.
+        .map(|r| {
+            format!(
+                "{} line {}: {} ({})",
+                escape_control(&r.source),
+                r.line,
+                escape_control(&r.detail),
+                r.reason
+            )
+        })
         .collect();
     Ok(Snapshot {
         jobs,
