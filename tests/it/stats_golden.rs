@@ -2,7 +2,7 @@
 //! modules against the scipy/statsmodels values in `fixtures/golden/` (how they were produced:
 //! `fixtures/golden/README.md`; regenerate with `python3 fixtures/golden/make_golden.py`).
 //! Tolerance `|a - e| <= 1e-6·max(|e|, 1e-6)`, and a JSON null must be a `None` and vice versa.
-//! The Bayesian fields (`prob_t_beats_c`, posteriors) belong to `bayes.rs` and are not checked
+//! The Bayesian fields (`prob_t_beats_c`, posteriors) belong to `stats/bayes/` and are not checked
 //! here; nor are the statsmodels root-finding sample sizes, which solve a different equation
 //! than the closed forms implemented (the README names the closed-form fields to compare with).
 

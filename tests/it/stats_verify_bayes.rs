@@ -1,4 +1,4 @@
-//! Verification of the Bayesian figures (src/stats/bayes.rs, `normal_prob_best` in ab.rs):
+//! Verification of the Bayesian figures (src/stats/bayes/, `normal_prob_best` in stats/ab.rs):
 //!
 //! - calibration simulations: draw the truth from the prior the model assumes, simulate data,
 //!   bucket the reported chance to beat control and check the observed frequency of "treatment

@@ -1,6 +1,6 @@
 //! Verification of multiple-testing adjustment (src/stats/multiple.rs) by FWER / FDR
 //! simulations, of ROI against control (src/stats/roi.rs) and of ratio metrics by the delta
-//! method (AOV = revenue / orders, CTR = clicks / exposures; `RatioStats` in frequentist.rs) against
+//! method (AOV = revenue / orders, CTR = clicks / exposures; `RatioStats` in stats/frequentist/) against
 //! an independent numpy / statsmodels implementation, plus a coverage simulation for the
 //! ratio-metric intervals.
 //!
