@@ -20,6 +20,7 @@ mod replays;
 mod report_ab;
 mod report_support;
 mod signals;
+mod stats_beta_posterior;
 mod stats_cuped;
 mod stats_golden;
 mod stats_golden_bayes_seq;

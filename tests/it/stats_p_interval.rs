@@ -194,7 +194,7 @@ fn run_case(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
 
     #[test]
     fn p_below_alpha_exactly_when_its_interval_excludes_zero(

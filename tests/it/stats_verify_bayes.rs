@@ -159,8 +159,10 @@ fn gaussian_expected_loss_and_chance_match_numpy_monte_carlo() {
 #[test]
 fn beta_chance_matches_monte_carlo_and_report_loss_is_close_to_the_beta_posterior_loss() {
     // prob_beats is exact, so it must sit within MC error of the seeded numpy estimate. The
-    // report's expected loss for a conversion metric comes from the Gaussian model on the
-    // delta-method relative lift (flat prior). Against the loss under the exact Beta posteriors
+    // Gaussian model on the delta-method relative lift (flat prior; what the report uses for
+    // non-proportion metrics, and used to use for conversion's risk) is measured here against
+    // the loss under the exact Beta posteriors, which the report now shows for conversion
+    // (see stats_beta_posterior.rs). Against that loss
     // (numpy MC, confirmed by scipy quad) it is an approximation: the ratio p_t/p_c is right-
     // skewed, so the normal misstates the tail loss. Measured on the four cases: +11% relative
     // (0.46% of the posterior sd) at n = 20000 where the loss is small, +1.8% relative (1.9% of

@@ -103,7 +103,7 @@ impl BetaPosterior {
     /// method on ln F(e^u) - ln q, safeguarded by bisection. In these coordinates the far tail is
     /// nearly linear (F ~ x^a), so levels like 1e-16 take a few steps. 1e-9 in ln x is plenty:
     /// the result only places a cut between quadrature panels.
-    fn lower_quantile(&self, q: f64) -> f64 {
+    pub(super) fn lower_quantile(&self, q: f64) -> f64 {
         let (mut lo, mut hi) = (-690.0_f64, 0.0_f64);
         let mut u = self.mean().ln().max(lo);
         for _ in 0..200 {
@@ -127,7 +127,7 @@ impl BetaPosterior {
         u.exp()
     }
 
-    fn mirrored(&self) -> BetaPosterior {
+    pub(super) fn mirrored(&self) -> BetaPosterior {
         BetaPosterior {
             alpha: self.beta,
             beta: self.alpha,

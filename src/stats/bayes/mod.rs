@@ -12,9 +12,11 @@
 //! numerics, are in `beta`.
 
 mod beta;
+mod lift;
 
 use crate::stats::normal;
 pub use beta::{prob_beats, prob_beats_closed_form, prob_best, BetaPosterior, BetaPrior};
+pub use lift::{beta_lift, LiftPosterior};
 use statrs::distribution::{Continuous, ContinuousCDF, Normal};
 
 /// Prior on the relative effect in the Gaussian model.
