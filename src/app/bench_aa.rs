@@ -94,7 +94,8 @@ pub fn bench_aa(
             let t = &r.arms[1];
             f_hit |= t.p_value.is_some_and(|p| p < opts.alpha);
             s_hit |= matches!((t.seq_abs_ci_low, t.seq_abs_ci_high), (Some(l), Some(h)) if l > 0.0 || h < 0.0);
-            m_hit |= t.seq_p_value.is_some_and(|p| p < opts.alpha);
+            // The mSPRT p-value dual to the absolute sequence counted just above.
+            m_hit |= t.seq_abs_p_value.is_some_and(|p| p < opts.alpha);
             last_p = t.p_value;
         }
         fixed += usize::from(f_hit);
