@@ -3,14 +3,13 @@
 //! Exit codes here are part of the contract with log shippers: 3 when lines were rejected,
 //! 4 when a unit falls outside the campaign's traffic.
 
-use super::{open, EXIT_EXCLUDED, EXIT_REJECTS};
-use anyhow::{bail, Context, Result};
+use super::exit::{self, usage};
+use super::{write_json, write_stdout, JsonFlag, Session, EXIT_EXCLUDED, EXIT_REJECTS};
+use anyhow::{Context, Result};
 use clap::Args;
-use liftdeck::app::{self, AppError, Assignment, Env};
+use liftdeck::app::{self, Assignment, Env};
 use liftdeck::ingest::Format;
-use liftdeck::store::StoreError;
 use std::io::BufRead;
-use std::path::Path;
 use std::process::ExitCode;
 
 #[derive(Args)]
@@ -20,6 +19,8 @@ pub struct AssignArgs {
     /// Context as a JSON object, e.g. '{"device":"mobile","pre_value":12.5}'.
     #[arg(long)]
     context: Option<String>,
+    #[command(flatten)]
+    out: JsonFlag,
 }
 
 #[derive(Args)]
@@ -28,8 +29,9 @@ pub struct IngestArgs {
     file: String,
     #[arg(long, value_enum)]
     format: Option<Format>,
-    /// Lines per transaction.
-    #[arg(long, default_value_t = app::feed_batch_lines())]
+    /// Lines per transaction, 1 to 1,000,000.
+    #[arg(long, default_value_t = app::feed_batch_lines(),
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     batch: usize,
 }
 
@@ -42,7 +44,10 @@ pub struct ExportArgs {
 
 #[derive(Args)]
 pub struct VerifyArgs {
+    /// One campaign (default: every campaign).
     campaign: Option<String>,
+    #[command(flatten)]
+    out: JsonFlag,
 }
 
 #[derive(Args)]
@@ -51,34 +56,51 @@ pub struct RejectsArgs {
     limit: usize,
 }
 
-pub fn assign(db: &Path, env: &Env, args: AssignArgs) -> Result<ExitCode> {
+pub fn assign(session: &Session, env: &Env, args: AssignArgs) -> Result<ExitCode> {
     let AssignArgs {
         campaign,
         unit,
         context,
+        out,
     } = args;
     // A bad --context is reported before the database is touched.
     let context = match context {
         None => serde_json::Map::new(),
         Some(s) => match serde_json::from_str(&s) {
             Ok(serde_json::Value::Object(m)) => m,
-            _ => bail!("--context must be a JSON object, got `{s}`"),
+            _ => return Err(usage!("--context must be a JSON object, got `{s}`")),
         },
     };
-    let mut store = open(db)?;
+    let mut store = session.open_to_write()?;
     match app::assign(&mut store, env, &campaign, &unit, context)? {
-        Assignment::Arm { arm, .. } => {
-            println!("{arm}");
+        Assignment::Arm {
+            arm,
+            propensity,
+            new,
+        } => {
+            if out.json {
+                write_json(&serde_json::json!({
+                    "campaign": campaign, "unit": unit, "arm": arm,
+                    "propensity": propensity, "new": new,
+                }))?;
+            } else {
+                write_stdout(&format!("{arm}\n"))?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Assignment::Excluded => {
+            if out.json {
+                write_json(&serde_json::json!({
+                    "campaign": campaign, "unit": unit, "arm": null, "excluded": true,
+                }))?;
+            }
             eprintln!("unit `{unit}` is outside the traffic of `{campaign}`: no arm");
             Ok(ExitCode::from(EXIT_EXCLUDED))
         }
     }
 }
 
-pub fn ingest(db: &Path, env: &Env, args: IngestArgs) -> Result<ExitCode> {
+pub fn ingest(session: &Session, env: &Env, args: IngestArgs) -> Result<ExitCode> {
     let IngestArgs {
         file,
         format,
@@ -89,7 +111,7 @@ pub fn ingest(db: &Path, env: &Env, args: IngestArgs) -> Result<ExitCode> {
     } else {
         Format::Jsonl
     });
-    let mut store = open(db)?;
+    let mut store = session.open_or_create()?;
     let (reader, source): (Box<dyn BufRead>, String) = if file == "-" {
         (Box::new(std::io::stdin().lock()), "stdin".into())
     } else {
@@ -133,47 +155,82 @@ pub fn ingest(db: &Path, env: &Env, args: IngestArgs) -> Result<ExitCode> {
     })
 }
 
-pub fn export(db: &Path, args: ExportArgs) -> Result<ExitCode> {
-    let store = open(db)?;
-    let stdout = std::io::stdout().lock();
+pub fn export(session: &Session, args: ExportArgs) -> Result<ExitCode> {
+    let store = session.open_to_read()?;
+    let closed = std::cell::Cell::new(false);
+    let stdout = PipeWriter {
+        inner: std::io::stdout().lock(),
+        closed: &closed,
+    };
     match app::export(&store, &args.campaign, args.format, stdout) {
         Ok(_) => Ok(ExitCode::SUCCESS),
-        // `liftdeck export ... | head` closing the pipe early is not a failure.
-        Err(AppError::Io(e)) | Err(AppError::Store(StoreError::Io(e)))
-            if e.kind() == std::io::ErrorKind::BrokenPipe =>
-        {
-            Ok(ExitCode::SUCCESS)
-        }
+        // `liftdeck export ... | head` closing the pipe early is not a failure, whichever
+        // writer (JSONL or CSV, which rewraps the error) met it.
+        Err(_) if closed.get() => Ok(ExitCode::SUCCESS),
         Err(e) => Err(e.into()),
     }
 }
 
-pub fn verify(db: &Path, args: VerifyArgs) -> Result<ExitCode> {
-    let store = open(db)?;
+/// Stdout that remembers whether the reader went away, so the export can tell a closed pipe
+/// from a real failure even after a writer turned the error into its own type.
+struct PipeWriter<'a, W> {
+    inner: W,
+    closed: &'a std::cell::Cell<bool>,
+}
+
+impl<W: std::io::Write> std::io::Write for PipeWriter<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(buf).inspect_err(|e| self.note(e))
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush().inspect_err(|e| self.note(e))
+    }
+}
+
+impl<W> PipeWriter<'_, W> {
+    fn note(&self, e: &std::io::Error) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            self.closed.set(true);
+        }
+    }
+}
+
+pub fn verify(session: &Session, args: VerifyArgs) -> Result<ExitCode> {
+    let store = session.open_to_read()?;
     let keys = match args.campaign {
         Some(k) => vec![k],
         None => store.campaigns()?.into_iter().map(|c| c.spec.key).collect(),
     };
     let mut bad = 0;
+    let mut results = Vec::new();
+    let mut text = String::new();
     for key in &keys {
         let diffs = store.verify_rollups(key)?;
         if diffs.is_empty() {
-            println!("{key}: rollups match a full recompute");
+            text.push_str(&format!("{key}: rollups match a full recompute\n"));
         }
         for d in &diffs {
-            println!("MISMATCH {d}");
+            text.push_str(&format!("MISMATCH {d}\n"));
         }
         bad += diffs.len();
+        results.push(serde_json::json!({
+            "campaign": key, "ok": diffs.is_empty(), "mismatches": diffs,
+        }));
+    }
+    if args.out.json {
+        write_json(&serde_json::json!({ "ok": bad == 0, "campaigns": results }))?;
+    } else {
+        write_stdout(&text)?;
     }
     Ok(if bad == 0 {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(2)
+        ExitCode::from(exit::MISMATCH)
     })
 }
 
-pub fn rejects(db: &Path, args: RejectsArgs) -> Result<ExitCode> {
-    let store = open(db)?;
+pub fn rejects(session: &Session, args: RejectsArgs) -> Result<ExitCode> {
+    let store = session.open_to_read()?;
     for r in store.rejects(args.limit)? {
         println!("{} line {}: {} ({})", r.source, r.line, r.detail, r.reason);
     }

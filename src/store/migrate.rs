@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/004_campaign_report_settings.sql"),
     include_str!("../../migrations/005_cuped_cross_sums_for_every_metric.sql"),
     include_str!("../../migrations/006_jobs_and_models.sql"),
+    include_str!("../../migrations/007_settings.sql"),
 ];
 
 /// The schema version this build writes and understands.
