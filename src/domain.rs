@@ -247,7 +247,10 @@ pub struct CampaignSpec {
     /// Custom event kinds accepted on top of the standard four.
     #[serde(default)]
     pub custom_kinds: Vec<String>,
-    /// Hash seed for deterministic assignment; fixed at creation.
+    /// Hash seed for deterministic assignment; fixed at creation. A JSON string, since seeds
+    /// pass 2^53 and tools that read JSON numbers as doubles (jq 1.6) would round them; a
+    /// number is still accepted on input (exports written before this change).
+    #[serde(with = "json_u64")]
     pub seed: u64,
     /// How reports on this campaign are computed unless a command overrides it.
     #[serde(default)]
@@ -321,15 +324,15 @@ impl CampaignSpec {
             if !seen.insert(arm.key.as_str()) {
                 return Err(format!("arm `{}` appears twice", arm.key));
             }
-            if !arm.weight.is_finite() || arm.weight < 0.0 {
+            if !(arm.weight.is_finite() && arm.weight > 0.0) {
                 return Err(format!(
-                    "arm `{}` weight must be a non-negative number",
-                    arm.key
+                    "arm `{}` weight must be a positive number, got {}",
+                    arm.key, arm.weight
                 ));
             }
         }
-        if self.arms.iter().map(|a| a.weight).sum::<f64>() <= 0.0 {
-            return Err("arm weights must not all be zero".into());
+        if !self.arms.iter().map(|a| a.weight).sum::<f64>().is_finite() {
+            return Err("arm weights are too large: their sum is not a finite number".into());
         }
         if let Some(c) = &self.control {
             if !self.arms.iter().any(|a| &a.key == c) {
@@ -363,24 +366,89 @@ impl CampaignSpec {
         StandardKind::parse(kind).is_some() || self.custom_kinds.iter().any(|k| k == kind)
     }
 
-    /// Parses `control:50,coupon:50` into arms with weights.
+    /// Parses `control:50,coupon:50` into arms with weights. Either every arm has a weight or
+    /// none has (then they are equal): `control:50,coupon` is refused, naming `coupon`, since
+    /// reading the missing weight as 1 would silently give it 2% of the traffic.
     pub fn parse_arms(spec: &str) -> Result<Vec<ArmSpec>, String> {
-        spec.split(',')
+        let parts: Vec<&str> = spec
+            .split(',')
             .map(str::trim)
             .filter(|s| !s.is_empty())
+            .collect();
+        let weighted = parts.iter().filter(|p| p.contains(':')).count();
+        if weighted > 0 && weighted < parts.len() {
+            let missing: Vec<&str> = parts.iter().filter(|p| !p.contains(':')).copied().collect();
+            return Err(format!(
+                "arm{} `{}` ha{} no weight: give every arm one (e.g. control:50,coupon:50) or none \
+                 (equal weights)",
+                if missing.len() > 1 { "s" } else { "" },
+                missing.join("`, `"),
+                if missing.len() > 1 { "ve" } else { "s" },
+            ));
+        }
+        parts
+            .into_iter()
             .map(|part| {
                 let (key, w) = part.split_once(':').unwrap_or((part, "1"));
+                let key = key.trim();
                 let weight: f64 = w
                     .trim()
                     .parse()
                     .map_err(|_| format!("arm `{key}`: weight `{w}` is not a number"))?;
+                if !(weight.is_finite() && weight > 0.0) {
+                    return Err(format!(
+                        "arm `{key}`: weight `{w}` must be a positive, finite number"
+                    ));
+                }
                 Ok(ArmSpec {
-                    key: key.trim().to_string(),
+                    key: key.to_string(),
                     weight,
                     offer: Offer::None,
                 })
             })
             .collect()
+    }
+}
+
+/// A `u64` as a JSON string on output, a string or a number on input.
+pub mod json_u64 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&v.to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            Number(u64),
+            Text(String),
+        }
+        match Either::deserialize(d)? {
+            Either::Number(n) => Ok(n),
+            Either::Text(t) => t.parse().map_err(|_| {
+                serde::de::Error::custom(format!("`{t}` is not a seed (0 to 2^64-1)"))
+            }),
+        }
+    }
+}
+
+/// Timestamps in JSON output: RFC 3339 strings, as in text and line formats (stored and
+/// computed as microseconds). Use with `#[serde(serialize_with = "...")]`.
+pub mod json_time {
+    use super::Micros;
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(us: &Micros, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&crate::clock::format_rfc3339(*us))
+    }
+
+    pub fn option<S: Serializer>(us: &Option<Micros>, s: S) -> Result<S::Ok, S::Error> {
+        match us {
+            Some(us) => serialize(us, s),
+            None => s.serialize_none(),
+        }
     }
 }
 
@@ -393,8 +461,11 @@ pub struct Campaign {
     pub id: i64,
     pub spec: CampaignSpec,
     pub status: Status,
+    #[serde(serialize_with = "json_time::serialize")]
     pub created_at: Micros,
+    #[serde(serialize_with = "json_time::option")]
     pub started_at: Option<Micros>,
+    #[serde(serialize_with = "json_time::option")]
     pub stopped_at: Option<Micros>,
 }
 
@@ -509,5 +580,59 @@ mod tests {
         assert_eq!(arms[1].key, "coupon");
         assert_eq!(arms[1].weight, 50.0);
         assert!(CampaignSpec::parse_arms("a:x").is_err());
+        let equal = CampaignSpec::parse_arms("a,b,c").unwrap();
+        assert!(equal.iter().all(|a| a.weight == 1.0));
+    }
+
+    #[test]
+    fn a_missing_weight_is_refused_by_name() {
+        let e = CampaignSpec::parse_arms("control:50,coupon").unwrap_err();
+        assert!(e.contains("`coupon`"), "{e}");
+        for bad in ["a:0,b:1", "a:-1,b:1", "a:nan,b:1", "a:inf,b:1"] {
+            assert!(CampaignSpec::parse_arms(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn weights_whose_sum_overflows_are_refused() {
+        let mut spec = sample_spec();
+        spec.arms = CampaignSpec::parse_arms("a:1e308,b:1e308").unwrap();
+        spec.control = Some("a".into());
+        let e = spec.validate().unwrap_err();
+        assert!(e.contains("finite"), "{e}");
+        spec.arms[1].weight = 0.0;
+        assert!(spec.validate().is_err(), "zero weights are refused too");
+    }
+
+    #[test]
+    fn seeds_are_json_strings_and_numbers_are_still_read() {
+        let spec = CampaignSpec {
+            seed: u64::MAX - 6,
+            ..sample_spec()
+        };
+        let json = serde_json::to_value(&spec).unwrap();
+        assert_eq!(json["seed"], serde_json::json!((u64::MAX - 6).to_string()));
+        let back: CampaignSpec = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(back.seed, spec.seed);
+        let mut old = json;
+        old["seed"] = serde_json::json!(12345u64);
+        let back: CampaignSpec = serde_json::from_value(old).unwrap();
+        assert_eq!(back.seed, 12345);
+    }
+
+    fn sample_spec() -> CampaignSpec {
+        CampaignSpec {
+            key: "k".into(),
+            name: "k".into(),
+            kind: CampaignKind::Ab,
+            arms: CampaignSpec::parse_arms("a:1,b:1").unwrap(),
+            control: Some("a".into()),
+            traffic: 1.0,
+            metric: "purchase".into(),
+            guardrails: vec![],
+            custom_kinds: vec![],
+            seed: 1,
+            settings: ReportSettings::default(),
+        }
     }
 }

@@ -5,6 +5,7 @@ use super::{create_campaign, set_status, Env, Result};
 use crate::domain::{ArmSpec, CampaignKind, CampaignSpec, Micros, Offer, Status};
 use crate::sim::arm_truth;
 use crate::store::{ArmSummary, Store, StoreError};
+use std::path::Path;
 
 pub const DEMO_KEYS: [&str; 3] = ["coupon-10", "discount-depth", "recs-home"];
 
@@ -193,4 +194,44 @@ pub fn run_headless(
     let mut traffic = demo_traffic(store, seed, run)?;
     pump_simulated(store, env, &mut traffic, seconds, rate)?;
     summary_table(store, seed)
+}
+
+/// Opens the demo's own database at `path`, the only kind the demo writes into.
+///
+/// A missing or empty file becomes a new database marked as a demo. An existing one is used
+/// only when it carries that mark; then, unless `keep`, it is removed and created afresh so
+/// that every run starts from the same state (and the same seed prints the same table). Any
+/// other database is refused with `AppError::NotDemo` before anything is written to it.
+pub fn open_demo_database(path: &Path, keep: bool, created: &str) -> Result<Store> {
+    let has_data = std::fs::metadata(path).is_ok_and(|m| m.len() > 0);
+    if has_data {
+        // Look before touching: a read-only open changes nothing, not even the schema version.
+        let marked = match Store::open_read_only(path) {
+            Ok(store) => store.is_demo()?,
+            // Older than the settings table, so older than demo marks: not a demo database.
+            Err(StoreError::NeedsUpgrade { .. }) => false,
+            Err(e) => return Err(e.into()),
+        };
+        if !marked {
+            return Err(super::AppError::NotDemo {
+                path: path.to_path_buf(),
+            });
+        }
+        if keep {
+            return Ok(Store::open(path)?);
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            match std::fs::remove_file(&file) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
+        }
+    }
+    let mut store = Store::open(path)?;
+    if !store.is_demo()? {
+        store.mark_demo(created)?;
+    }
+    Ok(store)
 }

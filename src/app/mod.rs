@@ -33,6 +33,13 @@ pub enum AppError {
     Io(#[from] std::io::Error),
     #[error("cancelled")]
     Cancelled,
+    #[error(
+        "{} is not a demo database: `liftdeck demo` writes simulated shoppers only into a \
+         database it created and marked as its own. Give it a new file with --db NEW.db, or \
+         leave --db out to use liftdeck-demo.db",
+        path.display()
+    )]
+    NotDemo { path: std::path::PathBuf },
     #[error("{source_name} line {line}: {error}")]
     Line {
         source_name: String,
@@ -120,6 +127,36 @@ impl Env {
 pub fn create_campaign(store: &mut Store, env: &Env, spec: &CampaignSpec) -> Result<i64> {
     spec.validate().map_err(AppError::Invalid)?;
     Ok(store.create_campaign(spec, env.clock.now(), &env.actor)?)
+}
+
+/// Edits a draft: `change` rewrites its definition (the key stays), which is then checked like
+/// a new campaign's and stored. A campaign that is not a draft is refused before `change` runs.
+pub fn edit_campaign(
+    store: &mut Store,
+    env: &Env,
+    key: &str,
+    change: impl FnOnce(&mut CampaignSpec) -> std::result::Result<(), String>,
+) -> Result<CampaignSpec> {
+    let (campaign, _) = store.campaign(key)?;
+    if campaign.status != Status::Draft {
+        return Err(StoreError::NotDraft {
+            key: key.into(),
+            status: campaign.status,
+            action: "edited",
+        }
+        .into());
+    }
+    let mut spec = campaign.spec;
+    change(&mut spec).map_err(AppError::Invalid)?;
+    spec.key = key.into();
+    spec.validate().map_err(AppError::Invalid)?;
+    store.edit_draft(&spec, env.clock.now(), &env.actor)?;
+    Ok(spec)
+}
+
+/// Deletes a draft (a campaign that never ran) and its arms.
+pub fn delete_campaign(store: &mut Store, env: &Env, key: &str) -> Result<()> {
+    Ok(store.delete_draft(key, env.clock.now(), &env.actor)?)
 }
 
 pub fn set_status(store: &mut Store, env: &Env, key: &str, to: Status) -> Result<Status> {

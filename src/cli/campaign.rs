@@ -1,13 +1,14 @@
-//! `liftdeck campaign ...`: define campaigns and move them through draft -> running <-> paused
-//! -> stopped. Parsing the arm and offer specs into a `CampaignSpec` happens here; validating it
-//! is `app::create_campaign`'s job.
+//! `liftdeck campaign ...`: define campaigns, move them through draft -> running <-> paused
+//! -> stopped, and edit or delete drafts. Parsing the arm and offer specs into a
+//! `CampaignSpec` happens here; validating it is the use case's job (`app::create_campaign`,
+//! `app::edit_campaign`).
 
-use super::open;
-use anyhow::{bail, Context, Result};
+use super::exit::usage;
+use super::{write_json, write_stdout, JsonFlag, Session};
+use anyhow::Result;
 use clap::{Args, Subcommand};
 use liftdeck::app::{self, Env};
-use liftdeck::domain::{CampaignKind, CampaignSpec, Offer, Status};
-use std::path::Path;
+use liftdeck::domain::{ArmSpec, CampaignKind, CampaignSpec, Offer, Status};
 use std::process::ExitCode;
 
 #[derive(Subcommand)]
@@ -16,55 +17,79 @@ pub enum CampaignCmd {
     Create(Box<CreateArgs>),
     /// List campaigns.
     List {
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: JsonFlag,
     },
     /// Show a campaign, its arms and their rollups.
     Show {
         key: String,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: JsonFlag,
     },
     /// Start (or resume) a campaign.
-    Start { key: String },
+    Start {
+        key: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
     /// Pause a running campaign.
-    Pause { key: String },
+    Pause {
+        key: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
     /// Stop a campaign for good.
-    Stop { key: String },
+    Stop {
+        key: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Change a draft's definition (only drafts: a campaign that ran keeps what it ran with).
+    /// Flags left out keep their value; the change is recorded in the audit log.
+    Edit(Box<EditArgs>),
+    /// Delete a draft and its arms (only drafts; stop a campaign that ran instead).
+    /// The audit log keeps the deleted definition.
+    Delete {
+        key: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
 }
 
+/// The definition flags `create` and `edit` share; in `edit` each one left out keeps its value.
 #[derive(Args)]
-pub struct CreateArgs {
-    /// Short unique key, e.g. coupon-10.
-    #[arg(long)]
-    key: String,
+pub struct DefinitionArgs {
     /// Human name; defaults to the key.
     #[arg(long)]
     name: Option<String>,
-    #[arg(long, default_value = "ab")]
-    kind: String,
-    /// Arms and weights: control:50,coupon:50.
+    /// ab or bandit.
     #[arg(long)]
-    arms: String,
+    kind: Option<String>,
+    /// Arms and weights, every arm with a weight or none (equal): control:50,coupon:50.
+    /// Weights are positive numbers.
+    #[arg(long)]
+    arms: Option<String>,
     /// The control arm (default: the first arm).
     #[arg(long)]
     control: Option<String>,
     /// Per-arm offer, repeatable: ARM:type=coupon,value=10 (type defaults to coupon).
     #[arg(long)]
     offer: Vec<String>,
-    /// Fraction of units that enter the campaign.
-    #[arg(long, default_value_t = 1.0)]
-    traffic: f64,
-    /// Primary metric: an event kind.
-    #[arg(long, default_value = "purchase")]
-    metric: String,
-    /// Guardrail metrics, repeatable (revenue, cost, profit, aov or an event kind).
+    /// Fraction of units that enter the campaign, in (0, 1] (create's default 1).
+    #[arg(long)]
+    traffic: Option<f64>,
+    /// Primary metric: an event kind (create's default purchase).
+    #[arg(long)]
+    metric: Option<String>,
+    /// Guardrail metrics, repeatable (revenue, cost, profit, aov or an event kind); in edit,
+    /// the given list replaces the old one.
     #[arg(long)]
     guardrail: Vec<String>,
-    /// Custom event kinds accepted on top of exposure, click, add_to_cart, purchase.
+    /// Custom event kinds accepted on top of exposure, click, add_to_cart, purchase; in
+    /// edit, the given list replaces the old one.
     #[arg(long = "custom-kind")]
     custom_kind: Vec<String>,
-    /// Assignment hash seed (default: random, fixed at creation).
+    /// Assignment hash seed (create's default: random, fixed at creation).
     #[arg(long)]
     seed: Option<u64>,
     /// Report setting: units at which you expect to decide (tunes always-valid intervals).
@@ -81,94 +106,217 @@ pub struct CreateArgs {
     guardrail_margin: Option<f64>,
 }
 
-pub fn run(db: &Path, env: &Env, cmd: CampaignCmd) -> Result<ExitCode> {
+#[derive(Args)]
+pub struct CreateArgs {
+    /// Short unique key, e.g. coupon-10.
+    #[arg(long)]
+    key: String,
+    #[command(flatten)]
+    def: DefinitionArgs,
+    #[command(flatten)]
+    out: JsonFlag,
+}
+
+#[derive(Args)]
+pub struct EditArgs {
+    /// The draft to edit.
+    key: String,
+    #[command(flatten)]
+    def: DefinitionArgs,
+    #[command(flatten)]
+    out: JsonFlag,
+}
+
+pub fn run(session: &Session, env: &Env, cmd: CampaignCmd) -> Result<ExitCode> {
     match cmd {
-        CampaignCmd::Create(a) => create(db, env, *a),
-        CampaignCmd::List { json } => {
-            let store = open(db)?;
+        CampaignCmd::Create(a) => create(session, env, *a),
+        CampaignCmd::List { out } => {
+            let store = session.open_to_read()?;
             let list = store.campaigns()?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
+            if out.json {
+                write_json(&list)?;
             } else {
-                println!(
-                    "{:<20} {:<8} {:<8} {:>5}  name",
+                let mut text = format!(
+                    "{:<20} {:<8} {:<8} {:>5}  name\n",
                     "key", "kind", "status", "arms"
                 );
                 for c in list {
-                    println!(
-                        "{:<20} {:<8} {:<8} {:>5}  {}",
+                    text.push_str(&format!(
+                        "{:<20} {:<8} {:<8} {:>5}  {}\n",
                         c.spec.key,
                         c.spec.kind.as_str(),
                         c.status,
                         c.spec.arms.len(),
                         c.spec.name
-                    );
+                    ));
                 }
+                write_stdout(&text)?;
             }
             Ok(ExitCode::SUCCESS)
         }
-        CampaignCmd::Show { key, json } => {
-            let store = open(db)?;
+        CampaignCmd::Show { key, out } => {
+            let store = session.open_to_read()?;
             let (c, _) = store.campaign(&key)?;
             let arms = store.arm_summaries(&key)?;
-            if json {
-                let v = serde_json::json!({ "campaign": c, "arms": arms });
-                println!("{}", serde_json::to_string_pretty(&v)?);
+            if out.json {
+                write_json(&serde_json::json!({ "campaign": c, "arms": arms }))?;
             } else {
-                print!("{}", app::show_text(&c, &arms));
+                write_stdout(&app::show_text(&c, &arms))?;
             }
             Ok(ExitCode::SUCCESS)
         }
-        CampaignCmd::Start { key } => status(db, env, &key, Status::Running),
-        CampaignCmd::Pause { key } => status(db, env, &key, Status::Paused),
-        CampaignCmd::Stop { key } => status(db, env, &key, Status::Stopped),
+        CampaignCmd::Start { key, out } => status(session, env, &key, Status::Running, out),
+        CampaignCmd::Pause { key, out } => status(session, env, &key, Status::Paused, out),
+        CampaignCmd::Stop { key, out } => status(session, env, &key, Status::Stopped, out),
+        CampaignCmd::Edit(a) => edit(session, env, *a),
+        CampaignCmd::Delete { key, out } => {
+            let mut store = session.open_to_write()?;
+            app::delete_campaign(&mut store, env, &key)?;
+            if out.json {
+                write_json(&serde_json::json!({ "campaign": key, "deleted": true }))?;
+            } else {
+                write_stdout(&format!("deleted draft campaign {key} and its arms\n"))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
-fn create(db: &Path, env: &Env, a: CreateArgs) -> Result<ExitCode> {
-    let mut arms = CampaignSpec::parse_arms(&a.arms).map_err(anyhow::Error::msg)?;
-    for spec in &a.offer {
-        let (arm_key, offer) = spec
-            .split_once(':')
-            .with_context(|| format!("--offer `{spec}` must look like ARM:value=10"))?;
-        let offer =
-            Offer::parse_spec(offer).map_err(|e| anyhow::anyhow!("--offer `{spec}`: {e}"))?;
-        let Some(arm) = arms.iter_mut().find(|x| x.key == arm_key) else {
-            bail!("--offer `{spec}`: no arm `{arm_key}` in --arms");
-        };
-        arm.offer = offer;
-    }
-    let control = a.control.or_else(|| arms.first().map(|x| x.key.clone()));
+fn create(session: &Session, env: &Env, a: CreateArgs) -> Result<ExitCode> {
+    let d = a.def;
+    let Some(arms) = &d.arms else {
+        return Err(usage!(
+            "--arms is required, e.g. --arms control:50,coupon:50"
+        ));
+    };
+    let arms = parse_arms(arms, &d.offer)?;
+    let control = d.control.or_else(|| arms.first().map(|x| x.key.clone()));
     let spec = CampaignSpec {
-        name: a.name.unwrap_or_else(|| a.key.clone()),
+        name: d.name.unwrap_or_else(|| a.key.clone()),
         key: a.key,
-        kind: a.kind.parse::<CampaignKind>().map_err(anyhow::Error::msg)?,
+        kind: parse_kind(d.kind.as_deref().unwrap_or("ab"))?,
         arms,
         control,
-        traffic: a.traffic,
-        metric: a.metric,
-        guardrails: a.guardrail,
-        custom_kinds: a.custom_kind,
+        traffic: d.traffic.unwrap_or(1.0),
+        metric: d.metric.unwrap_or_else(|| "purchase".into()),
+        guardrails: d.guardrail,
+        custom_kinds: d.custom_kind,
         settings: liftdeck::domain::ReportSettings {
-            n_star: a.n_star,
-            correction: a.correction,
-            alpha: a.alpha,
-            guardrail_margin: a.guardrail_margin,
+            n_star: d.n_star,
+            correction: d.correction,
+            alpha: d.alpha,
+            guardrail_margin: d.guardrail_margin,
         },
-        seed: a.seed.unwrap_or_else(rand::random),
+        seed: d.seed.unwrap_or_else(rand::random),
     };
-    let mut store = open(db)?;
+    let mut store = session.open_or_create()?;
     app::create_campaign(&mut store, env, &spec)?;
-    println!(
-        "created campaign {} (draft); start it with `liftdeck campaign start {}`",
-        spec.key, spec.key
-    );
+    if a.out.json {
+        write_json(&serde_json::json!({ "campaign": spec.key, "status": Status::Draft }))?;
+    } else {
+        write_stdout(&format!(
+            "created campaign {} (draft); start it with `liftdeck campaign start {}`\n",
+            spec.key, spec.key
+        ))?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-fn status(db: &Path, env: &Env, key: &str, to: Status) -> Result<ExitCode> {
-    let mut store = open(db)?;
+fn edit(session: &Session, env: &Env, a: EditArgs) -> Result<ExitCode> {
+    let d = a.def;
+    // Flag syntax is checked before the database is opened.
+    let arms = d
+        .arms
+        .as_deref()
+        .map(|arms| parse_arms(arms, &d.offer))
+        .transpose()?;
+    let kind = d.kind.as_deref().map(parse_kind).transpose()?;
+    let mut store = session.open_to_write()?;
+    let spec = app::edit_campaign(&mut store, env, &a.key, |spec| {
+        if let Some(name) = d.name {
+            spec.name = name;
+        }
+        if let Some(kind) = kind {
+            spec.kind = kind;
+        }
+        match arms {
+            Some(arms) => {
+                // New arms: the old control survives only if it is still an arm.
+                let keep = spec
+                    .control
+                    .take()
+                    .filter(|c| arms.iter().any(|x| &x.key == c));
+                spec.control = keep.or_else(|| arms.first().map(|x| x.key.clone()));
+                spec.arms = arms;
+            }
+            None => apply_offers(&mut spec.arms, &d.offer)?,
+        }
+        if let Some(control) = d.control {
+            spec.control = Some(control);
+        }
+        if let Some(traffic) = d.traffic {
+            spec.traffic = traffic;
+        }
+        if let Some(metric) = d.metric {
+            spec.metric = metric;
+        }
+        if !d.guardrail.is_empty() {
+            spec.guardrails = d.guardrail;
+        }
+        if !d.custom_kind.is_empty() {
+            spec.custom_kinds = d.custom_kind;
+        }
+        if let Some(seed) = d.seed {
+            spec.seed = seed;
+        }
+        let s = &mut spec.settings;
+        s.n_star = d.n_star.or(s.n_star);
+        s.correction = d.correction.or(s.correction.take());
+        s.alpha = d.alpha.or(s.alpha);
+        s.guardrail_margin = d.guardrail_margin.or(s.guardrail_margin);
+        Ok(())
+    })?;
+    if a.out.json {
+        write_json(&serde_json::json!({ "campaign": spec.key, "definition": spec }))?;
+    } else {
+        write_stdout(&format!("edited draft campaign {}\n", spec.key))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parse_kind(kind: &str) -> Result<CampaignKind> {
+    kind.parse::<CampaignKind>()
+        .map_err(|e| usage!("--kind: {e}"))
+}
+
+/// `--arms` with the `--offer`s applied to them.
+fn parse_arms(arms: &str, offers: &[String]) -> Result<Vec<ArmSpec>> {
+    let mut arms = CampaignSpec::parse_arms(arms).map_err(|e| usage!("--arms: {e}"))?;
+    apply_offers(&mut arms, offers).map_err(|e| usage!("{e}"))?;
+    Ok(arms)
+}
+
+fn apply_offers(arms: &mut [ArmSpec], offers: &[String]) -> Result<(), String> {
+    for spec in offers {
+        let (arm_key, offer) = spec
+            .split_once(':')
+            .ok_or_else(|| format!("--offer `{spec}` must look like ARM:value=10"))?;
+        let offer = Offer::parse_spec(offer).map_err(|e| format!("--offer `{spec}`: {e}"))?;
+        let Some(arm) = arms.iter_mut().find(|x| x.key == arm_key) else {
+            return Err(format!("--offer `{spec}`: no arm `{arm_key}` in --arms"));
+        };
+        arm.offer = offer;
+    }
+    Ok(())
+}
+
+fn status(session: &Session, env: &Env, key: &str, to: Status, out: JsonFlag) -> Result<ExitCode> {
+    let mut store = session.open_to_write()?;
     let from = app::set_status(&mut store, env, key, to)?;
-    println!("{key}: {from} -> {to}");
+    if out.json {
+        write_json(&serde_json::json!({ "campaign": key, "from": from, "to": to }))?;
+    } else {
+        write_stdout(&format!("{key}: {from} -> {to}\n"))?;
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -3,16 +3,16 @@
 //! Exit codes here are part of the contract with log shippers: 3 when lines were rejected,
 //! 4 when a unit falls outside the campaign's traffic.
 
-use super::{open, EXIT_EXCLUDED, EXIT_REJECTS};
-use anyhow::{bail, Context, Result};
+use super::exit::{self, usage};
+use super::{write_json, write_stdout, JsonFlag, Session, EXIT_EXCLUDED, EXIT_REJECTS};
+use anyhow::{Context, Result};
 use clap::builder::{RangedU64ValueParser, TypedValueParser};
 use clap::Args;
-use liftdeck::app::{self, AppError, Assignment, Env, IngestOptions};
+use liftdeck::app::{self, Assignment, Env, IngestOptions};
 use liftdeck::lines::{Format, RejectReason, DEFAULT_MAX_LINE_BYTES};
-use liftdeck::store::{RejectFilter, RunSelector, StoreError};
+use liftdeck::store::{RejectFilter, RunSelector};
 use liftdeck::text::escape_control;
 use std::io::BufRead;
-use std::path::Path;
 use std::process::ExitCode;
 
 #[derive(Args)]
@@ -22,6 +22,8 @@ pub struct AssignArgs {
     /// Context as a JSON object, e.g. '{"device":"mobile","pre_value":12.5}'.
     #[arg(long)]
     context: Option<String>,
+    #[command(flatten)]
+    out: JsonFlag,
 }
 
 /// `--format jsonl|csv`: clap lists the names, the line module parses them (it knows no clap).
@@ -36,8 +38,9 @@ pub struct IngestArgs {
     /// Line format; by default csv for a `.csv` file, else jsonl.
     #[arg(long, value_parser = format_arg())]
     format: Option<Format>,
-    /// Lines per transaction.
-    #[arg(long, default_value_t = app::feed_batch_lines())]
+    /// Lines per transaction, 1 to 1,000,000.
+    #[arg(long, default_value_t = app::feed_batch_lines(),
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     batch: usize,
     /// Longest line accepted, in bytes; longer lines are rejected (`line_too_long`) without
     /// being held in memory.
@@ -48,9 +51,9 @@ pub struct IngestArgs {
     /// later lines are rejected (`future_timestamp`).
     #[arg(long, default_value = "24h", value_parser = super::parse_duration)]
     max_future: u64,
-    /// Print the summary as one JSON object on stdout (samples of rejects still go to stderr).
-    #[arg(long)]
-    json: bool,
+    /// The summary is one JSON object on stdout (samples of rejects still go to stderr).
+    #[command(flatten)]
+    out: JsonFlag,
 }
 
 #[derive(Args)]
@@ -62,7 +65,10 @@ pub struct ExportArgs {
 
 #[derive(Args)]
 pub struct VerifyArgs {
+    /// One campaign (default: every campaign).
     campaign: Option<String>,
+    #[command(flatten)]
+    out: JsonFlag,
 }
 
 #[derive(Args)]
@@ -76,9 +82,9 @@ pub struct RejectsArgs {
     /// Only rejects with this reason code, e.g. `unassigned_unit`.
     #[arg(long, value_parser = parse_reason)]
     reason: Option<String>,
-    /// One JSON array of reject objects on stdout, every field exact.
-    #[arg(long)]
-    json: bool,
+    /// Rejects as one JSON array on stdout, every field exact.
+    #[command(flatten)]
+    out: JsonFlag,
 }
 
 fn parse_run(s: &str) -> Result<RunSelector, String> {
@@ -102,41 +108,58 @@ fn parse_reason(s: &str) -> Result<String, String> {
     }
 }
 
-pub fn assign(db: &Path, env: &Env, args: AssignArgs) -> Result<ExitCode> {
+pub fn assign(session: &Session, env: &Env, args: AssignArgs) -> Result<ExitCode> {
     let AssignArgs {
         campaign,
         unit,
         context,
+        out,
     } = args;
     // A bad --context is reported before the database is touched.
     let context = match context {
         None => serde_json::Map::new(),
         Some(s) => match serde_json::from_str(&s) {
             Ok(serde_json::Value::Object(m)) => m,
-            _ => bail!("--context must be a JSON object, got `{s}`"),
+            _ => return Err(usage!("--context must be a JSON object, got `{s}`")),
         },
     };
-    let mut store = open(db)?;
+    let mut store = session.open_to_write()?;
     match app::assign(&mut store, env, &campaign, &unit, context)? {
-        Assignment::Arm { arm, .. } => {
-            println!("{arm}");
+        Assignment::Arm {
+            arm,
+            propensity,
+            new,
+        } => {
+            if out.json {
+                write_json(&serde_json::json!({
+                    "campaign": campaign, "unit": unit, "arm": arm,
+                    "propensity": propensity, "new": new,
+                }))?;
+            } else {
+                write_stdout(&format!("{arm}\n"))?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Assignment::Excluded => {
+            if out.json {
+                write_json(&serde_json::json!({
+                    "campaign": campaign, "unit": unit, "arm": null, "excluded": true,
+                }))?;
+            }
             eprintln!("unit `{unit}` is outside the traffic of `{campaign}`: no arm");
             Ok(ExitCode::from(EXIT_EXCLUDED))
         }
     }
 }
 
-pub fn ingest(db: &Path, env: &Env, args: IngestArgs) -> Result<ExitCode> {
+pub fn ingest(session: &Session, env: &Env, args: IngestArgs) -> Result<ExitCode> {
     let IngestArgs {
         file,
         format,
         batch,
         max_line_bytes,
         max_future,
-        json,
+        out,
     } = args;
     let format = format.unwrap_or(if file.ends_with(".csv") {
         Format::Csv
@@ -146,14 +169,14 @@ pub fn ingest(db: &Path, env: &Env, args: IngestArgs) -> Result<ExitCode> {
     let max_future = i64::try_from(max_future)
         .ok()
         .and_then(|s| s.checked_mul(1_000_000))
-        .with_context(|| format!("--max-future {max_future}s is too large"))?;
+        .ok_or_else(|| usage!("--max-future {max_future}s is too large"))?;
     let options = IngestOptions {
         batch_lines: batch,
         max_line_bytes,
         max_future,
         ..IngestOptions::new(format)
     };
-    let mut store = open(db)?;
+    let mut store = session.open_or_create()?;
     let (reader, source): (Box<dyn BufRead>, String) = if file == "-" {
         (Box::new(std::io::stdin().lock()), "stdin".into())
     } else {
@@ -178,7 +201,7 @@ pub fn ingest(db: &Path, env: &Env, args: IngestArgs) -> Result<ExitCode> {
                 .unwrap_or_default()
         );
     }
-    if json {
+    if out.json {
         let samples: Vec<serde_json::Value> = summary
             .samples
             .iter()
@@ -227,53 +250,88 @@ pub fn ingest(db: &Path, env: &Env, args: IngestArgs) -> Result<ExitCode> {
     })
 }
 
-pub fn export(db: &Path, args: ExportArgs) -> Result<ExitCode> {
-    let store = open(db)?;
-    let stdout = std::io::stdout().lock();
+pub fn export(session: &Session, args: ExportArgs) -> Result<ExitCode> {
+    let store = session.open_to_read()?;
+    let closed = std::cell::Cell::new(false);
+    let stdout = PipeWriter {
+        inner: std::io::stdout().lock(),
+        closed: &closed,
+    };
     match app::export(&store, &args.campaign, args.format, stdout) {
         Ok(_) => Ok(ExitCode::SUCCESS),
-        // `liftdeck export ... | head` closing the pipe early is not a failure.
-        Err(AppError::Io(e)) | Err(AppError::Store(StoreError::Io(e)))
-            if e.kind() == std::io::ErrorKind::BrokenPipe =>
-        {
-            Ok(ExitCode::SUCCESS)
-        }
+        // `liftdeck export ... | head` closing the pipe early is not a failure, whichever
+        // writer (JSONL or CSV, which rewraps the error) met it.
+        Err(_) if closed.get() => Ok(ExitCode::SUCCESS),
         Err(e) => Err(e.into()),
     }
 }
 
-pub fn verify(db: &Path, args: VerifyArgs) -> Result<ExitCode> {
-    let store = open(db)?;
+/// Stdout that remembers whether the reader went away, so the export can tell a closed pipe
+/// from a real failure even after a writer turned the error into its own type.
+struct PipeWriter<'a, W> {
+    inner: W,
+    closed: &'a std::cell::Cell<bool>,
+}
+
+impl<W: std::io::Write> std::io::Write for PipeWriter<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(buf).inspect_err(|e| self.note(e))
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush().inspect_err(|e| self.note(e))
+    }
+}
+
+impl<W> PipeWriter<'_, W> {
+    fn note(&self, e: &std::io::Error) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            self.closed.set(true);
+        }
+    }
+}
+
+pub fn verify(session: &Session, args: VerifyArgs) -> Result<ExitCode> {
+    let store = session.open_to_read()?;
     let keys = match args.campaign {
         Some(k) => vec![k],
         None => store.campaigns()?.into_iter().map(|c| c.spec.key).collect(),
     };
     let mut bad = 0;
+    let mut results = Vec::new();
+    let mut text = String::new();
     for key in &keys {
         let diffs = store.verify_rollups(key)?;
         if diffs.is_empty() {
-            println!("{key}: rollups match a full recompute");
+            text.push_str(&format!("{key}: rollups match a full recompute\n"));
         }
         for d in &diffs {
-            println!("MISMATCH {d}");
+            text.push_str(&format!("MISMATCH {d}\n"));
         }
         bad += diffs.len();
+        results.push(serde_json::json!({
+            "campaign": key, "ok": diffs.is_empty(), "mismatches": diffs,
+        }));
+    }
+    if args.out.json {
+        write_json(&serde_json::json!({ "ok": bad == 0, "campaigns": results }))?;
+    } else {
+        write_stdout(&text)?;
     }
     Ok(if bad == 0 {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(2)
+        ExitCode::from(exit::MISMATCH)
     })
 }
 
-pub fn rejects(db: &Path, args: RejectsArgs) -> Result<ExitCode> {
-    let store = open(db)?;
+pub fn rejects(session: &Session, args: RejectsArgs) -> Result<ExitCode> {
+    let store = session.open_to_read()?;
     let rows = store.rejects_where(&RejectFilter {
         run: args.run,
         reason: args.reason,
         limit: args.limit,
     })?;
-    if args.json {
+    if args.out.json {
         let out: Vec<serde_json::Value> = rows
             .iter()
             .map(|r| {

@@ -3,22 +3,23 @@
 //! and `F` keys, so each run is recorded in the jobs table and `health` sees a failed
 //! retrain from cron just as from the console. Progress goes to stderr as a bar.
 
-use super::write_stdout;
-use anyhow::{bail, Result};
+use super::exit::{bail_usage, CliError};
+use super::{write_stdout, JsonFlag, Session};
+use anyhow::Result;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use liftdeck::app::Env;
 use liftdeck::jobs::{self, JobEnd, JobKind, JobOutput, JobSettings, JobUpdate};
 use liftdeck::model::TrainOptions;
-use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 
 #[derive(Args)]
 pub struct TrainArgs {
     campaign: String,
-    /// Passes over the training units.
-    #[arg(long, default_value_t = TrainOptions::default().epochs)]
+    /// Passes over the training units, 1 to 10,000.
+    #[arg(long, default_value_t = TrainOptions::default().epochs,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
     epochs: usize,
     /// Adam's initial step size (it decays linearly to zero).
     #[arg(long, default_value_t = TrainOptions::default().learning_rate)]
@@ -26,8 +27,8 @@ pub struct TrainArgs {
     /// L2 penalty on the weights.
     #[arg(long, default_value_t = TrainOptions::default().l2)]
     l2: f64,
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    out: JsonFlag,
 }
 
 #[derive(Args)]
@@ -36,8 +37,8 @@ pub struct CausalArgs {
     /// Significance level of the intervals and p-values (default: the campaign's, else 0.05).
     #[arg(long)]
     alpha: Option<f64>,
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    out: JsonFlag,
 }
 
 #[derive(Args)]
@@ -49,11 +50,11 @@ pub struct ForecastArgs {
     /// 1 - the interval level (default: the campaign's alpha, else 0.05).
     #[arg(long)]
     alpha: Option<f64>,
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    out: JsonFlag,
 }
 
-pub fn train(db: &Path, env: &Env, read_only: bool, a: TrainArgs) -> Result<ExitCode> {
+pub fn train(session: &Session, env: &Env, a: TrainArgs) -> Result<ExitCode> {
     let settings = JobSettings {
         train: TrainOptions {
             epochs: a.epochs,
@@ -65,44 +66,42 @@ pub fn train(db: &Path, env: &Env, read_only: bool, a: TrainArgs) -> Result<Exit
     };
     let positive = |x: f64| x.is_finite() && x > 0.0;
     if a.epochs == 0 || !positive(a.learning_rate) || a.l2.is_nan() || a.l2 < 0.0 {
-        bail!("--epochs must be at least 1, --learning-rate positive, --l2 not negative");
+        bail_usage!("--epochs must be at least 1, --learning-rate positive, --l2 not negative");
     }
     run(
-        db,
+        session,
         env,
-        read_only,
         &settings,
         JobKind::Retrain,
         &a.campaign,
-        a.json,
+        a.out.json,
     )
 }
 
 fn check_alpha(alpha: Option<f64>) -> Result<()> {
     if alpha.is_some_and(|a| !(a > 0.0 && a < 0.5)) {
-        bail!("--alpha must be in (0, 0.5)");
+        bail_usage!("--alpha must be in (0, 0.5)");
     }
     Ok(())
 }
 
-pub fn causal(db: &Path, env: &Env, read_only: bool, a: CausalArgs) -> Result<ExitCode> {
+pub fn causal(session: &Session, env: &Env, a: CausalArgs) -> Result<ExitCode> {
     check_alpha(a.alpha)?;
     let settings = JobSettings {
         alpha: a.alpha,
         ..JobSettings::default()
     };
     run(
-        db,
+        session,
         env,
-        read_only,
         &settings,
         JobKind::Causal,
         &a.campaign,
-        a.json,
+        a.out.json,
     )
 }
 
-pub fn forecast(db: &Path, env: &Env, read_only: bool, a: ForecastArgs) -> Result<ExitCode> {
+pub fn forecast(session: &Session, env: &Env, a: ForecastArgs) -> Result<ExitCode> {
     check_alpha(a.alpha)?;
     let settings = JobSettings {
         alpha: a.alpha,
@@ -110,25 +109,30 @@ pub fn forecast(db: &Path, env: &Env, read_only: bool, a: ForecastArgs) -> Resul
         ..JobSettings::default()
     };
     run(
-        db,
+        session,
         env,
-        read_only,
         &settings,
         JobKind::Forecast,
         &a.campaign,
-        a.json,
+        a.out.json,
     )
 }
 
 fn run(
-    db: &Path,
+    session: &Session,
     env: &Env,
-    read_only: bool,
     settings: &JobSettings,
     kind: JobKind,
     campaign: &str,
     json: bool,
 ) -> Result<ExitCode> {
+    // The runner opens the database itself (and would create it): check first that it exists
+    // and has the campaign, so those failures keep their own exit codes (66, 65).
+    {
+        let store = session.open_to_read()?;
+        store.campaign(campaign)?;
+    }
+    let (db, read_only) = (session.db.as_path(), session.read_only);
     let bar = ProgressBar::new(1000).with_style(
         ProgressStyle::with_template("{bar:30} {percent:>3}% {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -155,8 +159,15 @@ fn run(
     let end = end.into_inner().ok().flatten();
     let out = match end {
         Some(JobEnd::Done(out)) => out,
-        Some(JobEnd::Failed(e)) => bail!("{} of {campaign} failed: {e}", kind.as_str()),
-        Some(JobEnd::Cancelled) | None => bail!("{} of {campaign} did not finish", kind.as_str()),
+        // What is left after the checks above is what the data could not support.
+        Some(JobEnd::Failed(e)) => {
+            return Err(
+                CliError::Data(format!("{} of {campaign} failed: {e}", kind.as_str())).into(),
+            )
+        }
+        Some(JobEnd::Cancelled) | None => {
+            anyhow::bail!("{} of {campaign} did not finish", kind.as_str())
+        }
     };
     let text = match (&out, json) {
         (JobOutput::Model(m), true) => serde_json::to_string_pretty(m)? + "\n",

@@ -8,36 +8,45 @@
 
 pub mod bench;
 pub mod campaign;
+pub mod exit;
 pub mod feed;
 pub mod jobs;
 pub mod ops;
 pub mod report;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use exit::CliError;
 use liftdeck::store::Store;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-/// Exit codes (documented in the README).
-pub const EXIT_REJECTS: u8 = 3;
-pub const EXIT_EXCLUDED: u8 = 4;
+/// Exit codes of results that are not failures (the whole table is in `exit`).
+pub const EXIT_REJECTS: u8 = exit::REJECTS;
+pub const EXIT_EXCLUDED: u8 = exit::EXCLUDED;
+
+/// Where the database is when neither --db nor $LIFTDECK_DB names one.
+pub const DEFAULT_DB: &str = "liftdeck.db";
+/// The demo's own default file; the demo never reads $LIFTDECK_DB.
+pub const DEFAULT_DEMO_DB: &str = "liftdeck-demo.db";
 
 #[derive(Parser)]
 #[command(
     name = "liftdeck",
     version,
-    about = "Terminal console for e-commerce campaign experiments"
+    about = "Terminal console for e-commerce campaign experiments",
+    after_help = "Exit codes: 0 ok, 1 health WARN, 2 health CRIT, 3 ingest had rejects, 4 unit \
+                  outside traffic, 5 verify mismatch, 64 usage, 65 bad input data, 66 missing \
+                  database or file, 70 internal, 74 I/O, 75 database busy (retry), 77 refused \
+                  by --read-only."
 )]
 pub struct Cli {
-    /// Database file (created private to its owner when missing).
-    #[arg(
-        long,
-        global = true,
-        env = "LIFTDECK_DB",
-        default_value = "liftdeck.db"
-    )]
-    pub db: PathBuf,
-    /// Open the database read-only: look without being able to change anything.
+    /// Database file [default: $LIFTDECK_DB, else liftdeck.db; `demo` uses liftdeck-demo.db
+    /// and ignores $LIFTDECK_DB]. Only `campaign create`, `ingest` and `demo` create it
+    /// (private to its owner); every other command needs it to exist.
+    #[arg(long, global = true)]
+    pub db: Option<PathBuf>,
+    /// Open the database read-only for the whole process: commands that would change it are
+    /// refused with exit 77 before anything is opened.
     #[arg(long, global = true)]
     pub read_only: bool,
     /// Console colours: default, high-contrast or mono (NO_COLOR forces mono).
@@ -53,7 +62,8 @@ pub struct Cli {
 pub enum Command {
     /// The operator console (the default when no command is given).
     Console,
-    /// Define, list, show and move campaigns through draft -> running <-> paused -> stopped.
+    /// Define, list, show, edit and delete campaigns, and move them through
+    /// draft -> running <-> paused -> stopped.
     #[command(subcommand)]
     Campaign(campaign::CampaignCmd),
     /// Assign a unit to an arm of a running campaign and print the arm.
@@ -62,11 +72,11 @@ pub enum Command {
     Ingest(feed::IngestArgs),
     /// Write a campaign's definition, assignments and events to stdout.
     Export(feed::ExportArgs),
-    /// Recompute every rollup of a campaign from raw rows and compare with the stored ones.
+    /// Recompute every rollup of a campaign from raw rows and compare (exit 5 on a mismatch).
     Verify(feed::VerifyArgs),
     /// Show the newest rejected lines with their reasons.
     Rejects(feed::RejectsArgs),
-    /// A simulated shop with three campaigns and live traffic.
+    /// A simulated shop with three campaigns and live traffic, in its own database.
     Demo(ops::DemoArgs),
     /// Health of every running campaign for cron and monitoring: exit 0 OK, 1 warning, 2 critical.
     Health(ops::HealthArgs),
@@ -86,9 +96,186 @@ pub enum Command {
     Bench(bench::BenchCmd),
 }
 
-/// Opens (creating when missing) the database for a command that may write.
-pub fn open(db: &Path) -> Result<Store> {
-    Store::open(db).with_context(|| format!("opening {}", db.display()))
+/// What a command does to the database: the one place that decides what `--read-only`
+/// refuses and which commands may create a database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbUse {
+    /// Never opens --db (power, replay).
+    None,
+    /// Reads an existing database; allowed under --read-only.
+    Read,
+    /// Changes an existing database (or, for bench, files of its own): refused under
+    /// --read-only.
+    Write,
+    /// Creates the database when missing, then writes: refused under --read-only.
+    Create,
+}
+
+impl DbUse {
+    pub fn mutates(self) -> bool {
+        matches!(self, DbUse::Write | DbUse::Create)
+    }
+}
+
+impl Command {
+    pub fn db_use(&self) -> DbUse {
+        use campaign::CampaignCmd as C;
+        match self {
+            Command::Campaign(C::Create(_)) | Command::Ingest(_) | Command::Demo(_) => {
+                DbUse::Create
+            }
+            Command::Campaign(
+                C::Start { .. } | C::Pause { .. } | C::Stop { .. } | C::Edit(_) | C::Delete { .. },
+            )
+            | Command::Assign(_)
+            | Command::Train(_)
+            | Command::Bench(_) => DbUse::Write,
+            Command::Console
+            | Command::Campaign(C::List { .. } | C::Show { .. })
+            | Command::Export(_)
+            | Command::Verify(_)
+            | Command::Rejects(_)
+            | Command::Health(_)
+            | Command::Report(_)
+            | Command::Forecast(_) => DbUse::Read,
+            Command::Replay(_) | Command::Power(_) => DbUse::None,
+        }
+    }
+
+    /// The command as typed, for messages: `campaign start`.
+    pub fn name(&self) -> &'static str {
+        use campaign::CampaignCmd as C;
+        match self {
+            Command::Console => "console",
+            Command::Campaign(c) => match c {
+                C::Create(_) => "campaign create",
+                C::List { .. } => "campaign list",
+                C::Show { .. } => "campaign show",
+                C::Start { .. } => "campaign start",
+                C::Pause { .. } => "campaign pause",
+                C::Stop { .. } => "campaign stop",
+                C::Edit(_) => "campaign edit",
+                C::Delete { .. } => "campaign delete",
+            },
+            Command::Assign(_) => "assign",
+            Command::Ingest(_) => "ingest",
+            Command::Export(_) => "export",
+            Command::Verify(_) => "verify",
+            Command::Rejects(_) => "rejects",
+            Command::Demo(_) => "demo",
+            Command::Health(_) => "health",
+            Command::Replay(_) => "replay",
+            Command::Power(_) => "power",
+            Command::Report(_) => "report",
+            Command::Train(_) => "train",
+            Command::Forecast(_) => "forecast",
+            Command::Bench(_) => "bench",
+        }
+    }
+}
+
+/// The `--json` flag, one definition for every command that has it so each `--help` says the
+/// same thing.
+#[derive(Args, Debug, Clone, Copy, Default)]
+pub struct JsonFlag {
+    /// Print JSON instead of text: timestamps are RFC 3339 strings, seeds are strings, and an
+    /// error is `{"error": {"code": EXIT_CODE, "message": ...}}` on stdout (text on stderr too).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Whether the command line asked for JSON, decided from the raw arguments so that errors
+/// clap raises before parsing finishes are JSON too.
+pub fn json_requested(args: &[std::ffi::OsString]) -> bool {
+    args.iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--json")
+}
+
+/// The database this process works on and how it may use it.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub db: PathBuf,
+    pub read_only: bool,
+}
+
+impl Session {
+    /// `--db` wins; otherwise `$LIFTDECK_DB`, except for the demo, which uses its own file
+    /// so that an operator's environment never points it at a real database.
+    pub fn new(db: Option<PathBuf>, read_only: bool, command: &Command) -> Session {
+        let db = match (db, command) {
+            (Some(db), _) => db,
+            (None, Command::Demo(_)) => PathBuf::from(DEFAULT_DEMO_DB),
+            (None, _) => std::env::var_os("LIFTDECK_DB")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DB)),
+        };
+        Session { db, read_only }
+    }
+
+    /// Fails with exit 66 unless the database exists and is not an empty file.
+    pub fn require_database(&self) -> Result<()> {
+        match std::fs::metadata(&self.db) {
+            Ok(m) if m.len() > 0 && !m.is_dir() => Ok(()),
+            _ => Err(CliError::MissingDatabase {
+                path: self.db.clone(),
+            }
+            .into()),
+        }
+    }
+
+    /// Opens an existing database to read it: read-only whenever the schema is current (so
+    /// reading takes no write lock), upgrading it first when it is older and the session may
+    /// write. Never creates a database.
+    pub fn open_to_read(&self) -> Result<Store> {
+        self.require_database()?;
+        self.warn_permissions();
+        let read_only = Store::open_read_only(&self.db);
+        let store = match read_only {
+            Err(liftdeck::store::StoreError::NeedsUpgrade { .. }) if !self.read_only => {
+                drop(Store::open_existing(&self.db).with_context(|| self.opening())?);
+                Store::open_read_only(&self.db)
+            }
+            other => other,
+        };
+        store.with_context(|| self.opening())
+    }
+
+    /// Opens an existing database to change it. Never creates one; refused under --read-only
+    /// (commands that write are refused before they get here; this is the second lock).
+    pub fn open_to_write(&self) -> Result<Store> {
+        self.refuse_if_read_only("write")?;
+        self.require_database()?;
+        self.warn_permissions();
+        Store::open_existing(&self.db).with_context(|| self.opening())
+    }
+
+    /// Opens the database, creating it (mode 0600) when missing: only for the commands that
+    /// are meant to create one.
+    pub fn open_or_create(&self) -> Result<Store> {
+        self.refuse_if_read_only("create")?;
+        self.warn_permissions();
+        Store::open(&self.db).with_context(|| self.opening())
+    }
+
+    fn refuse_if_read_only(&self, what: &str) -> Result<()> {
+        if self.read_only {
+            return Err(CliError::ReadOnly(format!("{what} {}", self.db.display())).into());
+        }
+        Ok(())
+    }
+
+    fn opening(&self) -> String {
+        format!("opening {}", self.db.display())
+    }
+
+    fn warn_permissions(&self) {
+        if let Some(w) = liftdeck::store::permission_warning(&self.db) {
+            eprintln!("warning: {w}");
+        }
+    }
 }
 
 /// Writes to stdout; a closed pipe (`| head`) is not an error.
@@ -100,16 +287,54 @@ pub fn write_stdout(text: &str) -> Result<()> {
     }
 }
 
-/// A clap value parser for durations in seconds: `90`, `90s`, `15m`, `2h`.
+/// Pretty JSON and a newline, on stdout.
+pub fn write_json(value: &impl serde::Serialize) -> Result<()> {
+    write_stdout(&(serde_json::to_string_pretty(value)? + "\n"))
+}
+
+/// A clap value parser for durations in seconds: `90`, `90s`, `15m`, `2h`. A value whose
+/// seconds do not fit is refused rather than wrapped.
 pub fn parse_duration(s: &str) -> Result<u64, String> {
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let n: u64 = num
         .parse()
-        .map_err(|_| format!("`{s}` is not a duration like 30s"))?;
-    match unit {
-        "" | "s" => Ok(n),
-        "m" => Ok(n * 60),
-        "h" => Ok(n * 3600),
-        _ => Err(format!("`{s}`: use s, m or h")),
+        .map_err(|_| format!("`{s}` is not a duration like 30s, 15m or 2h"))?;
+    let scale = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => return Err(format!("`{s}`: use s, m or h")),
+    };
+    // Durations become microseconds (i64) downstream: keep the product representable there.
+    n.checked_mul(scale)
+        .filter(|secs| {
+            secs.checked_mul(1_000_000)
+                .is_some_and(|us| us <= i64::MAX as u64)
+        })
+        .ok_or_else(|| format!("`{s}` is too long a duration"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_that_overflow_are_refused() {
+        assert_eq!(parse_duration("15m"), Ok(900));
+        assert_eq!(parse_duration("2h"), Ok(7200));
+        assert!(parse_duration("18446744073709551615h").is_err());
+        assert!(parse_duration("5124095576030432h").is_err());
+        assert!(parse_duration("9223372036855s").is_err());
+        assert!(parse_duration("9223372036854s").is_ok());
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("-5m").is_err());
+    }
+
+    #[test]
+    fn every_command_is_classified_for_read_only() {
+        // Reading commands never mutate; creating ones always do.
+        assert!(!Command::Console.db_use().mutates());
+        assert!(!DbUse::Read.mutates() && !DbUse::None.mutates());
+        assert!(DbUse::Write.mutates() && DbUse::Create.mutates());
     }
 }

@@ -2,11 +2,10 @@
 //! (units per arm to detect an effect). Flags fall back to the campaign's stored report
 //! settings, then to fixed defaults; the statistics are in `liftdeck::stats`.
 
-use super::write_stdout;
-use anyhow::{bail, Context, Result};
+use super::exit::bail_usage;
+use super::{write_json, write_stdout, JsonFlag, Session};
+use anyhow::Result;
 use clap::{Args, Subcommand};
-use liftdeck::store::Store;
-use std::path::Path;
 use std::process::ExitCode;
 
 #[derive(Args)]
@@ -27,6 +26,8 @@ pub struct PowerArgs {
     alpha: f64,
     #[arg(long, default_value_t = 0.8)]
     power: f64,
+    #[command(flatten)]
+    out: JsonFlag,
 }
 
 #[derive(Subcommand)]
@@ -44,8 +45,8 @@ pub struct ReportArgs {
     /// Default: the campaign's metric.
     #[arg(long)]
     metric: Option<String>,
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    out: JsonFlag,
     /// Significance level (default: the campaign's, else 0.05).
     #[arg(long)]
     alpha: Option<f64>,
@@ -75,33 +76,25 @@ pub struct ReportArgs {
     mde: f64,
 }
 
-pub fn run(
-    db: &Path,
-    env: &liftdeck::app::Env,
-    read_only: bool,
-    cmd: ReportCmd,
-) -> Result<ExitCode> {
+pub fn run(session: &Session, env: &liftdeck::app::Env, cmd: ReportCmd) -> Result<ExitCode> {
     match cmd {
-        ReportCmd::Ab(args) => report_ab(db, *args),
-        ReportCmd::Causal(args) => super::jobs::causal(db, env, read_only, args),
+        ReportCmd::Ab(args) => report_ab(session, *args),
+        ReportCmd::Causal(args) => super::jobs::causal(session, env, args),
     }
 }
 
-fn report_ab(db: &Path, a: ReportArgs) -> Result<ExitCode> {
+fn report_ab(session: &Session, a: ReportArgs) -> Result<ExitCode> {
     use liftdeck::app::report::{
         format_text_with, options_for, report_ab, Capping, ReportOverrides,
     };
     use liftdeck::stats::ab::Metric;
     use liftdeck::stats::bayes::EffectPrior;
-    // A report only reads; a read-write open is the fallback when a read-only one fails
-    // (e.g. no file yet).
-    let store = Store::open_read_only(db)
-        .or_else(|_| Store::open(db))
-        .with_context(|| format!("opening {}", db.display()))?;
+    // A report only reads, and never creates a database.
+    let store = session.open_to_read()?;
     let (campaign, _) = store.campaign(&a.campaign)?;
     let metric_name = a.metric.unwrap_or(campaign.spec.metric.clone());
     let Some(metric) = Metric::parse(&metric_name) else {
-        bail!(
+        bail_usage!(
             "--metric `{metric_name}`: use one of conversion, ctr, add_to_cart, revenue, cost, \
              profit, aov"
         );
@@ -109,7 +102,7 @@ fn report_ab(db: &Path, a: ReportArgs) -> Result<ExitCode> {
     let prior = match a.prior.as_str() {
         "flat" => EffectPrior::Flat,
         "proper" => EffectPrior::PROPER_DEFAULT,
-        other => bail!("--prior `{other}`: use flat or proper"),
+        other => bail_usage!("--prior `{other}`: use flat or proper"),
     };
     // Alpha, N*, the correction and the guardrail margin: the campaign's unless a flag says
     // otherwise, validated in one place (`options_for`, shared with health, jobs, console).
@@ -129,7 +122,7 @@ fn report_ab(db: &Path, a: ReportArgs) -> Result<ExitCode> {
         _ => Capping::None,
     };
     let out = report_ab(&store, &a.campaign, metric, &opts, capping, a.by.as_deref())?;
-    let text = if a.json {
+    let text = if a.out.json {
         // Without --by there is one report: print it, not a one-element list.
         let mut j = if a.by.is_some() {
             serde_json::to_string_pretty(&out)?
@@ -165,15 +158,22 @@ pub fn power(p: PowerArgs) -> Result<ExitCode> {
         (Some(rate), _) => units_per_arm_proportion(rate, p.mde, design),
         (None, Some(sd)) => {
             let Some(mean) = p.mean else {
-                bail!("--sd needs --mean to turn the relative --mde into an absolute effect");
+                bail_usage!("--sd needs --mean to turn the relative --mde into an absolute effect");
             };
             units_per_arm_mean(sd, p.mde * mean.abs(), design)
         }
-        (None, None) => bail!("give --baseline RATE or --sd SD --mean MEAN"),
+        (None, None) => bail_usage!("give --baseline RATE or --sd SD --mean MEAN"),
     };
     let Some(n) = needed else {
-        bail!("no sample size for these inputs: rates must be in (0, 1), alpha and power in (0, 1), mde non-zero");
+        bail_usage!("no sample size for these inputs: rates must be in (0, 1), alpha and power in (0, 1), mde non-zero");
     };
+    if p.out.json {
+        write_json(&serde_json::json!({
+            "units_per_arm": n.ceil(), "exact": n, "mde": p.mde,
+            "alpha": p.alpha, "power": p.power,
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     write_stdout(&format!(
         "{} units per arm ({:.1} exact) detect a {} relative effect at alpha {} with {:.0}% power\n",
         liftdeck::format::quantity(n.ceil()),

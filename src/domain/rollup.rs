@@ -89,6 +89,30 @@ impl RollupCell for Option<Micros> {
     }
 }
 
+/// How a cell appears in JSON: numbers as numbers, the latest event time as RFC 3339 (the
+/// JSON convention for every timestamp).
+trait CellJson {
+    fn write<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error>;
+}
+
+impl CellJson for i64 {
+    fn write<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i64(*self)
+    }
+}
+
+impl CellJson for f64 {
+    fn write<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(*self)
+    }
+}
+
+impl CellJson for Option<Micros> {
+    fn write<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        super::json_time::option(self, s)
+    }
+}
+
 macro_rules! cell_type {
     (Count) => { i64 };
     (Sum) => { f64 };
@@ -101,7 +125,9 @@ macro_rules! arm_rollup {
         /// field, same name, same order).
         #[derive(Debug, Clone, Default, PartialEq, Serialize)]
         pub struct ArmRollup {
-            $( $(#[doc = $doc])* pub $name: cell_type!($kind), )*
+            $( $(#[doc = $doc])*
+               #[serde(serialize_with = "CellJson::write")]
+               pub $name: cell_type!($kind), )*
         }
 
         impl ArmRollup {

@@ -141,7 +141,15 @@ pub(crate) fn insert_campaign(
         serde_json::to_string(&spec.settings).unwrap_or_else(|_| "{}".into()),
     ])?;
     let campaign_id = conn.last_insert_rowid();
-    for (position, arm) in spec.arms.iter().enumerate() {
+    insert_arms(conn, campaign_id, &spec.arms, ts)?;
+    let detail = serde_json::to_string(spec).unwrap_or_default();
+    Store::audit_on(conn, ts, actor, "campaign.create", Some(&spec.key), &detail)?;
+    Ok(campaign_id)
+}
+
+/// The arms of a campaign with their empty rollups and first weight-history row.
+fn insert_arms(conn: &Connection, campaign_id: i64, arms: &[ArmSpec], ts: i64) -> Result<()> {
+    for (position, arm) in arms.iter().enumerate() {
         let offer = serde_json::to_string(&arm.offer)
             .map_err(|e| StoreError::Corrupt(format!("offer of arm {}: {e}", arm.key)))?;
         conn.prepare_cached(
@@ -156,12 +164,102 @@ pub(crate) fn insert_campaign(
         )?
         .execute(params![arm_id, ts, arm.weight])?;
     }
-    let detail = serde_json::to_string(spec).unwrap_or_default();
-    Store::audit_on(conn, ts, actor, "campaign.create", Some(&spec.key), &detail)?;
-    Ok(campaign_id)
+    Ok(())
+}
+
+/// Removes a draft's arms and everything hung on them (a draft takes no traffic, so these
+/// are its empty rollups and its creation weights).
+fn delete_arms(conn: &Connection, campaign_id: i64) -> Result<()> {
+    for sql in [
+        "DELETE FROM arm_rollups WHERE arm_id IN (SELECT id FROM arms WHERE campaign_id = ?1)",
+        "DELETE FROM arm_custom_rollups WHERE arm_id IN (SELECT id FROM arms WHERE campaign_id = ?1)",
+        "DELETE FROM arm_buckets WHERE arm_id IN (SELECT id FROM arms WHERE campaign_id = ?1)",
+        "DELETE FROM arm_weight_history WHERE arm_id IN (SELECT id FROM arms WHERE campaign_id = ?1)",
+        "DELETE FROM arms WHERE campaign_id = ?1",
+    ] {
+        conn.prepare_cached(sql)?.execute([campaign_id])?;
+    }
+    Ok(())
+}
+
+/// The id of `key` if it is a draft; otherwise why it may not be `action` (edited, deleted).
+fn draft_id(conn: &Connection, key: &str, action: &'static str) -> Result<i64> {
+    let (id, status): (i64, String) = conn
+        .prepare_cached("SELECT id, status FROM campaigns WHERE key = ?1")?
+        .query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .ok_or_else(|| StoreError::UnknownCampaign(key.into()))?;
+    let status: Status = status.parse().map_err(StoreError::Corrupt)?;
+    if status != Status::Draft {
+        return Err(StoreError::NotDraft {
+            key: key.into(),
+            status,
+            action,
+        });
+    }
+    Ok(id)
 }
 
 impl Store {
+    /// Replaces a draft's definition, arms included, and logs the before and after. The key
+    /// stays; the status check and the change are one IMMEDIATE transaction, so a campaign
+    /// started meanwhile is not edited.
+    pub fn edit_draft(&mut self, spec: &CampaignSpec, ts: i64, actor: &str) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let id = draft_id(&tx, &spec.key, "edited")?;
+        let before = load_campaign(&tx, &spec.key)?
+            .map(|(c, _)| c.spec)
+            .ok_or_else(|| StoreError::UnknownCampaign(spec.key.clone()))?;
+        tx.prepare_cached(
+            "UPDATE campaigns SET name = ?2, kind = ?3, seed = ?4, traffic = ?5, control_arm = ?6,
+                 metric = ?7, guardrails = ?8, custom_kinds = ?9, settings = ?10
+             WHERE id = ?1",
+        )?
+        .execute(params![
+            id,
+            spec.name,
+            spec.kind.as_str(),
+            spec.seed as i64,
+            spec.traffic,
+            spec.control,
+            spec.metric,
+            serde_json::to_string(&spec.guardrails).unwrap_or_else(|_| "[]".into()),
+            serde_json::to_string(&spec.custom_kinds).unwrap_or_else(|_| "[]".into()),
+            serde_json::to_string(&spec.settings).unwrap_or_else(|_| "{}".into()),
+        ])?;
+        if before.arms != spec.arms {
+            delete_arms(&tx, id)?;
+            insert_arms(&tx, id, &spec.arms, ts)?;
+        }
+        let detail = serde_json::json!({ "before": before, "after": spec }).to_string();
+        Store::audit_on(&tx, ts, actor, "campaign.edit", Some(&spec.key), &detail)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Deletes a draft with its arms; the audit entry keeps its definition.
+    pub fn delete_draft(&mut self, key: &str, ts: i64, actor: &str) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let id = draft_id(&tx, key, "deleted")?;
+        let spec = load_campaign(&tx, key)?.map(|(c, _)| c.spec);
+        delete_arms(&tx, id)?;
+        // A causal report run on a draft leaves a job row; nothing else refers to a draft.
+        tx.prepare_cached("DELETE FROM models WHERE campaign_id = ?1")?
+            .execute([id])?;
+        tx.prepare_cached("DELETE FROM jobs WHERE campaign_id = ?1")?
+            .execute([id])?;
+        tx.prepare_cached("DELETE FROM campaigns WHERE id = ?1")?
+            .execute([id])?;
+        let detail = serde_json::to_string(&spec).unwrap_or_default();
+        Store::audit_on(&tx, ts, actor, "campaign.delete", Some(key), &detail)?;
+        tx.commit()?;
+        Ok(())
+    }
+
     pub fn create_campaign(&mut self, spec: &CampaignSpec, ts: i64, actor: &str) -> Result<i64> {
         let tx = self
             .conn

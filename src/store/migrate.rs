@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/005_cuped_cross_sums_for_every_metric.sql"),
     include_str!("../../migrations/006_jobs_and_models.sql"),
     include_str!("../../migrations/007_rejects_per_run.sql"),
+    include_str!("../../migrations/008_settings.sql"),
 ];
 
 /// The schema version this build writes and understands.

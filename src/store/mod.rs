@@ -9,6 +9,7 @@ pub mod migrate;
 mod rejects;
 mod rollup_sql;
 mod rollups;
+mod settings;
 mod write_lock;
 
 pub use crate::domain::ArmRollup;
@@ -43,6 +44,22 @@ pub enum StoreError {
     NeedsUpgrade { found: i64, needed: i64 },
     #[error("database file {0} does not exist")]
     Missing(PathBuf),
+    #[error(
+        "cannot read {path} read-only: SQLite must create {path}-shm beside it, {dir} is not \
+         writable by this user, and {path}-wal holds changes not yet in the main file. Ask the \
+         owner to checkpoint it (`sqlite3 {path} 'PRAGMA wal_checkpoint(TRUNCATE)'`) or copy \
+         {path} and {path}-wal to a directory you can write"
+    )]
+    ReadOnlyDirectory { path: PathBuf, dir: PathBuf },
+    #[error(
+        "campaign `{key}` is {status}; only a draft can be {action} (stop it instead, or \
+         create a new campaign)"
+    )]
+    NotDraft {
+        key: String,
+        status: crate::domain::Status,
+        action: &'static str,
+    },
     #[error("no campaign `{0}` (see `liftdeck campaign list`)")]
     UnknownCampaign(String),
     #[error("campaign `{0}` already exists")]
@@ -89,17 +106,47 @@ impl Store {
         })
     }
 
+    /// Opens and migrates an existing database for writing; never creates one.
+    pub fn open_existing(path: &Path) -> Result<Store> {
+        if !path.exists() {
+            return Err(StoreError::Missing(path.to_path_buf()));
+        }
+        let mut conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        configure(&conn)?;
+        migrate::migrate(&mut conn)?;
+        Ok(Store {
+            conn,
+            access: Access::ReadWrite,
+        })
+    }
+
     /// Opens an existing database without the ability to change it.
+    ///
+    /// A WAL database needs its -shm file; in a directory (or on a file system) this user
+    /// cannot write, SQLite cannot create it and refuses. Then, when the -wal file holds no
+    /// changes, the main file alone is the whole database and is read with `immutable=1`;
+    /// otherwise the error says what to do (reading without the -wal would show old data).
     pub fn open_read_only(path: &Path) -> Result<Store> {
         if !path.exists() {
             return Err(StoreError::Missing(path.to_path_buf()));
         }
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.busy_timeout(Duration::from_secs(5))?;
-        stable_plans(&conn)?;
+        let conn = match read_only_connection(path, false) {
+            Ok(conn) => conn,
+            Err(StoreError::Sqlite(e)) => match read_only_fallback(&e, wal_len(path)) {
+                ReadOnlyFallback::Immutable => read_only_connection(path, true)?,
+                ReadOnlyFallback::Explain => {
+                    return Err(StoreError::ReadOnlyDirectory {
+                        path: path.to_path_buf(),
+                        dir: parent_dir(path),
+                    })
+                }
+                ReadOnlyFallback::None => return Err(StoreError::Sqlite(e)),
+            },
+            Err(e) => return Err(e),
+        };
         let found = migrate::user_version(&conn)?;
         if found > migrate::CURRENT_VERSION {
             return Err(StoreError::NewerSchema {
@@ -192,10 +239,15 @@ fn stable_plans(conn: &Connection) -> Result<()> {
 }
 
 /// Creates the file with mode 0600 before SQLite opens it: campaign data is user data.
-/// SQLite gives the -wal and -shm files the same permissions as the main file.
+/// SQLite gives the -wal and -shm files the same permissions as the main file. An existing
+/// empty file (a `touch`ed or `mktemp` path) is about to become a database, so it gets the
+/// same mode.
 fn create_private(path: &Path) -> Result<()> {
-    if path.exists() || path.as_os_str() == ":memory:" {
+    if path.as_os_str() == ":memory:" {
         return Ok(());
+    }
+    if path.exists() {
+        return tighten_if_empty(path);
     }
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
@@ -211,5 +263,167 @@ fn create_private(path: &Path) -> Result<()> {
             path: path.to_path_buf(),
             source,
         }),
+    }
+}
+
+/// Sets an existing, still empty file to mode 0600 before it is initialised as a database.
+fn tighten_if_empty(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(path)?;
+        if meta.is_file() && meta.len() == 0 && meta.permissions().mode() & 0o777 != 0o600 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// Why a database file's mode deserves a warning: writable by its group or by everyone.
+pub fn permission_warning(path: &Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode();
+        if mode & 0o022 != 0 {
+            let who = if mode & 0o002 != 0 {
+                "everyone"
+            } else {
+                "its group"
+            };
+            return Some(format!(
+                "{} is writable by {who} (mode {:o}); anyone who can write it can change \
+                 campaign data. Consider `chmod 600 {}`",
+                path.display(),
+                mode & 0o777,
+                path.display()
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    None
+}
+
+/// A read-only connection that has run its first query (SQLite opens lazily, and the -shm
+/// problem shows only then).
+fn read_only_connection(path: &Path, immutable: bool) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = if immutable {
+        Connection::open_with_flags(immutable_uri(path), flags | OpenFlags::SQLITE_OPEN_URI)?
+    } else {
+        Connection::open_with_flags(path, flags)?
+    };
+    conn.busy_timeout(Duration::from_secs(5))?;
+    stable_plans(&conn)?;
+    migrate::user_version(&conn)?;
+    Ok(conn)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum ReadOnlyFallback {
+    /// Not the missing -shm problem: report the error as it is.
+    None,
+    /// Read the main file as immutable: the -wal is absent or empty.
+    Immutable,
+    /// The -wal holds changes: reading without it would be wrong, so explain.
+    Explain,
+}
+
+/// What to do when a read-only open failed with `err`; `wal_len` is the -wal file's size.
+fn read_only_fallback(err: &rusqlite::Error, wal_len: Option<u64>) -> ReadOnlyFallback {
+    use rusqlite::ErrorCode as C;
+    match err.sqlite_error_code() {
+        Some(C::ReadOnly | C::CannotOpen) => match wal_len {
+            None | Some(0) => ReadOnlyFallback::Immutable,
+            Some(_) => ReadOnlyFallback::Explain,
+        },
+        _ => ReadOnlyFallback::None,
+    }
+}
+
+fn wal_len(path: &Path) -> Option<u64> {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    std::fs::metadata(PathBuf::from(wal)).ok().map(|m| m.len())
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// `file:PATH?immutable=1` with the path percent-encoded (a `?` or `#` in it would otherwise
+/// end the path).
+fn immutable_uri(path: &Path) -> String {
+    let mut uri = String::from("file:");
+    for b in path.as_os_str().as_encoded_bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => {
+                uri.push(char::from(*b))
+            }
+            _ => uri.push_str(&format!("%{b:02X}")),
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqlite_error(code: i32) -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None)
+    }
+
+    #[test]
+    fn a_missing_shm_falls_back_to_immutable_only_when_the_wal_is_empty() {
+        let readonly = sqlite_error(8);
+        let cantopen = sqlite_error(14);
+        assert_eq!(
+            read_only_fallback(&readonly, None),
+            ReadOnlyFallback::Immutable
+        );
+        assert_eq!(
+            read_only_fallback(&cantopen, Some(0)),
+            ReadOnlyFallback::Immutable
+        );
+        assert_eq!(
+            read_only_fallback(&readonly, Some(4096)),
+            ReadOnlyFallback::Explain
+        );
+        assert_eq!(
+            read_only_fallback(&sqlite_error(26), None),
+            ReadOnlyFallback::None
+        );
+        assert_eq!(
+            read_only_fallback(&sqlite_error(5), None),
+            ReadOnlyFallback::None
+        );
+    }
+
+    #[test]
+    fn immutable_uris_escape_what_would_end_the_path() {
+        assert_eq!(
+            immutable_uri(Path::new("/tmp/a b?#%.db")),
+            "file:/tmp/a%20b%3F%23%25.db?immutable=1"
+        );
+    }
+
+    #[test]
+    fn the_immutable_connection_reads_a_wal_database_whose_wal_is_empty() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("odd ?name.db");
+        drop(Store::open(&path).expect("create"));
+        let conn = read_only_connection(&path, true).expect("immutable open");
+        assert_eq!(
+            migrate::user_version(&conn).expect("version"),
+            migrate::CURRENT_VERSION
+        );
     }
 }

@@ -266,7 +266,11 @@ fn illegal_status_moves_are_refused_naming_legal_ones_and_audited() {
     .status
     .success());
     let out = cli(&db, &["campaign", "pause", "s"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        out.status.code(),
+        Some(65),
+        "an illegal move is refused as bad input"
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("is draft; it cannot move to paused. Legal moves from draft: running"),

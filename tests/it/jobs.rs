@@ -369,8 +369,8 @@ fn cli_train_causal_and_forecast_print_json_and_read_only_refuses_training() {
     let f: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(f["horizon_days"], 7.0);
     let out = cli(&["--read-only", "train", "target"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("read-only session"));
+    assert_eq!(out.status.code(), Some(77), "refused by --read-only");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--read-only"));
     let out = cli(&["forecast", "nope"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no campaign `nope`"));
 }

@@ -461,7 +461,11 @@ fn campaign_settings_drive_the_report_and_flags_override_them() {
         ])
         .output()
         .expect("run");
-    assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(
+        bad.status.code(),
+        Some(65),
+        "an invalid definition is bad input"
+    );
     assert!(String::from_utf8_lossy(&bad.stderr).contains("use holm or bh"));
 }
 

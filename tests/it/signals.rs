@@ -9,11 +9,13 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
-/// Starts the console on a fresh database in an 80x24 pty, waits until it has drawn, sends
+/// Starts the console on a fresh (empty, created here: the console never creates one)
+/// database in an 80x24 pty, waits until it has drawn, sends
 /// `sig`, and returns the exit code and everything it wrote.
 fn console_killed_by(sig: Signal) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().expect("tmp");
     let db = dir.path().join("sig.db");
+    drop(liftdeck::store::Store::open(&db).expect("create the database"));
     let size = Winsize {
         ws_row: 24,
         ws_col: 80,
