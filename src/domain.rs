@@ -313,6 +313,19 @@ impl CampaignSpec {
                 self.key
             ));
         }
+        // Names and keys are printed on operators' terminals; a control character in one is
+        // an attack or an accident, never a name.
+        let texts = std::iter::once(("name", &self.name))
+            .chain(self.arms.iter().map(|a| ("arm key", &a.key)))
+            .chain(self.custom_kinds.iter().map(|k| ("custom kind", k)));
+        for (what, text) in texts {
+            if text.chars().any(char::is_control) {
+                return Err(format!(
+                    "{what} `{}` contains a control character",
+                    crate::text::escape_control(text)
+                ));
+            }
+        }
         if self.arms.len() < 2 {
             return Err("a campaign needs at least two arms".into());
         }
@@ -342,10 +355,20 @@ impl CampaignSpec {
         if !(self.traffic > 0.0 && self.traffic <= 1.0) {
             return Err(format!("traffic must be in (0, 1], got {}", self.traffic));
         }
-        if !self.is_known_kind(&self.metric) {
+        // The primary metric is an event kind (its conversion rate) or a money metric per unit.
+        if !self.is_known_kind(&self.metric)
+            && !crate::domain::GUARDRAIL_METRICS.contains(&self.metric.as_str())
+        {
+            let allowed: Vec<&str> = StandardKind::ALL
+                .iter()
+                .map(|k| k.as_str())
+                .chain(self.custom_kinds.iter().map(String::as_str))
+                .chain(crate::domain::GUARDRAIL_METRICS.iter().copied())
+                .collect();
             return Err(format!(
-                "metric `{}` is not an event kind of this campaign",
-                self.metric
+                "metric `{}` is not an event kind of this campaign or a money metric: use one of {}",
+                self.metric,
+                allowed.join(", ")
             ));
         }
         for g in &self.guardrails {

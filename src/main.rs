@@ -24,7 +24,7 @@ fn main() -> ExitCode {
         Err(e) => {
             let code = exit::code_for(&e);
             let message = exit::describe(&e);
-            eprintln!("error: {message}");
+            eprintln!("error: {}", liftdeck::text::escape_output(&message));
             if json {
                 let _ = cli::write_stdout(&(exit::json_error(code, &message) + "\n"));
             }

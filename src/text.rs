@@ -37,8 +37,39 @@ pub fn escape_control(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// A whole text output liftdeck composed itself: every control character escaped as in
+/// [`escape_control`] except the newlines that end its own lines. The last line of defence
+/// for anything that reached a table without field-level escaping.
+pub fn escape_output(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(|c| c != '\n' && is_unsafe(c)) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for line in s.split_inclusive('\n') {
+        let (body, newline) = match line.strip_suffix('\n') {
+            Some(b) => (b, "\n"),
+            None => (line, ""),
+        };
+        out.push_str(&escape_control(body));
+        out.push_str(newline);
+    }
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn output_keeps_its_own_newlines_and_escapes_every_other_control() {
+        let text = "name \u{1b}[2J\trow\r\nnext \u{9b}1m\n";
+        let safe = super::escape_output(text);
+        assert_eq!(safe, "name \\u{1b}[2J\\u{9}row\\u{d}\nnext \\u{9b}1m\n");
+        assert!(!safe.chars().any(|c| c.is_control() && c != '\n'));
+        assert!(matches!(
+            super::escape_output("plain\n"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
+
     use super::*;
 
     #[test]

@@ -54,6 +54,7 @@ pub struct CampaignHealth {
     pub status: Status,
     pub severity: Severity,
     pub units: i64,
+    #[serde(serialize_with = "crate::domain::json_time::option")]
     pub last_event: Option<Micros>,
     pub findings: Vec<Finding>,
 }

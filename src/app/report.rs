@@ -298,7 +298,7 @@ pub fn format_text_with(outputs: &[ReportOutput], nf: &NumberFormat) -> String {
             r.alpha,
             o.segment
                 .as_ref()
-                .map(|g| format!(" — segment {g}"))
+                .map(|g| format!(" — segment {}", crate::text::escape_control(g)))
                 .unwrap_or_default()
         ));
         if r.srm.alarm {

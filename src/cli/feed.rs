@@ -146,7 +146,10 @@ pub fn assign(session: &Session, env: &Env, args: AssignArgs) -> Result<ExitCode
                     "campaign": campaign, "unit": unit, "arm": null, "excluded": true,
                 }))?;
             }
-            eprintln!("unit `{unit}` is outside the traffic of `{campaign}`: no arm");
+            eprintln!(
+                "unit `{}` is outside the traffic of `{campaign}`: no arm",
+                escape_control(&unit)
+            );
             Ok(ExitCode::from(EXIT_EXCLUDED))
         }
     }

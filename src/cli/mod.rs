@@ -281,6 +281,9 @@ impl Session {
 /// Writes to stdout; a closed pipe (`| head`) is not an error.
 pub fn write_stdout(text: &str) -> Result<()> {
     use std::io::Write;
+    // Names, arm keys, segment values and unit ids come from outside: no control character
+    // but our own newlines reaches the terminal (JSON escapes its own, so it is unchanged).
+    let text = liftdeck::text::escape_output(text);
     match std::io::stdout().lock().write_all(text.as_bytes()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
         _ => Ok(()),

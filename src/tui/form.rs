@@ -201,12 +201,8 @@ impl Form {
             if field == CONTROL && errors.iter().any(|(f, _)| *f == ARMS) {
                 continue;
             }
+            // The metric's message lists the allowed values itself (`CampaignSpec::validate`).
             if let Err(e) = probe.validate() {
-                let e = if field == METRIC {
-                    format!("{e}: use one of {}", allowed_metrics().join(", "))
-                } else {
-                    e
-                };
                 errors.push((field, e));
             }
         }

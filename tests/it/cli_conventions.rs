@@ -160,6 +160,8 @@ fn json_timestamps_are_rfc3339_and_seeds_are_strings() {
         .filter_map(|a| a["rollup"]["last_event_ts"].as_str())
         .collect();
     assert_eq!(last, ["2026-11-01T12:00:00Z"], "{show}");
+    let health = json(&run(&db, &["health", "--json", "--stale", "1000000h"]));
+    assert_eq!(health[0]["last_event"], "2026-11-01T12:00:00Z", "{health}");
 }
 
 /// What jq 1.6 does to a JSON line: every number becomes a double.
@@ -426,5 +428,46 @@ fn assign_and_power_answer_in_json() {
     assert!(
         v["units_per_arm"].as_f64().is_some_and(|n| n > 1000.0),
         "{v}"
+    );
+}
+
+/// The primary metric is an event kind or a money metric per unit; anything else is refused
+/// with the allowed money metrics named (the console's form lists the same values).
+#[test]
+fn a_campaign_metric_may_be_revenue_and_a_wrong_one_lists_the_choices() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("m.db");
+    let ok = run(
+        &db,
+        &[
+            "campaign",
+            "create",
+            "--key",
+            "rev",
+            "--arms",
+            "a:50,b:50",
+            "--metric",
+            "revenue",
+        ],
+    );
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let bad = run(
+        &db,
+        &[
+            "campaign",
+            "create",
+            "--key",
+            "bad",
+            "--arms",
+            "a:50,b:50",
+            "--metric",
+            "nosuch",
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(65), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("revenue, cost, profit, aov"),
+        "{}",
+        stderr(&bad)
     );
 }
