@@ -203,20 +203,6 @@ impl Store {
             .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))?)
     }
 
-    /// A counter per source name (demo runs use it to keep unit names apart).
-    pub fn next_run_number(&mut self, source: &str) -> Result<u64> {
-        self.conn.execute(
-            "INSERT INTO ingest_runs (source, started_at, actor) VALUES (?1, 0, 'liftdeck')",
-            params![format!("{source}#run")],
-        )?;
-        let n: i64 = self.conn.query_row(
-            "SELECT COUNT(*) FROM ingest_runs WHERE source = ?1",
-            params![format!("{source}#run")],
-            |r| r.get(0),
-        )?;
-        Ok(n as u64)
-    }
-
     /// The top-level context field names recorded on any assignment of `key`, sorted: what
     /// `report ab --by` can split by (an unknown name is an error listing these). O(units).
     pub fn context_fields(&self, key: &str) -> Result<Vec<String>> {
