@@ -209,6 +209,9 @@ fn create(session: &Session, env: &Env, a: CreateArgs) -> Result<ExitCode> {
         },
         seed: d.seed.unwrap_or_else(rand::random),
     };
+    // A definition that cannot be created must not leave a new, empty database behind.
+    spec.validate()
+        .map_err(|e| anyhow::Error::from(app::AppError::Invalid(e)))?;
     let mut store = session.open_or_create()?;
     app::create_campaign(&mut store, env, &spec)?;
     if a.out.json {

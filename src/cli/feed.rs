@@ -179,7 +179,7 @@ pub fn ingest(session: &Session, env: &Env, args: IngestArgs) -> Result<ExitCode
         max_future,
         ..IngestOptions::new(format)
     };
-    let mut store = session.open_or_create()?;
+    // The input first: a missing file must not leave a new, empty database behind.
     let (reader, source): (Box<dyn BufRead>, String) = if file == "-" {
         (Box::new(std::io::stdin().lock()), "stdin".into())
     } else {
@@ -189,6 +189,7 @@ pub fn ingest(session: &Session, env: &Env, args: IngestArgs) -> Result<ExitCode
             file.to_string(),
         )
     };
+    let mut store = session.open_or_create()?;
     let summary = app::ingest_with(&mut store, env, reader, &source, &options, |_| {})?;
     let shown = escape_control(&source);
     for (line, e) in &summary.samples {

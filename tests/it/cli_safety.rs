@@ -181,6 +181,27 @@ fn creating_commands_create_the_database() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(a.exists() && b.exists());
+    // A definition that cannot be created leaves no new database behind.
+    let c = dir.path().join("c.db");
+    let out = run_in(
+        dir.path(),
+        Some(&c),
+        &[
+            "campaign",
+            "create",
+            "--key",
+            "k",
+            "--arms",
+            "a:1,b:1",
+            "--traffic",
+            "NaN",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    assert!(!c.exists(), "a refused create made {}", c.display());
+    let out = run_in(dir.path(), Some(&c), &["ingest", "no-such-file.jsonl"]);
+    assert_eq!(out.status.code(), Some(66), "{}", stderr(&out));
+    assert!(!c.exists(), "ingest of a missing file made {}", c.display());
 }
 
 #[test]
