@@ -171,31 +171,68 @@ impl JobStatus {
     }
 }
 
-/// The newest recorded run of one job kind for the selected campaign.
+/// The newest recorded run of one job kind for the selected campaign, and the newest done
+/// run of that kind, whose result is the one in force (a cancelled or failed run has none).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredJob {
+    /// The run's row in the jobs table.
+    pub id: i64,
     pub kind: JobKind,
     pub status: JobStatus,
     pub actor: String,
     pub started_at: Micros,
     pub finished_at: Option<Micros>,
-    /// The result in force after this run, as stored JSON (see `jobs.rs`).
-    pub result: Option<String>,
     pub error: Option<String>,
+    /// The newest done run of this kind: this run itself when it is done.
+    pub last_done: Option<DoneJob>,
+}
+
+/// A run that finished with a result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DoneJob {
+    pub id: i64,
+    pub actor: String,
+    pub started_at: Micros,
+    pub finished_at: Micros,
+    /// What the run produced, as stored JSON (`jobs::JobOutput::from_json` reads it).
+    pub result: Option<String>,
+}
+
+impl DoneJob {
+    fn from_row(row: JobRow) -> DoneJob {
+        DoneJob {
+            id: row.id,
+            actor: row.actor,
+            started_at: row.started_at,
+            finished_at: row.finished_at.unwrap_or(row.started_at),
+            result: row.result,
+        }
+    }
 }
 
 impl StoredJob {
     /// `None` for a row of a kind or status this version does not know.
-    fn from_row(row: JobRow) -> Option<StoredJob> {
+    fn from_rows(row: JobRow, done: &[JobRow]) -> Option<StoredJob> {
+        let kind = JobKind::parse(&row.kind)?;
         Some(StoredJob {
-            kind: JobKind::parse(&row.kind)?,
+            id: row.id,
+            kind,
             status: JobStatus::parse(&row.status)?,
+            last_done: done
+                .iter()
+                .find(|d| d.kind == row.kind)
+                .cloned()
+                .map(DoneJob::from_row),
             actor: row.actor,
             started_at: row.started_at,
             finished_at: row.finished_at,
-            result: row.result,
             error: row.error,
         })
+    }
+
+    /// Whether the result in force came from an earlier run than the newest one.
+    pub fn result_is_older(&self) -> bool {
+        self.last_done.as_ref().is_some_and(|d| d.id != self.id)
     }
 }
 
@@ -239,7 +276,8 @@ pub struct Snapshot {
     pub rejects: Vec<String>,
     /// Cumulative conversion rate per arm of the focused campaign over time, for the chart.
     pub series: Vec<ArmSeries>,
-    /// The newest recorded job of each kind for the focused campaign.
+    /// The newest recorded job of each kind for the focused campaign, each with the newest
+    /// done run of its kind.
     pub jobs: Vec<StoredJob>,
     /// When this snapshot was read, on the caller's clock.
     pub read_at: Micros,
@@ -354,10 +392,11 @@ pub fn load_snapshot(
         .next()
         .map(|o| o.report);
         series = cumulative_series(&store.buckets(key)?);
+        let done = store.latest_done_jobs(key)?;
         jobs = store
             .latest_jobs(key)?
             .into_iter()
-            .filter_map(StoredJob::from_row)
+            .filter_map(|row| StoredJob::from_rows(row, &done))
             .collect();
     }
     let focus_key = focused.map(|r| r.campaign.spec.key.clone());

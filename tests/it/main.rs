@@ -6,6 +6,7 @@ mod assignment;
 mod common;
 mod concurrency;
 mod console;
+mod console_jobs;
 mod console_trust;
 mod crash;
 mod demo;
