@@ -293,7 +293,18 @@ impl Snapshot {
     }
 }
 
-/// Cumulative conversion rate per arm with a 95% Wald band, from per-minute buckets.
+/// The 95% Wilson score interval of a proportion `p` of `n` units. Unlike the Wald interval it
+/// does not collapse to a point at 0 or 1 conversions, so an arm's early band on the chart is
+/// as wide as its few units warrant.
+fn wilson_95(p: f64, n: f64) -> (f64, f64) {
+    const Z: f64 = 1.959_963_984_540_054;
+    let z2 = Z * Z;
+    let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
+    let half = Z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / (1.0 + z2 / n);
+    ((centre - half).max(0.0), (centre + half).min(1.0))
+}
+
+/// Cumulative conversion rate per arm with a 95% Wilson band, from per-minute buckets.
 pub fn cumulative_series(buckets: &[BucketRow]) -> Vec<ArmSeries> {
     let Some(start) = buckets.iter().map(|b| b.bucket).min() else {
         return Vec::new();
@@ -319,12 +330,10 @@ pub fn cumulative_series(buckets: &[BucketRow]) -> Vec<ArmSeries> {
         *conversions += b.conversions;
         if *units > 0 {
             let n = *units as f64;
-            let p = *conversions as f64 / n;
-            let half = 1.959_963_984_540_054 * (p * (1.0 - p) / n).sqrt();
+            let p = (*conversions as f64 / n).clamp(0.0, 1.0);
+            let (low, high) = wilson_95(p, n);
             let minutes = (b.bucket - start) as f64 / 60e6;
-            series
-                .points
-                .push((minutes, p, (p - half).max(0.0), (p + half).min(1.0)));
+            series.points.push((minutes, p, low, high));
         }
     }
     out.into_iter().map(|(s, _, _)| s).collect()
@@ -504,6 +513,25 @@ mod tests {
                 b.label().starts_with("! ") && !b.label().starts_with("!!"),
                 "{b:?}"
             );
+        }
+    }
+
+    #[test]
+    fn the_chart_band_is_wilsons_and_does_not_collapse_at_zero() {
+        const Z: f64 = 1.959_963_984_540_054;
+        // At no conversions the upper end has the closed form z² / (n + z²).
+        let (low, high) = wilson_95(0.0, 10.0);
+        assert!(low.abs() < 1e-12);
+        assert!((high - Z * Z / (10.0 + Z * Z)).abs() < 1e-12, "{high}");
+        // Each end is a rate p0 whose score test just accepts the observed p:
+        // |p - p0| = z * sqrt(p0 (1 - p0) / n).
+        for (p, n) in [(0.15, 200.0), (0.5, 7.0), (0.9, 40.0)] {
+            let (low, high) = wilson_95(p, n);
+            for p0 in [low, high] {
+                let score = (p - p0).abs() / (p0 * (1.0 - p0) / n).sqrt();
+                assert!((score - Z).abs() < 1e-9, "p {p} n {n} end {p0}: {score}");
+            }
+            assert!(low < p && p < high);
         }
     }
 

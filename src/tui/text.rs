@@ -5,6 +5,7 @@
 use super::jobview::{JobState, JobView};
 use super::theme::Theme;
 use crate::app::causal::CausalReport;
+use crate::app::forecast::{Forecast, Projected};
 use crate::app::snapshot::{Snapshot, StoredJob};
 use crate::app::train::ModelSummary;
 use crate::domain::Micros;
@@ -249,11 +250,54 @@ pub fn job_lines(panel: &JobPanel, theme: &Theme, width: usize) -> Vec<Line<'sta
     }
     let text = match &out {
         JobOutput::Model(m) => model_text(m),
-        JobOutput::Forecast(f) => crate::app::forecast::format_text_with(f, panel.numbers),
+        JobOutput::Forecast(f) => forecast_text(f, panel.numbers, width < COMPACT_BELOW),
         JobOutput::Causal(c) => causal_text(c, width >= 98, panel.numbers),
     };
     lines.extend(wrap(&text, width).into_iter().map(Line::from));
     lines
+}
+
+/// Below this many columns a forecast's projections are abbreviated (`+$12.4M`).
+pub const COMPACT_BELOW: usize = 98;
+
+/// The forecast as `report forecast` prints it; on a narrow panel its projections are
+/// abbreviated (`+143.2k`, `+$8.4M`) so each fits on its line, ROI stays a percentage.
+fn forecast_text(f: &Forecast, nf: &NumberFormat, compact: bool) -> String {
+    if !compact {
+        return crate::app::forecast::format_text_with(f, nf);
+    }
+    let show = |p: &Option<Projected>, one: &dyn Fn(f64) -> String| {
+        p.map_or(format::MISSING.to_string(), |p| {
+            format!("{} [{}, {}]", one(p.value), one(p.low), one(p.high))
+        })
+    };
+    let money = |x: f64| nf.money_compact(x);
+    let mut s = format!(
+        "forecast: ship an arm of {} to all traffic for {} days ({:.0}% intervals)\n  \
+         expected units {}  ({} per day)\n",
+        f.campaign,
+        f.horizon_days,
+        100.0 * (1.0 - f.alpha),
+        format::opt(f.units, format::quantity),
+        format::opt(f.units_per_day, format::quantity),
+    );
+    for a in &f.arms {
+        s.push_str(&format!(
+            "\n{} vs {}\n  incremental conversions {}\n  incremental revenue     {}\n  \
+             incremental cost        {}\n  incremental profit      {}\n  ROI                     {}\n",
+            a.arm,
+            f.control,
+            show(&a.incremental_conversions, &format::compact_change),
+            show(&a.incremental_revenue, &money),
+            show(&a.incremental_cost, &money),
+            show(&a.incremental_profit, &money),
+            show(&a.roi, &format::roi),
+        ));
+    }
+    for n in &f.notes {
+        s.push_str(&format!("note: {n}\n"));
+    }
+    s
 }
 
 /// The trained model in the one number format: counts grouped, rates as percentages, the

@@ -4,7 +4,7 @@
 use super::state::App;
 use crate::app::health::Severity;
 use crate::domain::Status;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::{Alignment, Constraint, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
@@ -63,8 +63,10 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             if wide {
                 cells.push(Cell::from(c.spec.kind.as_str()));
             }
-            cells.push(Cell::from(row.units.to_string()));
-            cells.push(Cell::from(days));
+            cells.push(Cell::from(
+                Line::from(crate::format::count(row.units)).alignment(Alignment::Right),
+            ));
+            cells.push(Cell::from(Line::from(days).alignment(Alignment::Right)));
             cells.push(Cell::from(badge.label()).style(badge_style));
             if wide {
                 cells.push(Cell::from(c.spec.name.clone()));
@@ -82,7 +84,9 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         .map(|h| match *h {
             "" => Constraint::Length(1),
             "campaign" => Constraint::Length(20),
-            "status" | "units" => Constraint::Length(8),
+            "status" => Constraint::Length(8),
+            // 999,999,999 units fit.
+            "units" => Constraint::Length(11),
             "kind" | "days" => Constraint::Length(6),
             "health" => Constraint::Length(13),
             _ => Constraint::Fill(1),
@@ -112,7 +116,17 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let inner = block.inner(area);
     frame.render_widget(
         Table::new(rows, widths)
-            .header(Row::new(header).style(Style::default().add_modifier(Modifier::BOLD)))
+            .header(
+                Row::new(header.iter().map(|h| {
+                    let line = Line::from(*h);
+                    Cell::from(if *h == "units" || *h == "days" {
+                        line.alignment(Alignment::Right)
+                    } else {
+                        line
+                    })
+                }))
+                .style(Style::default().add_modifier(Modifier::BOLD)),
+            )
             .block(block),
         area,
     );

@@ -6,6 +6,8 @@ mod assignment;
 mod common;
 mod concurrency;
 mod console;
+mod console_chart;
+mod console_format;
 mod console_jobs;
 mod console_trust;
 mod crash;
