@@ -54,7 +54,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             };
             let days = row
                 .days(app.now)
-                .map_or("-".to_string(), |d| format!("{d:.1}"));
+                .map_or("- ".to_string(), |d| format!("{d:.1} "));
             let mut cells = vec![
                 Cell::from(mark),
                 Cell::from(c.spec.key.clone()),
@@ -85,9 +85,11 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             "" => Constraint::Length(1),
             "campaign" => Constraint::Length(20),
             "status" => Constraint::Length(8),
-            // 999,999,999 units fit.
-            "units" => Constraint::Length(11),
-            "kind" | "days" => Constraint::Length(6),
+            // 9,999,999 units fit.
+            "units" => Constraint::Length(9),
+            "kind" => Constraint::Length(6),
+            // Right-aligned with a space after it, so health does not touch it.
+            "days" => Constraint::Length(7),
             "health" => Constraint::Length(13),
             _ => Constraint::Fill(1),
         })
@@ -118,11 +120,10 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         Table::new(rows, widths)
             .header(
                 Row::new(header.iter().map(|h| {
-                    let line = Line::from(*h);
-                    Cell::from(if *h == "units" || *h == "days" {
-                        line.alignment(Alignment::Right)
-                    } else {
-                        line
+                    Cell::from(match *h {
+                        "units" => Line::from("units").alignment(Alignment::Right),
+                        "days" => Line::from("days ").alignment(Alignment::Right),
+                        other => Line::from(other),
                     })
                 }))
                 .style(Style::default().add_modifier(Modifier::BOLD)),
