@@ -3,8 +3,9 @@
 //! connection, reports progress and its result as messages, and stops at its next progress
 //! point once its cancel flag is set. Each run is recorded in the `jobs` table (running, then
 //! done / failed / cancelled), which is what `health` reads to flag a failed training run.
-//! A row's `result` is the result in force after that run: its own when done, the previous
-//! row's when cancelled or failed, so the newest row per kind always holds the last result.
+//! A row's `result` is what that run produced, so only a done row has one: the result in
+//! force is the newest done row's (`Store::latest_done_jobs`), shown beside how the newest
+//! run ended.
 
 use crate::app::causal::{causal_report, CausalReport};
 use crate::app::forecast::{forecast, Forecast};
@@ -167,16 +168,6 @@ pub fn run_on(
         ));
     }
     let progress = Reporter { kind, cancel, sink };
-    // The result in force before this run, carried onto this run's row if it does not finish.
-    let previous = if read_only {
-        None
-    } else {
-        store
-            .latest_jobs(campaign)?
-            .into_iter()
-            .find(|j| j.kind == kind.as_str())
-            .and_then(|j| j.result)
-    };
     // A read-only session cannot record its run; the result still reaches the screen.
     let job_id = if read_only {
         None
@@ -208,14 +199,21 @@ pub fn run_on(
     if let Some(id) = job_id {
         let now = env.clock.now();
         match &result {
-            Ok(out) => store.finish_job(id, "done", now, out.to_json().as_deref(), None)?,
-            // A cancelled or failed run keeps the result in force: the previous run's row
-            // holds it (by the same rule), so a restarted console still shows it.
+            Ok(out) => store.finish_job(
+                id,
+                JobStatus::Done.as_str(),
+                now,
+                out.to_json().as_deref(),
+                None,
+            )?,
+            // A run that did not finish produced nothing: its row records how it ended, and
+            // the previous done row still holds the result in force.
             Err(AppError::Cancelled) => {
-                store.finish_job(id, "cancelled", now, previous.as_deref(), None)?
+                store.finish_job(id, JobStatus::Cancelled.as_str(), now, None, None)?
             }
             Err(e) => {
-                store.finish_job(id, "failed", now, previous.as_deref(), Some(&e.to_string()))?
+                let error = e.to_string();
+                store.finish_job(id, JobStatus::Failed.as_str(), now, None, Some(&error))?
             }
         }
     }

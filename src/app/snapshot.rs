@@ -172,31 +172,68 @@ impl JobStatus {
     }
 }
 
-/// The newest recorded run of one job kind for the selected campaign.
+/// The newest recorded run of one job kind for the selected campaign, and the newest done
+/// run of that kind, whose result is the one in force (a cancelled or failed run has none).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredJob {
+    /// The run's row in the jobs table.
+    pub id: i64,
     pub kind: JobKind,
     pub status: JobStatus,
     pub actor: String,
     pub started_at: Micros,
     pub finished_at: Option<Micros>,
-    /// The result in force after this run, as stored JSON (see `jobs.rs`).
-    pub result: Option<String>,
     pub error: Option<String>,
+    /// The newest done run of this kind: this run itself when it is done.
+    pub last_done: Option<DoneJob>,
+}
+
+/// A run that finished with a result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DoneJob {
+    pub id: i64,
+    pub actor: String,
+    pub started_at: Micros,
+    pub finished_at: Micros,
+    /// What the run produced, as stored JSON (`jobs::JobOutput::from_json` reads it).
+    pub result: Option<String>,
+}
+
+impl DoneJob {
+    fn from_row(row: JobRow) -> DoneJob {
+        DoneJob {
+            id: row.id,
+            actor: row.actor,
+            started_at: row.started_at,
+            finished_at: row.finished_at.unwrap_or(row.started_at),
+            result: row.result,
+        }
+    }
 }
 
 impl StoredJob {
     /// `None` for a row of a kind or status this version does not know.
-    fn from_row(row: JobRow) -> Option<StoredJob> {
+    fn from_rows(row: JobRow, done: &[JobRow]) -> Option<StoredJob> {
+        let kind = JobKind::parse(&row.kind)?;
         Some(StoredJob {
-            kind: JobKind::parse(&row.kind)?,
+            id: row.id,
+            kind,
             status: JobStatus::parse(&row.status)?,
+            last_done: done
+                .iter()
+                .find(|d| d.kind == row.kind)
+                .cloned()
+                .map(DoneJob::from_row),
             actor: row.actor,
             started_at: row.started_at,
             finished_at: row.finished_at,
-            result: row.result,
             error: row.error,
         })
+    }
+
+    /// Whether the result in force came from an earlier run than the newest one.
+    pub fn result_is_older(&self) -> bool {
+        self.last_done.as_ref().is_some_and(|d| d.id != self.id)
     }
 }
 
@@ -240,7 +277,8 @@ pub struct Snapshot {
     pub rejects: Vec<String>,
     /// Cumulative conversion rate per arm of the focused campaign over time, for the chart.
     pub series: Vec<ArmSeries>,
-    /// The newest recorded job of each kind for the focused campaign.
+    /// The newest recorded job of each kind for the focused campaign, each with the newest
+    /// done run of its kind.
     pub jobs: Vec<StoredJob>,
     /// When this snapshot was read, on the caller's clock.
     pub read_at: Micros,
@@ -256,7 +294,18 @@ impl Snapshot {
     }
 }
 
-/// Cumulative conversion rate per arm with a 95% Wald band, from per-minute buckets.
+/// The 95% Wilson score interval of a proportion `p` of `n` units. Unlike the Wald interval it
+/// does not collapse to a point at 0 or 1 conversions, so an arm's early band on the chart is
+/// as wide as its few units warrant.
+fn wilson_95(p: f64, n: f64) -> (f64, f64) {
+    const Z: f64 = 1.959_963_984_540_054;
+    let z2 = Z * Z;
+    let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
+    let half = Z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / (1.0 + z2 / n);
+    ((centre - half).max(0.0), (centre + half).min(1.0))
+}
+
+/// Cumulative conversion rate per arm with a 95% Wilson band, from per-minute buckets.
 pub fn cumulative_series(buckets: &[BucketRow]) -> Vec<ArmSeries> {
     let Some(start) = buckets.iter().map(|b| b.bucket).min() else {
         return Vec::new();
@@ -282,12 +331,10 @@ pub fn cumulative_series(buckets: &[BucketRow]) -> Vec<ArmSeries> {
         *conversions += b.conversions;
         if *units > 0 {
             let n = *units as f64;
-            let p = *conversions as f64 / n;
-            let half = 1.959_963_984_540_054 * (p * (1.0 - p) / n).sqrt();
+            let p = (*conversions as f64 / n).clamp(0.0, 1.0);
+            let (low, high) = wilson_95(p, n);
             let minutes = (b.bucket - start) as f64 / 60e6;
-            series
-                .points
-                .push((minutes, p, (p - half).max(0.0), (p + half).min(1.0)));
+            series.points.push((minutes, p, low, high));
         }
     }
     out.into_iter().map(|(s, _, _)| s).collect()
@@ -355,10 +402,11 @@ pub fn load_snapshot(
         .next()
         .map(|o| o.report);
         series = cumulative_series(&store.buckets(key)?);
+        let done = store.latest_done_jobs(key)?;
         jobs = store
             .latest_jobs(key)?
             .into_iter()
-            .filter_map(StoredJob::from_row)
+            .filter_map(|row| StoredJob::from_rows(row, &done))
             .collect();
     }
     let focus_key = focused.map(|r| r.campaign.spec.key.clone());
@@ -475,6 +523,25 @@ mod tests {
                 b.label().starts_with("! ") && !b.label().starts_with("!!"),
                 "{b:?}"
             );
+        }
+    }
+
+    #[test]
+    fn the_chart_band_is_wilsons_and_does_not_collapse_at_zero() {
+        const Z: f64 = 1.959_963_984_540_054;
+        // At no conversions the upper end has the closed form z² / (n + z²).
+        let (low, high) = wilson_95(0.0, 10.0);
+        assert!(low.abs() < 1e-12);
+        assert!((high - Z * Z / (10.0 + Z * Z)).abs() < 1e-12, "{high}");
+        // Each end is a rate p0 whose score test just accepts the observed p:
+        // |p - p0| = z * sqrt(p0 (1 - p0) / n).
+        for (p, n) in [(0.15, 200.0), (0.5, 7.0), (0.9, 40.0)] {
+            let (low, high) = wilson_95(p, n);
+            for p0 in [low, high] {
+                let score = (p - p0).abs() / (p0 * (1.0 - p0) / n).sqrt();
+                assert!((score - Z).abs() < 1e-9, "p {p} n {n} end {p0}: {score}");
+            }
+            assert!(low < p && p < high);
         }
     }
 

@@ -17,6 +17,7 @@ pub struct JobRow {
     pub actor: String,
     pub started_at: Micros,
     pub finished_at: Option<Micros>,
+    /// What the run produced, as JSON: only a done run has one.
     pub result: Option<String>,
     pub error: Option<String>,
 }
@@ -38,6 +39,23 @@ pub struct UnitRow {
     pub cost: f64,
     /// Lines that tried to put this unit in another arm.
     pub conflicts: i64,
+}
+
+/// The status of a job that finished with a result.
+const DONE: &str = "done";
+
+fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
+    Ok(JobRow {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        campaign: r.get(2)?,
+        status: r.get(3)?,
+        actor: r.get(4)?,
+        started_at: r.get(5)?,
+        finished_at: r.get(6)?,
+        result: r.get(7)?,
+        error: r.get(8)?,
+    })
 }
 
 impl Store {
@@ -74,7 +92,7 @@ impl Store {
         Ok(())
     }
 
-    /// The newest job of each kind for `campaign`.
+    /// The newest job of each kind for `campaign`, whatever its status.
     pub fn latest_jobs(&self, campaign: &str) -> Result<Vec<JobRow>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT j.id, j.kind, c.key, j.status, j.actor, j.started_at, j.finished_at,
@@ -85,19 +103,24 @@ impl Store {
                            AND kind = j.kind)
              ORDER BY j.kind",
         )?;
-        let rows = stmt.query_map(params![campaign], |r| {
-            Ok(JobRow {
-                id: r.get(0)?,
-                kind: r.get(1)?,
-                campaign: r.get(2)?,
-                status: r.get(3)?,
-                actor: r.get(4)?,
-                started_at: r.get(5)?,
-                finished_at: r.get(6)?,
-                result: r.get(7)?,
-                error: r.get(8)?,
-            })
-        })?;
+        let rows = stmt.query_map(params![campaign], job_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The newest *done* job of each kind for `campaign`: the run whose result is in force.
+    /// A cancelled or failed run produced no result and keeps none, so a console shows the
+    /// last done run's result beside how the newest run ended.
+    pub fn latest_done_jobs(&self, campaign: &str) -> Result<Vec<JobRow>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT j.id, j.kind, c.key, j.status, j.actor, j.started_at, j.finished_at,
+                    j.result, j.error
+             FROM jobs j JOIN campaigns c ON c.id = j.campaign_id
+             WHERE c.key = ?1 AND j.status = ?2
+               AND j.id = (SELECT max(id) FROM jobs WHERE campaign_id = j.campaign_id
+                           AND kind = j.kind AND status = ?2)
+             ORDER BY j.kind",
+        )?;
+        let rows = stmt.query_map(params![campaign, DONE], job_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 

@@ -277,6 +277,10 @@ async fn console_loop(
     };
     let mut app = App::new(read_only);
     app.theme = theme;
+    // The same currency symbol the CLI prints (`LIFTDECK_CURRENCY`), so a figure reads alike.
+    app.numbers = crate::format::NumberFormat::with_currency(
+        std::env::var("LIFTDECK_CURRENCY").ok().as_deref(),
+    );
     app.demo_until = demo_until;
     app.now = env.clock.now();
     let mut terminal = ratatui::init();

@@ -3,14 +3,15 @@
 //! snapshots, so every screen can be produced in a test from a state value.
 
 use super::form::{Form, FormOutcome};
-use super::jobview::{JobState, JobView};
+use super::jobview::{JobState, JobView, SessionResult};
 use super::keys::{self, Action};
 use super::list::ListView;
 use super::panel::Panel;
 use super::text;
-use crate::app::snapshot::{CampaignRow, Focus, JobStatus, Snapshot};
+use crate::app::snapshot::{CampaignRow, Focus, Snapshot};
 use crate::domain::{Micros, Status};
-use crate::jobs::{JobEnd, JobKind, JobOutput, JobUpdate};
+use crate::format::NumberFormat;
+use crate::jobs::{JobEnd, JobKind, JobUpdate};
 use crate::stats::ab::Metric;
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
@@ -40,8 +41,10 @@ pub struct App {
     pub theme: super::theme::Theme,
     /// The new-campaign form while it is open; it takes every key.
     pub form: Option<Form>,
-    /// Job panels: this session's runs and the results read back from the jobs table.
+    /// Job panels: this session's runs (the jobs table's come with the snapshot).
     pub jobs: Vec<JobView>,
+    /// How numbers are shown (the currency symbol of `LIFTDECK_CURRENCY`, as in the CLI).
+    pub numbers: NumberFormat,
     pub list: ListView,
     /// First line shown on a scrolling text panel; reset when the panel changes.
     pub scroll: usize,
@@ -106,6 +109,7 @@ impl App {
             theme: super::theme::Theme::default(),
             form: None,
             jobs: Vec::new(),
+            numbers: NumberFormat::default(),
             list: ListView::default(),
             scroll: 0,
             now: 0,
@@ -146,6 +150,17 @@ impl App {
             return None;
         }
         self.snapshot.jobs.iter().find(|j| j.kind == kind)
+    }
+
+    /// What the panel of `kind` shows: this session's run and the jobs table's record.
+    pub fn job_panel(&self, kind: JobKind) -> text::JobPanel<'_> {
+        text::JobPanel {
+            kind,
+            job: self.job(kind),
+            stored: self.stored_job(kind),
+            read_only: self.read_only,
+            numbers: &self.numbers,
+        }
     }
 
     fn job_running(&self, kind: JobKind) -> bool {
@@ -194,10 +209,7 @@ impl App {
         let total = match self.panel {
             Panel::Health => text::health_lines(&self.snapshot, &self.theme, width).len(),
             p => match p.job() {
-                Some(kind) => {
-                    let stored = self.stored_job(kind);
-                    text::job_lines(kind, self.job(kind), stored, &self.theme, width).len()
-                }
+                Some(kind) => text::job_lines(&self.job_panel(kind), &self.theme, width).len(),
                 None => 0,
             },
         };
@@ -231,11 +243,12 @@ impl App {
                         kind.as_str()
                     ),
                 };
+                let now = self.now;
                 let view = self.job_view(kind, &campaign);
                 match end {
-                    JobEnd::Done(out) => {
+                    JobEnd::Done(output) => {
                         view.state = JobState::Done;
-                        view.result = Some(out);
+                        view.result = Some(SessionResult { output, at: now });
                     }
                     JobEnd::Failed(e) => view.state = JobState::Failed(e),
                     JobEnd::Cancelled => view.state = JobState::Cancelled,
@@ -246,6 +259,7 @@ impl App {
         }
     }
 
+    /// This session's view of `kind` on `campaign`, created as just started.
     fn job_view(&mut self, kind: JobKind, campaign: &str) -> &mut JobView {
         let i = match self
             .jobs
@@ -257,29 +271,16 @@ impl App {
                 self.jobs.push(JobView {
                     kind,
                     campaign: campaign.to_string(),
-                    state: JobState::Stored,
+                    state: JobState::Running {
+                        done: 0.0,
+                        stage: "starting".into(),
+                    },
                     result: None,
                 });
                 self.jobs.len() - 1
             }
         };
         &mut self.jobs[i]
-    }
-
-    /// Results stored by earlier sessions fill the job panels this session has not run.
-    fn adopt_stored_jobs(&mut self) {
-        let Some(campaign) = self.snapshot.focus.clone() else {
-            return;
-        };
-        for stored in self.snapshot.jobs.clone() {
-            let Some(json) = stored.result.as_deref() else {
-                continue;
-            };
-            let view = self.job_view(stored.kind, &campaign);
-            if view.result.is_none() && stored.status != JobStatus::Running {
-                view.result = JobOutput::from_json(stored.kind, json);
-            }
-        }
     }
 
     /// A refresh cancels a prompt whose campaign is gone or can no longer make the move.
@@ -305,7 +306,6 @@ impl App {
             Msg::Loaded(s) => {
                 self.snapshot = *s;
                 self.now = self.now.max(self.snapshot.read_at);
-                self.adopt_stored_jobs();
                 self.check_pending();
                 let effects = self.reselect();
                 // The details belong to another campaign (the first snapshot focuses the first

@@ -5,7 +5,11 @@
 use super::jobview::{JobState, JobView};
 use super::theme::Theme;
 use crate::app::causal::CausalReport;
+use crate::app::forecast::{Forecast, Projected};
 use crate::app::snapshot::{Snapshot, StoredJob};
+use crate::app::train::ModelSummary;
+use crate::domain::Micros;
+use crate::format::{self, NumberFormat};
 use crate::jobs::{JobKind, JobOutput};
 use ratatui::text::Line;
 
@@ -134,20 +138,68 @@ fn bar(done: f64, stage: &str, width: usize) -> String {
     )
 }
 
-/// The lines of a job panel: what the key does, the last recorded run, this session's run,
-/// and the result in force.
-pub fn job_lines(
-    kind: JobKind,
-    job: Option<&JobView>,
-    stored: Option<&StoredJob>,
-    theme: &Theme,
-    width: usize,
-) -> Vec<Line<'static>> {
+/// Where the result a job panel shows comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// The newest run produced it: nothing more to say.
+    NewestRun,
+    /// An earlier run, finished at this time, produced it.
+    EarlierRun(Micros),
+}
+
+/// What a job panel reads: this session's run of the kind, the newest recorded run (with the
+/// newest done one), and how to show numbers.
+pub struct JobPanel<'a> {
+    pub kind: JobKind,
+    pub job: Option<&'a JobView>,
+    pub stored: Option<&'a StoredJob>,
+    /// A read-only session records nothing, so its own results are newer than the table's.
+    pub read_only: bool,
+    pub numbers: &'a NumberFormat,
+}
+
+impl JobPanel<'_> {
+    /// The result to show and where it came from. A run done in this session shows its own
+    /// result; otherwise the newest done run's, from the jobs table (or, in a read-only
+    /// session, this session's last one first). A cancelled or failed run shows none of its own.
+    fn result(&self) -> Option<(JobOutput, Origin)> {
+        let session = self.job.and_then(|j| j.result.as_ref());
+        if let (Some(j), Some(r)) = (self.job, session) {
+            if j.state == JobState::Done {
+                return Some((r.output.clone(), Origin::NewestRun));
+            }
+        }
+        let from_session = session.map(|r| (r.output.clone(), Origin::EarlierRun(r.at)));
+        let from_table = self.stored.and_then(|s| {
+            let done = s.last_done.as_ref()?;
+            let output = JobOutput::from_json(self.kind, done.result.as_deref()?)?;
+            // The newest recorded run is the one on screen unless this session runs another.
+            let newest = !s.result_is_older() && self.job.is_none();
+            let origin = if newest {
+                Origin::NewestRun
+            } else {
+                Origin::EarlierRun(done.finished_at)
+            };
+            Some((output, origin))
+        });
+        if self.read_only {
+            from_session.or(from_table)
+        } else {
+            from_table.or(from_session)
+        }
+    }
+}
+
+/// The lines of a job panel: what the key does, how the newest recorded run ended, this
+/// session's run, and the result in force, saying which run produced it when that is not the
+/// newest one.
+pub fn job_lines(panel: &JobPanel, theme: &Theme, width: usize) -> Vec<Line<'static>> {
+    let kind = panel.kind;
     let mut lines: Vec<Line> = wrap(about(kind), width)
         .into_iter()
         .map(Line::from)
         .collect();
-    if let Some(j) = stored {
+    if let Some(j) = panel.stored {
         let when = crate::clock::format_rfc3339(j.finished_at.unwrap_or(j.started_at));
         let mut s = format!("last run: {} {when} by {}", j.status.as_str(), j.actor);
         if let Some(e) = &j.error {
@@ -156,69 +208,162 @@ pub fn job_lines(
         lines.extend(wrap(&s, width).into_iter().map(Line::from));
     }
     lines.push(Line::from(""));
-    let Some(job) = job else {
-        return lines;
-    };
-    let keeps = if job.result.is_some() {
+    let result = panel.result();
+    let keeps = if result.is_some() {
         ": the previous result stays below"
     } else {
         ""
     };
-    match &job.state {
-        JobState::Stored => {
-            if job.result.is_some() {
-                lines.push(Line::from("last stored result:"));
+    if let Some(job) = panel.job {
+        match &job.state {
+            JobState::Running { done, stage } => {
+                lines.push(Line::styled(bar(*done, stage, width), theme.selected));
+            }
+            JobState::Done => {}
+            JobState::Failed(e) => {
+                for l in wrap(&format!("FAILED: {e}{keeps}"), width) {
+                    lines.push(Line::styled(l, theme.alarm));
+                }
+            }
+            JobState::Cancelled => {
+                let s = format!("{} of {} cancelled{keeps}", kind.as_str(), job.campaign);
+                lines.extend(wrap(&s, width).into_iter().map(Line::from));
             }
         }
-        JobState::Running { done, stage } => {
-            lines.push(Line::styled(bar(*done, stage, width), theme.selected));
-        }
-        JobState::Done => {}
-        JobState::Failed(e) => {
-            for l in wrap(&format!("FAILED: {e}{keeps}"), width) {
-                lines.push(Line::styled(l, theme.alarm));
-            }
-        }
-        JobState::Cancelled => {
-            let s = format!("{} of {} cancelled{keeps}", kind.as_str(), job.campaign);
-            lines.extend(wrap(&s, width).into_iter().map(Line::from));
-        }
     }
-    if let Some(out) = &job.result {
-        let text = match out {
-            JobOutput::Model(m) => crate::app::train::format_text(m),
-            JobOutput::Forecast(f) => crate::app::forecast::format_text(f),
-            JobOutput::Causal(c) => causal_text(c, width >= 98),
-        };
-        lines.extend(wrap(&text, width).into_iter().map(Line::from));
+    let Some((out, origin)) = result else {
+        if panel.stored.is_some() && panel.job.is_none_or(|j| !j.is_running()) {
+            lines.push(Line::from("no run has finished with a result yet"));
+        }
+        return lines;
+    };
+    if let Origin::EarlierRun(at) = origin {
+        let s = format!(
+            "showing the result of the run at {}:",
+            crate::clock::format_rfc3339(at)
+        );
+        lines.extend(
+            wrap(&s, width)
+                .into_iter()
+                .map(|l| Line::styled(l, theme.title)),
+        );
     }
+    let text = match &out {
+        JobOutput::Model(m) => model_text(m),
+        JobOutput::Forecast(f) => forecast_text(f, panel.numbers, width < COMPACT_BELOW),
+        JobOutput::Causal(c) => causal_text(c, width >= 98, panel.numbers),
+    };
+    lines.extend(wrap(&text, width).into_iter().map(Line::from));
     lines
 }
 
+/// Below this many columns a forecast's projections are abbreviated (`+$12.4M`).
+pub const COMPACT_BELOW: usize = 98;
+
+/// The forecast as `report forecast` prints it; on a narrow panel its projections are
+/// abbreviated (`+143.2k`, `+$8.4M`) so each fits on its line, ROI stays a percentage.
+fn forecast_text(f: &Forecast, nf: &NumberFormat, compact: bool) -> String {
+    if !compact {
+        return crate::app::forecast::format_text_with(f, nf);
+    }
+    let show = |p: &Option<Projected>, one: &dyn Fn(f64) -> String| {
+        p.map_or(format::MISSING.to_string(), |p| {
+            format!("{} [{}, {}]", one(p.value), one(p.low), one(p.high))
+        })
+    };
+    let money = |x: f64| nf.money_compact(x);
+    let mut s = format!(
+        "forecast: ship an arm of {} to all traffic for {} days ({:.0}% intervals)\n  \
+         expected units {}  ({} per day)\n",
+        f.campaign,
+        f.horizon_days,
+        100.0 * (1.0 - f.alpha),
+        format::opt(f.units, format::quantity),
+        format::opt(f.units_per_day, format::quantity),
+    );
+    for a in &f.arms {
+        s.push_str(&format!(
+            "\n{} vs {}\n  incremental conversions {}\n  incremental revenue     {}\n  \
+             incremental cost        {}\n  incremental profit      {}\n  ROI                     {}\n",
+            a.arm,
+            f.control,
+            show(&a.incremental_conversions, &format::compact_change),
+            show(&a.incremental_revenue, &money),
+            show(&a.incremental_cost, &money),
+            show(&a.incremental_profit, &money),
+            show(&a.roi, &format::roi),
+        ));
+    }
+    for n in &f.notes {
+        s.push_str(&format!("note: {n}\n"));
+    }
+    s
+}
+
+/// The trained model in the one number format: counts grouped, rates as percentages, the
+/// log loss against the base rate as a signed relative change.
+fn model_text(s: &ModelSummary) -> String {
+    let mut out = format!(
+        "conversion model for {}{}\n  trained on {} units, measured on {} held-out units\n  \
+         holdout log loss {:.4} (base rate {:.4}, {})  AUC {}\n  \
+         predicted conversion {} vs observed {}\n  top features:\n",
+        s.campaign,
+        s.version
+            .map_or(String::new(), |v| format!(" — version {v}")),
+        format::count(s.train_units as i64),
+        format::count(s.holdout_units as i64),
+        s.holdout_log_loss,
+        s.base_rate_log_loss,
+        format::lift(s.holdout_log_loss / s.base_rate_log_loss - 1.0),
+        s.holdout_auc.map_or("-".into(), |a| format!("{a:.3}")),
+        format::rate(s.predicted_rate),
+        format::rate(s.observed_rate),
+    );
+    for (name, w) in &s.top_features {
+        out.push_str(&format!("    {name:<24} {w:+.3}\n"));
+    }
+    out
+}
+
 /// The causal report, with the naive column and effective units dropped on narrow screens.
-fn causal_text(r: &CausalReport, wide: bool) -> String {
+/// A conversion effect is a difference of rates (a signed percentage), the others money per
+/// unit.
+fn causal_text(r: &CausalReport, wide: bool, nf: &NumberFormat) -> String {
     let mut s = String::new();
     for o in &r.outcomes {
+        let conversion = o.outcome == crate::app::causal::OUTCOMES[0];
+        let show = |x: f64| {
+            if conversion {
+                format::lift(x)
+            } else {
+                nf.money_change(x)
+            }
+        };
         s.push_str(&format!("{} (vs {})\n", o.outcome, r.control));
         for a in o.arms.iter().filter(|a| a.arm != r.control) {
             let Some(e) = &a.effect else {
                 s.push_str(&format!(
                     "  {:<10} {:>7} units  not enough data\n",
-                    a.arm, a.units
+                    a.arm,
+                    format::count(a.units as i64)
                 ));
                 continue;
             };
             let naive = if wide {
                 format!(
-                    "  naive {:+.4}  eff.units {:.0}",
-                    e.naive_diff, a.effective_units
+                    "  naive {}  eff.units {}",
+                    show(e.naive_diff),
+                    format::quantity(a.effective_units)
                 )
             } else {
                 String::new()
             };
             s.push_str(&format!(
-                "  {:<10} IPW {:+.4} [{:+.4}, {:+.4}] p={:.3}{naive}\n",
-                a.arm, e.ipw_diff, e.ipw_ci.0, e.ipw_ci.1, e.p_value
+                "  {:<10} IPW {} {} p {}{naive}\n",
+                a.arm,
+                show(e.ipw_diff),
+                format::interval(Some(e.ipw_ci.0), Some(e.ipw_ci.1), show),
+                format::p_value(e.p_value)
             ));
         }
     }

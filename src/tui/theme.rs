@@ -12,6 +12,8 @@ pub struct Theme {
     pub warning: Style,
     pub ok: Style,
     pub key: Style,
+    /// Background detail drawn under the data: the chart's 95% bands.
+    pub faint: Style,
 }
 
 impl Theme {
@@ -29,6 +31,7 @@ impl Theme {
                 .fg(Color::Yellow),
             ok: Style::default().fg(Color::Green),
             key: Style::default().add_modifier(Modifier::REVERSED),
+            faint: Style::default().add_modifier(Modifier::DIM),
         }
     }
 
@@ -52,6 +55,8 @@ impl Theme {
                 .add_modifier(Modifier::BOLD)
                 .fg(Color::White),
             key: Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD),
+            // Dim is hard to see in a bright room: the band's characters carry it alone.
+            faint: Style::default(),
         }
     }
 
@@ -64,6 +69,7 @@ impl Theme {
             warning: Style::default().add_modifier(Modifier::BOLD),
             ok: Style::default(),
             key: Style::default().add_modifier(Modifier::REVERSED),
+            faint: Style::default().add_modifier(Modifier::DIM),
         }
     }
 

@@ -11,6 +11,7 @@ use super::text::{self, ROWS_ABOVE, ROWS_BELOW};
 use crate::app::health::Severity;
 use crate::app::snapshot::Badge;
 use crate::domain::Micros;
+use crate::format;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -235,14 +236,13 @@ fn bandit(app: &App, frame: &mut Frame, area: Rect) {
         .map(|a| {
             let share = if total > 0.0 { a.weight / total } else { 0.0 };
             let bar = "#".repeat((share * 30.0).round() as usize);
+            // Shares are probabilities of assignment (weight) and what came of them (pulls),
+            // in the one format's probability precision; pulls are counts.
             Row::new(vec![
                 a.key.clone(),
-                format!("{:.1}%", 100.0 * share),
-                a.rollup.units.to_string(),
-                format!(
-                    "{:.1}%",
-                    100.0 * a.rollup.units as f64 / row.units.max(1) as f64
-                ),
+                format::probability(share),
+                format::count(a.rollup.units),
+                format::probability(a.rollup.units as f64 / row.units.max(1) as f64),
                 bar,
             ])
         })
@@ -253,7 +253,7 @@ fn bandit(app: &App, frame: &mut Frame, area: Rect) {
             [
                 Constraint::Length(10),
                 Constraint::Length(8),
-                Constraint::Length(8),
+                Constraint::Length(11),
                 Constraint::Length(8),
                 Constraint::Fill(1),
             ],
@@ -262,11 +262,23 @@ fn bandit(app: &App, frame: &mut Frame, area: Rect) {
             Row::new(vec!["arm", "weight", "pulls", "share", ""])
                 .style(Style::default().add_modifier(Modifier::BOLD)),
         )
-        .block(Block::default().borders(Borders::ALL).title(format!(
-            " {} — current weights (fixed until a bandit policy is set; history and posteriors \
-             come with the bandit step) ",
-            row.campaign.spec.key
-        ))),
+        .block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(if area.width >= 100 {
+                    format!(
+                        " {} — current weights (fixed until a bandit policy is set; history and \
+                 posteriors come with the bandit step) ",
+                        row.campaign.spec.key
+                    )
+                } else {
+                    // The long title would be cut at 80 columns.
+                    format!(
+                        " {} — current weights (fixed until a bandit policy is set) ",
+                        row.campaign.spec.key
+                    )
+                }),
+        ),
         area,
     );
 }

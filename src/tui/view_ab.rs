@@ -6,9 +6,11 @@
 use super::state::App;
 use super::view::placeholder;
 use crate::app::snapshot::ArmSeries;
-use ratatui::layout::{Constraint, Layout, Rect};
+use crate::format::{self, NumberFormat};
+use crate::stats::ab::{AbReport, ArmRow, Metric};
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
-use ratatui::text::Line;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
 use ratatui::Frame;
 
@@ -24,8 +26,107 @@ pub fn marker(i: usize) -> char {
         .unwrap_or('?')
 }
 
-fn pct(x: Option<f64>) -> String {
-    x.map_or("-".into(), |v| format!("{:+.1}%", 100.0 * v))
+/// Whether a metric's per-arm value is money (as `report ab` decides it).
+fn is_money(metric: Metric) -> bool {
+    matches!(
+        metric,
+        Metric::Revenue | Metric::Cost | Metric::Profit | Metric::Aov
+    )
+}
+
+/// One arm's cells, every figure in the one number format (`crate::format`) exactly as
+/// `report ab` prints it: value, lift, interval, the p-value of that interval's test,
+/// P(beat), P(best) and risk.
+pub fn arm_cells(a: &ArmRow, metric: Metric, fixed: bool, nf: &NumberFormat) -> Vec<String> {
+    let value = match (a.rate, a.mean) {
+        (Some(rate), _) => format::rate(rate),
+        (None, Some(m)) if is_money(metric) => nf.money(m),
+        (None, Some(m)) => format::rate(m),
+        _ => format::MISSING.into(),
+    };
+    let (lo, hi, p) = if fixed {
+        (a.ci_low, a.ci_high, a.p_value)
+    } else {
+        (a.seq_ci_low, a.seq_ci_high, a.seq_p_value)
+    };
+    vec![
+        a.key.clone(),
+        format::count(a.units),
+        value,
+        format::opt(a.rel_lift, format::lift),
+        format::interval(lo, hi, format::lift),
+        format::opt(p, format::p_value),
+        format::opt(a.chance_to_beat_control, format::probability),
+        format::opt(a.prob_best, format::probability),
+        format::opt(a.expected_loss, format::rate),
+    ]
+}
+
+/// A p-value in a sentence (`p < 0.0001`, `p = 0.0123`), `p = -` when there is none.
+fn p_phrase(p: Option<f64>) -> String {
+    p.map_or("p = -".into(), format::p_value_phrase)
+}
+
+/// The alarm lines above the table, as `report ab` words them, wrapped to `width`.
+fn banner_lines(r: &AbReport, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    if r.srm.alarm {
+        lines.push(format!(
+            "!! SRM ALARM: units per arm do not match the weights ({})",
+            p_phrase(r.srm.p_value)
+        ));
+    }
+    for g in r.guardrails.iter().filter(|g| g.breached) {
+        lines.push(format!(
+            "!! GUARDRAIL {} breached by {}: {} vs control, one-sided {}",
+            g.metric.name(),
+            g.arm,
+            format::opt(g.rel_lift, format::lift),
+            p_phrase(g.p_worse)
+        ));
+    }
+    lines
+        .iter()
+        .flat_map(|l| super::text::wrap(l, width))
+        .collect()
+}
+
+/// Column widths that hold every header and cell; when they pass `room`, the arm column gives
+/// way first (its keys then end in `…`, never cut silently). Returns the widths and whether
+/// every column fits.
+fn column_widths(
+    header: &[&str],
+    rows: &[Vec<String>],
+    spacing: u16,
+    room: u16,
+) -> (Vec<u16>, bool) {
+    let mut widths: Vec<u16> = header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([h.chars().count()])
+                .max()
+                .unwrap_or(0) as u16
+        })
+        .collect();
+    let total = |w: &[u16]| w.iter().sum::<u16>() + spacing * (w.len() as u16).saturating_sub(1);
+    let over = total(&widths).saturating_sub(room);
+    widths[0] = widths[0].saturating_sub(over).max(4);
+    let fits = total(&widths) <= room;
+    (widths, fits)
+}
+
+/// `s` in at most `n` characters, ending in `…` when cut.
+fn fit(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut out: String = s.chars().take(n.saturating_sub(1)).collect();
+        out.push('…');
+        out
+    }
 }
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
@@ -38,22 +139,10 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         );
         return;
     };
-    let mut banner = Vec::new();
-    if r.srm.alarm {
-        banner.push(Line::styled(
-            format!(
-                "!! SRM ALARM: units per arm do not match the weights (p = {:.1e})",
-                r.srm.p_value.unwrap_or(0.0)
-            ),
-            app.theme.alarm,
-        ));
-    }
-    for g in r.guardrails.iter().filter(|g| g.breached) {
-        banner.push(Line::styled(
-            format!("!! GUARDRAIL {} breached by {}", g.metric.name(), g.arm),
-            app.theme.alarm,
-        ));
-    }
+    let banner: Vec<Line> = banner_lines(r, area.width as usize)
+        .into_iter()
+        .map(|l| Line::styled(l, app.theme.alarm))
+        .collect();
     let foot_rows = 2u16;
     let room = area
         .height
@@ -92,52 +181,34 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             "arm", "units", "value", "lift", interval, "p", "Pbeat", "Pbest", "risk",
         ]
     };
-    let rows: Vec<Row> = r
+    let cells: Vec<Vec<String>> = r
         .arms
         .iter()
         .take(arm_rows as usize)
-        .map(|a| {
-            let value = match (a.rate, a.mean) {
-                (Some(rate), _) => format!("{:.2}%", 100.0 * rate),
-                (None, Some(m)) => format!("{m:.3}"),
-                _ => "-".into(),
-            };
-            let (lo, hi, p) = if app.fixed_horizon {
-                (a.ci_low, a.ci_high, a.p_value)
-            } else {
-                (a.seq_ci_low, a.seq_ci_high, a.seq_p_value)
-            };
-            let ci = match (lo, hi) {
-                (Some(l), Some(h)) => format!("[{}, {}]", pct(Some(l)), pct(Some(h))),
-                _ => "-".into(),
-            };
-            let share = |v: Option<f64>| v.map_or("-".into(), |v| format!("{:.0}%", 100.0 * v));
-            let cells = vec![
-                a.key.clone(),
-                a.units.to_string(),
-                value,
-                pct(a.rel_lift),
-                ci,
-                p.map_or("-".into(), |p| format!("{p:.3}")),
-                share(a.chance_to_beat_control),
-                share(a.prob_best),
-                a.expected_loss.map_or("-".into(), |v| format!("{v:.4}")),
-            ];
-            Row::new(cells.into_iter().map(Cell::from))
+        .map(|a| arm_cells(a, r.metric, app.fixed_horizon, &app.numbers))
+        .collect();
+    let spacing = if wide { 2 } else { 1 };
+    let (widths, fits) = column_widths(&header, &cells, spacing, area.width.saturating_sub(2));
+    // Figures right-aligned so their decimal points line up; the arm key reads left to right.
+    let align = |i: usize, s: String| {
+        let line = Line::from(s);
+        if i == 0 {
+            line
+        } else {
+            line.alignment(Alignment::Right)
+        }
+    };
+    let rows: Vec<Row> = cells
+        .into_iter()
+        .map(|mut c| {
+            c[0] = fit(&c[0], widths[0] as usize);
+            Row::new(
+                c.into_iter()
+                    .enumerate()
+                    .map(|(i, s)| Cell::from(align(i, s))),
+            )
         })
         .collect();
-    let widths: Vec<Constraint> = if wide {
-        [10, 8, 8, 8, 20, 7, 8, 8, 8]
-            .into_iter()
-            .map(Constraint::Length)
-            .collect()
-    } else {
-        // 78 columns inside the border: every column stays, none is dropped.
-        [9, 7, 7, 7, 18, 6, 5, 5, 6]
-            .into_iter()
-            .map(Constraint::Length)
-            .collect()
-    };
     let mut title = format!(
         " {} — {} — {} ",
         r.campaign,
@@ -155,9 +226,21 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             r.arms.len()
         ));
     }
+    if !fits {
+        title.push_str("· a wider terminal shows every column in full ");
+    }
     frame.render_widget(
-        Table::new(rows, widths)
-            .header(Row::new(header).style(Style::default().add_modifier(Modifier::BOLD)))
+        Table::new(rows, widths.into_iter().map(Constraint::Length))
+            .column_spacing(spacing)
+            .header(
+                Row::new(
+                    header
+                        .iter()
+                        .enumerate()
+                        .map(|(i, h)| Cell::from(align(i, h.to_string()))),
+                )
+                .style(Style::default().add_modifier(Modifier::BOLD)),
+            )
             .block(Block::default().borders(Borders::ALL).title(title)),
         table,
     );
@@ -165,21 +248,20 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         chart(app, frame, chart_area);
     }
     let srm = match (r.srm.p_value, r.srm.alarm) {
-        (Some(p), true) => format!("SRM ALARM p={p:.1e}"),
-        (Some(p), false) => format!("SRM ok p={p:.3}"),
+        (Some(p), true) => format!("SRM ALARM {}", format::p_value_phrase(p)),
+        (Some(p), false) => format!("SRM ok {}", format::p_value_phrase(p)),
         (None, _) => "SRM: too few units".into(),
     };
     let power = match (r.power.units_per_arm_needed, r.power.seconds_to_decision) {
         (Some(n), Some(t)) => format!(
-            "{:.0}/arm to detect {:.0}%: {}",
-            n,
-            100.0 * r.power.target_mde_rel,
+            "{} units/arm detect {}: {}",
+            format::quantity(n),
+            format::rate(r.power.target_mde_rel),
             crate::app::report::human_duration(t)
         ),
-        _ => r
-            .power
-            .mde_rel
-            .map_or("MDE: -".into(), |m| format!("MDE now {:.1}%", 100.0 * m)),
+        _ => r.power.mde_rel.map_or("MDE: -".into(), |m| {
+            format!("MDE now {} relative", format::rate(m))
+        }),
     };
     let legend = if wide {
         ""
@@ -192,8 +274,10 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     );
 }
 
-/// Plots each arm's cumulative rate as its own character on a character grid: the legend row
-/// above the plot names every arm with its character and current rate.
+/// Plots each arm's cumulative rate as its own character on a character grid, over a faint
+/// band of `·` for its 95% interval (`:` where the bands of several arms overlap, so arms whose
+/// bands do not meet stand apart without colour). The legend row above the plot names every
+/// arm with its character and current rate, and says what the band characters mean.
 fn chart(app: &App, frame: &mut Frame, area: Rect) {
     let series = &app.snapshot.series;
     let block = Block::default()
@@ -201,20 +285,21 @@ fn chart(app: &App, frame: &mut Frame, area: Rect) {
         .title(" cumulative conversion rate by minute (one character per arm) ");
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let legend: String = series
+    let mut legend: Vec<String> = series
         .iter()
         .enumerate()
         .map(|(i, s)| {
             let last = s
                 .points
                 .last()
-                .map_or("-".into(), |p| format!("{:.2}%", 100.0 * p.1));
+                .map_or(format::MISSING.into(), |p| format::rate(p.1));
             format!("{} {} {last}", marker(i), s.arm)
         })
-        .collect::<Vec<_>>()
-        .join("  ");
-    let legend = format!("{legend}  ({OVERLAP} several)");
-    let legend_rows = super::text::wrap(&legend, inner.width as usize);
+        .collect();
+    legend.push(format!("{OVERLAP} several arms"));
+    legend.push(format!("{BAND} 95% band"));
+    legend.push(format!("{BANDS} bands overlap"));
+    let legend_rows = pack(&legend, inner.width as usize);
     let [legend_area, plot, axis] = Layout::vertical([
         Constraint::Length(legend_rows.len() as u16),
         Constraint::Min(1),
@@ -225,61 +310,116 @@ fn chart(app: &App, frame: &mut Frame, area: Rect) {
         Paragraph::new(legend_rows.into_iter().map(Line::from).collect::<Vec<_>>()),
         legend_area,
     );
-    let (grid, y_max, x_max) = plot_grid(series, plot.width.saturating_sub(7), plot.height);
+    let label_width = LABEL_WIDTH as usize;
+    let width = plot.width.saturating_sub(LABEL_WIDTH + 1);
+    let (grid, y_max, x_max) = plot_grid(series, width, plot.height);
     let lines: Vec<Line> = grid
         .iter()
         .enumerate()
         .map(|(row, cells)| {
             let label = if row == 0 {
-                format!("{:>5.1}%", 100.0 * y_max)
+                format::rate(y_max)
             } else if row + 1 == grid.len() {
-                format!("{:>6}", "0%")
+                format::rate(0.0)
             } else {
-                " ".repeat(6)
+                String::new()
             };
-            Line::from(format!("{label}│{}", cells.iter().collect::<String>()))
+            let mut spans = vec![Span::raw(format!("{label:>label_width$}│"))];
+            // Runs of band characters share the faint style; markers stay plain.
+            let mut run = String::new();
+            let mut faint = false;
+            for &c in cells {
+                let is_band = c == BAND || c == BANDS;
+                if is_band != faint && !run.is_empty() {
+                    spans.push(band_span(std::mem::take(&mut run), faint, app));
+                }
+                faint = is_band;
+                run.push(c);
+            }
+            if !run.is_empty() {
+                spans.push(band_span(run, faint, app));
+            }
+            Line::from(spans)
         })
         .collect();
     frame.render_widget(Paragraph::new(lines), plot);
-    let width = plot.width.saturating_sub(7) as usize;
-    let end = format!("{x_max:.0} minutes");
-    let pad = width.saturating_sub(1 + end.chars().count());
+    let end = format!("{} minutes", format::quantity(x_max));
+    let pad = (width as usize).saturating_sub(1 + end.chars().count());
     frame.render_widget(
-        Paragraph::new(format!("      └0{}{end}", " ".repeat(pad))),
+        Paragraph::new(format!("{:label_width$}└0{}{end}", "", " ".repeat(pad))),
         axis,
     );
 }
 
-/// The plot cells (rows top to bottom), the rate at the top row, and the last minute.
+/// Legend items in rows of `width`, two spaces apart; an item is never split across rows.
+fn pack(items: &[String], width: usize) -> Vec<String> {
+    let mut rows: Vec<String> = Vec::new();
+    for item in items {
+        match rows.last_mut() {
+            Some(row) if row.chars().count() + 2 + item.chars().count() <= width => {
+                row.push_str("  ");
+                row.push_str(item);
+            }
+            _ => rows.extend(super::text::wrap(item, width)),
+        }
+    }
+    rows
+}
+
+fn band_span(text: String, faint: bool, app: &App) -> Span<'static> {
+    if faint {
+        Span::styled(text, app.theme.faint)
+    } else {
+        Span::raw(text)
+    }
+}
+
+/// Columns left of the plot for the rate labels (`100.00%` fits).
+const LABEL_WIDTH: u16 = 7;
+/// A cell inside one arm's 95% band, and inside the bands of several arms.
+pub const BAND: char = '·';
+pub const BANDS: char = ':';
+
+/// The plot cells (rows top to bottom), the rate at the top row, and the last minute. Each
+/// arm's marker is drawn over the bands; a band cell is `BAND` for one arm, `BANDS` for more.
 pub fn plot_grid(series: &[ArmSeries], width: u16, height: u16) -> (Vec<Vec<char>>, f64, f64) {
     let (w, h) = (width.max(1) as usize, height.max(1) as usize);
     let x_max = series
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.0))
         .fold(1.0, f64::max);
-    // Scale to the settled rates, ignoring the noisy first quarter of each curve.
+    // Scale to the settled rates, ignoring the noisy first quarter of each curve (a band
+    // that runs past the top is cut at the top row).
     let y_max = 1.1
         * series
             .iter()
             .flat_map(|s| s.points.iter().skip(s.points.len() / 4).map(|p| p.1))
             .fold(0.001, f64::max);
+    let row_of = |rate: f64| {
+        let y = (rate / y_max).clamp(0.0, 1.0);
+        (((1.0 - y) * (h - 1) as f64).round() as usize).min(h - 1)
+    };
     let mut grid = vec![vec![' '; w]; h];
+    let mut bands = vec![vec![0u8; w]; h];
     for (i, s) in series.iter().enumerate() {
         let m = marker(i);
-        // One point per column: the arm's rate at the last minute that column covers.
-        let mut by_col: Vec<Option<f64>> = vec![None; w];
+        // One point per column: the arm's rate and band at the last minute that column covers.
+        let mut by_col: Vec<Option<(f64, f64, f64)>> = vec![None; w];
         for p in &s.points {
             let col = ((p.0 / x_max) * (w - 1) as f64).round() as usize;
-            by_col[col.min(w - 1)] = Some(p.1);
+            by_col[col.min(w - 1)] = Some((p.1, p.2, p.3));
         }
         // Between its first and last minute the curve holds its level across empty columns.
         let mut held = None;
-        for (col, rate) in by_col.into_iter().enumerate() {
-            held = rate.or(held);
-            let Some(rate) = held else { continue };
-            let y = (rate / y_max).clamp(0.0, 1.0);
-            let row = ((1.0 - y) * (h - 1) as f64).round() as usize;
-            let cell = &mut grid[row.min(h - 1)][col];
+        for (col, point) in by_col.into_iter().enumerate() {
+            held = point.or(held);
+            let Some((rate, low, high)) = held else {
+                continue;
+            };
+            for band in &mut bands[row_of(high)..=row_of(low)] {
+                band[col] = band[col].saturating_add(1);
+            }
+            let cell = &mut grid[row_of(rate)][col];
             *cell = if *cell == ' ' || *cell == m {
                 m
             } else {
@@ -287,5 +427,49 @@ pub fn plot_grid(series: &[ArmSeries], width: u16, height: u16) -> (Vec<Vec<char
             };
         }
     }
+    for (cells, counts) in grid.iter_mut().zip(&bands) {
+        for (cell, &n) in cells.iter_mut().zip(counts) {
+            if *cell == ' ' && n > 0 {
+                *cell = if n == 1 { BAND } else { BANDS };
+            }
+        }
+    }
     (grid, y_max, x_max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arm(name: &str, points: Vec<(f64, f64, f64, f64)>) -> ArmSeries {
+        ArmSeries {
+            arm: name.into(),
+            points,
+        }
+    }
+
+    #[test]
+    fn bands_lie_under_the_markers_and_overlaps_read_differently() {
+        // Two flat arms: a at 10% with band [6%, 14%], b at 30% with band [20%, 40%];
+        // y_max is 44%, so on 12 rows the bands do not meet.
+        let a = arm("a", vec![(0.0, 0.10, 0.06, 0.14), (10.0, 0.10, 0.06, 0.14)]);
+        let b = arm("b", vec![(0.0, 0.30, 0.20, 0.40), (10.0, 0.30, 0.20, 0.40)]);
+        let (grid, y_max, _) = plot_grid(&[a.clone(), b], 20, 12);
+        assert!((y_max - 0.33).abs() < 1e-9, "{y_max}");
+        let col: Vec<char> = grid.iter().map(|r| r[5]).collect();
+        let at = |c: char| col.iter().position(|&x| x == c).expect("marker");
+        let (b_at, a_at) = (at(marker(1)), at(marker(0)));
+        // Top to bottom: b's band around b's marker, a gap, a's band around a's marker.
+        assert!(b_at < a_at, "{col:?}");
+        assert_eq!((col[b_at - 1], col[b_at + 1]), (BAND, BAND), "{col:?}");
+        assert_eq!((col[a_at - 1], col[a_at + 1]), (BAND, BAND), "{col:?}");
+        assert!(col[b_at..a_at].contains(&' '), "{col:?}");
+        assert!(!col.contains(&BANDS), "the bands do not overlap: {col:?}");
+        // A third arm whose band covers both: overlaps show as BANDS, markers stay on top.
+        let wide = arm("c", vec![(0.0, 0.2, 0.0, 0.5), (10.0, 0.2, 0.0, 0.5)]);
+        let (grid, _, _) = plot_grid(&[a, wide], 20, 12);
+        let col: String = grid.iter().map(|r| r[5]).collect();
+        assert!(col.contains(BANDS) && col.contains(marker(0)) && col.contains(marker(1)));
+        assert!(!col.contains(' '), "the wide band spans the plot: {col:?}");
+    }
 }

@@ -4,7 +4,7 @@
 use super::state::App;
 use crate::app::health::Severity;
 use crate::domain::Status;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::{Alignment, Constraint, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
@@ -54,7 +54,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             };
             let days = row
                 .days(app.now)
-                .map_or("-".to_string(), |d| format!("{d:.1}"));
+                .map_or("- ".to_string(), |d| format!("{d:.1} "));
             let mut cells = vec![
                 Cell::from(mark),
                 Cell::from(c.spec.key.clone()),
@@ -63,8 +63,10 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             if wide {
                 cells.push(Cell::from(c.spec.kind.as_str()));
             }
-            cells.push(Cell::from(row.units.to_string()));
-            cells.push(Cell::from(days));
+            cells.push(Cell::from(
+                Line::from(crate::format::count(row.units)).alignment(Alignment::Right),
+            ));
+            cells.push(Cell::from(Line::from(days).alignment(Alignment::Right)));
             cells.push(Cell::from(badge.label()).style(badge_style));
             if wide {
                 cells.push(Cell::from(c.spec.name.clone()));
@@ -82,8 +84,12 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         .map(|h| match *h {
             "" => Constraint::Length(1),
             "campaign" => Constraint::Length(20),
-            "status" | "units" => Constraint::Length(8),
-            "kind" | "days" => Constraint::Length(6),
+            "status" => Constraint::Length(8),
+            // 9,999,999 units fit.
+            "units" => Constraint::Length(9),
+            "kind" => Constraint::Length(6),
+            // Right-aligned with a space after it, so health does not touch it.
+            "days" => Constraint::Length(7),
             "health" => Constraint::Length(13),
             _ => Constraint::Fill(1),
         })
@@ -112,7 +118,16 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let inner = block.inner(area);
     frame.render_widget(
         Table::new(rows, widths)
-            .header(Row::new(header).style(Style::default().add_modifier(Modifier::BOLD)))
+            .header(
+                Row::new(header.iter().map(|h| {
+                    Cell::from(match *h {
+                        "units" => Line::from("units").alignment(Alignment::Right),
+                        "days" => Line::from("days ").alignment(Alignment::Right),
+                        other => Line::from(other),
+                    })
+                }))
+                .style(Style::default().add_modifier(Modifier::BOLD)),
+            )
             .block(block),
         area,
     );

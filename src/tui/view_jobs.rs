@@ -1,6 +1,7 @@
 //! The Models, Causal and Forecast panels: each runs one background job (`r`, `c`, `F`),
-//! shows its progress while it runs (Esc cancels), then its result. Before a job has run in
-//! this session they show the last result stored in the jobs table. The text scrolls and says
+//! shows its progress while it runs (Esc cancels), then its result. How the newest recorded
+//! run ended (cancelled, failed with its error) is shown above the result in force, the newest
+//! done run's, which says when it ran when it is not the newest. The text scrolls and says
 //! how much is below, so a long forecast or causal report is never cut.
 
 use super::state::App;
@@ -17,8 +18,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         .clone()
         .unwrap_or_else(|| "no campaign selected".into());
     let width = area.width.saturating_sub(2) as usize;
-    let stored = app.stored_job(kind);
-    let lines = text::job_lines(kind, app.job(kind), stored, &app.theme, width);
+    let lines = text::job_lines(&app.job_panel(kind), &app.theme, width);
     super::view::scrolled(
         app,
         frame,

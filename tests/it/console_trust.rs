@@ -16,20 +16,20 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::collections::BTreeSet;
 use std::sync::atomic::AtomicBool;
 
-const STALE: i64 = 15 * 60_000_000;
+pub(crate) const STALE: i64 = 15 * 60_000_000;
 /// A minute after the data written by `shop`.
-const NOW: i64 = 1_793_534_460_000_000;
+pub(crate) const NOW: i64 = 1_793_534_460_000_000;
 
-fn key(c: KeyCode) -> Msg {
+pub(crate) fn key(c: KeyCode) -> Msg {
     Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
 }
 
-fn ch(c: char) -> Msg {
+pub(crate) fn ch(c: char) -> Msg {
     key(KeyCode::Char(c))
 }
 
 /// Feeds the app snapshots until it stops asking for a reload (focus settled).
-fn reload(store: &Store, app: &mut App, now: i64) {
+pub(crate) fn reload(store: &Store, app: &mut App, now: i64) {
     for _ in 0..3 {
         let snap = load_snapshot(store, &app.focus(), now, now, STALE).expect("snapshot");
         if !app
@@ -43,7 +43,7 @@ fn reload(store: &Store, app: &mut App, now: i64) {
 
 /// `n` running campaigns `c-00`.. with `units` (+ index) units each, the last of them
 /// ("broken") with at least 1000 units split 60/40 on its 50/50 weights.
-fn shop(n: usize, units: usize) -> (tempfile::TempDir, Store) {
+pub(crate) fn shop(n: usize, units: usize) -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("tmp");
     let (_, mut store) = temp_db(&dir, "c.db");
     let mut text = String::new();
@@ -86,14 +86,14 @@ fn shop(n: usize, units: usize) -> (tempfile::TempDir, Store) {
     (dir, store)
 }
 
-fn app_on(store: &Store, read_only: bool) -> App {
+pub(crate) fn app_on(store: &Store, read_only: bool) -> App {
     let mut app = App::new(read_only);
     app.update(Msg::Resize(80, 24));
     reload(store, &mut app, NOW);
     app
 }
 
-fn screen(app: &App) -> String {
+pub(crate) fn screen(app: &App) -> String {
     screen_text(app, 80, 24)
 }
 
@@ -425,7 +425,7 @@ fn help_closes_on_any_key_without_acting_q_included_and_ctrl_c_quits() {
 }
 
 /// A retrain of `broken` run on the store, its summary as the console would receive it.
-fn retrain(store: &mut Store, cancel: bool) -> JobEnd {
+pub(crate) fn retrain(store: &mut Store, cancel: bool) -> JobEnd {
     let flag = AtomicBool::new(cancel);
     jobs::run_on(
         store,
@@ -439,7 +439,7 @@ fn retrain(store: &mut Store, cancel: bool) -> JobEnd {
     .into()
 }
 
-fn on_models(store: &Store) -> App {
+pub(crate) fn on_models(store: &Store) -> App {
     let mut app = app_on(store, false);
     app.update(ch('G'));
     reload(store, &mut app, NOW);
@@ -461,13 +461,34 @@ fn job_results_survive_a_cancelled_rerun_and_a_restart() {
         end: retrain(&mut store, false),
     }));
     assert!(screen(&app).contains("holdout log loss"));
-    // A second run, cancelled: the first result stays on screen.
+    reload(&store, &mut app, NOW);
+    let text = screen(&app);
+    assert!(text.contains("last run: done"), "{text}");
+    assert!(
+        !text.contains("showing the result of the run at"),
+        "the newest run's own result needs no note:\n{text}"
+    );
+    // A second run, cancelled: its row records the cancel and holds no result of its own.
     app.update(ch('r'));
     app.update(Msg::Job(JobUpdate::Finished {
         kind: JobKind::Retrain,
         campaign: "broken".into(),
         end: retrain(&mut store, true),
     }));
+    let newest = store.latest_jobs("broken").expect("jobs");
+    let newest = newest
+        .iter()
+        .find(|j| j.kind == "retrain")
+        .expect("retrain row");
+    assert_eq!(newest.status, "cancelled");
+    assert_eq!(
+        newest.result, None,
+        "no result copied onto the cancelled row"
+    );
+    let done = store.latest_done_jobs("broken").expect("done jobs");
+    let done = done.iter().find(|j| j.kind == "retrain").expect("done row");
+    assert!(done.id < newest.id && done.result.is_some(), "{done:?}");
+    let done_at = liftdeck::clock::format_rfc3339(done.finished_at.expect("finished"));
     reload(&store, &mut app, NOW);
     let text = screen(&app);
     assert!(text.contains("cancelled"), "{text}");
@@ -475,12 +496,19 @@ fn job_results_survive_a_cancelled_rerun_and_a_restart() {
         text.contains("holdout log loss"),
         "previous result kept:\n{text}"
     );
-    // A restarted console reads the last result from the jobs table, though the newest run
-    // was cancelled.
+    assert!(
+        text.contains(&format!("showing the result of the run at {done_at}")),
+        "{text}"
+    );
+    // A restarted console reads the newest run's status and the last done result from the
+    // jobs table.
     let restarted = on_models(&store);
     let text = screen(&restarted);
     assert!(text.contains("last run: cancelled"), "{text}");
-    assert!(text.contains("last stored result"), "{text}");
+    assert!(
+        text.contains(&format!("showing the result of the run at {done_at}")),
+        "{text}"
+    );
     assert!(text.contains("holdout log loss"), "{text}");
 }
 

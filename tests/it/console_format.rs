@@ -1,0 +1,242 @@
+//! One number format in the console (issue 8 §3): every figure on the Live A/B table, its
+//! banners and footer, the chart legend, the Bandit panel, the campaign list and the job
+//! panels is what `liftdeck::format` makes of the same value, and the same string the CLI's
+//! `report ab` prints for it. A p-value reads `<0.0001`, never `p = <0.0001` or `3.1e-21`.
+
+use crate::console_trust::{app_on, ch, reload, screen, shop, NOW};
+use liftdeck::app::report::{format_text, options_for, report_ab, Capping, ReportOverrides};
+use liftdeck::format;
+use liftdeck::replay::Replay;
+use liftdeck::stats::ab::{AbReport, ArmRow};
+use liftdeck::store::Store;
+use liftdeck::tui::{screen_text, App, Panel};
+
+/// The figures of one arm as `liftdeck::format` shows them, in table order.
+fn expected_cells(a: &ArmRow, fixed: bool) -> Vec<String> {
+    let (lo, hi, p) = if fixed {
+        (a.ci_low, a.ci_high, a.p_value)
+    } else {
+        (a.seq_ci_low, a.seq_ci_high, a.seq_p_value)
+    };
+    vec![
+        format::count(a.units),
+        format::opt(a.rate, format::rate),
+        format::opt(a.rel_lift, format::lift),
+        format::interval(lo, hi, format::lift),
+        format::opt(p, format::p_value),
+        format::opt(a.chance_to_beat_control, format::probability),
+        format::opt(a.prob_best, format::probability),
+        format::opt(a.expected_loss, format::rate),
+    ]
+}
+
+/// The screen row of `arm` in the Live A/B table, split into its cells (an interval
+/// `[a, b]` is one cell).
+fn table_row(text: &str, arm: &str) -> Vec<String> {
+    let line = text
+        .lines()
+        .find(|l| l.trim_start_matches('│').split_whitespace().next() == Some(arm))
+        .unwrap_or_else(|| panic!("no row for {arm}:\n{text}"));
+    let mut rest = line.trim_matches('│').trim();
+    let mut cells = Vec::new();
+    while !rest.is_empty() {
+        let end = if rest.starts_with('[') {
+            rest.find(']').map_or(rest.len(), |i| i + 1)
+        } else {
+            rest.find(' ').unwrap_or(rest.len())
+        };
+        cells.push(rest[..end].to_string());
+        rest = rest[end..].trim_start();
+    }
+    cells.into_iter().skip(1).collect()
+}
+
+/// The CLI's `report ab` line for `arm` in its text report.
+fn cli_line<'a>(cli: &'a str, arm: &str) -> &'a str {
+    cli.lines()
+        .find(|l| l.split_whitespace().next() == Some(arm))
+        .unwrap_or_else(|| panic!("no CLI line for {arm}:\n{cli}"))
+}
+
+fn cli_report(store: &Store, campaign: &str, report: &AbReport) -> String {
+    let (spec, _) = store.campaign(campaign).expect("campaign");
+    let outputs = report_ab(
+        store,
+        campaign,
+        report.metric,
+        &options_for(&spec.spec, &ReportOverrides::default()).expect("options"),
+        Capping::None,
+        None,
+    )
+    .expect("report");
+    format_text(&outputs)
+}
+
+fn assert_table_matches(app: &App, text: &str, store: Option<&Store>) {
+    let report = app.snapshot.report.as_ref().expect("a report");
+    let cli = store.map(|s| cli_report(s, &report.campaign, report));
+    for a in &report.arms {
+        let want = expected_cells(a, app.fixed_horizon);
+        assert_eq!(table_row(text, &a.key), want, "{}:\n{text}", a.key);
+        if let Some(cli) = &cli {
+            let line = cli_line(cli, &a.key);
+            for cell in &want {
+                assert!(line.contains(cell.as_str()), "CLI lacks {cell}: {line}");
+            }
+        }
+    }
+}
+
+#[test]
+fn live_ab_shows_every_figure_as_format_and_the_cli_do_at_80_and_120_columns() {
+    let mut replay = Replay::new((80, 24), false).expect("replay");
+    replay
+        .run(
+            r#"{"op":"sim","seed":7,"shoppers":3000,"seconds":600}
+{"op":"key","keys":"j<Enter>"}"#,
+        )
+        .expect("runs");
+    let text = replay.screen();
+    assert_table_matches(replay.app(), &text, None);
+    assert_eq!(replay.app().panel, Panel::Ab);
+    let wide = screen_text(replay.app(), 120, 40);
+    assert_table_matches(replay.app(), &wide, None);
+    // Fixed horizon: the other interval and the p-value of its test.
+    replay.run(r#"{"op":"key","keys":"f"}"#).expect("f");
+    let text = replay.screen();
+    assert!(text.contains("95% CI (fixed)"), "{text}");
+    assert_table_matches(replay.app(), &text, None);
+}
+
+#[test]
+fn the_console_and_report_ab_print_the_same_strings_and_the_srm_p_reads_one_way() {
+    let (_dir, store) = shop(2, 1000);
+    let mut app = app_on(&store, false);
+    app.update(ch('G'));
+    reload(&store, &mut app, NOW);
+    app.update(ch('\n'));
+    app.panel = Panel::Ab;
+    let text = screen(&app);
+    let report = app.snapshot.report.as_ref().expect("report");
+    assert_eq!(report.campaign, "broken");
+    assert!(report.srm.alarm);
+    assert_table_matches(&app, &text, Some(&store));
+    let srm = format::p_value_phrase(report.srm.p_value.expect("srm p"));
+    assert_eq!(srm, "p < 0.0001");
+    assert!(
+        text.contains(&format!(
+            "!! SRM ALARM: units per arm do not match the weights ({srm})"
+        )),
+        "{text}"
+    );
+    assert!(text.contains(&format!("SRM ALARM {srm}")), "footer: {text}");
+    for bad in ["p = <", "p=<", "e-"] {
+        assert!(!text.contains(bad), "{bad}:\n{text}");
+    }
+    // The list's units carry thousands separators.
+    app.panel = Panel::Campaigns;
+    let text = screen(&app);
+    let units = app.snapshot.row("broken").expect("row").units;
+    assert!(units >= 1000);
+    let row = text
+        .lines()
+        .find(|l| l.contains("broken"))
+        .expect("broken row");
+    assert!(row.contains(&format::count(units)), "{row}");
+}
+
+#[test]
+fn bandit_shares_and_job_panels_use_the_one_format() {
+    let mut replay = Replay::new((80, 24), false).expect("replay");
+    replay
+        .run(
+            r#"{"op":"sim","seed":7,"shoppers":3000,"seconds":600}
+{"op":"key","keys":"j<Tab><Tab>"}"#,
+        )
+        .expect("runs");
+    let app = replay.app();
+    assert_eq!(app.panel, Panel::Bandit);
+    let text = replay.screen();
+    let row = app.selected_campaign().expect("selected");
+    let total: f64 = row.arms.iter().map(|a| a.weight).sum();
+    for a in &row.arms {
+        let line = text
+            .lines()
+            .find(|l| {
+                l.trim_start_matches('│')
+                    .starts_with(&format!("{} ", a.key))
+            })
+            .unwrap_or_else(|| panic!("{}:\n{text}", a.key));
+        for want in [
+            format::probability(a.weight / total),
+            format::count(a.rollup.units),
+            format::probability(a.rollup.units as f64 / row.units as f64),
+        ] {
+            assert!(line.contains(&want), "{want} in {line}");
+        }
+    }
+    // The causal report: differences of rates as signed percentages, money per unit with
+    // its symbol, p-values in four decimals.
+    replay
+        .run(r#"{"op":"key","keys":"<Tab><Tab>c"}"#)
+        .expect("causal");
+    let text = replay.screen();
+    assert!(text.contains("conversion (vs control)"), "{text}");
+    let conversion = text
+        .lines()
+        .skip_while(|l| !l.contains("conversion (vs control)"))
+        .nth(1)
+        .expect("first arm");
+    assert!(
+        conversion.contains("IPW ") && conversion.contains("%") && conversion.contains(" p "),
+        "{conversion}"
+    );
+    let p = conversion
+        .split(" p ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("p");
+    assert!(
+        p == "<0.0001" || (p.len() == 6 && p.starts_with("0.")),
+        "{p}"
+    );
+    assert!(text.contains("IPW +$") || text.contains("IPW -$"), "{text}");
+    // The forecast at 80 columns: projections abbreviated, ROI a percentage.
+    replay
+        .run(r#"{"op":"key","keys":"<Tab>F"}"#)
+        .expect("forecast");
+    let mut seen = String::new();
+    for _ in 0..10 {
+        seen.push_str(&replay.screen());
+        replay.run(r#"{"op":"key","keys":"<PgDn>"}"#).expect("page");
+    }
+    let revenue = seen
+        .lines()
+        .find(|l| l.contains("incremental revenue"))
+        .expect("revenue");
+    assert!(
+        revenue.contains("M") || revenue.contains("k"),
+        "abbreviated: {revenue}"
+    );
+    let grouped = revenue
+        .as_bytes()
+        .windows(2)
+        .any(|w| w[0] == b',' && w[1].is_ascii_digit());
+    assert!(!grouped, "no full grouped amounts: {revenue}");
+    let roi = seen.lines().find(|l| l.contains("ROI")).expect("roi");
+    assert!(roi.contains('%'), "{roi}");
+    // On a wide screen the forecast is the CLI's text exactly.
+    let wide = screen_text(replay.app(), 120, 60);
+    let forecast = match &replay.app().job(liftdeck::jobs::JobKind::Forecast) {
+        Some(j) => match j.result.as_ref().map(|r| &r.output) {
+            Some(liftdeck::jobs::JobOutput::Forecast(f)) => {
+                liftdeck::app::forecast::format_text_with(f, &format::NumberFormat::default())
+            }
+            other => panic!("{other:?}"),
+        },
+        None => panic!("no forecast"),
+    };
+    for line in forecast.lines().filter(|l| l.contains("incremental")) {
+        assert!(wide.contains(line.trim_end()), "{line}\n{wide}");
+    }
+}
