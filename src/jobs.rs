@@ -137,7 +137,7 @@ pub fn run(
     let opened = if settings.read_only {
         Store::open_read_only(db)
     } else {
-        Store::open(db)
+        Store::open_existing(db)
     };
     let end = JobEnd::from(
         opened

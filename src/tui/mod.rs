@@ -140,7 +140,7 @@ fn data_thread(
     let opened = if read_only {
         Store::open_read_only(&db)
     } else {
-        Store::open(&db)
+        Store::open_existing(&db)
     };
     let store = match opened {
         Ok(s) => s,
@@ -222,7 +222,7 @@ pub fn run_console(
     let mut demo_until = None;
     let feeder = match traffic {
         Some((seed, seconds, rate)) => {
-            let mut writer = Store::open(db)?;
+            let mut writer = Store::open_existing(db)?;
             ensure_campaigns(&mut writer, env, seed)?;
             let run = writer.next_run_number("demo")?;
             let start = env.clock.now();

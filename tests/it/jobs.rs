@@ -406,3 +406,14 @@ fn a_job_left_running_by_a_dead_process_is_flagged_after_an_hour() {
         .expect("job");
     assert!(findings(&store).contains(&"job_stuck"));
 }
+
+/// A job never creates the database it was pointed at: a typo'd path is a failed job, not
+/// an empty shop.
+#[test]
+fn a_job_on_a_missing_database_fails_and_creates_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let missing = dir.path().join("typo.db");
+    let (_, end) = run_job(&missing, JobKind::Retrain, "target", false);
+    assert!(matches!(end, JobEnd::Failed(_)), "{end:?}");
+    assert!(!missing.exists(), "the job created {}", missing.display());
+}
