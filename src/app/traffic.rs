@@ -130,6 +130,21 @@ impl LiveTraffic {
         ready
     }
 
+    /// A live feed that starts with `history` of past traffic: `shoppers` spread over
+    /// [now - history, now), returned with every event of theirs already due. The simulated
+    /// funnel puts a purchase minutes after the visit, so a feed that started empty would show
+    /// no conversion for minutes; the history is stamped in the past, never ahead of `now`.
+    pub fn with_history(
+        source: TrafficSource,
+        now: Micros,
+        history: Micros,
+        shoppers: usize,
+    ) -> (LiveTraffic, Vec<Record>) {
+        let mut live = LiveTraffic::new(source, now.saturating_sub(history.max(0)));
+        let past = live.due(shoppers, now);
+        (live, past)
+    }
+
     /// Events generated but not yet due.
     pub fn held(&self) -> usize {
         self.held.len()
@@ -212,6 +227,35 @@ mod tests {
             stopped_at: None,
         };
         (c, arms)
+    }
+
+    #[test]
+    fn a_live_feed_with_history_starts_with_conversions_none_ahead_of_the_clock() {
+        let now = 10_000_000_000;
+        let (mut live, past) = LiveTraffic::with_history(
+            TrafficSource::new(5, vec![campaign()], "h-"),
+            now,
+            10 * 60_000_000,
+            20_000,
+        );
+        assert!(past.iter().all(|r| stamped(r) <= now));
+        assert!(past
+            .iter()
+            .all(|r| matches!(r, Record::Campaign(_)) || stamped(r) >= now - 10 * 60_000_000));
+        let purchases = past
+            .iter()
+            .filter(|r| matches!(r, Record::Event(e) if e.kind == "purchase"))
+            .count();
+        assert!(
+            purchases > 100,
+            "the history shows conversions: {purchases}"
+        );
+        // The recent visitors' purchases are still to come, on the clock.
+        assert!(live.held() > 0);
+        assert!(live
+            .due(0, now + 60_000_000)
+            .iter()
+            .all(|r| stamped(r) <= now + 60_000_000));
     }
 
     #[test]

@@ -174,6 +174,13 @@ fn data_thread(
 
 /// The live demo's feed: simulated shoppers on the wall clock, five batches a second, until
 /// `until` or until the console quits.
+/// How much past traffic the live demo starts with: the simulated funnel puts a purchase
+/// about six minutes after the visit on average, so an empty start would show no conversion
+/// for minutes. At `DEMO_HISTORY_RATE` shoppers per second (or the demo's rate if lower) it is
+/// 24,000 shoppers, applied by the feed thread while the console draws its first frames.
+const DEMO_HISTORY: Micros = 10 * 60 * 1_000_000;
+const DEMO_HISTORY_RATE: u64 = 40;
+
 fn demo_feed(
     mut writer: Store,
     env: Env,
@@ -223,14 +230,27 @@ pub fn run_console(
     let feeder = match traffic {
         Some((seed, seconds, rate)) => {
             let mut writer = Store::open_existing(db)?;
-            ensure_campaigns(&mut writer, env, seed)?;
-            let run = writer.next_run_number("demo")?;
             let start = env.clock.now();
+            let history_start = start.saturating_sub(DEMO_HISTORY);
+            // The campaigns start where their history does, so `days` and the chart agree.
+            let then = Env {
+                clock: crate::clock::Clock::virtual_at(history_start),
+                actor: env.actor.clone(),
+            };
+            ensure_campaigns(&mut writer, &then, seed)?;
+            let run = writer.next_run_number("demo")?;
             let until = start.saturating_add(i64::try_from(seconds)?.saturating_mul(1_000_000));
             demo_until = Some(until);
-            let live = LiveTraffic::new(demo_traffic(&writer, seed, run)?, start);
+            let shoppers = DEMO_HISTORY_RATE.min(rate) * (DEMO_HISTORY / 1_000_000) as u64;
+            let (live, past) = LiveTraffic::with_history(
+                demo_traffic(&writer, seed, run)?,
+                start,
+                DEMO_HISTORY,
+                shoppers as usize,
+            );
             let (stop, env) = (stop.clone(), env.clone());
             Some(std::thread::spawn(move || {
+                apply_records(&mut writer, "demo", &env.actor, start, past)?;
                 demo_feed(writer, env, live, rate, until, stop)
             }))
         }
