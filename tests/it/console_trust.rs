@@ -630,37 +630,14 @@ fn the_readme_keys_table_is_the_binding_table() {
     );
 }
 
-/// Two campaigns whose treatment earns 1.00 less revenue per unit than control (~12 per unit):
-/// significantly worse at a zero margin, within a 20% tolerated harm.
-fn guardrail_campaign(key: &str, settings: &str) -> String {
-    let ts = "2026-11-01T12:00:00Z";
-    let mut s = format!(
-        r#"{{"type":"campaign","key":"{key}","name":"{key}","kind":"ab","arms":[{{"key":"control","weight":50.0}},{{"key":"t","weight":50.0}}],"control":"control","traffic":1.0,"metric":"purchase","guardrails":["revenue"],"seed":5,"status":"running","settings":{settings}}}"#
-    );
-    s.push('\n');
-    for i in 0..1000 {
-        let (arm, base) = if i % 2 == 0 {
-            ("control", 10.0)
-        } else {
-            ("t", 9.0)
-        };
-        let value = base + ((i / 2) % 5) as f64;
-        s.push_str(&format!(
-            "{{\"type\":\"assignment\",\"campaign\":\"{key}\",\"unit\":\"u{i}\",\"arm\":\"{arm}\",\"propensity\":0.5,\"ts\":\"{ts}\"}}\n\
-             {{\"type\":\"event\",\"event_id\":\"{key}-e{i}\",\"campaign\":\"{key}\",\"unit\":\"u{i}\",\"kind\":\"purchase\",\"value\":{value},\"ts\":\"{ts}\"}}\n"
-        ));
-    }
-    s
-}
-
 /// The console's Live A/B report is built from the same options as `report ab` and `health`
 /// (`app::report::options_for`): a guardrail the campaign tolerates is not breached on screen.
 #[test]
 fn the_console_report_honours_the_campaigns_guardrail_margin() {
     let dir = tempfile::tempdir().expect("tmp");
     let (_, mut store) = temp_db(&dir, "margin.db");
-    let text = guardrail_campaign("tolerant", r#"{"guardrail_margin":0.2}"#)
-        + &guardrail_campaign("strict", "{}");
+    let text = guardrail_lines("tolerant", "running", r#"{"guardrail_margin":0.2}"#)
+        + &guardrail_lines("strict", "running", "{}");
     ingest_str(&mut store, &text, Format::Jsonl, 1000);
     let breached = |key: &str| {
         let focus = liftdeck::app::snapshot::Focus {

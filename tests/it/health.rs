@@ -94,33 +94,6 @@ fn cli_exits_2_on_srm_and_prints_one_line_per_campaign() {
     assert_eq!(v[0]["severity"], "critical");
 }
 
-/// A campaign whose treatment earns 1.00 less revenue per unit than control (~12 per unit):
-/// significantly worse at a zero margin, well within a 20% tolerated harm. `settings` is the
-/// campaign line's report settings object.
-fn guardrail_lines(key: &str, status: &str, settings: &str) -> String {
-    let mut s = format!(
-        r#"{{"type":"campaign","key":"{key}","name":"{key}","kind":"ab","arms":[{{"key":"control","weight":50.0}},{{"key":"t","weight":50.0}}],"control":"control","traffic":1.0,"metric":"purchase","guardrails":["revenue"],"seed":5,"status":"{status}","settings":{settings}}}"#
-    );
-    s.push('\n');
-    for i in 0..1000 {
-        let (arm, base) = if i % 2 == 0 {
-            ("control", 10.0)
-        } else {
-            ("t", 9.0)
-        };
-        let value = base + ((i / 2) % 5) as f64;
-        s.push_str(&format!(
-            r#"{{"type":"assignment","campaign":"{key}","unit":"u{i}","arm":"{arm}","propensity":0.5,"ts":"{TS}"}}"#
-        ));
-        s.push('\n');
-        s.push_str(&format!(
-            r#"{{"type":"event","event_id":"{key}-e{i}","campaign":"{key}","unit":"u{i}","kind":"purchase","value":{value},"ts":"{TS}"}}"#
-        ));
-        s.push('\n');
-    }
-    s
-}
-
 fn report_breached(db: &std::path::Path, key: &str) -> bool {
     let out = Command::new(bin())
         .arg("--db")
