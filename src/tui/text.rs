@@ -7,7 +7,6 @@ use super::theme::Theme;
 use crate::app::causal::CausalReport;
 use crate::app::forecast::{Forecast, Projected};
 use crate::app::snapshot::{Snapshot, StoredJob};
-use crate::app::train::ModelSummary;
 use crate::domain::Micros;
 use crate::format::{self, NumberFormat};
 use crate::jobs::{JobKind, JobOutput};
@@ -249,7 +248,7 @@ pub fn job_lines(panel: &JobPanel, theme: &Theme, width: usize) -> Vec<Line<'sta
         );
     }
     let text = match &out {
-        JobOutput::Model(m) => model_text(m),
+        JobOutput::Model(m) => crate::app::train::format_text(m),
         JobOutput::Forecast(f) => forecast_text(f, panel.numbers, width < COMPACT_BELOW),
         JobOutput::Causal(c) => causal_text(c, width >= 98, panel.numbers),
     };
@@ -298,31 +297,6 @@ fn forecast_text(f: &Forecast, nf: &NumberFormat, compact: bool) -> String {
         s.push_str(&format!("note: {n}\n"));
     }
     s
-}
-
-/// The trained model in the one number format: counts grouped, rates as percentages, the
-/// log loss against the base rate as a signed relative change.
-fn model_text(s: &ModelSummary) -> String {
-    let mut out = format!(
-        "conversion model for {}{}\n  trained on {} units, measured on {} held-out units\n  \
-         holdout log loss {:.4} (base rate {:.4}, {})  AUC {}\n  \
-         predicted conversion {} vs observed {}\n  top features:\n",
-        s.campaign,
-        s.version
-            .map_or(String::new(), |v| format!(" — version {v}")),
-        format::count(s.train_units as i64),
-        format::count(s.holdout_units as i64),
-        s.holdout_log_loss,
-        s.base_rate_log_loss,
-        format::lift(s.holdout_log_loss / s.base_rate_log_loss - 1.0),
-        s.holdout_auc.map_or("-".into(), |a| format!("{a:.3}")),
-        format::rate(s.predicted_rate),
-        format::rate(s.observed_rate),
-    );
-    for (name, w) in &s.top_features {
-        out.push_str(&format!("    {name:<24} {w:+.3}\n"));
-    }
-    out
 }
 
 /// The causal report, with the naive column and effective units dropped on narrow screens.

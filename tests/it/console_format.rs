@@ -6,6 +6,7 @@
 use crate::console_trust::{app_on, ch, reload, screen, shop, NOW};
 use liftdeck::app::report::{format_text, options_for, report_ab, Capping, ReportOverrides};
 use liftdeck::format;
+use liftdeck::jobs::{JobKind, JobOutput};
 use liftdeck::replay::Replay;
 use liftdeck::stats::ab::{AbReport, ArmRow};
 use liftdeck::store::Store;
@@ -239,4 +240,50 @@ fn bandit_shares_and_job_panels_use_the_one_format() {
     for line in forecast.lines().filter(|l| l.contains("incremental")) {
         assert!(wide.contains(line.trim_end()), "{line}\n{wide}");
     }
+}
+
+/// The result of this session's `kind` job in the replay's console.
+fn job_output(replay: &Replay, kind: JobKind) -> JobOutput {
+    replay
+        .app()
+        .job(kind)
+        .and_then(|j| j.result.as_ref())
+        .map(|r| r.output.clone())
+        .unwrap_or_else(|| panic!("no {} result", kind.as_str()))
+}
+
+/// Every non-blank line of the CLI's text appears, whole, on the console's screen.
+fn assert_cli_text_on_screen(cli: &str, screen: &str) {
+    for line in cli.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(
+            screen.contains(line.trim_end()),
+            "the console lacks the CLI's line\n{line}\n{screen}"
+        );
+    }
+}
+
+#[test]
+fn the_models_panel_and_liftdeck_train_print_one_text() {
+    let mut replay = Replay::new((80, 24), false).expect("replay");
+    replay
+        .run(
+            r#"{"op":"sim","seed":7,"shoppers":3000,"seconds":600}
+{"op":"key","keys":"<Tab><Tab><Tab>r"}"#,
+        )
+        .expect("retrain");
+    let JobOutput::Model(m) = job_output(&replay, JobKind::Retrain) else {
+        panic!("not a model");
+    };
+    let cli = liftdeck::app::train::format_text(&m);
+    // The CLI's figures are the one format's: rates as percentages, counts grouped.
+    for want in [
+        format::rate(m.predicted_rate),
+        format::rate(m.observed_rate),
+        format::lift(m.holdout_log_loss / m.base_rate_log_loss - 1.0),
+        format::count(m.train_units as i64),
+    ] {
+        assert!(cli.contains(&want), "{want} in\n{cli}");
+    }
+    assert_cli_text_on_screen(&cli, &screen_text(replay.app(), 120, 40));
+    assert_cli_text_on_screen(&cli, &screen_text(replay.app(), 80, 40));
 }
