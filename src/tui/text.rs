@@ -4,7 +4,6 @@
 
 use super::jobview::{JobState, JobView};
 use super::theme::Theme;
-use crate::app::causal::CausalReport;
 use crate::app::forecast::{Forecast, Projected};
 use crate::app::snapshot::{Snapshot, StoredJob};
 use crate::domain::Micros;
@@ -250,7 +249,7 @@ pub fn job_lines(panel: &JobPanel, theme: &Theme, width: usize) -> Vec<Line<'sta
     let text = match &out {
         JobOutput::Model(m) => crate::app::train::format_text(m),
         JobOutput::Forecast(f) => forecast_text(f, panel.numbers, width < COMPACT_BELOW),
-        JobOutput::Causal(c) => causal_text(c, width >= 98, panel.numbers),
+        JobOutput::Causal(c) => crate::app::causal::format_text_for_width(c, panel.numbers, width),
     };
     lines.extend(wrap(&text, width).into_iter().map(Line::from));
     lines
@@ -294,65 +293,6 @@ fn forecast_text(f: &Forecast, nf: &NumberFormat, compact: bool) -> String {
         ));
     }
     for n in &f.notes {
-        s.push_str(&format!("note: {n}\n"));
-    }
-    s
-}
-
-/// The causal report, with the naive column and effective units dropped on narrow screens.
-/// A conversion effect is a difference of rates (a signed percentage), the others money per
-/// unit.
-fn causal_text(r: &CausalReport, wide: bool, nf: &NumberFormat) -> String {
-    let mut s = String::new();
-    for o in &r.outcomes {
-        let conversion = o.outcome == crate::app::causal::OUTCOMES[0];
-        let show = |x: f64| {
-            if conversion {
-                format::lift(x)
-            } else {
-                nf.money_change(x)
-            }
-        };
-        s.push_str(&format!("{} (vs {})\n", o.outcome, r.control));
-        for a in o.arms.iter().filter(|a| a.arm != r.control) {
-            let Some(e) = &a.effect else {
-                s.push_str(&format!(
-                    "  {:<10} {:>7} units  not enough data\n",
-                    a.arm,
-                    format::count(a.units as i64)
-                ));
-                continue;
-            };
-            let naive = if wide {
-                format!(
-                    "  naive {}  eff.units {}",
-                    show(e.naive_diff),
-                    format::quantity(a.effective_units)
-                )
-            } else {
-                String::new()
-            };
-            s.push_str(&format!(
-                "  {:<10} IPW {} {} p {}{naive}\n",
-                a.arm,
-                show(e.ipw_diff),
-                format::interval(Some(e.ipw_ci.0), Some(e.ipw_ci.1), show),
-                format::p_value(e.p_value)
-            ));
-        }
-    }
-    for b in &r.balance {
-        if let Some(x) = &b.balance {
-            s.push_str(&format!(
-                "balance {}: pre_value SMD {:+.3} weighted {:+.3}{}\n",
-                b.arm,
-                x.smd_raw,
-                x.smd_weighted,
-                if b.imbalanced { " IMBALANCED" } else { " ok" }
-            ));
-        }
-    }
-    for n in &r.notes {
         s.push_str(&format!("note: {n}\n"));
     }
     s

@@ -287,3 +287,77 @@ fn the_models_panel_and_liftdeck_train_print_one_text() {
     assert_cli_text_on_screen(&cli, &screen_text(replay.app(), 120, 40));
     assert_cli_text_on_screen(&cli, &screen_text(replay.app(), 80, 40));
 }
+
+/// The IPW figures of every arm on every outcome as `liftdeck::format` shows them: a
+/// conversion effect as a signed percentage, revenue and profit per unit as signed money.
+fn expected_effects(r: &liftdeck::app::causal::CausalReport) -> Vec<(String, [String; 3])> {
+    let nf = format::NumberFormat::default();
+    let mut out = Vec::new();
+    for o in &r.outcomes {
+        let show = |x: f64| {
+            if o.outcome == "conversion" {
+                format::lift(x)
+            } else {
+                nf.money_change(x)
+            }
+        };
+        for a in &o.arms {
+            if let Some(e) = &a.effect {
+                out.push((
+                    a.arm.clone(),
+                    [
+                        show(e.ipw_diff),
+                        format::interval(Some(e.ipw_ci.0), Some(e.ipw_ci.1), show),
+                        format::p_value(e.p_value),
+                    ],
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_causal_panel_and_report_causal_print_one_text() {
+    let mut replay = Replay::new((80, 24), false).expect("replay");
+    replay
+        .run(
+            r#"{"op":"sim","seed":7,"shoppers":3000,"seconds":600}
+{"op":"key","keys":"<Tab><Tab><Tab><Tab>c"}"#,
+        )
+        .expect("causal");
+    let JobOutput::Causal(r) = job_output(&replay, JobKind::Causal) else {
+        panic!("not a causal report");
+    };
+    let cli = liftdeck::app::causal::format_text(&r);
+    let effects = expected_effects(&r);
+    assert_eq!(effects.len(), 3, "one arm against control, three outcomes");
+    // The CLI's table rows hold the one format's figures, in order.
+    let rows: Vec<&str> = cli
+        .lines()
+        .filter(|l| l.split_whitespace().next() == Some("coupon"))
+        .collect();
+    assert_eq!(rows.len(), effects.len(), "{cli}");
+    for (row, (_, cells)) in rows.iter().zip(&effects) {
+        for cell in cells {
+            assert!(row.contains(cell.as_str()), "{cell} in {row}");
+        }
+    }
+    // Wide, the console shows the CLI's text exactly; at 80 columns, each arm's line carries
+    // the same figure strings.
+    assert_cli_text_on_screen(&cli, &screen_text(replay.app(), 120, 40));
+    let mut narrow = String::new();
+    for _ in 0..4 {
+        narrow.push_str(&replay.screen());
+        replay.run(r#"{"op":"key","keys":"<PgDn>"}"#).expect("page");
+    }
+    let lines: Vec<&str> = narrow
+        .lines()
+        .map(|l| l.trim_matches('│').trim())
+        .filter(|l| l.starts_with("coupon "))
+        .collect();
+    for (arm, [ipw, ci, p]) in &effects {
+        let want = format!("{arm:<10} IPW {ipw} {ci} p {p}");
+        assert!(lines.contains(&want.as_str()), "{want} in {lines:#?}");
+    }
+}
