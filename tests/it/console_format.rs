@@ -8,7 +8,7 @@ use liftdeck::app::report::{format_text, options_for, report_ab, Capping, Report
 use liftdeck::format;
 use liftdeck::jobs::{JobKind, JobOutput};
 use liftdeck::replay::Replay;
-use liftdeck::stats::ab::{AbReport, ArmRow};
+use liftdeck::stats::ab::{AbReport, ArmRow, Metric};
 use liftdeck::store::Store;
 use liftdeck::tui::{screen_text, App, Panel};
 
@@ -360,4 +360,82 @@ fn the_causal_panel_and_report_causal_print_one_text() {
         let want = format!("{arm:<10} IPW {ipw} {ci} p {p}");
         assert!(lines.contains(&want.as_str()), "{want} in {lines:#?}");
     }
+}
+
+/// A running revenue campaign `rev` with units in `control` and `t` and none in `empty`.
+fn revenue_shop() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (_, mut store) = crate::common::temp_db(&dir, "r.db");
+    let mut text = String::from(
+        r#"{"type":"campaign","key":"rev","name":"revenue","kind":"ab","arms":[{"key":"control","weight":50.0},{"key":"t","weight":49.0},{"key":"empty","weight":1.0}],"control":"control","traffic":1.0,"metric":"revenue","seed":5,"status":"running"}"#,
+    );
+    text.push('\n');
+    for i in 0..800 {
+        let arm = if i % 2 == 0 { "control" } else { "t" };
+        text.push_str(&format!(
+            r#"{{"type":"assignment","campaign":"rev","unit":"u{i}","arm":"{arm}","propensity":0.5,"ts":"2026-11-01T12:00:00Z"}}"#
+        ));
+        text.push('\n');
+        if i % 7 == 0 || (arm == "t" && i % 5 == 0) {
+            let value = 1000.0 + (i % 13) as f64 * 37.5;
+            text.push_str(&format!(
+                r#"{{"type":"event","event_id":"e{i}","campaign":"rev","unit":"u{i}","kind":"purchase","value":{value},"ts":"2026-11-01T12:01:00Z"}}"#
+            ));
+            text.push('\n');
+        }
+    }
+    crate::common::ingest_str(&mut store, &text, liftdeck::ingest::Format::Jsonl, 5000);
+    (dir, store)
+}
+
+/// A CLI row split like `table_row` splits a screen row, without the arm.
+fn cli_cells(line: &str) -> Vec<String> {
+    table_row(line, line.split_whitespace().next().unwrap_or(""))
+}
+
+#[test]
+fn report_ab_and_the_live_table_print_the_same_cells_for_money_and_missing_figures() {
+    let (_dir, store) = revenue_shop();
+    let mut app = app_on(&store, false);
+    app.update(ch('\n'));
+    reload(&store, &mut app, NOW);
+    app.panel = Panel::Ab;
+    // `m` steps the Live A/B table through the metrics; revenue's value is money.
+    for _ in 0..Metric::ALL.len() {
+        if app.snapshot.report.as_ref().map(|r| r.metric) == Some(Metric::Revenue) {
+            break;
+        }
+        app.update(ch('m'));
+        reload(&store, &mut app, NOW);
+    }
+    let report = app.snapshot.report.clone().expect("report");
+    assert_eq!(
+        (report.campaign.as_str(), report.metric),
+        ("rev", Metric::Revenue)
+    );
+    let cli = cli_report(&store, "rev", &report);
+    for fixed in [false, true] {
+        if fixed {
+            app.update(ch('f'));
+        }
+        assert_eq!(app.fixed_horizon, fixed);
+        let text = screen_text(&app, 140, 40);
+        for a in &report.arms {
+            // CLI: units value lift CI p seq-CI seq-p P(beat) P(best) risk adj-p.
+            let c = cli_cells(cli_line(&cli, &a.key));
+            assert_eq!(c.len(), 11, "{c:?}");
+            let (ci, p) = if fixed { (3, 4) } else { (5, 6) };
+            let want: Vec<String> = [0, 1, 2, ci, p, 7, 8, 9]
+                .iter()
+                .map(|&i| c[i].clone())
+                .collect();
+            assert_eq!(table_row(&text, &a.key), want, "{}:\n{cli}\n{text}", a.key);
+        }
+    }
+    // The value of a money metric is money; an arm without units shows `-`, never 0 or 50%.
+    let control = cli_cells(cli_line(&cli, "control"));
+    assert!(control[1].starts_with('$'), "{control:?}");
+    let empty = cli_cells(cli_line(&cli, "empty"));
+    assert_eq!(empty[0], "0");
+    assert!(empty[1..].iter().all(|c| c == "-"), "{empty:?}");
 }
