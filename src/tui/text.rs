@@ -1,13 +1,14 @@
 //! The text panels (Models, Causal, Forecast, Health) as lines, and the screen geometry they
 //! scroll in. Both `update` (to bound scrolling) and the view (to draw) build the same lines
-//! here, so what scrolls is exactly what is drawn; long lines wrap instead of being cut.
+//! here, so what scrolls is exactly what is drawn; long lines wrap instead of being cut. A job's
+//! result is the CLI's text for the panel's width (`app::train`, `app::causal`,
+//! `app::forecast` render it), so the console and the CLI cannot print different figures.
 
 use super::jobview::{JobState, JobView};
 use super::theme::Theme;
-use crate::app::forecast::{Forecast, Projected};
 use crate::app::snapshot::{Snapshot, StoredJob};
 use crate::domain::Micros;
-use crate::format::{self, NumberFormat};
+use crate::format::NumberFormat;
 use crate::jobs::{JobKind, JobOutput};
 use ratatui::text::Line;
 
@@ -248,54 +249,13 @@ pub fn job_lines(panel: &JobPanel, theme: &Theme, width: usize) -> Vec<Line<'sta
     }
     let text = match &out {
         JobOutput::Model(m) => crate::app::train::format_text(m),
-        JobOutput::Forecast(f) => forecast_text(f, panel.numbers, width < COMPACT_BELOW),
+        JobOutput::Forecast(f) => {
+            crate::app::forecast::format_text_for_width(f, panel.numbers, width)
+        }
         JobOutput::Causal(c) => crate::app::causal::format_text_for_width(c, panel.numbers, width),
     };
     lines.extend(wrap(&text, width).into_iter().map(Line::from));
     lines
-}
-
-/// Below this many columns a forecast's projections are abbreviated (`+$12.4M`).
-pub const COMPACT_BELOW: usize = 98;
-
-/// The forecast as `report forecast` prints it; on a narrow panel its projections are
-/// abbreviated (`+143.2k`, `+$8.4M`) so each fits on its line, ROI stays a percentage.
-fn forecast_text(f: &Forecast, nf: &NumberFormat, compact: bool) -> String {
-    if !compact {
-        return crate::app::forecast::format_text_with(f, nf);
-    }
-    let show = |p: &Option<Projected>, one: &dyn Fn(f64) -> String| {
-        p.map_or(format::MISSING.to_string(), |p| {
-            format!("{} [{}, {}]", one(p.value), one(p.low), one(p.high))
-        })
-    };
-    let money = |x: f64| nf.money_compact(x);
-    let mut s = format!(
-        "forecast: ship an arm of {} to all traffic for {} days ({:.0}% intervals)\n  \
-         expected units {}  ({} per day)\n",
-        f.campaign,
-        f.horizon_days,
-        100.0 * (1.0 - f.alpha),
-        format::opt(f.units, format::quantity),
-        format::opt(f.units_per_day, format::quantity),
-    );
-    for a in &f.arms {
-        s.push_str(&format!(
-            "\n{} vs {}\n  incremental conversions {}\n  incremental revenue     {}\n  \
-             incremental cost        {}\n  incremental profit      {}\n  ROI                     {}\n",
-            a.arm,
-            f.control,
-            show(&a.incremental_conversions, &format::compact_change),
-            show(&a.incremental_revenue, &money),
-            show(&a.incremental_cost, &money),
-            show(&a.incremental_profit, &money),
-            show(&a.roi, &format::roi),
-        ));
-    }
-    for n in &f.notes {
-        s.push_str(&format!("note: {n}\n"));
-    }
-    s
 }
 
 /// The Health panel as one scrolling text: verdicts and ingest activity, rejected lines, and

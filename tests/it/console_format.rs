@@ -439,3 +439,39 @@ fn report_ab_and_the_live_table_print_the_same_cells_for_money_and_missing_figur
     assert_eq!(empty[0], "0");
     assert!(empty[1..].iter().all(|c| c == "-"), "{empty:?}");
 }
+
+#[test]
+fn the_forecast_panel_at_80_columns_is_the_forecast_renderer_at_that_width() {
+    let mut replay = Replay::new((80, 24), false).expect("replay");
+    replay
+        .run(
+            r#"{"op":"sim","seed":7,"shoppers":3000,"seconds":600}
+{"op":"key","keys":"<Tab><Tab><Tab><Tab><Tab>F"}"#,
+        )
+        .expect("forecast");
+    let JobOutput::Forecast(f) = job_output(&replay, JobKind::Forecast) else {
+        panic!("not a forecast");
+    };
+    let nf = format::NumberFormat::default();
+    let cli = liftdeck::app::forecast::format_text_with(&f, &nf);
+    let narrow = liftdeck::app::forecast::format_text_for_width(&f, &nf, 78);
+    let mut seen = String::new();
+    for _ in 0..6 {
+        seen.push_str(&replay.screen());
+        seen.push('\n');
+        replay.run(r#"{"op":"key","keys":"<PgDn>"}"#).expect("page");
+    }
+    // The panel wraps what is longer than its 78 columns (the notes).
+    assert_cli_text_on_screen(&liftdeck::tui::text::wrap(&narrow, 78).join("\n"), &seen);
+    // One layout: the same lines in the same order, only projections abbreviated; the
+    // expected units and every ROI are the CLI's strings exactly.
+    assert_eq!(cli.lines().count(), narrow.lines().count());
+    for (wide, short) in cli.lines().zip(narrow.lines()) {
+        let label = |l: &str| l.split(['+', '-', '[']).next().unwrap_or("").to_string();
+        assert_eq!(label(wide), label(short), "{wide} / {short}");
+        if wide.contains("expected units") || wide.trim_start().starts_with("ROI") {
+            assert_eq!(wide, short);
+        }
+    }
+    assert!(narrow.contains('M') || narrow.contains('k'), "{narrow}");
+}
