@@ -6,7 +6,9 @@
 
 use super::{AppError, Progress, Result};
 use crate::causal::{balance, contrast, ArmMoments, Balance, Contrast};
+use crate::format::{self, NumberFormat};
 use crate::store::Store;
+use crate::text::escape_control;
 use serde::{Deserialize, Serialize};
 
 /// The outcomes the report estimates effects on, per unit.
@@ -183,61 +185,124 @@ pub fn causal_report(
     })
 }
 
-/// The plain-text report (CLI; the console renders the same struct in its panel).
+/// From this many columns the report is a table, one column per figure (the CLI, a wide
+/// console); narrower, each arm is one line of the same figures without the naive difference
+/// and the effective units.
+pub const TABLE_WIDTH: usize = 96;
+
+/// One arm's figures on one outcome, as both layouts print them: a conversion effect is a
+/// difference of rates (a signed percentage), the other outcomes money per unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EffectCells {
+    pub naive: String,
+    pub ipw: String,
+    /// The IPW interval at the report's level.
+    pub ci: String,
+    /// The p-value of the test that interval inverts.
+    pub p: String,
+}
+
+/// The cells of `effect` on `outcome` (one of `OUTCOMES`).
+pub fn effect_cells(outcome: &str, effect: &Contrast, nf: &NumberFormat) -> EffectCells {
+    let show = |x: f64| {
+        if outcome == OUTCOMES[0] {
+            format::lift(x)
+        } else {
+            nf.money_change(x)
+        }
+    };
+    EffectCells {
+        naive: show(effect.naive_diff),
+        ipw: show(effect.ipw_diff),
+        ci: format::interval(Some(effect.ipw_ci.0), Some(effect.ipw_ci.1), show),
+        p: format::p_value(effect.p_value),
+    }
+}
+
+/// The plain-text report in the default number format (`$`), at full width.
 pub fn format_text(r: &CausalReport) -> String {
-    let level = 100.0 * (1.0 - r.alpha);
+    format_text_with(r, &NumberFormat::default())
+}
+
+/// The plain-text report as `report causal` prints it: the table layout.
+pub fn format_text_with(r: &CausalReport, nf: &NumberFormat) -> String {
+    format_text_for_width(r, nf, usize::MAX)
+}
+
+/// The report for `width` columns, the one renderer of the CLI and the console's Causal
+/// panel: a table from `TABLE_WIDTH` columns, one line per arm below it, every figure from
+/// `effect_cells` either way.
+pub fn format_text_for_width(r: &CausalReport, nf: &NumberFormat, width: usize) -> String {
+    let table = width >= TABLE_WIDTH;
     let mut s = format!(
         "causal report: {}  control {}  units {}  min propensity {}\n",
-        r.campaign,
-        r.control,
-        crate::format::count(r.units as i64),
-        r.min_propensity.map_or("-".into(), |p| format!("{p:.3}"))
+        escape_control(&r.campaign),
+        escape_control(&r.control),
+        format::count(r.units as i64),
+        format::opt(r.min_propensity, |p| format!("{p:.3}"))
     );
-    for o in &r.outcomes {
+    if table {
+        // One column header for the three outcomes keeps the table on one screen.
         s.push_str(&format!(
-            "\n{}\n  {:<12} {:>8} {:>10} {:>12} {:>12} {:>25} {:>9}\n",
-            o.outcome,
+            "\n  {:<12} {:>8} {:>10} {:>12} {:>12} {:>25} {:>9}\n",
             "arm",
             "units",
             "eff.units",
             "naive diff",
             "IPW diff",
-            format!("IPW {level:.0}% CI"),
+            format!("IPW {:.0}% CI", 100.0 * (1.0 - r.alpha)),
             "p"
         ));
+    }
+    for o in &r.outcomes {
+        s.push_str(&format!(
+            "{} (vs {})\n",
+            o.outcome,
+            escape_control(&r.control)
+        ));
         for a in &o.arms {
-            match &a.effect {
-                Some(e) => s.push_str(&format!(
-                    "  {:<12} {:>8} {:>10} {:>12.5} {:>12.5} {:>25} {:>9}\n",
-                    a.arm,
-                    crate::format::count(a.units as i64),
-                    crate::format::quantity(a.effective_units),
-                    e.naive_diff,
-                    e.ipw_diff,
-                    format!("[{:.5}, {:.5}]", e.ipw_ci.0, e.ipw_ci.1),
-                    crate::format::p_value(e.p_value)
-                )),
-                None => s.push_str(&format!(
-                    "  {:<12} {:>8} {:>10} {:>12}\n",
-                    a.arm,
-                    crate::format::count(a.units as i64),
-                    crate::format::quantity(a.effective_units),
-                    if a.arm == r.control { "control" } else { "-" }
-                )),
+            let arm = escape_control(&a.arm);
+            let units = format::count(a.units as i64);
+            let effective = format::quantity(a.effective_units);
+            match (&a.effect, table) {
+                (Some(e), true) => {
+                    let c = effect_cells(&o.outcome, e, nf);
+                    s.push_str(&format!(
+                        "  {arm:<12} {units:>8} {effective:>10} {:>12} {:>12} {:>25} {:>9}\n",
+                        c.naive, c.ipw, c.ci, c.p
+                    ));
+                }
+                (Some(e), false) => {
+                    let c = effect_cells(&o.outcome, e, nf);
+                    s.push_str(&format!("  {arm:<10} IPW {} {} p {}\n", c.ipw, c.ci, c.p));
+                }
+                (None, true) => {
+                    let what = if a.arm == r.control { "control" } else { "-" };
+                    s.push_str(&format!(
+                        "  {arm:<12} {units:>8} {effective:>10} {what:>12}\n"
+                    ));
+                }
+                // The control arm is the heading's "vs": a line of its own says nothing.
+                (None, false) if a.arm == r.control => {}
+                (None, false) => {
+                    s.push_str(&format!("  {arm:<10} {units:>7} units  not enough data\n"));
+                }
             }
         }
     }
-    s.push_str("\nbalance of pre_value (standardised mean difference vs control)\n");
+    if table {
+        s.push('\n');
+    }
     for b in &r.balance {
+        let arm = escape_control(&b.arm);
         match &b.balance {
             Some(x) => s.push_str(&format!(
-                "  {:<12} raw {:+.3}  weighted {:+.3}{}\n",
-                b.arm,
+                "balance {arm}: pre_value SMD raw {:+.3} weighted {:+.3} {}\n",
                 x.smd_raw,
                 x.smd_weighted,
-                if b.imbalanced { "  IMBALANCED" } else { "" }
+                if b.imbalanced { "IMBALANCED" } else { "ok" }
             )),
-            None => s.push_str(&format!("  {:<12} no pre_value recorded\n", b.arm)),
+            None => s.push_str(&format!("balance {arm}: no pre_value recorded\n")),
         }
     }
     for n in &r.notes {

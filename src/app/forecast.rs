@@ -13,6 +13,7 @@ use super::{AppError, Progress, Result};
 use crate::format::{self, NumberFormat};
 use crate::stats::ab::{ab_report, Metric};
 use crate::store::Store;
+use crate::text::escape_control;
 use serde::{Deserialize, Serialize};
 
 /// One projected quantity: point estimate and interval.
@@ -171,19 +172,43 @@ pub fn format_text(f: &Forecast) -> String {
     format_text_with(f, &NumberFormat::default())
 }
 
-/// The plain-text forecast with the operator's currency: counts grouped, money with two
-/// decimals, ROI as a percentage (the numbers of `crate::format`).
+/// Below this many columns a forecast's projections are abbreviated (`+$12.4M`).
+pub const COMPACT_BELOW: usize = 98;
+
+/// The plain-text forecast as `forecast` prints it, with the operator's currency: counts
+/// grouped, money with two decimals, ROI as a percentage (the numbers of `crate::format`).
 pub fn format_text_with(f: &Forecast, nf: &NumberFormat) -> String {
+    format_text_for_width(f, nf, usize::MAX)
+}
+
+/// The forecast for `width` columns, the one renderer of the CLI and the console's Forecast
+/// panel: below `COMPACT_BELOW` the projections are abbreviated (`+143.2k`, `+$8.4M`) so each
+/// fits on its line; ROI stays a percentage and the layout is the same.
+pub fn format_text_for_width(f: &Forecast, nf: &NumberFormat, width: usize) -> String {
+    let compact = width < COMPACT_BELOW;
     let show = |p: &Option<Projected>, one: &dyn Fn(f64) -> String| {
         p.map_or(format::MISSING.to_string(), |p| {
             format!("{} [{}, {}]", one(p.value), one(p.low), one(p.high))
         })
     };
-    let money = |x: f64| nf.money_change(x);
+    let money = |x: f64| {
+        if compact {
+            nf.money_compact(x)
+        } else {
+            nf.money_change(x)
+        }
+    };
+    let conversions = |x: f64| {
+        if compact {
+            format::compact_change(x)
+        } else {
+            format::quantity_change(x)
+        }
+    };
     let mut s = format!(
         "forecast: ship an arm of {} to all traffic for {} days ({:.0}% intervals)\n  \
          expected units {}  ({} per day)\n",
-        f.campaign,
+        escape_control(&f.campaign),
         f.horizon_days,
         100.0 * (1.0 - f.alpha),
         format::opt(f.units, format::quantity),
@@ -193,9 +218,9 @@ pub fn format_text_with(f: &Forecast, nf: &NumberFormat) -> String {
         s.push_str(&format!(
             "\n{} vs {}\n  incremental conversions {}\n  incremental revenue     {}\n  \
              incremental cost        {}\n  incremental profit      {}\n  ROI                     {}\n",
-            a.arm,
-            f.control,
-            show(&a.incremental_conversions, &format::quantity_change),
+            escape_control(&a.arm),
+            escape_control(&f.control),
+            show(&a.incremental_conversions, &conversions),
             show(&a.incremental_revenue, &money),
             show(&a.incremental_cost, &money),
             show(&a.incremental_profit, &money),

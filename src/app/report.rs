@@ -4,7 +4,7 @@
 use super::{AppError, Result};
 use crate::domain::{ArmRollup, CampaignSpec};
 use crate::format::{self, NumberFormat};
-use crate::stats::ab::{ab_report, add_guardrails, AbReport, ArmInput, Metric, Options};
+use crate::stats::ab::{ab_report, add_guardrails, AbReport, ArmInput, ArmRow, Metric, Options};
 use crate::stats::bayes::EffectPrior;
 use crate::stats::multiple::Adjustment;
 use crate::store::Store;
@@ -249,10 +249,6 @@ fn pct(x: Option<f64>) -> String {
     format::opt(x, format::lift)
 }
 
-fn prob(x: Option<f64>) -> String {
-    format::opt(x, format::probability)
-}
-
 fn pval(x: Option<f64>) -> String {
     format::opt(x, format::p_value)
 }
@@ -267,6 +263,94 @@ fn is_money(metric: Metric) -> bool {
         metric,
         Metric::Revenue | Metric::Cost | Metric::Profit | Metric::Aov
     )
+}
+
+/// Which interval a view reads: the fixed-horizon one (valid at one planned look) or the
+/// always-valid one (safe to peek). Each comes with the p-value of the test it inverts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntervalView {
+    Fixed,
+    AlwaysValid,
+}
+
+/// An interval of the relative lift and the p-value of the test it inverts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntervalCells {
+    pub ci: String,
+    pub p: String,
+}
+
+/// One arm's row of `report ab` as text, the cells both the CLI table and the console's Live
+/// A/B table print, so the two cannot drift: which figure is the arm's value (a rate, money
+/// for a money metric, else the mean), `-` for anything missing, and which p-value goes with
+/// which interval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArmCells {
+    /// The arm key, control characters escaped.
+    pub arm: String,
+    pub units: String,
+    pub value: String,
+    pub lift: String,
+    pub fixed: IntervalCells,
+    pub always_valid: IntervalCells,
+    pub p_beat: String,
+    pub p_best: String,
+    pub risk: String,
+    /// The p-value adjusted over the treatment arms.
+    pub adj_p: String,
+}
+
+impl ArmCells {
+    /// The interval (and its p-value) a view shows.
+    pub fn interval(&self, view: IntervalView) -> &IntervalCells {
+        match view {
+            IntervalView::Fixed => &self.fixed,
+            IntervalView::AlwaysValid => &self.always_valid,
+        }
+    }
+
+    /// The console's columns: arm, units, value, lift, the view's interval and its p, P(beat),
+    /// P(best), risk.
+    pub fn live_row(&self, view: IntervalView) -> Vec<String> {
+        let i = self.interval(view);
+        vec![
+            self.arm.clone(),
+            self.units.clone(),
+            self.value.clone(),
+            self.lift.clone(),
+            i.ci.clone(),
+            i.p.clone(),
+            self.p_beat.clone(),
+            self.p_best.clone(),
+            self.risk.clone(),
+        ]
+    }
+}
+
+/// The cells of `row`, an arm of `report`, in the one number format.
+pub fn arm_cells(report: &AbReport, row: &ArmRow, nf: &NumberFormat) -> ArmCells {
+    let value = match (row.rate, row.mean) {
+        (Some(rate), _) => format::rate(rate),
+        (None, Some(m)) if is_money(report.metric) => nf.money(m),
+        (None, Some(m)) => format::rate(m),
+        _ => format::MISSING.into(),
+    };
+    let interval = |lo, hi, p| IntervalCells {
+        ci: format::interval(lo, hi, format::lift),
+        p: pval(p),
+    };
+    ArmCells {
+        arm: crate::text::escape_control(&row.key).into_owned(),
+        units: format::count(row.units),
+        value,
+        lift: pct(row.rel_lift),
+        fixed: interval(row.ci_low, row.ci_high, row.p_value),
+        always_valid: interval(row.seq_ci_low, row.seq_ci_high, row.seq_p_value),
+        p_beat: format::opt(row.chance_to_beat_control, format::probability),
+        p_best: format::opt(row.prob_best, format::probability),
+        risk: format::opt(row.expected_loss, format::rate),
+        adj_p: pval(row.adj_p_value),
+    }
 }
 
 /// The plain-text report in the default number format (`$`).
@@ -346,27 +430,21 @@ pub fn format_text_with(outputs: &[ReportOutput], nf: &NumberFormat) -> String {
             "adj p"
         ));
         for a in &r.arms {
-            let value = match (a.rate, a.mean) {
-                (Some(rate), _) => format::rate(rate),
-                (None, Some(m)) if is_money(r.metric) => nf.money(m),
-                (None, Some(m)) => format::rate(m),
-                _ => format::MISSING.into(),
-            };
-            let ci = |lo: Option<f64>, hi: Option<f64>| format::interval(lo, hi, format::lift);
+            let c = arm_cells(r, a, nf);
             s.push_str(&format!(
                 "  {:<10} {:>7} {:>11} {:>9} {:>22} {:>8} {:>22} {:>8} {:>7} {:>7} {:>8} {:>8}\n",
-                a.key,
-                format::count(a.units),
-                value,
-                pct(a.rel_lift),
-                ci(a.ci_low, a.ci_high),
-                pval(a.p_value),
-                ci(a.seq_ci_low, a.seq_ci_high),
-                pval(a.seq_p_value),
-                prob(a.chance_to_beat_control),
-                prob(a.prob_best),
-                format::opt(a.expected_loss, format::rate),
-                pval(a.adj_p_value),
+                c.arm,
+                c.units,
+                c.value,
+                c.lift,
+                c.fixed.ci,
+                c.fixed.p,
+                c.always_valid.ci,
+                c.always_valid.p,
+                c.p_beat,
+                c.p_best,
+                c.risk,
+                c.adj_p,
             ));
         }
         let family: Vec<String> = r

@@ -6,8 +6,10 @@
 
 use super::{AppError, Env, Progress, Result};
 use crate::allocation::unit_uniform;
+use crate::format;
 use crate::model::{auc, fit, log_loss, FeatureSpec, Rows, TrainOptions};
 use crate::store::Store;
+use crate::text::escape_control;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -146,26 +148,29 @@ pub fn retrain(
     Ok(summary)
 }
 
-/// The plain-text summary (CLI; the console renders the same struct).
+/// The trained model as the CLI (`liftdeck train`) and the console's Models panel both show
+/// it, in the one number format: counts grouped, rates as percentages, the log loss against the
+/// base rate as a signed relative change. Log losses, AUC and weights are not percentages and
+/// keep their own decimals. Feature names come from unit contexts, so they are escaped.
 pub fn format_text(s: &ModelSummary) -> String {
     let mut out = format!(
         "conversion model for {}{}\n  trained on {} units, measured on {} held-out units\n  \
-         holdout log loss {:.4} (base rate {:.4}, {:+.1}%)  AUC {}\n  \
-         predicted conversion {:.4} vs observed {:.4}\n  top features:\n",
-        s.campaign,
+         holdout log loss {:.4} (base rate {:.4}, {})  AUC {}\n  \
+         predicted conversion {} vs observed {}\n  top features:\n",
+        escape_control(&s.campaign),
         s.version
             .map_or(String::new(), |v| format!(" — version {v}")),
-        s.train_units,
-        s.holdout_units,
+        format::count(s.train_units as i64),
+        format::count(s.holdout_units as i64),
         s.holdout_log_loss,
         s.base_rate_log_loss,
-        100.0 * (s.holdout_log_loss / s.base_rate_log_loss - 1.0),
-        s.holdout_auc.map_or("-".into(), |a| format!("{a:.3}")),
-        s.predicted_rate,
-        s.observed_rate,
+        format::lift(s.holdout_log_loss / s.base_rate_log_loss - 1.0),
+        format::opt(s.holdout_auc, |a| format!("{a:.3}")),
+        format::rate(s.predicted_rate),
+        format::rate(s.observed_rate),
     );
     for (name, w) in &s.top_features {
-        out.push_str(&format!("    {name:<24} {w:+.3}\n"));
+        out.push_str(&format!("    {:<24} {w:+.3}\n", escape_control(name)));
     }
     out
 }

@@ -174,7 +174,9 @@ fn run(
         (JobOutput::Causal(c), true) => serde_json::to_string_pretty(c)? + "\n",
         (JobOutput::Forecast(f), true) => serde_json::to_string_pretty(f)? + "\n",
         (JobOutput::Model(m), false) => liftdeck::app::train::format_text(m),
-        (JobOutput::Causal(c), false) => liftdeck::app::causal::format_text(c),
+        (JobOutput::Causal(c), false) => {
+            liftdeck::app::causal::format_text_with(c, &super::report::number_format())
+        }
         (JobOutput::Forecast(f), false) => {
             liftdeck::app::forecast::format_text_with(f, &super::report::number_format())
         }

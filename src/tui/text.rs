@@ -1,15 +1,14 @@
 //! The text panels (Models, Causal, Forecast, Health) as lines, and the screen geometry they
 //! scroll in. Both `update` (to bound scrolling) and the view (to draw) build the same lines
-//! here, so what scrolls is exactly what is drawn; long lines wrap instead of being cut.
+//! here, so what scrolls is exactly what is drawn; long lines wrap instead of being cut. A job's
+//! result is the CLI's text for the panel's width (`app::train`, `app::causal`,
+//! `app::forecast` render it), so the console and the CLI cannot print different figures.
 
 use super::jobview::{JobState, JobView};
 use super::theme::Theme;
-use crate::app::causal::CausalReport;
-use crate::app::forecast::{Forecast, Projected};
 use crate::app::snapshot::{Snapshot, StoredJob};
-use crate::app::train::ModelSummary;
 use crate::domain::Micros;
-use crate::format::{self, NumberFormat};
+use crate::format::NumberFormat;
 use crate::jobs::{JobKind, JobOutput};
 use ratatui::text::Line;
 
@@ -249,139 +248,14 @@ pub fn job_lines(panel: &JobPanel, theme: &Theme, width: usize) -> Vec<Line<'sta
         );
     }
     let text = match &out {
-        JobOutput::Model(m) => model_text(m),
-        JobOutput::Forecast(f) => forecast_text(f, panel.numbers, width < COMPACT_BELOW),
-        JobOutput::Causal(c) => causal_text(c, width >= 98, panel.numbers),
+        JobOutput::Model(m) => crate::app::train::format_text(m),
+        JobOutput::Forecast(f) => {
+            crate::app::forecast::format_text_for_width(f, panel.numbers, width)
+        }
+        JobOutput::Causal(c) => crate::app::causal::format_text_for_width(c, panel.numbers, width),
     };
     lines.extend(wrap(&text, width).into_iter().map(Line::from));
     lines
-}
-
-/// Below this many columns a forecast's projections are abbreviated (`+$12.4M`).
-pub const COMPACT_BELOW: usize = 98;
-
-/// The forecast as `report forecast` prints it; on a narrow panel its projections are
-/// abbreviated (`+143.2k`, `+$8.4M`) so each fits on its line, ROI stays a percentage.
-fn forecast_text(f: &Forecast, nf: &NumberFormat, compact: bool) -> String {
-    if !compact {
-        return crate::app::forecast::format_text_with(f, nf);
-    }
-    let show = |p: &Option<Projected>, one: &dyn Fn(f64) -> String| {
-        p.map_or(format::MISSING.to_string(), |p| {
-            format!("{} [{}, {}]", one(p.value), one(p.low), one(p.high))
-        })
-    };
-    let money = |x: f64| nf.money_compact(x);
-    let mut s = format!(
-        "forecast: ship an arm of {} to all traffic for {} days ({:.0}% intervals)\n  \
-         expected units {}  ({} per day)\n",
-        f.campaign,
-        f.horizon_days,
-        100.0 * (1.0 - f.alpha),
-        format::opt(f.units, format::quantity),
-        format::opt(f.units_per_day, format::quantity),
-    );
-    for a in &f.arms {
-        s.push_str(&format!(
-            "\n{} vs {}\n  incremental conversions {}\n  incremental revenue     {}\n  \
-             incremental cost        {}\n  incremental profit      {}\n  ROI                     {}\n",
-            a.arm,
-            f.control,
-            show(&a.incremental_conversions, &format::compact_change),
-            show(&a.incremental_revenue, &money),
-            show(&a.incremental_cost, &money),
-            show(&a.incremental_profit, &money),
-            show(&a.roi, &format::roi),
-        ));
-    }
-    for n in &f.notes {
-        s.push_str(&format!("note: {n}\n"));
-    }
-    s
-}
-
-/// The trained model in the one number format: counts grouped, rates as percentages, the
-/// log loss against the base rate as a signed relative change.
-fn model_text(s: &ModelSummary) -> String {
-    let mut out = format!(
-        "conversion model for {}{}\n  trained on {} units, measured on {} held-out units\n  \
-         holdout log loss {:.4} (base rate {:.4}, {})  AUC {}\n  \
-         predicted conversion {} vs observed {}\n  top features:\n",
-        s.campaign,
-        s.version
-            .map_or(String::new(), |v| format!(" — version {v}")),
-        format::count(s.train_units as i64),
-        format::count(s.holdout_units as i64),
-        s.holdout_log_loss,
-        s.base_rate_log_loss,
-        format::lift(s.holdout_log_loss / s.base_rate_log_loss - 1.0),
-        s.holdout_auc.map_or("-".into(), |a| format!("{a:.3}")),
-        format::rate(s.predicted_rate),
-        format::rate(s.observed_rate),
-    );
-    for (name, w) in &s.top_features {
-        out.push_str(&format!("    {name:<24} {w:+.3}\n"));
-    }
-    out
-}
-
-/// The causal report, with the naive column and effective units dropped on narrow screens.
-/// A conversion effect is a difference of rates (a signed percentage), the others money per
-/// unit.
-fn causal_text(r: &CausalReport, wide: bool, nf: &NumberFormat) -> String {
-    let mut s = String::new();
-    for o in &r.outcomes {
-        let conversion = o.outcome == crate::app::causal::OUTCOMES[0];
-        let show = |x: f64| {
-            if conversion {
-                format::lift(x)
-            } else {
-                nf.money_change(x)
-            }
-        };
-        s.push_str(&format!("{} (vs {})\n", o.outcome, r.control));
-        for a in o.arms.iter().filter(|a| a.arm != r.control) {
-            let Some(e) = &a.effect else {
-                s.push_str(&format!(
-                    "  {:<10} {:>7} units  not enough data\n",
-                    a.arm,
-                    format::count(a.units as i64)
-                ));
-                continue;
-            };
-            let naive = if wide {
-                format!(
-                    "  naive {}  eff.units {}",
-                    show(e.naive_diff),
-                    format::quantity(a.effective_units)
-                )
-            } else {
-                String::new()
-            };
-            s.push_str(&format!(
-                "  {:<10} IPW {} {} p {}{naive}\n",
-                a.arm,
-                show(e.ipw_diff),
-                format::interval(Some(e.ipw_ci.0), Some(e.ipw_ci.1), show),
-                format::p_value(e.p_value)
-            ));
-        }
-    }
-    for b in &r.balance {
-        if let Some(x) = &b.balance {
-            s.push_str(&format!(
-                "balance {}: pre_value SMD {:+.3} weighted {:+.3}{}\n",
-                b.arm,
-                x.smd_raw,
-                x.smd_weighted,
-                if b.imbalanced { " IMBALANCED" } else { " ok" }
-            ));
-        }
-    }
-    for n in &r.notes {
-        s.push_str(&format!("note: {n}\n"));
-    }
-    s
 }
 
 /// The Health panel as one scrolling text: verdicts and ingest activity, rejected lines, and

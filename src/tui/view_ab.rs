@@ -5,9 +5,10 @@
 
 use super::state::App;
 use super::view::placeholder;
+use crate::app::report::{arm_cells, IntervalView};
 use crate::app::snapshot::ArmSeries;
-use crate::format::{self, NumberFormat};
-use crate::stats::ab::{AbReport, ArmRow, Metric};
+use crate::format;
+use crate::stats::ab::AbReport;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -24,42 +25,6 @@ pub fn marker(i: usize) -> char {
         .chars()
         .nth(i % MARKERS.chars().count())
         .unwrap_or('?')
-}
-
-/// Whether a metric's per-arm value is money (as `report ab` decides it).
-fn is_money(metric: Metric) -> bool {
-    matches!(
-        metric,
-        Metric::Revenue | Metric::Cost | Metric::Profit | Metric::Aov
-    )
-}
-
-/// One arm's cells, every figure in the one number format (`crate::format`) exactly as
-/// `report ab` prints it: value, lift, interval, the p-value of that interval's test,
-/// P(beat), P(best) and risk.
-pub fn arm_cells(a: &ArmRow, metric: Metric, fixed: bool, nf: &NumberFormat) -> Vec<String> {
-    let value = match (a.rate, a.mean) {
-        (Some(rate), _) => format::rate(rate),
-        (None, Some(m)) if is_money(metric) => nf.money(m),
-        (None, Some(m)) => format::rate(m),
-        _ => format::MISSING.into(),
-    };
-    let (lo, hi, p) = if fixed {
-        (a.ci_low, a.ci_high, a.p_value)
-    } else {
-        (a.seq_ci_low, a.seq_ci_high, a.seq_p_value)
-    };
-    vec![
-        a.key.clone(),
-        format::count(a.units),
-        value,
-        format::opt(a.rel_lift, format::lift),
-        format::interval(lo, hi, format::lift),
-        format::opt(p, format::p_value),
-        format::opt(a.chance_to_beat_control, format::probability),
-        format::opt(a.prob_best, format::probability),
-        format::opt(a.expected_loss, format::rate),
-    ]
 }
 
 /// A p-value in a sentence (`p < 0.0001`, `p = 0.0123`), `p = -` when there is none.
@@ -167,6 +132,11 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     .areas(area);
     frame.render_widget(Paragraph::new(banner), banner_area);
     let wide = area.width >= 100;
+    let view = if app.fixed_horizon {
+        IntervalView::Fixed
+    } else {
+        IntervalView::AlwaysValid
+    };
     let interval = if app.fixed_horizon {
         "95% CI (fixed)"
     } else {
@@ -185,7 +155,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         .arms
         .iter()
         .take(arm_rows as usize)
-        .map(|a| arm_cells(a, r.metric, app.fixed_horizon, &app.numbers))
+        .map(|a| arm_cells(r, a, &app.numbers).live_row(view))
         .collect();
     let spacing = if wide { 2 } else { 1 };
     let (widths, fits) = column_widths(&header, &cells, spacing, area.width.saturating_sub(2));

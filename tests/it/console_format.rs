@@ -6,8 +6,9 @@
 use crate::console_trust::{app_on, ch, reload, screen, shop, NOW};
 use liftdeck::app::report::{format_text, options_for, report_ab, Capping, ReportOverrides};
 use liftdeck::format;
+use liftdeck::jobs::{JobKind, JobOutput};
 use liftdeck::replay::Replay;
-use liftdeck::stats::ab::{AbReport, ArmRow};
+use liftdeck::stats::ab::{AbReport, ArmRow, Metric};
 use liftdeck::store::Store;
 use liftdeck::tui::{screen_text, App, Panel};
 
@@ -239,4 +240,238 @@ fn bandit_shares_and_job_panels_use_the_one_format() {
     for line in forecast.lines().filter(|l| l.contains("incremental")) {
         assert!(wide.contains(line.trim_end()), "{line}\n{wide}");
     }
+}
+
+/// The result of this session's `kind` job in the replay's console.
+fn job_output(replay: &Replay, kind: JobKind) -> JobOutput {
+    replay
+        .app()
+        .job(kind)
+        .and_then(|j| j.result.as_ref())
+        .map(|r| r.output.clone())
+        .unwrap_or_else(|| panic!("no {} result", kind.as_str()))
+}
+
+/// Every non-blank line of the CLI's text appears, whole, on the console's screen.
+fn assert_cli_text_on_screen(cli: &str, screen: &str) {
+    for line in cli.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(
+            screen.contains(line.trim_end()),
+            "the console lacks the CLI's line\n{line}\n{screen}"
+        );
+    }
+}
+
+#[test]
+fn the_models_panel_and_liftdeck_train_print_one_text() {
+    let mut replay = Replay::new((80, 24), false).expect("replay");
+    replay
+        .run(
+            r#"{"op":"sim","seed":7,"shoppers":3000,"seconds":600}
+{"op":"key","keys":"<Tab><Tab><Tab>r"}"#,
+        )
+        .expect("retrain");
+    let JobOutput::Model(m) = job_output(&replay, JobKind::Retrain) else {
+        panic!("not a model");
+    };
+    let cli = liftdeck::app::train::format_text(&m);
+    // The CLI's figures are the one format's: rates as percentages, counts grouped.
+    for want in [
+        format::rate(m.predicted_rate),
+        format::rate(m.observed_rate),
+        format::lift(m.holdout_log_loss / m.base_rate_log_loss - 1.0),
+        format::count(m.train_units as i64),
+    ] {
+        assert!(cli.contains(&want), "{want} in\n{cli}");
+    }
+    assert_cli_text_on_screen(&cli, &screen_text(replay.app(), 120, 40));
+    assert_cli_text_on_screen(&cli, &screen_text(replay.app(), 80, 40));
+}
+
+/// The IPW figures of every arm on every outcome as `liftdeck::format` shows them: a
+/// conversion effect as a signed percentage, revenue and profit per unit as signed money.
+fn expected_effects(r: &liftdeck::app::causal::CausalReport) -> Vec<(String, [String; 3])> {
+    let nf = format::NumberFormat::default();
+    let mut out = Vec::new();
+    for o in &r.outcomes {
+        let show = |x: f64| {
+            if o.outcome == "conversion" {
+                format::lift(x)
+            } else {
+                nf.money_change(x)
+            }
+        };
+        for a in &o.arms {
+            if let Some(e) = &a.effect {
+                out.push((
+                    a.arm.clone(),
+                    [
+                        show(e.ipw_diff),
+                        format::interval(Some(e.ipw_ci.0), Some(e.ipw_ci.1), show),
+                        format::p_value(e.p_value),
+                    ],
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_causal_panel_and_report_causal_print_one_text() {
+    let mut replay = Replay::new((80, 24), false).expect("replay");
+    replay
+        .run(
+            r#"{"op":"sim","seed":7,"shoppers":3000,"seconds":600}
+{"op":"key","keys":"<Tab><Tab><Tab><Tab>c"}"#,
+        )
+        .expect("causal");
+    let JobOutput::Causal(r) = job_output(&replay, JobKind::Causal) else {
+        panic!("not a causal report");
+    };
+    let cli = liftdeck::app::causal::format_text(&r);
+    let effects = expected_effects(&r);
+    assert_eq!(effects.len(), 3, "one arm against control, three outcomes");
+    // The CLI's table rows hold the one format's figures, in order.
+    let rows: Vec<&str> = cli
+        .lines()
+        .filter(|l| l.split_whitespace().next() == Some("coupon"))
+        .collect();
+    assert_eq!(rows.len(), effects.len(), "{cli}");
+    for (row, (_, cells)) in rows.iter().zip(&effects) {
+        for cell in cells {
+            assert!(row.contains(cell.as_str()), "{cell} in {row}");
+        }
+    }
+    // Wide, the console shows the CLI's text exactly; at 80 columns, each arm's line carries
+    // the same figure strings.
+    assert_cli_text_on_screen(&cli, &screen_text(replay.app(), 120, 40));
+    let mut narrow = String::new();
+    for _ in 0..4 {
+        narrow.push_str(&replay.screen());
+        replay.run(r#"{"op":"key","keys":"<PgDn>"}"#).expect("page");
+    }
+    let lines: Vec<&str> = narrow
+        .lines()
+        .map(|l| l.trim_matches('│').trim())
+        .filter(|l| l.starts_with("coupon "))
+        .collect();
+    for (arm, [ipw, ci, p]) in &effects {
+        let want = format!("{arm:<10} IPW {ipw} {ci} p {p}");
+        assert!(lines.contains(&want.as_str()), "{want} in {lines:#?}");
+    }
+}
+
+/// A running revenue campaign `rev` with units in `control` and `t` and none in `empty`.
+fn revenue_shop() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (_, mut store) = crate::common::temp_db(&dir, "r.db");
+    let mut text = String::from(
+        r#"{"type":"campaign","key":"rev","name":"revenue","kind":"ab","arms":[{"key":"control","weight":50.0},{"key":"t","weight":49.0},{"key":"empty","weight":1.0}],"control":"control","traffic":1.0,"metric":"revenue","seed":5,"status":"running"}"#,
+    );
+    text.push('\n');
+    for i in 0..800 {
+        let arm = if i % 2 == 0 { "control" } else { "t" };
+        text.push_str(&format!(
+            r#"{{"type":"assignment","campaign":"rev","unit":"u{i}","arm":"{arm}","propensity":0.5,"ts":"2026-11-01T12:00:00Z"}}"#
+        ));
+        text.push('\n');
+        if i % 7 == 0 || (arm == "t" && i % 5 == 0) {
+            let value = 1000.0 + (i % 13) as f64 * 37.5;
+            text.push_str(&format!(
+                r#"{{"type":"event","event_id":"e{i}","campaign":"rev","unit":"u{i}","kind":"purchase","value":{value},"ts":"2026-11-01T12:01:00Z"}}"#
+            ));
+            text.push('\n');
+        }
+    }
+    crate::common::ingest_str(&mut store, &text, liftdeck::ingest::Format::Jsonl, 5000);
+    (dir, store)
+}
+
+/// A CLI row split like `table_row` splits a screen row, without the arm.
+fn cli_cells(line: &str) -> Vec<String> {
+    table_row(line, line.split_whitespace().next().unwrap_or(""))
+}
+
+#[test]
+fn report_ab_and_the_live_table_print_the_same_cells_for_money_and_missing_figures() {
+    let (_dir, store) = revenue_shop();
+    let mut app = app_on(&store, false);
+    app.update(ch('\n'));
+    reload(&store, &mut app, NOW);
+    app.panel = Panel::Ab;
+    // `m` steps the Live A/B table through the metrics; revenue's value is money.
+    for _ in 0..Metric::ALL.len() {
+        if app.snapshot.report.as_ref().map(|r| r.metric) == Some(Metric::Revenue) {
+            break;
+        }
+        app.update(ch('m'));
+        reload(&store, &mut app, NOW);
+    }
+    let report = app.snapshot.report.clone().expect("report");
+    assert_eq!(
+        (report.campaign.as_str(), report.metric),
+        ("rev", Metric::Revenue)
+    );
+    let cli = cli_report(&store, "rev", &report);
+    for fixed in [false, true] {
+        if fixed {
+            app.update(ch('f'));
+        }
+        assert_eq!(app.fixed_horizon, fixed);
+        let text = screen_text(&app, 140, 40);
+        for a in &report.arms {
+            // CLI: units value lift CI p seq-CI seq-p P(beat) P(best) risk adj-p.
+            let c = cli_cells(cli_line(&cli, &a.key));
+            assert_eq!(c.len(), 11, "{c:?}");
+            let (ci, p) = if fixed { (3, 4) } else { (5, 6) };
+            let want: Vec<String> = [0, 1, 2, ci, p, 7, 8, 9]
+                .iter()
+                .map(|&i| c[i].clone())
+                .collect();
+            assert_eq!(table_row(&text, &a.key), want, "{}:\n{cli}\n{text}", a.key);
+        }
+    }
+    // The value of a money metric is money; an arm without units shows `-`, never 0 or 50%.
+    let control = cli_cells(cli_line(&cli, "control"));
+    assert!(control[1].starts_with('$'), "{control:?}");
+    let empty = cli_cells(cli_line(&cli, "empty"));
+    assert_eq!(empty[0], "0");
+    assert!(empty[1..].iter().all(|c| c == "-"), "{empty:?}");
+}
+
+#[test]
+fn the_forecast_panel_at_80_columns_is_the_forecast_renderer_at_that_width() {
+    let mut replay = Replay::new((80, 24), false).expect("replay");
+    replay
+        .run(
+            r#"{"op":"sim","seed":7,"shoppers":3000,"seconds":600}
+{"op":"key","keys":"<Tab><Tab><Tab><Tab><Tab>F"}"#,
+        )
+        .expect("forecast");
+    let JobOutput::Forecast(f) = job_output(&replay, JobKind::Forecast) else {
+        panic!("not a forecast");
+    };
+    let nf = format::NumberFormat::default();
+    let cli = liftdeck::app::forecast::format_text_with(&f, &nf);
+    let narrow = liftdeck::app::forecast::format_text_for_width(&f, &nf, 78);
+    let mut seen = String::new();
+    for _ in 0..6 {
+        seen.push_str(&replay.screen());
+        seen.push('\n');
+        replay.run(r#"{"op":"key","keys":"<PgDn>"}"#).expect("page");
+    }
+    // The panel wraps what is longer than its 78 columns (the notes).
+    assert_cli_text_on_screen(&liftdeck::tui::text::wrap(&narrow, 78).join("\n"), &seen);
+    // One layout: the same lines in the same order, only projections abbreviated; the
+    // expected units and every ROI are the CLI's strings exactly.
+    assert_eq!(cli.lines().count(), narrow.lines().count());
+    for (wide, short) in cli.lines().zip(narrow.lines()) {
+        let label = |l: &str| l.split(['+', '-', '[']).next().unwrap_or("").to_string();
+        assert_eq!(label(wide), label(short), "{wide} / {short}");
+        if wide.contains("expected units") || wide.trim_start().starts_with("ROI") {
+            assert_eq!(wide, short);
+        }
+    }
+    assert!(narrow.contains('M') || narrow.contains('k'), "{narrow}");
 }
