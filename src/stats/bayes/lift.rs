@@ -1,18 +1,24 @@
 //! The relative lift under the exact Beta-Binomial model: with independent posteriors
 //! p_c ~ Beta(a_c, b_c) and p_t ~ Beta(a_t, b_t), the lift is L = p_t / p_c - 1. Everything a
 //! report row shows about it comes from this one posterior:
-//! - chance to beat control P(L > 0) = P(p_t > p_c) ([`super::prob_beats`]);
+//! - chance to beat control P(L > 0) = P(p_t > p_c);
 //! - the equal-tailed credible interval, quantiles of L from its distribution function
-//!   P(L <= q) = ∫ f_c(x) F_t((1 + q) x) dx;
+//!   P(L <= q) = ∫ f_c(x) F_t((1 + q) x) dx, solved by Newton's method in u = ln(1 + q) with
+//!   the lift's density ∫ f_c(x) f_t(e^u x) e^u x dx (densities only), from the normal
+//!   approximation of ln p_t - ln p_c;
 //! - the risk of shipping treatment, the expected relative shortfall E[max(0, -L)], as the 1-D
-//!   integral ∫ f_c(x) [F_t(x) - E(p_t) F_t⁺(x) / x] dx, where t⁺ = Beta(a_t + 1, b_t)
-//!   (from E[max(0, x - p_t)] = x F_t(x) - E(p_t) F_t⁺(x), since p·f_t(p) = E(p_t) f_t⁺(p)).
+//!   integral ∫ f_c(x) [F_t(x) - E[p_t; p_t <= x] / x] dx.
 //!
-//! Both integrals run over the control's posterior with adaptive Gauss–Kronrod panels cut at
-//! the tail quantiles of the control and at those of the treatment mapped into the control's
-//! coordinate, so no feature of either density falls between nodes.
+//! Two ways to the same integrals. Large counts (every shape in [30, 1e9], the report's usual
+//! case) take fixed rules ([`FixedRules`]): the densities are sampled once per row, and each
+//! evaluation of the distribution function is a sum over ~100 Gauss–Legendre nodes of Chebyshev
+//! series, with no incomplete beta. Small counts take adaptive Gauss–Kronrod panels cut at the
+//! tail quantiles of both posteriors, with the incomplete beta at every node.
 
-use super::beta::{BetaPosterior, KRONROD_NODES, KRONROD_WEIGHTS};
+use super::beta::{
+    BetaPosterior, BANDED_MAX_SHAPE, BANDED_MIN_SHAPE, KRONROD_NODES, KRONROD_WEIGHTS,
+};
+use statrs::distribution::{ContinuousCDF, Normal};
 
 /// The lift's posterior summaries for one treatment arm against control.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -47,6 +53,7 @@ fn integrate_over_control(
     control_cuts: &[f64],
     extra_cuts: &[f64],
     g: &dyn Fn(f64) -> f64,
+    tolerance: f64,
 ) -> f64 {
     let (lo, hi) = (control_cuts[0], control_cuts[1]);
     let mut cuts: Vec<f64> = control_cuts
@@ -59,7 +66,7 @@ fn integrate_over_control(
     cuts.dedup();
     let f = |x: f64| control.pdf(x) * g(x);
     cuts.windows(2)
-        .map(|w| adaptive(&f, w[0], w[1], TOLERANCE / cuts.len() as f64, MAX_DEPTH))
+        .map(|w| adaptive(&f, w[0], w[1], tolerance / cuts.len() as f64, MAX_DEPTH))
         .sum()
 }
 
@@ -98,93 +105,92 @@ fn kronrod15(f: &dyn Fn(f64) -> f64, a: f64, b: f64) -> (f64, f64) {
     (half * k, half * (k - g).abs())
 }
 
-/// P(p_t / p_c - 1 <= q).
-fn lift_cdf(
-    treatment: &BetaPosterior,
-    control: &BetaPosterior,
-    control_cuts: &[f64],
-    treatment_cuts: &[f64],
-    q: f64,
-) -> f64 {
-    let scale = 1.0 + q;
-    if scale <= 0.0 {
-        return 0.0;
-    }
-    let mapped: Vec<f64> = treatment_cuts.iter().map(|t| t / scale).collect();
-    let g = |x: f64| treatment.cdf(scale * x);
-    integrate_over_control(control, control_cuts, &mapped, &g).clamp(0.0, 1.0)
+/// The adaptive rules' tail cuts of both posteriors, computed once per row.
+struct AdaptiveRules<'a> {
+    treatment: &'a BetaPosterior,
+    control: &'a BetaPosterior,
+    control_cuts: Vec<f64>,
+    treatment_cuts: Vec<f64>,
 }
 
-/// The q with P(L <= q) = level, searched in u = ln(1 + q) (where the lift's distribution is
-/// close to symmetric) by bracketing and the Illinois variant of false position.
-fn lift_quantile(
-    treatment: &BetaPosterior,
-    control: &BetaPosterior,
-    cuts: (&[f64], &[f64]),
+impl AdaptiveRules<'_> {
+    /// (P(ln(1 + L) <= u), its density in u). The density only steers Newton's steps, so it
+    /// is integrated to a looser tolerance.
+    fn cdf_density(&self, u: f64) -> (f64, f64) {
+        let s = u.exp();
+        let (t, c) = (self.treatment, self.control);
+        let mapped: Vec<f64> = self.treatment_cuts.iter().map(|y| y / s).collect();
+        let cdf = |x: f64| t.cdf(s * x);
+        let density = |x: f64| t.pdf(s * x) * s * x;
+        (
+            integrate_over_control(c, &self.control_cuts, &mapped, &cdf, TOLERANCE).clamp(0.0, 1.0),
+            integrate_over_control(c, &self.control_cuts, &mapped, &density, 1e-8).max(0.0),
+        )
+    }
+}
+
+/// Newton steps shorter than this many sd of ln(1 + L) end the search: the step after would be
+/// ~1e-14 sd, and the reference test holds the interval to 1e-7 relative.
+const STEP_TOLERANCE: f64 = 1e-7;
+
+/// The u with P(ln(1 + L) <= u) = `level`, by Newton's method on `h` (distribution function,
+/// density) from the normal approximation of ln p_t - ln p_c (mean `centre`, sd `sd`), kept
+/// inside the bracket its own evaluations establish (bisecting when a step leaves it, stepping
+/// out in doubling strides while one side is still open). `None` if it does not converge.
+fn solve_quantile(
+    h: &dyn Fn(f64) -> (f64, f64),
     level: f64,
+    (centre, sd): (f64, f64),
 ) -> Option<f64> {
-    let gap = |u: f64| lift_cdf(treatment, control, cuts.0, cuts.1, u.exp_m1()) - level;
-    // Start from the normal approximation of ln p_t - ln p_c.
+    let z = Normal::standard().inverse_cdf(level);
+    let (mut lo, mut hi) = (f64::NEG_INFINITY, f64::INFINITY);
+    let (mut u, mut stride) = (centre + z * sd, sd);
+    for _ in 0..200 {
+        let (cdf, density) = h(u);
+        let gap = cdf - level;
+        if gap == 0.0 {
+            return Some(u);
+        }
+        if gap < 0.0 {
+            lo = u;
+        } else {
+            hi = u;
+        }
+        let newton = u - gap / density;
+        u = if density > 0.0 && newton > lo && newton < hi {
+            if (newton - u).abs() <= STEP_TOLERANCE * sd {
+                return Some(newton);
+            }
+            newton
+        } else if lo.is_finite() && hi.is_finite() {
+            if hi - lo <= 1e-12 * (1.0 + u.abs()) {
+                return Some(0.5 * (lo + hi));
+            }
+            0.5 * (lo + hi)
+        } else {
+            stride *= 2.0;
+            if gap < 0.0 {
+                u + stride
+            } else {
+                u - stride
+            }
+        };
+        if !u.is_finite() {
+            return None;
+        }
+    }
+    None
+}
+
+/// Mean and sd of the normal approximation of ln p_t - ln p_c (the delta method on each log).
+fn log_ratio_normal(treatment: &BetaPosterior, control: &BetaPosterior) -> Option<(f64, f64)> {
     let log_var = |p: &BetaPosterior| {
         let (a, b) = (p.alpha(), p.beta());
         b / (a * (a + b + 1.0))
     };
     let centre = (treatment.mean() / control.mean()).ln();
     let sd = (log_var(treatment) + log_var(control)).sqrt();
-    if !(centre.is_finite() && sd.is_finite() && sd > 0.0) {
-        return None;
-    }
-    let (mut lo, mut hi) = (centre - 4.0 * sd, centre + 4.0 * sd);
-    let (mut f_lo, mut f_hi) = (gap(lo), gap(hi));
-    let mut step = 4.0 * sd;
-    for _ in 0..60 {
-        if f_lo <= 0.0 {
-            break;
-        }
-        step *= 2.0;
-        lo -= step;
-        f_lo = gap(lo);
-    }
-    step = 4.0 * sd;
-    for _ in 0..60 {
-        if f_hi >= 0.0 {
-            break;
-        }
-        step *= 2.0;
-        hi += step;
-        f_hi = gap(hi);
-    }
-    if !(f_lo <= 0.0 && f_hi >= 0.0 && lo.is_finite() && hi.is_finite()) {
-        return None;
-    }
-    let mut side = 0;
-    for _ in 0..200 {
-        let u = if f_hi == f_lo {
-            0.5 * (lo + hi)
-        } else {
-            (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
-        };
-        let f = gap(u);
-        if f.abs() <= TOLERANCE || hi - lo <= 1e-10 * (1.0 + u.abs()) {
-            return Some(u.exp_m1());
-        }
-        if f < 0.0 {
-            lo = u;
-            f_lo = f;
-            if side == -1 {
-                f_hi *= 0.5;
-            }
-            side = -1;
-        } else {
-            hi = u;
-            f_hi = f;
-            if side == 1 {
-                f_lo *= 0.5;
-            }
-            side = 1;
-        }
-    }
-    Some((0.5 * (lo + hi)).exp_m1())
+    (centre.is_finite() && sd.is_finite() && sd > 0.0).then_some((centre, sd))
 }
 
 /// Expected relative shortfall of shipping treatment, E[max(0, 1 - p_t / p_c)].
@@ -202,11 +208,301 @@ fn risk_ship_treatment(
         .chain(&quantile_cuts(&shifted))
         .copied()
         .collect();
-    Some(integrate_over_control(control, cuts.0, &extra, &g).max(0.0))
+    Some(integrate_over_control(control, cuts.0, &extra, &g, TOLERANCE).max(0.0))
+}
+
+/// Chebyshev points per panel of the interpolated arm, minus one: its distribution function is
+/// a degree-17 series on each panel (the antiderivative of the density's degree-16 interpolant).
+const CHEB_N: usize = 16;
+/// Gauss–Legendre points per panel of the integrated arm.
+const GAUSS_N: usize = 12;
+/// Panel width in standard deviations of the arm the panels are cut for.
+const PANEL_SDS: f64 = 2.0;
+
+/// The fixed rules' tables, computed once: Chebyshev–Lobatto points t_j = -cos(jπ/N) with the
+/// map from values at them to Chebyshev coefficients, and the Gauss–Legendre rule on [-1, 1].
+struct Rules {
+    cheb_nodes: [f64; CHEB_N + 1],
+    to_coefficients: [[f64; CHEB_N + 1]; CHEB_N + 1],
+    gauss_nodes: [f64; GAUSS_N],
+    gauss_weights: [f64; GAUSS_N],
+}
+
+fn rules() -> &'static Rules {
+    static CELL: std::sync::OnceLock<Rules> = std::sync::OnceLock::new();
+    CELL.get_or_init(|| {
+        const N: usize = CHEB_N;
+        let pi = std::f64::consts::PI;
+        // t_j = cos(θ_j) with θ_j = (N - j)π/N, so T_k(t_j) = cos(kθ_j).
+        let theta = |j: usize| (N - j) as f64 * pi / N as f64;
+        let cheb_nodes = std::array::from_fn(|j| theta(j).cos());
+        let mut to_coefficients = [[0.0; N + 1]; N + 1];
+        for (k, row) in to_coefficients.iter_mut().enumerate() {
+            for (j, c) in row.iter_mut().enumerate() {
+                // c_k = (2/N) Σ'' f_j T_k(t_j), the end terms of the sum and c_0, c_N halved.
+                let ends = if j == 0 || j == N { 0.5 } else { 1.0 };
+                let edge = if k == 0 || k == N { 0.5 } else { 1.0 };
+                *c = 2.0 / N as f64 * ends * edge * (k as f64 * theta(j)).cos();
+            }
+        }
+        let (mut gauss_nodes, mut gauss_weights) = ([0.0; GAUSS_N], [0.0; GAUSS_N]);
+        for i in 0..GAUSS_N {
+            // Newton on the Legendre polynomial P_n from the usual cosine estimate of root i.
+            let n = GAUSS_N as f64;
+            let mut x = (pi * (i as f64 + 0.75) / (n + 0.5)).cos();
+            let mut slope = 1.0;
+            for _ in 0..100 {
+                let (mut p0, mut p1) = (1.0, x);
+                for m in 2..=GAUSS_N {
+                    let m = m as f64;
+                    (p0, p1) = (p1, ((2.0 * m - 1.0) * x * p1 - (m - 1.0) * p0) / m);
+                }
+                slope = n * (x * p1 - p0) / (x * x - 1.0);
+                let step = p1 / slope;
+                x -= step;
+                if step.abs() < 1e-16 {
+                    break;
+                }
+            }
+            gauss_nodes[i] = x;
+            gauss_weights[i] = 2.0 / ((1.0 - x * x) * slope * slope);
+        }
+        Rules {
+            cheb_nodes,
+            to_coefficients,
+            gauss_nodes,
+            gauss_weights,
+        }
+    })
+}
+
+/// Σ a_k T_k(t) by Clenshaw's recurrence.
+fn chebyshev_sum(a: &[f64], t: f64) -> f64 {
+    let (mut b1, mut b2) = (0.0, 0.0);
+    for &c in a[1..].iter().rev() {
+        (b1, b2) = (c + 2.0 * t * b1 - b2, b1);
+    }
+    a[0] + t * b1 - b2
+}
+
+/// Coefficients of the antiderivative (vanishing at t = -1) of the series `c`, scaled by `half`
+/// (the panel's half-width), plus `start`.
+fn antiderivative(c: &[f64; CHEB_N + 1], half: f64, start: f64) -> [f64; CHEB_N + 2] {
+    let at = |k: usize| c.get(k).copied().unwrap_or(0.0);
+    let mut b = [0.0; CHEB_N + 2];
+    // ∫T_0 = T_1, ∫T_1 = T_2/4, ∫T_k = T_{k+1}/(2(k+1)) - T_{k-1}/(2(k-1)).
+    b[1] = at(0) - 0.5 * at(2);
+    for (k, slot) in b.iter_mut().enumerate().skip(2) {
+        *slot = (at(k - 1) - at(k + 1)) / (2.0 * k as f64);
+    }
+    // T_k(-1) = (-1)^k.
+    b[0] = -(1..CHEB_N + 2)
+        .map(|k| if k % 2 == 0 { b[k] } else { -b[k] })
+        .sum::<f64>();
+    b.iter_mut().for_each(|v| *v *= half);
+    b[0] += start;
+    b
+}
+
+/// One arm's density, distribution function F and weighted distribution function
+/// W(y) = ∫_0^y w(p) f(p) dp, as Chebyshev series on panels `PANEL_SDS` of its sd wide over its
+/// band (below it all three are 0, above it F is 1 and W its total, to < 1e-18).
+struct Cumulative {
+    lo: f64,
+    width: f64,
+    density: Vec<[f64; CHEB_N + 1]>,
+    cdf: Vec<[f64; CHEB_N + 2]>,
+    weighted: Vec<[f64; CHEB_N + 2]>,
+    weighted_total: f64,
+}
+
+/// Where y falls among a [`Cumulative`]'s panels.
+enum Place {
+    Below,
+    Panel(usize, f64),
+    Above,
+}
+
+impl Cumulative {
+    fn new(post: &BetaPosterior, weight: fn(f64) -> f64) -> Cumulative {
+        let rules = rules();
+        let (lo, hi) = post.band();
+        let panels = ((hi - lo) / (PANEL_SDS * post.sd())).ceil().max(1.0) as usize;
+        let width = (hi - lo) / panels as f64;
+        let density_at = post.density_sampler();
+        let mut out = Cumulative {
+            lo,
+            width,
+            density: Vec::with_capacity(panels),
+            cdf: Vec::with_capacity(panels),
+            weighted: Vec::with_capacity(panels),
+            weighted_total: 0.0,
+        };
+        let (mut f_start, mut w_start) = (0.0, 0.0);
+        let mut values = [0.0; CHEB_N + 1];
+        for p in 0..panels {
+            let half = 0.5 * width;
+            let centre = lo + width * (p as f64 + 0.5);
+            // The first point is the last one of the previous panel.
+            let shared = usize::from(p > 0);
+            values[0] = values[CHEB_N];
+            for (v, &t) in values.iter_mut().zip(&rules.cheb_nodes).skip(shared) {
+                *v = density_at(centre + half * t);
+            }
+            let coefficients = |vals: &[f64; CHEB_N + 1]| -> [f64; CHEB_N + 1] {
+                std::array::from_fn(|k| {
+                    rules.to_coefficients[k]
+                        .iter()
+                        .zip(vals)
+                        .map(|(m, v)| m * v)
+                        .sum()
+                })
+            };
+            let density = coefficients(&values);
+            let weighted_values: [f64; CHEB_N + 1] =
+                std::array::from_fn(|j| values[j] * weight(centre + half * rules.cheb_nodes[j]));
+            let cdf = antiderivative(&density, half, f_start);
+            let weighted = antiderivative(&coefficients(&weighted_values), half, w_start);
+            f_start = chebyshev_sum(&cdf, 1.0);
+            w_start = chebyshev_sum(&weighted, 1.0);
+            out.density.push(density);
+            out.cdf.push(cdf);
+            out.weighted.push(weighted);
+        }
+        out.weighted_total = w_start;
+        out
+    }
+
+    fn place(&self, y: f64) -> Place {
+        let r = (y - self.lo) / self.width;
+        if r.is_nan() || r < 0.0 {
+            return Place::Below;
+        }
+        let p = r as usize;
+        if p >= self.cdf.len() {
+            return Place::Above;
+        }
+        Place::Panel(p, 2.0 * (r - p as f64) - 1.0)
+    }
+
+    /// (F(y), f(y)).
+    fn cdf_density(&self, y: f64) -> (f64, f64) {
+        match self.place(y) {
+            Place::Below => (0.0, 0.0),
+            Place::Above => (1.0, 0.0),
+            Place::Panel(p, t) => (
+                chebyshev_sum(&self.cdf[p], t),
+                chebyshev_sum(&self.density[p], t),
+            ),
+        }
+    }
+
+    /// (F(y), W(y)).
+    fn cdf_weighted(&self, y: f64) -> (f64, f64) {
+        match self.place(y) {
+            Place::Below => (0.0, 0.0),
+            Place::Above => (1.0, self.weighted_total),
+            Place::Panel(p, t) => (
+                chebyshev_sum(&self.cdf[p], t),
+                chebyshev_sum(&self.weighted[p], t),
+            ),
+        }
+    }
+}
+
+/// The lift's posterior by fixed rules, for posteriors with every shape in
+/// [`BANDED_MIN_SHAPE`, `BANDED_MAX_SHAPE`]: Gauss–Legendre panels over the band of the arm
+/// whose rate is known more precisely (relative sd; the "outer" arm), with its density at the
+/// nodes computed once, and the other arm's distribution functions from [`Cumulative`]. Every
+/// evaluation of P(L <= q) is then a sum over ~100 nodes of a Chebyshev series, no incomplete
+/// beta. Integrating over the more precise arm keeps the other's F smooth on a panel.
+struct FixedRules {
+    /// Outer arm's nodes and weights (quadrature weight times density).
+    nodes: Vec<f64>,
+    weights: Vec<f64>,
+    /// The other arm's cumulative functions: the treatment's, with w(p) = p, when the outer arm
+    /// is the control; the control's, with w(p) = 1/p, when it is the treatment.
+    inner: Cumulative,
+    outer_is_control: bool,
+}
+
+impl FixedRules {
+    fn new(treatment: &BetaPosterior, control: &BetaPosterior) -> Option<FixedRules> {
+        let shapes = BANDED_MIN_SHAPE..=BANDED_MAX_SHAPE;
+        if ![treatment, control]
+            .iter()
+            .all(|p| shapes.contains(&p.alpha()) && shapes.contains(&p.beta()))
+        {
+            return None;
+        }
+        let relative_sd = |p: &BetaPosterior| p.sd() / p.mean();
+        let outer_is_control = relative_sd(control) <= relative_sd(treatment);
+        let (outer, inner) = if outer_is_control {
+            (control, Cumulative::new(treatment, |p| p))
+        } else {
+            (treatment, Cumulative::new(control, |p| 1.0 / p))
+        };
+        let rules = rules();
+        let (lo, hi) = outer.band();
+        let panels = ((hi - lo) / (PANEL_SDS * outer.sd())).ceil().max(1.0) as usize;
+        let half = 0.5 * (hi - lo) / panels as f64;
+        let density_at = outer.density_sampler();
+        let (mut nodes, mut weights) = (Vec::new(), Vec::new());
+        for p in 0..panels {
+            let centre = lo + half * (2 * p + 1) as f64;
+            for (&t, &w) in rules.gauss_nodes.iter().zip(&rules.gauss_weights) {
+                let x = centre + half * t;
+                let weight = half * w * density_at(x);
+                // Far-tail nodes (together < 1e-18) cost a series evaluation each and add nothing.
+                if weight > 1e-21 {
+                    nodes.push(x);
+                    weights.push(weight);
+                }
+            }
+        }
+        Some(FixedRules {
+            nodes,
+            weights,
+            inner,
+            outer_is_control,
+        })
+    }
+
+    /// (P(ln(1 + L) <= u), its density in u).
+    fn cdf_density(&self, u: f64) -> (f64, f64) {
+        let s = u.exp();
+        let (mut cdf, mut density) = (0.0, 0.0);
+        for (&x, &w) in self.nodes.iter().zip(&self.weights) {
+            // Outer control: P(p_t <= s x); outer treatment: P(p_c >= x / s).
+            let y = if self.outer_is_control { s * x } else { x / s };
+            let (f, d) = self.inner.cdf_density(y);
+            cdf += w * if self.outer_is_control { f } else { 1.0 - f };
+            density += w * d * y;
+        }
+        (cdf.clamp(0.0, 1.0), density)
+    }
+
+    /// (P(p_t > p_c), E[max(0, 1 - p_t / p_c)]): both at s = 1, in one pass.
+    fn chance_and_risk(&self) -> (f64, f64) {
+        let (mut chance, mut risk) = (0.0, 0.0);
+        for (&x, &w) in self.nodes.iter().zip(&self.weights) {
+            let (f, weighted) = self.inner.cdf_weighted(x);
+            if self.outer_is_control {
+                // E[max(0, x - p_t)] / x = F_t(x) - E[p_t; p_t <= x] / x.
+                chance += w * (1.0 - f);
+                risk += w * (f - weighted / x);
+            } else {
+                // E[max(0, 1 - x / p_c)] = S_c(x) - x E[1 / p_c; p_c > x].
+                chance += w * f;
+                risk += w * ((1.0 - f) - x * (self.inner.weighted_total - weighted));
+            }
+        }
+        (chance.clamp(0.0, 1.0), risk.max(0.0))
+    }
 }
 
 /// The lift posterior of `treatment` against `control` at credible level 1 - `alpha`. `None`
-/// for an alpha outside (0, 1) or when a quantile cannot be bracketed.
+/// for an alpha outside (0, 1) or when a quantile cannot be found.
 pub fn beta_lift(
     treatment: &BetaPosterior,
     control: &BetaPosterior,
@@ -215,15 +511,45 @@ pub fn beta_lift(
     if !(alpha > 0.0 && alpha < 1.0) {
         return None;
     }
+    let normal = log_ratio_normal(treatment, control)?;
+    if let Some(rules) = FixedRules::new(treatment, control) {
+        let h = |u: f64| rules.cdf_density(u);
+        let (chance, risk) = rules.chance_and_risk();
+        return Some(LiftPosterior {
+            chance_to_beat_control: chance,
+            credible_low: solve_quantile(&h, alpha / 2.0, normal)?.exp_m1(),
+            credible_high: solve_quantile(&h, 1.0 - alpha / 2.0, normal)?.exp_m1(),
+            risk_ship_treatment: risk,
+        });
+    }
+    beta_lift_adaptive(treatment, control, alpha, normal)
+}
+
+/// [`beta_lift`] by the adaptive rules alone (any shapes; the reference for the fixed rules in
+/// the tests).
+fn beta_lift_adaptive(
+    treatment: &BetaPosterior,
+    control: &BetaPosterior,
+    alpha: f64,
+    normal: (f64, f64),
+) -> Option<LiftPosterior> {
     // The control's outermost quantiles first: `integrate_over_control` reads them as the
     // range.
-    let control_cuts = quantile_cuts(control);
-    let treatment_cuts = quantile_cuts(treatment);
-    let cuts = (control_cuts.as_slice(), treatment_cuts.as_slice());
+    let rules = AdaptiveRules {
+        treatment,
+        control,
+        control_cuts: quantile_cuts(control),
+        treatment_cuts: quantile_cuts(treatment),
+    };
+    let h = |u: f64| rules.cdf_density(u);
+    let cuts = (
+        rules.control_cuts.as_slice(),
+        rules.treatment_cuts.as_slice(),
+    );
     Some(LiftPosterior {
         chance_to_beat_control: super::prob_beats(treatment, control),
-        credible_low: lift_quantile(treatment, control, cuts, alpha / 2.0)?,
-        credible_high: lift_quantile(treatment, control, cuts, 1.0 - alpha / 2.0)?,
+        credible_low: solve_quantile(&h, alpha / 2.0, normal)?.exp_m1(),
+        credible_high: solve_quantile(&h, 1.0 - alpha / 2.0, normal)?.exp_m1(),
         risk_ship_treatment: risk_ship_treatment(treatment, control, cuts)?,
     })
 }
@@ -246,14 +572,100 @@ mod tests {
             (post(200, 0), post(200, 3)),
             (post(50, 3), post(40, 1)),
         ] {
-            let cuts = (quantile_cuts(&c), quantile_cuts(&t));
-            let at_zero = lift_cdf(&t, &c, &cuts.0, &cuts.1, 0.0);
+            let rules = AdaptiveRules {
+                treatment: &t,
+                control: &c,
+                control_cuts: quantile_cuts(&c),
+                treatment_cuts: quantile_cuts(&t),
+            };
+            let at_zero = rules.cdf_density(0.0).0;
             let beat = super::super::prob_beats(&t, &c);
             assert!((at_zero + beat - 1.0).abs() < 1e-9, "{at_zero} + {beat}");
             let l = beta_lift(&t, &c, 0.05).expect("defined");
             assert!(l.credible_low < l.credible_high);
             assert_eq!(l.credible_low > 0.0, beat > 0.975, "{l:?}");
             assert!(l.risk_ship_treatment >= 0.0 && l.risk_ship_treatment <= 1.0);
+        }
+    }
+
+    #[test]
+    fn chebyshev_cumulatives_match_the_incomplete_beta() {
+        // F from the interpolated density against the continued fraction, and W(y) = E[p; p <= y]
+        // against its shifted-Beta form E(p)·F⁺(y), F⁺ of Beta(a + 1, b), across the band and
+        // beyond its ends.
+        for (a, b) in [
+            (30.0, 30.0),
+            (31.0, 1e6),
+            (129.0, 873.0),
+            (4.7e4, 2.6e3),
+            (1e9, 1e9),
+        ] {
+            let post = BetaPosterior::new(a, b).expect("valid");
+            let shifted = BetaPosterior::new(a + 1.0, b).expect("valid");
+            let cum = Cumulative::new(&post, |p| p);
+            // And W(y) = E[1/p; p <= y] = (a + b - 1)/(a - 1)·F⁻(y), F⁻ of Beta(a - 1, b).
+            let inverse = Cumulative::new(&post, |p| 1.0 / p);
+            let lowered = BetaPosterior::new(a - 1.0, b).expect("valid");
+            let mean_inverse = (a + b - 1.0) / (a - 1.0);
+            let (m, sd) = (post.mean(), post.sd());
+            for z in [-20.0, -6.0, -3.0, -1.5, -0.3, 0.0, 0.7, 2.0, 4.5, 9.0, 20.0] {
+                let y = m + z * sd;
+                let (f, d) = cum.cdf_density(y);
+                let (_, w) = cum.cdf_weighted(y);
+                let (_, w_inverse) = inverse.cdf_weighted(y);
+                // Within 1e-11 (3e-12 below 1e9 units): at Beta(1e9, 1e9) the band is 2e-4 wide and
+                // both sides approach what doubles resolve in x.
+                assert!((f - post.cdf(y)).abs() < 1e-11, "{a} {b} at {z} sd: {f}");
+                assert!(
+                    (w - m * shifted.cdf(y)).abs() < 1e-11,
+                    "{a} {b} at {z} sd: {w}"
+                );
+                assert!(
+                    (d - post.pdf(y)).abs() < 1e-9 / sd,
+                    "{a} {b} at {z} sd: {d}"
+                );
+                let want = mean_inverse * lowered.cdf(y);
+                assert!(
+                    (w_inverse - want).abs() < 1e-11 * mean_inverse,
+                    "{a} {b} {z}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn fixed_rules_match_the_adaptive_rules() {
+        let shape = |a: f64, b: f64| BetaPosterior::new(a, b).expect("valid");
+        let cases = [
+            (shape(101.0, 901.0), shape(129.0, 873.0), 0.05),
+            (shape(2_501.0, 47_501.0), shape(2_601.0, 47_401.0), 0.05),
+            (shape(31.0, 1e6), shape(45.0, 1e6), 0.05),
+            (shape(30.0, 30.0), shape(35.0, 40.0), 0.1),
+            (shape(47_501.0, 2_501.0), shape(47_401.0, 2_601.0), 0.05),
+            (shape(500.0, 9_500.0), shape(30.0, 970.0), 0.05),
+            (shape(30.0, 970.0), shape(5e5, 9.5e6), 0.05),
+            (shape(1e7, 9e7), shape(1.0003e7, 9e7), 0.01),
+        ];
+        for (c, t, alpha) in cases {
+            let fixed = beta_lift(&t, &c, alpha).expect("fixed");
+            assert!(FixedRules::new(&t, &c).is_some());
+            let normal = log_ratio_normal(&t, &c).expect("normal");
+            let adaptive = beta_lift_adaptive(&t, &c, alpha, normal).expect("adaptive");
+            let pairs = [
+                (
+                    fixed.chance_to_beat_control,
+                    adaptive.chance_to_beat_control,
+                ),
+                (fixed.credible_low, adaptive.credible_low),
+                (fixed.credible_high, adaptive.credible_high),
+                (fixed.risk_ship_treatment, adaptive.risk_ship_treatment),
+            ];
+            for (x, y) in pairs {
+                assert!(
+                    (x - y).abs() <= 1e-9 * y.abs() + 1e-13,
+                    "{c:?} {t:?}: {fixed:?} vs {adaptive:?}"
+                );
+            }
         }
     }
 
