@@ -111,42 +111,57 @@ struct AdaptiveRules<'a> {
     control: &'a BetaPosterior,
     control_cuts: Vec<f64>,
     treatment_cuts: Vec<f64>,
+    /// sd of ln(1 + L), the scale of the derivatives' tolerances.
+    sd: f64,
 }
 
 impl AdaptiveRules<'_> {
-    /// (P(ln(1 + L) <= u), its density in u). The density only steers Newton's steps, so it
-    /// is integrated to a looser tolerance.
-    fn cdf_density(&self, u: f64) -> (f64, f64) {
+    /// P(ln(1 + L) <= u) with its first two derivatives in u. The derivatives only steer the
+    /// root search, so they are integrated to a looser tolerance, relative to their scale (the
+    /// density peaks near 0.4 / sd).
+    fn cdf_density(&self, u: f64) -> [f64; 3] {
         let s = u.exp();
         let (t, c) = (self.treatment, self.control);
         let mapped: Vec<f64> = self.treatment_cuts.iter().map(|y| y / s).collect();
         let cdf = |x: f64| t.cdf(s * x);
         let density = |x: f64| t.pdf(s * x) * s * x;
-        (
-            integrate_over_control(c, &self.control_cuts, &mapped, &cdf, TOLERANCE).clamp(0.0, 1.0),
-            integrate_over_control(c, &self.control_cuts, &mapped, &density, 1e-8).max(0.0),
-        )
+        let slope = |x: f64| {
+            let y = s * x;
+            t.pdf(y) * y * log_density_slope(t, y)
+        };
+        let over_control = |g: &dyn Fn(f64) -> f64, tolerance: f64| {
+            integrate_over_control(c, &self.control_cuts, &mapped, g, tolerance)
+        };
+        [
+            over_control(&cdf, TOLERANCE).clamp(0.0, 1.0),
+            over_control(&density, 1e-9 / self.sd).max(0.0),
+            over_control(&slope, 1e-7 / (self.sd * self.sd)),
+        ]
     }
 }
 
-/// Newton steps shorter than this many sd of ln(1 + L) end the search: the step after would be
-/// ~1e-14 sd, and the reference test holds the interval to 1e-7 relative.
-const STEP_TOLERANCE: f64 = 1e-7;
+/// d/dv [y f(y)] / f(y) at y = e^v for `post`'s density f: a - (b - 1) y / (1 - y). Gives the
+/// second derivative of the lift's distribution function from densities alone.
+fn log_density_slope(post: &BetaPosterior, y: f64) -> f64 {
+    post.alpha() - (post.beta() - 1.0) * y / (1.0 - y)
+}
 
-/// The u with P(ln(1 + L) <= u) = `level`, by Newton's method on `h` (distribution function,
-/// density) from the normal approximation of ln p_t - ln p_c (mean `centre`, sd `sd`), kept
-/// inside the bracket its own evaluations establish (bisecting when a step leaves it, stepping
-/// out in doubling strides while one side is still open). `None` if it does not converge.
-fn solve_quantile(
-    h: &dyn Fn(f64) -> (f64, f64),
-    level: f64,
-    (centre, sd): (f64, f64),
-) -> Option<f64> {
-    let z = Normal::standard().inverse_cdf(level);
+/// Halley steps shorter than this many sd of ln(1 + L) end the search (the error left is of
+/// the order of the step cubed, ~1e-15 sd), Newton or bisection steps shorter than its square.
+/// The reference test holds the interval to 1e-7 relative.
+const STEP_TOLERANCE: f64 = 1e-5;
+
+/// The u with P(ln(1 + L) <= u) = `level`, by Halley's method on `h` (distribution function
+/// and its first two derivatives) from the Cornish–Fisher start, kept inside the bracket its
+/// own evaluations establish: Newton when Halley's correction is large, bisection when a step
+/// leaves the bracket, doubling strides outwards while one side is still open. `None` if it
+/// does not converge.
+fn solve_quantile(h: &dyn Fn(f64) -> [f64; 3], level: f64, log_ratio: &LogRatio) -> Option<f64> {
+    let sd = log_ratio.sd();
     let (mut lo, mut hi) = (f64::NEG_INFINITY, f64::INFINITY);
-    let (mut u, mut stride) = (centre + z * sd, sd);
+    let (mut u, mut stride) = (log_ratio.quantile_start(level), sd);
     for _ in 0..200 {
-        let (cdf, density) = h(u);
+        let [cdf, density, slope] = h(u);
         let gap = cdf - level;
         if gap == 0.0 {
             return Some(u);
@@ -156,14 +171,21 @@ fn solve_quantile(
         } else {
             hi = u;
         }
-        let newton = u - gap / density;
-        u = if density > 0.0 && newton > lo && newton < hi {
-            if (newton - u).abs() <= STEP_TOLERANCE * sd {
-                return Some(newton);
+        let newton = -gap / density;
+        let correction = gap * slope / (2.0 * density * density);
+        let (step, tolerance) = if correction.abs() < 0.5 {
+            (newton / (1.0 - correction), STEP_TOLERANCE)
+        } else {
+            (newton, STEP_TOLERANCE * STEP_TOLERANCE)
+        };
+        let next = u + step;
+        u = if density > 0.0 && next > lo && next < hi {
+            if step.abs() <= tolerance * sd {
+                return Some(next);
             }
-            newton
+            next
         } else if lo.is_finite() && hi.is_finite() {
-            if hi - lo <= 1e-12 * (1.0 + u.abs()) {
+            if hi - lo <= STEP_TOLERANCE * STEP_TOLERANCE * sd {
                 return Some(0.5 * (lo + hi));
             }
             0.5 * (lo + hi)
@@ -182,15 +204,61 @@ fn solve_quantile(
     None
 }
 
-/// Mean and sd of the normal approximation of ln p_t - ln p_c (the delta method on each log).
-fn log_ratio_normal(treatment: &BetaPosterior, control: &BetaPosterior) -> Option<(f64, f64)> {
-    let log_var = |p: &BetaPosterior| {
-        let (a, b) = (p.alpha(), p.beta());
-        b / (a * (a + b + 1.0))
-    };
-    let centre = (treatment.mean() / control.mean()).ln();
-    let sd = (log_var(treatment) + log_var(control)).sqrt();
-    (centre.is_finite() && sd.is_finite() && sd > 0.0).then_some((centre, sd))
+/// The first four cumulants of ln p_t - ln p_c: those of ln p for p ~ Beta(a, b) are
+/// ψ⁽ⁿ⁻¹⁾(a) - ψ⁽ⁿ⁻¹⁾(a + b), with signs alternating for the control's.
+struct LogRatio {
+    cumulants: [f64; 4],
+}
+
+impl LogRatio {
+    fn new(treatment: &BetaPosterior, control: &BetaPosterior) -> Option<LogRatio> {
+        let of = |p: &BetaPosterior| {
+            let (pa, ps) = (polygammas(p.alpha()), polygammas(p.alpha() + p.beta()));
+            [0, 1, 2, 3].map(|n| pa[n] - ps[n])
+        };
+        let (t, c) = (of(treatment), of(control));
+        let cumulants = [t[0] - c[0], t[1] + c[1], t[2] - c[2], t[3] + c[3]];
+        (cumulants.iter().all(|k| k.is_finite()) && cumulants[1] > 0.0)
+            .then_some(LogRatio { cumulants })
+    }
+
+    fn sd(&self) -> f64 {
+        self.cumulants[1].sqrt()
+    }
+
+    /// The Cornish–Fisher expansion of the quantile at `level` to the fourth cumulant.
+    fn quantile_start(&self, level: f64) -> f64 {
+        let [mean, var, k3, k4] = self.cumulants;
+        let z = Normal::standard().inverse_cdf(level);
+        let (skew, kurt) = (k3 / var.powf(1.5), k4 / (var * var));
+        let w = z + (z * z - 1.0) * skew / 6.0 + (z.powi(3) - 3.0 * z) * kurt / 24.0
+            - (2.0 * z.powi(3) - 5.0 * z) * skew * skew / 36.0;
+        mean + self.sd() * w
+    }
+}
+
+/// ψ(x) and its first three derivatives for x > 0: the asymptotic series at x + k >= 10 after
+/// k steps of the recurrence ψ⁽ⁿ⁾(x) = ψ⁽ⁿ⁾(x + 1) - (-1)ⁿ n! / xⁿ⁺¹; ~1e-15 relative, far more
+/// than a starting point needs.
+fn polygammas(x: f64) -> [f64; 4] {
+    let mut out = [0.0; 4];
+    let mut x = x;
+    while x < 10.0 {
+        let r = 1.0 / x;
+        out[0] -= r;
+        out[1] += r * r;
+        out[2] -= 2.0 * r * r * r;
+        out[3] += 6.0 * r * r * r * r;
+        x += 1.0;
+    }
+    let r = 1.0 / x;
+    let r2 = r * r;
+    let series = |c: [f64; 4]| c.iter().rev().fold(0.0, |acc, c| acc * r2 + c);
+    out[0] += x.ln() - 0.5 * r - r2 * series([1.0 / 12.0, -1.0 / 120.0, 1.0 / 252.0, -1.0 / 240.0]);
+    out[1] += r + 0.5 * r2 + r * r2 * series([1.0 / 6.0, -1.0 / 30.0, 1.0 / 42.0, -1.0 / 30.0]);
+    out[2] -= r2 + r * r2 + r2 * r2 * series([0.5, -1.0 / 6.0, 1.0 / 6.0, -3.0 / 10.0]);
+    out[3] += 2.0 * r * r2 + 3.0 * r2 * r2 + r * r2 * r2 * series([2.0, -1.0, 4.0 / 3.0, -3.0]);
+    out
 }
 
 /// Expected relative shortfall of shipping treatment, E[max(0, 1 - p_t / p_c)].
@@ -215,9 +283,10 @@ fn risk_ship_treatment(
 /// a degree-17 series on each panel (the antiderivative of the density's degree-16 interpolant).
 const CHEB_N: usize = 16;
 /// Gauss–Legendre points per panel of the integrated arm.
-const GAUSS_N: usize = 12;
+const GAUSS_N: usize = 10;
 /// Panel width in standard deviations of the arm the panels are cut for.
-const PANEL_SDS: f64 = 2.0;
+const GAUSS_PANEL_SDS: f64 = 2.0;
+const CHEB_PANEL_SDS: f64 = 2.0;
 
 /// The fixed rules' tables, computed once: Chebyshev–Lobatto points t_j = -cos(jπ/N) with the
 /// map from values at them to Chebyshev coefficients, and the Gauss–Legendre rule on [-1, 1].
@@ -305,7 +374,7 @@ fn antiderivative(c: &[f64; CHEB_N + 1], half: f64, start: f64) -> [f64; CHEB_N 
 }
 
 /// One arm's density, distribution function F and weighted distribution function
-/// W(y) = ∫_0^y w(p) f(p) dp, as Chebyshev series on panels `PANEL_SDS` of its sd wide over its
+/// W(y) = ∫_0^y w(p) f(p) dp, as Chebyshev series on panels `CHEB_PANEL_SDS` of its sd wide over its
 /// band (below it all three are 0, above it F is 1 and W its total, to < 1e-18).
 struct Cumulative {
     lo: f64,
@@ -327,7 +396,7 @@ impl Cumulative {
     fn new(post: &BetaPosterior, weight: fn(f64) -> f64) -> Cumulative {
         let rules = rules();
         let (lo, hi) = post.band();
-        let panels = ((hi - lo) / (PANEL_SDS * post.sd())).ceil().max(1.0) as usize;
+        let panels = ((hi - lo) / (CHEB_PANEL_SDS * post.sd())).ceil().max(1.0) as usize;
         let width = (hi - lo) / panels as f64;
         let density_at = post.density_sampler();
         let mut out = Cumulative {
@@ -423,6 +492,7 @@ struct FixedRules {
     /// The other arm's cumulative functions: the treatment's, with w(p) = p, when the outer arm
     /// is the control; the control's, with w(p) = 1/p, when it is the treatment.
     inner: Cumulative,
+    inner_post: BetaPosterior,
     outer_is_control: bool,
 }
 
@@ -437,14 +507,16 @@ impl FixedRules {
         }
         let relative_sd = |p: &BetaPosterior| p.sd() / p.mean();
         let outer_is_control = relative_sd(control) <= relative_sd(treatment);
-        let (outer, inner) = if outer_is_control {
-            (control, Cumulative::new(treatment, |p| p))
+        let (outer, inner_post) = if outer_is_control {
+            (control, *treatment)
         } else {
-            (treatment, Cumulative::new(control, |p| 1.0 / p))
+            (treatment, *control)
         };
+        let weight: fn(f64) -> f64 = if outer_is_control { |p| p } else { |p| 1.0 / p };
+        let inner = Cumulative::new(&inner_post, weight);
         let rules = rules();
         let (lo, hi) = outer.band();
-        let panels = ((hi - lo) / (PANEL_SDS * outer.sd())).ceil().max(1.0) as usize;
+        let panels = ((hi - lo) / (GAUSS_PANEL_SDS * outer.sd())).ceil().max(1.0) as usize;
         let half = 0.5 * (hi - lo) / panels as f64;
         let density_at = outer.density_sampler();
         let (mut nodes, mut weights) = (Vec::new(), Vec::new());
@@ -464,22 +536,27 @@ impl FixedRules {
             nodes,
             weights,
             inner,
+            inner_post,
             outer_is_control,
         })
     }
 
-    /// (P(ln(1 + L) <= u), its density in u).
-    fn cdf_density(&self, u: f64) -> (f64, f64) {
+    /// P(ln(1 + L) <= u) with its first two derivatives in u.
+    fn cdf_density(&self, u: f64) -> [f64; 3] {
         let s = u.exp();
-        let (mut cdf, mut density) = (0.0, 0.0);
+        let (mut cdf, mut density, mut slope) = (0.0, 0.0, 0.0);
         for (&x, &w) in self.nodes.iter().zip(&self.weights) {
-            // Outer control: P(p_t <= s x); outer treatment: P(p_c >= x / s).
+            // Outer control: P(p_t <= s x); outer treatment: P(p_c >= x / s), whose y moves
+            // the other way as u grows.
             let y = if self.outer_is_control { s * x } else { x / s };
             let (f, d) = self.inner.cdf_density(y);
             cdf += w * if self.outer_is_control { f } else { 1.0 - f };
-            density += w * d * y;
+            let dy = w * d * y;
+            density += dy;
+            slope += dy * log_density_slope(&self.inner_post, y);
         }
-        (cdf.clamp(0.0, 1.0), density)
+        let slope = if self.outer_is_control { slope } else { -slope };
+        [cdf.clamp(0.0, 1.0), density, slope]
     }
 
     /// (P(p_t > p_c), E[max(0, 1 - p_t / p_c)]): both at s = 1, in one pass.
@@ -511,18 +588,18 @@ pub fn beta_lift(
     if !(alpha > 0.0 && alpha < 1.0) {
         return None;
     }
-    let normal = log_ratio_normal(treatment, control)?;
+    let log_ratio = LogRatio::new(treatment, control)?;
     if let Some(rules) = FixedRules::new(treatment, control) {
         let h = |u: f64| rules.cdf_density(u);
         let (chance, risk) = rules.chance_and_risk();
         return Some(LiftPosterior {
             chance_to_beat_control: chance,
-            credible_low: solve_quantile(&h, alpha / 2.0, normal)?.exp_m1(),
-            credible_high: solve_quantile(&h, 1.0 - alpha / 2.0, normal)?.exp_m1(),
+            credible_low: solve_quantile(&h, alpha / 2.0, &log_ratio)?.exp_m1(),
+            credible_high: solve_quantile(&h, 1.0 - alpha / 2.0, &log_ratio)?.exp_m1(),
             risk_ship_treatment: risk,
         });
     }
-    beta_lift_adaptive(treatment, control, alpha, normal)
+    beta_lift_adaptive(treatment, control, alpha, &log_ratio)
 }
 
 /// [`beta_lift`] by the adaptive rules alone (any shapes; the reference for the fixed rules in
@@ -531,7 +608,7 @@ fn beta_lift_adaptive(
     treatment: &BetaPosterior,
     control: &BetaPosterior,
     alpha: f64,
-    normal: (f64, f64),
+    log_ratio: &LogRatio,
 ) -> Option<LiftPosterior> {
     // The control's outermost quantiles first: `integrate_over_control` reads them as the
     // range.
@@ -540,6 +617,7 @@ fn beta_lift_adaptive(
         control,
         control_cuts: quantile_cuts(control),
         treatment_cuts: quantile_cuts(treatment),
+        sd: log_ratio.sd(),
     };
     let h = |u: f64| rules.cdf_density(u);
     let cuts = (
@@ -548,8 +626,8 @@ fn beta_lift_adaptive(
     );
     Some(LiftPosterior {
         chance_to_beat_control: super::prob_beats(treatment, control),
-        credible_low: solve_quantile(&h, alpha / 2.0, normal)?.exp_m1(),
-        credible_high: solve_quantile(&h, 1.0 - alpha / 2.0, normal)?.exp_m1(),
+        credible_low: solve_quantile(&h, alpha / 2.0, log_ratio)?.exp_m1(),
+        credible_high: solve_quantile(&h, 1.0 - alpha / 2.0, log_ratio)?.exp_m1(),
         risk_ship_treatment: risk_ship_treatment(treatment, control, cuts)?,
     })
 }
@@ -577,8 +655,9 @@ mod tests {
                 control: &c,
                 control_cuts: quantile_cuts(&c),
                 treatment_cuts: quantile_cuts(&t),
+                sd: LogRatio::new(&t, &c).expect("cumulants").sd(),
             };
-            let at_zero = rules.cdf_density(0.0).0;
+            let at_zero = rules.cdf_density(0.0)[0];
             let beat = super::super::prob_beats(&t, &c);
             assert!((at_zero + beat - 1.0).abs() < 1e-9, "{at_zero} + {beat}");
             let l = beta_lift(&t, &c, 0.05).expect("defined");
@@ -649,8 +728,8 @@ mod tests {
         for (c, t, alpha) in cases {
             let fixed = beta_lift(&t, &c, alpha).expect("fixed");
             assert!(FixedRules::new(&t, &c).is_some());
-            let normal = log_ratio_normal(&t, &c).expect("normal");
-            let adaptive = beta_lift_adaptive(&t, &c, alpha, normal).expect("adaptive");
+            let log_ratio = LogRatio::new(&t, &c).expect("cumulants");
+            let adaptive = beta_lift_adaptive(&t, &c, alpha, &log_ratio).expect("adaptive");
             let pairs = [
                 (
                     fixed.chance_to_beat_control,
@@ -661,6 +740,7 @@ mod tests {
                 (fixed.risk_ship_treatment, adaptive.risk_ship_treatment),
             ];
             for (x, y) in pairs {
+                eprintln!("DEV {:e}", (x - y).abs() / (y.abs() + 1e-4));
                 assert!(
                     (x - y).abs() <= 1e-9 * y.abs() + 1e-13,
                     "{c:?} {t:?}: {fixed:?} vs {adaptive:?}"
