@@ -373,15 +373,85 @@ fn antiderivative(c: &[f64; CHEB_N + 1], half: f64, start: f64) -> [f64; CHEB_N 
     b
 }
 
-/// One arm's density, distribution function F and weighted distribution function
-/// W(y) = ∫_0^y w(p) f(p) dp, as Chebyshev series on panels `CHEB_PANEL_SDS` of its sd wide over its
-/// band (below it all three are 0, above it F is 1 and W its total, to < 1e-18).
+/// The variable the fixed rules integrate in. Large counts: the rate itself, over ±14 sd. Few
+/// conversions: z = ln(p / (1 - p)), where a Beta density is smooth and log-concave whatever its
+/// shapes (x^a near 0 becomes e^{az}), over its 1e-16 tail quantiles.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Coordinate {
+    Rate,
+    Logit,
+}
+
+impl Coordinate {
+    fn of(self, rate: f64) -> f64 {
+        match self {
+            Coordinate::Rate => rate,
+            Coordinate::Logit => (rate / (1.0 - rate)).ln(),
+        }
+    }
+
+    fn rate(self, t: f64) -> f64 {
+        match self {
+            Coordinate::Rate => t,
+            Coordinate::Logit => 1.0 / (1.0 + (-t).exp()),
+        }
+    }
+
+    /// The density of ln p at `rate` from the density in this coordinate.
+    fn log_rate_density(self, density: f64, rate: f64) -> f64 {
+        match self {
+            Coordinate::Rate => density * rate,
+            Coordinate::Logit => density / (1.0 - rate),
+        }
+    }
+
+    fn sampler(self, post: &BetaPosterior) -> Box<dyn Fn(f64) -> f64> {
+        match self {
+            Coordinate::Rate => Box::new(post.density_sampler()),
+            Coordinate::Logit => Box::new(post.logit_density_sampler()),
+        }
+    }
+
+    /// (band, panel width) of `post` in this coordinate.
+    fn layout(self, post: &BetaPosterior, panel_sds: f64) -> ((f64, f64), f64) {
+        match self {
+            Coordinate::Rate => (post.band(), panel_sds * post.sd()),
+            Coordinate::Logit => {
+                let low = post.lower_quantile(1e-16);
+                let high = post.mirrored().lower_quantile(1e-16);
+                // Var(logit p) = ψ'(a) + ψ'(b); panels no wider than 1 keep the poles of the
+                // density at z = ±iπ far enough away for degree 16.
+                let sd = (polygammas(post.alpha())[1] + polygammas(post.beta())[1]).sqrt();
+                let band = (self.of(low), ((1.0 - high) / high).ln());
+                (band, (panel_sds * sd).min(1.0))
+            }
+        }
+    }
+}
+
+/// Equal panels of at most `width` over `band`: (start, panel width, count).
+fn panels((lo, hi): (f64, f64), width: f64) -> (f64, f64, usize) {
+    let count = ((hi - lo) / width).ceil().max(1.0) as usize;
+    (lo, (hi - lo) / count as f64, count)
+}
+
+/// One arm's density, distribution function F and weighted distribution functions
+/// W(y) = ∫_0^y w(p) f(p) dp and W̄(y) = ∫_y^1 w(p) f(p) dp, as Chebyshev series in the
+/// coordinate on equal panels over its band (below it F and W are 0, above it F is 1 and W̄ 0,
+/// to < 1e-16). W̄ is summed from the top, so that E[1/p; p > y] keeps its precision where
+/// E[1/p] is huge (first shape near 1).
 struct Cumulative {
+    coordinate: Coordinate,
     lo: f64,
     width: f64,
     density: Vec<[f64; CHEB_N + 1]>,
     cdf: Vec<[f64; CHEB_N + 2]>,
+    /// Per panel: W's series from 0 at the panel's left end, its total over the panel, and the
+    /// totals of all panels below and above it.
     weighted: Vec<[f64; CHEB_N + 2]>,
+    weighted_panel: Vec<f64>,
+    weighted_below: Vec<f64>,
+    weighted_above: Vec<f64>,
     weighted_total: f64,
 }
 
@@ -393,24 +463,30 @@ enum Place {
 }
 
 impl Cumulative {
-    fn new(post: &BetaPosterior, weight: fn(f64) -> f64) -> Cumulative {
+    fn new(
+        post: &BetaPosterior,
+        weight: fn(f64) -> f64,
+        coordinate: Coordinate,
+        (lo, width, count): (f64, f64, usize),
+    ) -> Cumulative {
         let rules = rules();
-        let (lo, hi) = post.band();
-        let panels = ((hi - lo) / (CHEB_PANEL_SDS * post.sd())).ceil().max(1.0) as usize;
-        let width = (hi - lo) / panels as f64;
-        let density_at = post.density_sampler();
+        let density_at = coordinate.sampler(post);
         let mut out = Cumulative {
+            coordinate,
             lo,
             width,
-            density: Vec::with_capacity(panels),
-            cdf: Vec::with_capacity(panels),
-            weighted: Vec::with_capacity(panels),
+            density: Vec::with_capacity(count),
+            cdf: Vec::with_capacity(count),
+            weighted: Vec::with_capacity(count),
+            weighted_panel: Vec::with_capacity(count),
+            weighted_below: Vec::with_capacity(count),
+            weighted_above: vec![0.0; count],
             weighted_total: 0.0,
         };
         let (mut f_start, mut w_start) = (0.0, 0.0);
         let mut values = [0.0; CHEB_N + 1];
-        for p in 0..panels {
-            let half = 0.5 * width;
+        let half = 0.5 * width;
+        for p in 0..count {
             let centre = lo + width * (p as f64 + 0.5);
             // The first point is the last one of the previous panel.
             let shared = usize::from(p > 0);
@@ -428,22 +504,34 @@ impl Cumulative {
                 })
             };
             let density = coefficients(&values);
-            let weighted_values: [f64; CHEB_N + 1] =
-                std::array::from_fn(|j| values[j] * weight(centre + half * rules.cheb_nodes[j]));
+            let weighted_values: [f64; CHEB_N + 1] = std::array::from_fn(|j| {
+                values[j] * weight(coordinate.rate(centre + half * rules.cheb_nodes[j]))
+            });
             let cdf = antiderivative(&density, half, f_start);
-            let weighted = antiderivative(&coefficients(&weighted_values), half, w_start);
+            let weighted = antiderivative(&coefficients(&weighted_values), half, 0.0);
             f_start = chebyshev_sum(&cdf, 1.0);
-            w_start = chebyshev_sum(&weighted, 1.0);
+            let increment = chebyshev_sum(&weighted, 1.0);
             out.density.push(density);
             out.cdf.push(cdf);
             out.weighted.push(weighted);
+            out.weighted_panel.push(increment);
+            out.weighted_below.push(w_start);
+            w_start += increment;
+        }
+        let mut above = 0.0;
+        for (slot, increment) in out.weighted_above.iter_mut().zip(&out.weighted_panel).rev() {
+            *slot = above;
+            above += increment;
         }
         out.weighted_total = w_start;
         out
     }
 
-    fn place(&self, y: f64) -> Place {
-        let r = (y - self.lo) / self.width;
+    fn place(&self, rate: f64) -> Place {
+        if rate >= 1.0 {
+            return Place::Above;
+        }
+        let r = (self.coordinate.of(rate) - self.lo) / self.width;
         if r.is_nan() || r < 0.0 {
             return Place::Below;
         }
@@ -454,39 +542,54 @@ impl Cumulative {
         Place::Panel(p, 2.0 * (r - p as f64) - 1.0)
     }
 
-    /// (F(y), f(y)).
+    /// (F(y), y f(y)), the latter the density of ln p at ln y.
     fn cdf_density(&self, y: f64) -> (f64, f64) {
         match self.place(y) {
             Place::Below => (0.0, 0.0),
             Place::Above => (1.0, 0.0),
             Place::Panel(p, t) => (
                 chebyshev_sum(&self.cdf[p], t),
-                chebyshev_sum(&self.density[p], t),
+                self.coordinate
+                    .log_rate_density(chebyshev_sum(&self.density[p], t), y),
             ),
         }
     }
 
-    /// (F(y), W(y)).
-    fn cdf_weighted(&self, y: f64) -> (f64, f64) {
+    /// (F(y), W(y), W̄(y)).
+    fn cdf_weighted(&self, y: f64) -> (f64, f64, f64) {
         match self.place(y) {
-            Place::Below => (0.0, 0.0),
-            Place::Above => (1.0, self.weighted_total),
-            Place::Panel(p, t) => (
-                chebyshev_sum(&self.cdf[p], t),
-                chebyshev_sum(&self.weighted[p], t),
-            ),
+            Place::Below => (0.0, 0.0, self.weighted_total),
+            Place::Above => (1.0, self.weighted_total, 0.0),
+            Place::Panel(p, t) => {
+                let local = chebyshev_sum(&self.weighted[p], t);
+                (
+                    chebyshev_sum(&self.cdf[p], t),
+                    self.weighted_below[p] + local,
+                    self.weighted_above[p] + (self.weighted_panel[p] - local),
+                )
+            }
         }
     }
 }
 
-/// The lift's posterior by fixed rules, for posteriors with every shape in
-/// [`BANDED_MIN_SHAPE`, `BANDED_MAX_SHAPE`]: Gauss–Legendre panels over the band of the arm
-/// whose rate is known more precisely (relative sd; the "outer" arm), with its density at the
-/// nodes computed once, and the other arm's distribution functions from [`Cumulative`]. Every
-/// evaluation of P(L <= q) is then a sum over ~100 nodes of a Chebyshev series, no incomplete
-/// beta. Integrating over the more precise arm keeps the other's F smooth on a panel.
+/// Smallest first shape the logit rules take (Jeffreys' prior with no conversions); below it
+/// the left tail in z is too long to cover with equal panels.
+const LOGIT_MIN_ALPHA: f64 = 0.5;
+
+/// The lift's posterior by fixed rules: Gauss–Legendre panels over the band of the arm whose
+/// rate is known more precisely (the "outer" arm), with its density at the nodes computed once,
+/// and the other arm's distribution functions from [`Cumulative`]. Every evaluation of
+/// P(L <= q) is then a sum over ~100 nodes of a Chebyshev series, with no incomplete beta.
+/// Integrating over the more precise arm keeps the other's F smooth on a panel, wherever the
+/// lift moves it. Two regimes, each checked against the adaptive rules in the tests:
+/// - every shape in [`BANDED_MIN_SHAPE`, `BANDED_MAX_SHAPE`]: in the rate, panels two of each
+///   arm's sd wide over its ±14 sd band;
+/// - few conversions (first shapes from [`LOGIT_MIN_ALPHA`], second shapes from
+///   `BANDED_MIN_SHAPE`, so neither posterior reaches near 1 where p_t = (1 + q) p_c would hit
+///   the end of the range): in the logit, panels of at most two sd and 1 over the tail
+///   quantiles at 1e-16.
 struct FixedRules {
-    /// Outer arm's nodes and weights (quadrature weight times density).
+    /// Outer arm's nodes (rates) and weights (quadrature weight times density).
     nodes: Vec<f64>,
     weights: Vec<f64>,
     /// The other arm's cumulative functions: the treatment's, with w(p) = p, when the outer arm
@@ -498,36 +601,59 @@ struct FixedRules {
 
 impl FixedRules {
     fn new(treatment: &BetaPosterior, control: &BetaPosterior) -> Option<FixedRules> {
-        let shapes = BANDED_MIN_SHAPE..=BANDED_MAX_SHAPE;
-        if ![treatment, control]
+        let arms = [treatment, control];
+        let large = BANDED_MIN_SHAPE..=BANDED_MAX_SHAPE;
+        let small = LOGIT_MIN_ALPHA..=BANDED_MAX_SHAPE;
+        let coordinate = if arms
             .iter()
-            .all(|p| shapes.contains(&p.alpha()) && shapes.contains(&p.beta()))
+            .all(|p| large.contains(&p.alpha()) && large.contains(&p.beta()))
         {
-            return None;
-        }
-        let relative_sd = |p: &BetaPosterior| p.sd() / p.mean();
-        let outer_is_control = relative_sd(control) <= relative_sd(treatment);
-        let (outer, inner_post) = if outer_is_control {
-            (control, *treatment)
+            Coordinate::Rate
+        } else if arms
+            .iter()
+            .all(|p| small.contains(&p.alpha()) && large.contains(&p.beta()))
+        {
+            Coordinate::Logit
         } else {
-            (treatment, *control)
+            return None;
         };
+        let [(t_band, t_width), (c_band, c_width)] =
+            arms.map(|p| coordinate.layout(p, CHEB_PANEL_SDS));
+        // The more precise arm: the narrower in ln p (relative sd), or in the logit.
+        let outer_is_control = match coordinate {
+            Coordinate::Rate => c_width / control.mean() <= t_width / treatment.mean(),
+            Coordinate::Logit => c_width <= t_width,
+        };
+        let (outer, inner_post, (outer_band, outer_width), (inner_band, inner_width)) =
+            if outer_is_control {
+                (control, *treatment, (c_band, c_width), (t_band, t_width))
+            } else {
+                (treatment, *control, (t_band, t_width), (c_band, c_width))
+            };
         let weight: fn(f64) -> f64 = if outer_is_control { |p| p } else { |p| 1.0 / p };
-        let inner = Cumulative::new(&inner_post, weight);
+        let inner = Cumulative::new(
+            &inner_post,
+            weight,
+            coordinate,
+            panels(inner_band, inner_width),
+        );
         let rules = rules();
-        let (lo, hi) = outer.band();
-        let panels = ((hi - lo) / (GAUSS_PANEL_SDS * outer.sd())).ceil().max(1.0) as usize;
-        let half = 0.5 * (hi - lo) / panels as f64;
-        let density_at = outer.density_sampler();
+        let outer_width = match coordinate {
+            Coordinate::Rate => outer_width * GAUSS_PANEL_SDS / CHEB_PANEL_SDS,
+            Coordinate::Logit => outer_width.min(inner_width),
+        };
+        let (lo, width, count) = panels(outer_band, outer_width);
+        let half = 0.5 * width;
+        let density_at = coordinate.sampler(outer);
         let (mut nodes, mut weights) = (Vec::new(), Vec::new());
-        for p in 0..panels {
-            let centre = lo + half * (2 * p + 1) as f64;
+        for p in 0..count {
+            let centre = lo + width * (p as f64 + 0.5);
             for (&t, &w) in rules.gauss_nodes.iter().zip(&rules.gauss_weights) {
-                let x = centre + half * t;
-                let weight = half * w * density_at(x);
+                let at = centre + half * t;
+                let weight = half * w * density_at(at);
                 // Far-tail nodes (together < 1e-18) cost a series evaluation each and add nothing.
                 if weight > 1e-21 {
-                    nodes.push(x);
+                    nodes.push(coordinate.rate(at));
                     weights.push(weight);
                 }
             }
@@ -551,9 +677,8 @@ impl FixedRules {
             let y = if self.outer_is_control { s * x } else { x / s };
             let (f, d) = self.inner.cdf_density(y);
             cdf += w * if self.outer_is_control { f } else { 1.0 - f };
-            let dy = w * d * y;
-            density += dy;
-            slope += dy * log_density_slope(&self.inner_post, y);
+            density += w * d;
+            slope += w * d * log_density_slope(&self.inner_post, y);
         }
         let slope = if self.outer_is_control { slope } else { -slope };
         [cdf.clamp(0.0, 1.0), density, slope]
@@ -563,15 +688,15 @@ impl FixedRules {
     fn chance_and_risk(&self) -> (f64, f64) {
         let (mut chance, mut risk) = (0.0, 0.0);
         for (&x, &w) in self.nodes.iter().zip(&self.weights) {
-            let (f, weighted) = self.inner.cdf_weighted(x);
+            let (f, below, above) = self.inner.cdf_weighted(x);
             if self.outer_is_control {
                 // E[max(0, x - p_t)] / x = F_t(x) - E[p_t; p_t <= x] / x.
                 chance += w * (1.0 - f);
-                risk += w * (f - weighted / x);
+                risk += w * (f - below / x);
             } else {
                 // E[max(0, 1 - x / p_c)] = S_c(x) - x E[1 / p_c; p_c > x].
                 chance += w * f;
-                risk += w * ((1.0 - f) - x * (self.inner.weighted_total - weighted));
+                risk += w * ((1.0 - f) - x * above);
             }
         }
         (chance.clamp(0.0, 1.0), risk.max(0.0))
@@ -669,45 +794,66 @@ mod tests {
 
     #[test]
     fn chebyshev_cumulatives_match_the_incomplete_beta() {
-        // F from the interpolated density against the continued fraction, and W(y) = E[p; p <= y]
-        // against its shifted-Beta form E(p)·F⁺(y), F⁺ of Beta(a + 1, b), across the band and
-        // beyond its ends.
-        for (a, b) in [
+        // F from the interpolated density against the continued fraction, W(y) = E[p; p <= y]
+        // against its shifted-Beta form E(p)·F⁺(y), F⁺ of Beta(a + 1, b), and W̄(y) =
+        // E[1/p; p > y] against (a + b - 1)/(a - 1)·(1 - F⁻(y)), F⁻ of Beta(a - 1, b), across
+        // the band and beyond its ends, in both coordinates; the density as y·f(y).
+        let rate = [
             (30.0, 30.0),
             (31.0, 1e6),
             (129.0, 873.0),
             (4.7e4, 2.6e3),
             (1e9, 1e9),
-        ] {
+        ];
+        let logit = [
+            (1.0, 201.0),
+            (4.0, 198.0),
+            (0.5, 30.0),
+            (2.0, 1e4),
+            (25.0, 975.0),
+        ];
+        let cases = rate
+            .iter()
+            .map(|&s| (s, Coordinate::Rate))
+            .chain(logit.iter().map(|&s| (s, Coordinate::Logit)));
+        for ((a, b), coordinate) in cases {
             let post = BetaPosterior::new(a, b).expect("valid");
             let shifted = BetaPosterior::new(a + 1.0, b).expect("valid");
-            let cum = Cumulative::new(&post, |p| p);
-            // And W(y) = E[1/p; p <= y] = (a + b - 1)/(a - 1)·F⁻(y), F⁻ of Beta(a - 1, b).
-            let inverse = Cumulative::new(&post, |p| 1.0 / p);
-            let lowered = BetaPosterior::new(a - 1.0, b).expect("valid");
-            let mean_inverse = (a + b - 1.0) / (a - 1.0);
+            let (band, width) = coordinate.layout(&post, CHEB_PANEL_SDS);
+            let cum = Cumulative::new(&post, |p| p, coordinate, panels(band, width));
+            let inverse = Cumulative::new(&post, |p| 1.0 / p, coordinate, panels(band, width));
             let (m, sd) = (post.mean(), post.sd());
-            for z in [-20.0, -6.0, -3.0, -1.5, -0.3, 0.0, 0.7, 2.0, 4.5, 9.0, 20.0] {
-                let y = m + z * sd;
+            let points = [-20.0, -6.0, -3.0, -1.5, -0.3, 0.0, 0.7, 2.0, 4.5, 9.0, 20.0]
+                .map(|z| m + z * sd)
+                .into_iter()
+                .chain([1e-12, 1e-6, 1e-3].map(|r| r * m))
+                .filter(|&y| y > 0.0 && y < 1.0);
+            for y in points {
                 let (f, d) = cum.cdf_density(y);
-                let (_, w) = cum.cdf_weighted(y);
-                let (_, w_inverse) = inverse.cdf_weighted(y);
-                // Within 1e-11 (3e-12 below 1e9 units): at Beta(1e9, 1e9) the band is 2e-4 wide and
-                // both sides approach what doubles resolve in x.
-                assert!((f - post.cdf(y)).abs() < 1e-11, "{a} {b} at {z} sd: {f}");
+                let (_, w, _) = cum.cdf_weighted(y);
+                let (_, _, w_above) = inverse.cdf_weighted(y);
+                // Within 1e-11 (3e-12 below 1e9 units): at Beta(1e9, 1e9) the band is 2e-4 wide
+                // and both sides approach what doubles resolve in x.
+                assert!((f - post.cdf(y)).abs() < 1e-11, "{a} {b} at {y}: {f}");
                 assert!(
                     (w - m * shifted.cdf(y)).abs() < 1e-11,
-                    "{a} {b} at {z} sd: {w}"
+                    "{a} {b} at {y}: {w}"
                 );
+                let peak = 1.0 + m / sd;
                 assert!(
-                    (d - post.pdf(y)).abs() < 1e-9 / sd,
-                    "{a} {b} at {z} sd: {d}"
+                    (d - y * post.pdf(y)).abs() < 1e-9 * peak,
+                    "{a} {b} at {y}: {d}"
                 );
-                let want = mean_inverse * lowered.cdf(y);
-                assert!(
-                    (w_inverse - want).abs() < 1e-11 * mean_inverse,
-                    "{a} {b} {z}"
-                );
+                if a > 1.5 {
+                    // The risk reads y·W̄(y) (below the band W̄ misses up to F(band start)/y).
+                    let lowered = BetaPosterior::new(a - 1.0, b).expect("valid");
+                    let mean_inverse = (a + b - 1.0) / (a - 1.0);
+                    let want = mean_inverse * (1.0 - lowered.cdf(y));
+                    assert!(
+                        (y * (w_above - want)).abs() < 1e-11,
+                        "{a} {b} at {y}: {w_above} vs {want}"
+                    );
+                }
             }
         }
     }
@@ -725,7 +871,29 @@ mod tests {
             (shape(30.0, 970.0), shape(5e5, 9.5e6), 0.05),
             (shape(1e7, 9e7), shape(1.0003e7, 9e7), 0.01),
         ];
-        for (c, t, alpha) in cases {
+        // Few conversions (the logit rules): 0 to 28 of 60 to 20,000 units, equal and very
+        // unequal arms, and Jeffreys' prior with none.
+        let mut few = vec![
+            (shape(0.5, 200.5), shape(3.5, 197.5), 0.05),
+            (shape(3.5, 197.5), shape(0.5, 200.5), 0.05),
+        ];
+        for (n_c, x_c, n_t, x_t) in [
+            (200, 0, 200, 3),
+            (200, 3, 200, 0),
+            (200, 3, 200, 5),
+            (60, 1, 60, 28),
+            (60, 28, 60, 1),
+            (1000, 10, 1000, 0),
+            (20_000, 3, 20_000, 12),
+            (20_000, 28, 60, 1),
+            (60, 1, 20_000, 28),
+            (1000, 28, 1000, 29),
+            (500, 2, 80, 1),
+            (300, 0, 300, 0),
+        ] {
+            few.push((post(n_c, x_c), post(n_t, x_t), 0.05));
+        }
+        for (c, t, alpha) in cases.into_iter().chain(few) {
             let fixed = beta_lift(&t, &c, alpha).expect("fixed");
             assert!(FixedRules::new(&t, &c).is_some());
             let log_ratio = LogRatio::new(&t, &c).expect("cumulants");
@@ -740,7 +908,6 @@ mod tests {
                 (fixed.risk_ship_treatment, adaptive.risk_ship_treatment),
             ];
             for (x, y) in pairs {
-                eprintln!("DEV {:e}", (x - y).abs() / (y.abs() + 1e-4));
                 assert!(
                     (x - y).abs() <= 1e-9 * y.abs() + 1e-13,
                     "{c:?} {t:?}: {fixed:?} vs {adaptive:?}"
