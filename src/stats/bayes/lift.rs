@@ -3,21 +3,30 @@
 //! report row shows about it comes from this one posterior:
 //! - chance to beat control P(L > 0) = P(p_t > p_c);
 //! - the equal-tailed credible interval, quantiles of L from its distribution function
-//!   P(L <= q) = ∫ f_c(x) F_t((1 + q) x) dx, solved by Newton's method in u = ln(1 + q) with
-//!   the lift's density ∫ f_c(x) f_t(e^u x) e^u x dx (densities only), from the normal
-//!   approximation of ln p_t - ln p_c;
+//!   P(L <= q) = ∫ f_c(x) F_t((1 + q) x) dx, solved by Halley's method in u = ln(1 + q) with
+//!   the lift's density ∫ f_c(x) f_t(e^u x) e^u x dx and its derivative (densities only), from
+//!   the Cornish–Fisher expansion of ln p_t - ln p_c (exact cumulants): one or two evaluations
+//!   of the distribution function per quantile;
 //! - the risk of shipping treatment, the expected relative shortfall E[max(0, -L)], as the 1-D
 //!   integral ∫ f_c(x) [F_t(x) - E[p_t; p_t <= x] / x] dx.
 //!
-//! Two ways to the same integrals. Large counts (every shape in [30, 1e9], the report's usual
-//! case) take fixed rules ([`FixedRules`]): the densities are sampled once per row, and each
-//! evaluation of the distribution function is a sum over ~100 Gauss–Legendre nodes of Chebyshev
-//! series, with no incomplete beta. Small counts take adaptive Gauss–Kronrod panels cut at the
-//! tail quantiles of both posteriors, with the incomplete beta at every node.
+//! Two ways to the same integrals, each checked against scipy (fixtures/golden/beta_lift.json)
+//! and against the other:
+//! - [`fixed`]: for large counts (every shape in [30, 1e9], the report's usual case) and for
+//!   few conversions (first shapes from 0.5): the densities are sampled once per row, and each
+//!   evaluation of the distribution function is a sum over ~100 Gauss–Legendre nodes of
+//!   Chebyshev series, with no incomplete beta. The chance and the risk come from the same
+//!   nodes.
+//! - [`adaptive`]: any shapes (rates near 1, tiny prior shapes): Gauss–Kronrod panels cut at
+//!   the tail quantiles of both posteriors, with the incomplete beta at every node; the chance
+//!   is [`super::prob_beats`].
 
-use super::beta::{
-    BetaPosterior, BANDED_MAX_SHAPE, BANDED_MIN_SHAPE, KRONROD_NODES, KRONROD_WEIGHTS,
-};
+mod adaptive;
+mod fixed;
+
+use super::beta::BetaPosterior;
+use adaptive::AdaptiveRules;
+use fixed::FixedRules;
 use statrs::distribution::{ContinuousCDF, Normal};
 
 /// The lift's posterior summaries for one treatment arm against control.
@@ -28,116 +37,6 @@ pub struct LiftPosterior {
     pub credible_high: f64,
     /// E[max(0, -(p_t / p_c - 1))]: the relative lift expected to be lost by shipping.
     pub risk_ship_treatment: f64,
-}
-
-/// Tail levels at which the posteriors' quantiles cut the integration range.
-const LEVELS: [f64; 6] = [1e-15, 1e-8, 1e-4, 0.02, 0.2, 0.5];
-/// Absolute error target of each integral: far below the 4 digits any column shows (the
-/// reference test holds the interval to 1e-7 relative), and where the quantile search stops.
-const TOLERANCE: f64 = 1e-11;
-const MAX_DEPTH: u32 = 30;
-
-/// Quantiles of `post` at every level, lower and upper tails, in x.
-fn quantile_cuts(post: &BetaPosterior) -> Vec<f64> {
-    let mut cuts = Vec::with_capacity(2 * LEVELS.len());
-    for q in LEVELS {
-        cuts.push(post.lower_quantile(q));
-        cuts.push(1.0 - post.mirrored().lower_quantile(q));
-    }
-    cuts
-}
-
-/// ∫ f_c(x) g(x) dx over the control's support, with extra cuts where `g` changes fastest.
-fn integrate_over_control(
-    control: &BetaPosterior,
-    control_cuts: &[f64],
-    extra_cuts: &[f64],
-    g: &dyn Fn(f64) -> f64,
-    tolerance: f64,
-) -> f64 {
-    let (lo, hi) = (control_cuts[0], control_cuts[1]);
-    let mut cuts: Vec<f64> = control_cuts
-        .iter()
-        .chain(extra_cuts)
-        .copied()
-        .filter(|&x| x >= lo && x <= hi && x.is_finite())
-        .collect();
-    cuts.sort_by(f64::total_cmp);
-    cuts.dedup();
-    let f = |x: f64| control.pdf(x) * g(x);
-    cuts.windows(2)
-        .map(|w| adaptive(&f, w[0], w[1], tolerance / cuts.len() as f64, MAX_DEPTH))
-        .sum()
-}
-
-/// Gauss–Kronrod 15 on [a, b] with its embedded Gauss 7 estimate of the error; bisects until
-/// the estimate is below `tol` or the depth runs out.
-fn adaptive(f: &dyn Fn(f64) -> f64, a: f64, b: f64, tol: f64, depth: u32) -> f64 {
-    let (kronrod, error) = kronrod15(f, a, b);
-    if error <= tol || depth == 0 || b - a <= 1e-15 * b.abs() {
-        return kronrod;
-    }
-    let mid = 0.5 * (a + b);
-    adaptive(f, a, mid, 0.5 * tol, depth - 1) + adaptive(f, mid, b, 0.5 * tol, depth - 1)
-}
-
-fn kronrod15(f: &dyn Fn(f64) -> f64, a: f64, b: f64) -> (f64, f64) {
-    // The Gauss 7 weights for the odd-indexed Kronrod nodes (edge inwards), the centre last.
-    const GAUSS: [f64; 4] = [
-        0.129_484_966_168_869_7,
-        0.279_705_391_489_276_7,
-        0.381_830_050_505_118_9,
-        0.417_959_183_673_469_4,
-    ];
-    let (centre, half) = (0.5 * (a + b), 0.5 * (b - a));
-    let (mut k, mut g) = (0.0, 0.0);
-    for (i, (&node, &w)) in KRONROD_NODES.iter().zip(&KRONROD_WEIGHTS).enumerate() {
-        let value = if node == 0.0 {
-            f(centre)
-        } else {
-            f(centre - half * node) + f(centre + half * node)
-        };
-        k += w * value;
-        if i % 2 == 1 {
-            g += GAUSS[i / 2] * value;
-        }
-    }
-    (half * k, half * (k - g).abs())
-}
-
-/// The adaptive rules' tail cuts of both posteriors, computed once per row.
-struct AdaptiveRules<'a> {
-    treatment: &'a BetaPosterior,
-    control: &'a BetaPosterior,
-    control_cuts: Vec<f64>,
-    treatment_cuts: Vec<f64>,
-    /// sd of ln(1 + L), the scale of the derivatives' tolerances.
-    sd: f64,
-}
-
-impl AdaptiveRules<'_> {
-    /// P(ln(1 + L) <= u) with its first two derivatives in u. The derivatives only steer the
-    /// root search, so they are integrated to a looser tolerance, relative to their scale (the
-    /// density peaks near 0.4 / sd).
-    fn cdf_density(&self, u: f64) -> [f64; 3] {
-        let s = u.exp();
-        let (t, c) = (self.treatment, self.control);
-        let mapped: Vec<f64> = self.treatment_cuts.iter().map(|y| y / s).collect();
-        let cdf = |x: f64| t.cdf(s * x);
-        let density = |x: f64| t.pdf(s * x) * s * x;
-        let slope = |x: f64| {
-            let y = s * x;
-            t.pdf(y) * y * log_density_slope(t, y)
-        };
-        let over_control = |g: &dyn Fn(f64) -> f64, tolerance: f64| {
-            integrate_over_control(c, &self.control_cuts, &mapped, g, tolerance)
-        };
-        [
-            over_control(&cdf, TOLERANCE).clamp(0.0, 1.0),
-            over_control(&density, 1e-9 / self.sd).max(0.0),
-            over_control(&slope, 1e-7 / (self.sd * self.sd)),
-        ]
-    }
 }
 
 /// d/dv [y f(y)] / f(y) at y = e^v for `post`'s density f: a - (b - 1) y / (1 - y). Gives the
@@ -261,448 +160,6 @@ fn polygammas(x: f64) -> [f64; 4] {
     out
 }
 
-/// Expected relative shortfall of shipping treatment, E[max(0, 1 - p_t / p_c)].
-fn risk_ship_treatment(
-    treatment: &BetaPosterior,
-    control: &BetaPosterior,
-    cuts: (&[f64], &[f64]),
-) -> Option<f64> {
-    let shifted = BetaPosterior::new(treatment.alpha() + 1.0, treatment.beta())?;
-    let mean_t = treatment.mean();
-    let g = |x: f64| (treatment.cdf(x) - mean_t * shifted.cdf(x) / x).max(0.0);
-    let extra: Vec<f64> = cuts
-        .1
-        .iter()
-        .chain(&quantile_cuts(&shifted))
-        .copied()
-        .collect();
-    Some(integrate_over_control(control, cuts.0, &extra, &g, TOLERANCE).max(0.0))
-}
-
-/// Chebyshev points per panel of the interpolated arm, minus one: its distribution function is
-/// a degree-17 series on each panel (the antiderivative of the density's degree-16 interpolant).
-const CHEB_N: usize = 16;
-/// Gauss–Legendre points per panel of the integrated arm.
-const GAUSS_N: usize = 10;
-/// Panel width in standard deviations of the arm the panels are cut for.
-const GAUSS_PANEL_SDS: f64 = 2.0;
-const CHEB_PANEL_SDS: f64 = 2.0;
-
-/// The fixed rules' tables, computed once: Chebyshev–Lobatto points t_j = -cos(jπ/N) with the
-/// map from values at them to Chebyshev coefficients, and the Gauss–Legendre rule on [-1, 1].
-struct Rules {
-    cheb_nodes: [f64; CHEB_N + 1],
-    to_coefficients: [[f64; CHEB_N + 1]; CHEB_N + 1],
-    gauss_nodes: [f64; GAUSS_N],
-    gauss_weights: [f64; GAUSS_N],
-}
-
-fn rules() -> &'static Rules {
-    static CELL: std::sync::OnceLock<Rules> = std::sync::OnceLock::new();
-    CELL.get_or_init(|| {
-        const N: usize = CHEB_N;
-        let pi = std::f64::consts::PI;
-        // t_j = cos(θ_j) with θ_j = (N - j)π/N, so T_k(t_j) = cos(kθ_j).
-        let theta = |j: usize| (N - j) as f64 * pi / N as f64;
-        let cheb_nodes = std::array::from_fn(|j| theta(j).cos());
-        let mut to_coefficients = [[0.0; N + 1]; N + 1];
-        for (k, row) in to_coefficients.iter_mut().enumerate() {
-            for (j, c) in row.iter_mut().enumerate() {
-                // c_k = (2/N) Σ'' f_j T_k(t_j), the end terms of the sum and c_0, c_N halved.
-                let ends = if j == 0 || j == N { 0.5 } else { 1.0 };
-                let edge = if k == 0 || k == N { 0.5 } else { 1.0 };
-                *c = 2.0 / N as f64 * ends * edge * (k as f64 * theta(j)).cos();
-            }
-        }
-        let (mut gauss_nodes, mut gauss_weights) = ([0.0; GAUSS_N], [0.0; GAUSS_N]);
-        for i in 0..GAUSS_N {
-            // Newton on the Legendre polynomial P_n from the usual cosine estimate of root i.
-            let n = GAUSS_N as f64;
-            let mut x = (pi * (i as f64 + 0.75) / (n + 0.5)).cos();
-            let mut slope = 1.0;
-            for _ in 0..100 {
-                let (mut p0, mut p1) = (1.0, x);
-                for m in 2..=GAUSS_N {
-                    let m = m as f64;
-                    (p0, p1) = (p1, ((2.0 * m - 1.0) * x * p1 - (m - 1.0) * p0) / m);
-                }
-                slope = n * (x * p1 - p0) / (x * x - 1.0);
-                let step = p1 / slope;
-                x -= step;
-                if step.abs() < 1e-16 {
-                    break;
-                }
-            }
-            gauss_nodes[i] = x;
-            gauss_weights[i] = 2.0 / ((1.0 - x * x) * slope * slope);
-        }
-        Rules {
-            cheb_nodes,
-            to_coefficients,
-            gauss_nodes,
-            gauss_weights,
-        }
-    })
-}
-
-/// Σ a_k T_k(t) by Clenshaw's recurrence.
-fn chebyshev_sum(a: &[f64], t: f64) -> f64 {
-    let (mut b1, mut b2) = (0.0, 0.0);
-    for &c in a[1..].iter().rev() {
-        (b1, b2) = (c + 2.0 * t * b1 - b2, b1);
-    }
-    a[0] + t * b1 - b2
-}
-
-/// Coefficients of the antiderivative (vanishing at t = -1) of the series `c`, scaled by `half`
-/// (the panel's half-width), plus `start`.
-fn antiderivative(c: &[f64; CHEB_N + 1], half: f64, start: f64) -> [f64; CHEB_N + 2] {
-    let at = |k: usize| c.get(k).copied().unwrap_or(0.0);
-    let mut b = [0.0; CHEB_N + 2];
-    // ∫T_0 = T_1, ∫T_1 = T_2/4, ∫T_k = T_{k+1}/(2(k+1)) - T_{k-1}/(2(k-1)).
-    b[1] = at(0) - 0.5 * at(2);
-    for (k, slot) in b.iter_mut().enumerate().skip(2) {
-        *slot = (at(k - 1) - at(k + 1)) / (2.0 * k as f64);
-    }
-    // T_k(-1) = (-1)^k.
-    b[0] = -(1..CHEB_N + 2)
-        .map(|k| if k % 2 == 0 { b[k] } else { -b[k] })
-        .sum::<f64>();
-    b.iter_mut().for_each(|v| *v *= half);
-    b[0] += start;
-    b
-}
-
-/// The variable the fixed rules integrate in. Large counts: the rate itself, over ±14 sd. Few
-/// conversions: z = ln(p / (1 - p)), where a Beta density is smooth and log-concave whatever its
-/// shapes (x^a near 0 becomes e^{az}), over its 1e-16 tail quantiles.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Coordinate {
-    Rate,
-    Logit,
-}
-
-impl Coordinate {
-    fn of(self, rate: f64) -> f64 {
-        match self {
-            Coordinate::Rate => rate,
-            Coordinate::Logit => (rate / (1.0 - rate)).ln(),
-        }
-    }
-
-    fn rate(self, t: f64) -> f64 {
-        match self {
-            Coordinate::Rate => t,
-            Coordinate::Logit => 1.0 / (1.0 + (-t).exp()),
-        }
-    }
-
-    /// The density of ln p at `rate` from the density in this coordinate.
-    fn log_rate_density(self, density: f64, rate: f64) -> f64 {
-        match self {
-            Coordinate::Rate => density * rate,
-            Coordinate::Logit => density / (1.0 - rate),
-        }
-    }
-
-    fn sampler(self, post: &BetaPosterior) -> Box<dyn Fn(f64) -> f64> {
-        match self {
-            Coordinate::Rate => Box::new(post.density_sampler()),
-            Coordinate::Logit => Box::new(post.logit_density_sampler()),
-        }
-    }
-
-    /// (band, panel width) of `post` in this coordinate.
-    fn layout(self, post: &BetaPosterior, panel_sds: f64) -> ((f64, f64), f64) {
-        match self {
-            Coordinate::Rate => (post.band(), panel_sds * post.sd()),
-            Coordinate::Logit => {
-                let low = post.lower_quantile(1e-16);
-                let high = post.mirrored().lower_quantile(1e-16);
-                // Var(logit p) = ψ'(a) + ψ'(b); panels no wider than 1 keep the poles of the
-                // density at z = ±iπ far enough away for degree 16.
-                let sd = (polygammas(post.alpha())[1] + polygammas(post.beta())[1]).sqrt();
-                let band = (self.of(low), ((1.0 - high) / high).ln());
-                (band, (panel_sds * sd).min(1.0))
-            }
-        }
-    }
-}
-
-/// Equal panels of at most `width` over `band`: (start, panel width, count).
-fn panels((lo, hi): (f64, f64), width: f64) -> (f64, f64, usize) {
-    let count = ((hi - lo) / width).ceil().max(1.0) as usize;
-    (lo, (hi - lo) / count as f64, count)
-}
-
-/// One arm's density, distribution function F and weighted distribution functions
-/// W(y) = ∫_0^y w(p) f(p) dp and W̄(y) = ∫_y^1 w(p) f(p) dp, as Chebyshev series in the
-/// coordinate on equal panels over its band (below it F and W are 0, above it F is 1 and W̄ 0,
-/// to < 1e-16). W̄ is summed from the top, so that E[1/p; p > y] keeps its precision where
-/// E[1/p] is huge (first shape near 1).
-struct Cumulative {
-    coordinate: Coordinate,
-    lo: f64,
-    width: f64,
-    density: Vec<[f64; CHEB_N + 1]>,
-    cdf: Vec<[f64; CHEB_N + 2]>,
-    /// Per panel: W's series from 0 at the panel's left end, its total over the panel, and the
-    /// totals of all panels below and above it.
-    weighted: Vec<[f64; CHEB_N + 2]>,
-    weighted_panel: Vec<f64>,
-    weighted_below: Vec<f64>,
-    weighted_above: Vec<f64>,
-    weighted_total: f64,
-}
-
-/// Where y falls among a [`Cumulative`]'s panels.
-enum Place {
-    Below,
-    Panel(usize, f64),
-    Above,
-}
-
-impl Cumulative {
-    fn new(
-        post: &BetaPosterior,
-        weight: fn(f64) -> f64,
-        coordinate: Coordinate,
-        (lo, width, count): (f64, f64, usize),
-    ) -> Cumulative {
-        let rules = rules();
-        let density_at = coordinate.sampler(post);
-        let mut out = Cumulative {
-            coordinate,
-            lo,
-            width,
-            density: Vec::with_capacity(count),
-            cdf: Vec::with_capacity(count),
-            weighted: Vec::with_capacity(count),
-            weighted_panel: Vec::with_capacity(count),
-            weighted_below: Vec::with_capacity(count),
-            weighted_above: vec![0.0; count],
-            weighted_total: 0.0,
-        };
-        let (mut f_start, mut w_start) = (0.0, 0.0);
-        let mut values = [0.0; CHEB_N + 1];
-        let half = 0.5 * width;
-        for p in 0..count {
-            let centre = lo + width * (p as f64 + 0.5);
-            // The first point is the last one of the previous panel.
-            let shared = usize::from(p > 0);
-            values[0] = values[CHEB_N];
-            for (v, &t) in values.iter_mut().zip(&rules.cheb_nodes).skip(shared) {
-                *v = density_at(centre + half * t);
-            }
-            let coefficients = |vals: &[f64; CHEB_N + 1]| -> [f64; CHEB_N + 1] {
-                std::array::from_fn(|k| {
-                    rules.to_coefficients[k]
-                        .iter()
-                        .zip(vals)
-                        .map(|(m, v)| m * v)
-                        .sum()
-                })
-            };
-            let density = coefficients(&values);
-            let weighted_values: [f64; CHEB_N + 1] = std::array::from_fn(|j| {
-                values[j] * weight(coordinate.rate(centre + half * rules.cheb_nodes[j]))
-            });
-            let cdf = antiderivative(&density, half, f_start);
-            let weighted = antiderivative(&coefficients(&weighted_values), half, 0.0);
-            f_start = chebyshev_sum(&cdf, 1.0);
-            let increment = chebyshev_sum(&weighted, 1.0);
-            out.density.push(density);
-            out.cdf.push(cdf);
-            out.weighted.push(weighted);
-            out.weighted_panel.push(increment);
-            out.weighted_below.push(w_start);
-            w_start += increment;
-        }
-        let mut above = 0.0;
-        for (slot, increment) in out.weighted_above.iter_mut().zip(&out.weighted_panel).rev() {
-            *slot = above;
-            above += increment;
-        }
-        out.weighted_total = w_start;
-        out
-    }
-
-    fn place(&self, rate: f64) -> Place {
-        if rate >= 1.0 {
-            return Place::Above;
-        }
-        let r = (self.coordinate.of(rate) - self.lo) / self.width;
-        if r.is_nan() || r < 0.0 {
-            return Place::Below;
-        }
-        let p = r as usize;
-        if p >= self.cdf.len() {
-            return Place::Above;
-        }
-        Place::Panel(p, 2.0 * (r - p as f64) - 1.0)
-    }
-
-    /// (F(y), y f(y)), the latter the density of ln p at ln y.
-    fn cdf_density(&self, y: f64) -> (f64, f64) {
-        match self.place(y) {
-            Place::Below => (0.0, 0.0),
-            Place::Above => (1.0, 0.0),
-            Place::Panel(p, t) => (
-                chebyshev_sum(&self.cdf[p], t),
-                self.coordinate
-                    .log_rate_density(chebyshev_sum(&self.density[p], t), y),
-            ),
-        }
-    }
-
-    /// (F(y), W(y), W̄(y)).
-    fn cdf_weighted(&self, y: f64) -> (f64, f64, f64) {
-        match self.place(y) {
-            Place::Below => (0.0, 0.0, self.weighted_total),
-            Place::Above => (1.0, self.weighted_total, 0.0),
-            Place::Panel(p, t) => {
-                let local = chebyshev_sum(&self.weighted[p], t);
-                (
-                    chebyshev_sum(&self.cdf[p], t),
-                    self.weighted_below[p] + local,
-                    self.weighted_above[p] + (self.weighted_panel[p] - local),
-                )
-            }
-        }
-    }
-}
-
-/// Smallest first shape the logit rules take (Jeffreys' prior with no conversions); below it
-/// the left tail in z is too long to cover with equal panels.
-const LOGIT_MIN_ALPHA: f64 = 0.5;
-
-/// The lift's posterior by fixed rules: Gauss–Legendre panels over the band of the arm whose
-/// rate is known more precisely (the "outer" arm), with its density at the nodes computed once,
-/// and the other arm's distribution functions from [`Cumulative`]. Every evaluation of
-/// P(L <= q) is then a sum over ~100 nodes of a Chebyshev series, with no incomplete beta.
-/// Integrating over the more precise arm keeps the other's F smooth on a panel, wherever the
-/// lift moves it. Two regimes, each checked against the adaptive rules in the tests:
-/// - every shape in [`BANDED_MIN_SHAPE`, `BANDED_MAX_SHAPE`]: in the rate, panels two of each
-///   arm's sd wide over its ±14 sd band;
-/// - few conversions (first shapes from [`LOGIT_MIN_ALPHA`], second shapes from
-///   `BANDED_MIN_SHAPE`, so neither posterior reaches near 1 where p_t = (1 + q) p_c would hit
-///   the end of the range): in the logit, panels of at most two sd and 1 over the tail
-///   quantiles at 1e-16.
-struct FixedRules {
-    /// Outer arm's nodes (rates) and weights (quadrature weight times density).
-    nodes: Vec<f64>,
-    weights: Vec<f64>,
-    /// The other arm's cumulative functions: the treatment's, with w(p) = p, when the outer arm
-    /// is the control; the control's, with w(p) = 1/p, when it is the treatment.
-    inner: Cumulative,
-    inner_post: BetaPosterior,
-    outer_is_control: bool,
-}
-
-impl FixedRules {
-    fn new(treatment: &BetaPosterior, control: &BetaPosterior) -> Option<FixedRules> {
-        let arms = [treatment, control];
-        let large = BANDED_MIN_SHAPE..=BANDED_MAX_SHAPE;
-        let small = LOGIT_MIN_ALPHA..=BANDED_MAX_SHAPE;
-        let coordinate = if arms
-            .iter()
-            .all(|p| large.contains(&p.alpha()) && large.contains(&p.beta()))
-        {
-            Coordinate::Rate
-        } else if arms
-            .iter()
-            .all(|p| small.contains(&p.alpha()) && large.contains(&p.beta()))
-        {
-            Coordinate::Logit
-        } else {
-            return None;
-        };
-        let [(t_band, t_width), (c_band, c_width)] =
-            arms.map(|p| coordinate.layout(p, CHEB_PANEL_SDS));
-        // The more precise arm: the narrower in ln p (relative sd), or in the logit.
-        let outer_is_control = match coordinate {
-            Coordinate::Rate => c_width / control.mean() <= t_width / treatment.mean(),
-            Coordinate::Logit => c_width <= t_width,
-        };
-        let (outer, inner_post, (outer_band, outer_width), (inner_band, inner_width)) =
-            if outer_is_control {
-                (control, *treatment, (c_band, c_width), (t_band, t_width))
-            } else {
-                (treatment, *control, (t_band, t_width), (c_band, c_width))
-            };
-        let weight: fn(f64) -> f64 = if outer_is_control { |p| p } else { |p| 1.0 / p };
-        let inner = Cumulative::new(
-            &inner_post,
-            weight,
-            coordinate,
-            panels(inner_band, inner_width),
-        );
-        let rules = rules();
-        let outer_width = match coordinate {
-            Coordinate::Rate => outer_width * GAUSS_PANEL_SDS / CHEB_PANEL_SDS,
-            Coordinate::Logit => outer_width.min(inner_width),
-        };
-        let (lo, width, count) = panels(outer_band, outer_width);
-        let half = 0.5 * width;
-        let density_at = coordinate.sampler(outer);
-        let (mut nodes, mut weights) = (Vec::new(), Vec::new());
-        for p in 0..count {
-            let centre = lo + width * (p as f64 + 0.5);
-            for (&t, &w) in rules.gauss_nodes.iter().zip(&rules.gauss_weights) {
-                let at = centre + half * t;
-                let weight = half * w * density_at(at);
-                // Far-tail nodes (together < 1e-18) cost a series evaluation each and add nothing.
-                if weight > 1e-21 {
-                    nodes.push(coordinate.rate(at));
-                    weights.push(weight);
-                }
-            }
-        }
-        Some(FixedRules {
-            nodes,
-            weights,
-            inner,
-            inner_post,
-            outer_is_control,
-        })
-    }
-
-    /// P(ln(1 + L) <= u) with its first two derivatives in u.
-    fn cdf_density(&self, u: f64) -> [f64; 3] {
-        let s = u.exp();
-        let (mut cdf, mut density, mut slope) = (0.0, 0.0, 0.0);
-        for (&x, &w) in self.nodes.iter().zip(&self.weights) {
-            // Outer control: P(p_t <= s x); outer treatment: P(p_c >= x / s), whose y moves
-            // the other way as u grows.
-            let y = if self.outer_is_control { s * x } else { x / s };
-            let (f, d) = self.inner.cdf_density(y);
-            cdf += w * if self.outer_is_control { f } else { 1.0 - f };
-            density += w * d;
-            slope += w * d * log_density_slope(&self.inner_post, y);
-        }
-        let slope = if self.outer_is_control { slope } else { -slope };
-        [cdf.clamp(0.0, 1.0), density, slope]
-    }
-
-    /// (P(p_t > p_c), E[max(0, 1 - p_t / p_c)]): both at s = 1, in one pass.
-    fn chance_and_risk(&self) -> (f64, f64) {
-        let (mut chance, mut risk) = (0.0, 0.0);
-        for (&x, &w) in self.nodes.iter().zip(&self.weights) {
-            let (f, below, above) = self.inner.cdf_weighted(x);
-            if self.outer_is_control {
-                // E[max(0, x - p_t)] / x = F_t(x) - E[p_t; p_t <= x] / x.
-                chance += w * (1.0 - f);
-                risk += w * (f - below / x);
-            } else {
-                // E[max(0, 1 - x / p_c)] = S_c(x) - x E[1 / p_c; p_c > x].
-                chance += w * f;
-                risk += w * ((1.0 - f) - x * above);
-            }
-        }
-        (chance.clamp(0.0, 1.0), risk.max(0.0))
-    }
-}
-
 /// The lift posterior of `treatment` against `control` at credible level 1 - `alpha`. `None`
 /// for an alpha outside (0, 1) or when a quantile cannot be found.
 pub fn beta_lift(
@@ -735,25 +192,13 @@ fn beta_lift_adaptive(
     alpha: f64,
     log_ratio: &LogRatio,
 ) -> Option<LiftPosterior> {
-    // The control's outermost quantiles first: `integrate_over_control` reads them as the
-    // range.
-    let rules = AdaptiveRules {
-        treatment,
-        control,
-        control_cuts: quantile_cuts(control),
-        treatment_cuts: quantile_cuts(treatment),
-        sd: log_ratio.sd(),
-    };
+    let rules = AdaptiveRules::new(treatment, control, log_ratio.sd())?;
     let h = |u: f64| rules.cdf_density(u);
-    let cuts = (
-        rules.control_cuts.as_slice(),
-        rules.treatment_cuts.as_slice(),
-    );
     Some(LiftPosterior {
         chance_to_beat_control: super::prob_beats(treatment, control),
         credible_low: solve_quantile(&h, alpha / 2.0, log_ratio)?.exp_m1(),
         credible_high: solve_quantile(&h, 1.0 - alpha / 2.0, log_ratio)?.exp_m1(),
-        risk_ship_treatment: risk_ship_treatment(treatment, control, cuts)?,
+        risk_ship_treatment: rules.risk_ship_treatment()?,
     })
 }
 
@@ -775,13 +220,8 @@ mod tests {
             (post(200, 0), post(200, 3)),
             (post(50, 3), post(40, 1)),
         ] {
-            let rules = AdaptiveRules {
-                treatment: &t,
-                control: &c,
-                control_cuts: quantile_cuts(&c),
-                treatment_cuts: quantile_cuts(&t),
-                sd: LogRatio::new(&t, &c).expect("cumulants").sd(),
-            };
+            let sd = LogRatio::new(&t, &c).expect("cumulants").sd();
+            let rules = AdaptiveRules::new(&t, &c, sd).expect("valid");
             let at_zero = rules.cdf_density(0.0)[0];
             let beat = super::super::prob_beats(&t, &c);
             assert!((at_zero + beat - 1.0).abs() < 1e-9, "{at_zero} + {beat}");
@@ -789,72 +229,6 @@ mod tests {
             assert!(l.credible_low < l.credible_high);
             assert_eq!(l.credible_low > 0.0, beat > 0.975, "{l:?}");
             assert!(l.risk_ship_treatment >= 0.0 && l.risk_ship_treatment <= 1.0);
-        }
-    }
-
-    #[test]
-    fn chebyshev_cumulatives_match_the_incomplete_beta() {
-        // F from the interpolated density against the continued fraction, W(y) = E[p; p <= y]
-        // against its shifted-Beta form E(p)·F⁺(y), F⁺ of Beta(a + 1, b), and W̄(y) =
-        // E[1/p; p > y] against (a + b - 1)/(a - 1)·(1 - F⁻(y)), F⁻ of Beta(a - 1, b), across
-        // the band and beyond its ends, in both coordinates; the density as y·f(y).
-        let rate = [
-            (30.0, 30.0),
-            (31.0, 1e6),
-            (129.0, 873.0),
-            (4.7e4, 2.6e3),
-            (1e9, 1e9),
-        ];
-        let logit = [
-            (1.0, 201.0),
-            (4.0, 198.0),
-            (0.5, 30.0),
-            (2.0, 1e4),
-            (25.0, 975.0),
-        ];
-        let cases = rate
-            .iter()
-            .map(|&s| (s, Coordinate::Rate))
-            .chain(logit.iter().map(|&s| (s, Coordinate::Logit)));
-        for ((a, b), coordinate) in cases {
-            let post = BetaPosterior::new(a, b).expect("valid");
-            let shifted = BetaPosterior::new(a + 1.0, b).expect("valid");
-            let (band, width) = coordinate.layout(&post, CHEB_PANEL_SDS);
-            let cum = Cumulative::new(&post, |p| p, coordinate, panels(band, width));
-            let inverse = Cumulative::new(&post, |p| 1.0 / p, coordinate, panels(band, width));
-            let (m, sd) = (post.mean(), post.sd());
-            let points = [-20.0, -6.0, -3.0, -1.5, -0.3, 0.0, 0.7, 2.0, 4.5, 9.0, 20.0]
-                .map(|z| m + z * sd)
-                .into_iter()
-                .chain([1e-12, 1e-6, 1e-3].map(|r| r * m))
-                .filter(|&y| y > 0.0 && y < 1.0);
-            for y in points {
-                let (f, d) = cum.cdf_density(y);
-                let (_, w, _) = cum.cdf_weighted(y);
-                let (_, _, w_above) = inverse.cdf_weighted(y);
-                // Within 1e-11 (3e-12 below 1e9 units): at Beta(1e9, 1e9) the band is 2e-4 wide
-                // and both sides approach what doubles resolve in x.
-                assert!((f - post.cdf(y)).abs() < 1e-11, "{a} {b} at {y}: {f}");
-                assert!(
-                    (w - m * shifted.cdf(y)).abs() < 1e-11,
-                    "{a} {b} at {y}: {w}"
-                );
-                let peak = 1.0 + m / sd;
-                assert!(
-                    (d - y * post.pdf(y)).abs() < 1e-9 * peak,
-                    "{a} {b} at {y}: {d}"
-                );
-                if a > 1.5 {
-                    // The risk reads y·W̄(y) (below the band W̄ misses up to F(band start)/y).
-                    let lowered = BetaPosterior::new(a - 1.0, b).expect("valid");
-                    let mean_inverse = (a + b - 1.0) / (a - 1.0);
-                    let want = mean_inverse * (1.0 - lowered.cdf(y));
-                    assert!(
-                        (y * (w_above - want)).abs() < 1e-11,
-                        "{a} {b} at {y}: {w_above} vs {want}"
-                    );
-                }
-            }
         }
     }
 
