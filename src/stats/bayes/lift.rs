@@ -171,17 +171,23 @@ pub fn beta_lift(
         return None;
     }
     let log_ratio = LogRatio::new(treatment, control)?;
-    if let Some(rules) = FixedRules::new(treatment, control) {
-        let h = |u: f64| rules.cdf_density(u);
-        let (chance, risk) = rules.chance_and_risk();
-        return Some(LiftPosterior {
-            chance_to_beat_control: chance,
-            credible_low: solve_quantile(&h, alpha / 2.0, &log_ratio)?.exp_m1(),
-            credible_high: solve_quantile(&h, 1.0 - alpha / 2.0, &log_ratio)?.exp_m1(),
-            risk_ship_treatment: risk,
-        });
+    match FixedRules::new(treatment, control) {
+        Some(rules) => beta_lift_fixed(&rules, alpha, &log_ratio),
+        None => beta_lift_adaptive(treatment, control, alpha, &log_ratio),
     }
-    beta_lift_adaptive(treatment, control, alpha, &log_ratio)
+}
+
+/// [`beta_lift`] by the fixed rules: the chance and the risk from the same nodes as the
+/// interval.
+fn beta_lift_fixed(rules: &FixedRules, alpha: f64, log_ratio: &LogRatio) -> Option<LiftPosterior> {
+    let h = |u: f64| rules.cdf_density(u);
+    let (chance, risk) = rules.chance_and_risk();
+    Some(LiftPosterior {
+        chance_to_beat_control: chance,
+        credible_low: solve_quantile(&h, alpha / 2.0, log_ratio)?.exp_m1(),
+        credible_high: solve_quantile(&h, 1.0 - alpha / 2.0, log_ratio)?.exp_m1(),
+        risk_ship_treatment: risk,
+    })
 }
 
 /// [`beta_lift`] by the adaptive rules alone (any shapes; the reference for the fixed rules in
@@ -288,6 +294,55 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn every_regime_matches_scipy_and_the_adaptive_rules_match_it_everywhere() {
+        // The reference values the report test reads, here per regime: each case through the
+        // rules beta_lift picks for it and through the adaptive rules, at the report test's
+        // tolerances; the cases cover all three regimes at least twice.
+        let golden: serde_json::Value =
+            serde_json::from_str(include_str!("../../../fixtures/golden/beta_lift.json"))
+                .expect("reference json");
+        let cases = golden["cases"].as_array().expect("cases");
+        let mut regimes = std::collections::BTreeMap::new();
+        for case in cases {
+            let num = |k: &str| case[k].as_f64().expect(k);
+            let count = |k: &str| num(k) as u64;
+            let c = post(count("n_c"), count("x_c"));
+            let t = post(count("n_t"), count("x_t"));
+            let alpha = num("alpha");
+            let log_ratio = LogRatio::new(&t, &c).expect("cumulants");
+            let adaptive = beta_lift_adaptive(&t, &c, alpha, &log_ratio).expect("adaptive");
+            let mut results = vec![("adaptive", adaptive)];
+            match FixedRules::new(&t, &c) {
+                Some(rules) => {
+                    let name = rules.regime();
+                    let fixed = beta_lift_fixed(&rules, alpha, &log_ratio).expect("fixed");
+                    results.push((name, fixed));
+                    *regimes.entry(name).or_insert(0) += 1;
+                }
+                None => *regimes.entry("adaptive").or_insert(0) += 1,
+            }
+            for (name, got) in results {
+                let pairs = [
+                    (got.credible_low, num("credible_low"), 1e-7),
+                    (got.credible_high, num("credible_high"), 1e-7),
+                    (
+                        got.chance_to_beat_control,
+                        num("chance_to_beat_control"),
+                        1e-9,
+                    ),
+                    (got.risk_ship_treatment, num("risk_ship_treatment"), 1e-7),
+                ];
+                for (x, want, tolerance) in pairs {
+                    let bound = tolerance * want.abs().max(1e-9);
+                    assert!((x - want).abs() <= bound, "{name}: {got:?} vs {case}");
+                }
+            }
+        }
+        assert_eq!(regimes.len(), 3, "{regimes:?}");
+        assert!(regimes.values().all(|&n| n >= 2), "{regimes:?}");
     }
 
     #[test]

@@ -162,24 +162,81 @@ fn panels((lo, hi): (f64, f64), width: f64) -> (f64, f64, usize) {
     (lo, (hi - lo) / count as f64, count)
 }
 
-/// One arm's density, distribution function F and weighted distribution functions
-/// W(y) = ∫_0^y w(p) f(p) dp and W̄(y) = ∫_y^1 w(p) f(p) dp, as Chebyshev series in the
-/// coordinate on equal panels over its band (below it F and W are 0, above it F is 1 and W̄ 0,
-/// to < 1e-16). W̄ is summed from the top, so that E[1/p; p > y] keeps its precision where
-/// E[1/p] is huge (first shape near 1).
+/// A cumulative integral over equal panels, kept both ways: per panel its series from 0 at the
+/// panel's left end and its total, with the totals of all panels below and above, so that the
+/// integral up to y and the one from y both keep their relative precision in their small tail
+/// (1 - F near the top is not the difference of two numbers near 1).
+struct Accumulated {
+    local: Vec<[f64; CHEB_N + 2]>,
+    panel: Vec<f64>,
+    below: Vec<f64>,
+    above: Vec<f64>,
+    total: f64,
+}
+
+impl Accumulated {
+    fn with_capacity(count: usize) -> Accumulated {
+        Accumulated {
+            local: Vec::with_capacity(count),
+            panel: Vec::with_capacity(count),
+            below: Vec::with_capacity(count),
+            above: Vec::with_capacity(count),
+            total: 0.0,
+        }
+    }
+
+    fn push(&mut self, local: [f64; CHEB_N + 2]) {
+        let increment = chebyshev_sum(&local, 1.0);
+        self.local.push(local);
+        self.panel.push(increment);
+        self.below.push(self.total);
+        self.total += increment;
+    }
+
+    fn finish(&mut self) {
+        let mut above = 0.0;
+        self.above = self
+            .panel
+            .iter()
+            .rev()
+            .map(|increment| {
+                let before = above;
+                above += increment;
+                before
+            })
+            .collect();
+        self.above.reverse();
+    }
+
+    /// (∫ up to the place, ∫ from it); `whole` is the value taken outside the band.
+    fn at(&self, place: &Place, whole: f64) -> (f64, f64) {
+        match *place {
+            Place::Below => (0.0, whole),
+            Place::Above => (whole, 0.0),
+            Place::Panel(p, t) => {
+                let local = chebyshev_sum(&self.local[p], t);
+                (
+                    self.below[p] + local,
+                    self.above[p] + (self.panel[p] - local),
+                )
+            }
+        }
+    }
+}
+
+/// One arm's density, distribution function F with its survival function S = 1 - F, and
+/// weighted distribution functions W(y) = ∫_0^y w(p) f(p) dp and W̄(y) = ∫_y^1 w(p) f(p) dp, as
+/// Chebyshev series in the coordinate on equal panels over its band (below it F and W are 0,
+/// above it S and W̄ are 0, to < 1e-16). Each pair is [`Accumulated`] both ways, so that
+/// E[1/p; p > y] keeps its precision where E[1/p] is huge (first shape near 1), and S where
+/// F is near 1.
 struct Cumulative {
     coordinate: Coordinate,
     lo: f64,
     width: f64,
     density: Vec<[f64; CHEB_N + 1]>,
-    cdf: Vec<[f64; CHEB_N + 2]>,
-    /// Per panel: W's series from 0 at the panel's left end, its total over the panel, and the
-    /// totals of all panels below and above it.
-    weighted: Vec<[f64; CHEB_N + 2]>,
-    weighted_panel: Vec<f64>,
-    weighted_below: Vec<f64>,
-    weighted_above: Vec<f64>,
-    weighted_total: f64,
+    cdf: Accumulated,
+    weighted: Accumulated,
 }
 
 /// Where y falls among a [`Cumulative`]'s panels.
@@ -203,14 +260,9 @@ impl Cumulative {
             lo,
             width,
             density: Vec::with_capacity(count),
-            cdf: Vec::with_capacity(count),
-            weighted: Vec::with_capacity(count),
-            weighted_panel: Vec::with_capacity(count),
-            weighted_below: Vec::with_capacity(count),
-            weighted_above: vec![0.0; count],
-            weighted_total: 0.0,
+            cdf: Accumulated::with_capacity(count),
+            weighted: Accumulated::with_capacity(count),
         };
-        let (mut f_start, mut w_start) = (0.0, 0.0);
         let mut values = [0.0; CHEB_N + 1];
         let half = 0.5 * width;
         for p in 0..count {
@@ -234,23 +286,13 @@ impl Cumulative {
             let weighted_values: [f64; CHEB_N + 1] = std::array::from_fn(|j| {
                 values[j] * weight(coordinate.rate(centre + half * rules.cheb_nodes[j]))
             });
-            let cdf = antiderivative(&density, half, f_start);
-            let weighted = antiderivative(&coefficients(&weighted_values), half, 0.0);
-            f_start = chebyshev_sum(&cdf, 1.0);
-            let increment = chebyshev_sum(&weighted, 1.0);
+            out.cdf.push(antiderivative(&density, half, 0.0));
+            let weighted = coefficients(&weighted_values);
+            out.weighted.push(antiderivative(&weighted, half, 0.0));
             out.density.push(density);
-            out.cdf.push(cdf);
-            out.weighted.push(weighted);
-            out.weighted_panel.push(increment);
-            out.weighted_below.push(w_start);
-            w_start += increment;
         }
-        let mut above = 0.0;
-        for (slot, increment) in out.weighted_above.iter_mut().zip(&out.weighted_panel).rev() {
-            *slot = above;
-            above += increment;
-        }
-        out.weighted_total = w_start;
+        out.cdf.finish();
+        out.weighted.finish();
         out
     }
 
@@ -263,39 +305,31 @@ impl Cumulative {
             return Place::Below;
         }
         let p = r as usize;
-        if p >= self.cdf.len() {
+        if p >= self.density.len() {
             return Place::Above;
         }
         Place::Panel(p, 2.0 * (r - p as f64) - 1.0)
     }
 
-    /// (F(y), y f(y)), the latter the density of ln p at ln y.
-    fn cdf_density(&self, y: f64) -> (f64, f64) {
-        match self.place(y) {
-            Place::Below => (0.0, 0.0),
-            Place::Above => (1.0, 0.0),
-            Place::Panel(p, t) => (
-                chebyshev_sum(&self.cdf[p], t),
-                self.coordinate
-                    .log_rate_density(chebyshev_sum(&self.density[p], t), y),
-            ),
-        }
+    /// (F(y), S(y), y f(y)), the last the density of ln p at ln y.
+    fn cdf_density(&self, y: f64) -> (f64, f64, f64) {
+        let place = self.place(y);
+        let (f, s) = self.cdf.at(&place, 1.0);
+        let density = match place {
+            Place::Panel(p, t) => self
+                .coordinate
+                .log_rate_density(chebyshev_sum(&self.density[p], t), y),
+            _ => 0.0,
+        };
+        (f, s, density)
     }
 
-    /// (F(y), W(y), W̄(y)).
-    fn cdf_weighted(&self, y: f64) -> (f64, f64, f64) {
-        match self.place(y) {
-            Place::Below => (0.0, 0.0, self.weighted_total),
-            Place::Above => (1.0, self.weighted_total, 0.0),
-            Place::Panel(p, t) => {
-                let local = chebyshev_sum(&self.weighted[p], t);
-                (
-                    chebyshev_sum(&self.cdf[p], t),
-                    self.weighted_below[p] + local,
-                    self.weighted_above[p] + (self.weighted_panel[p] - local),
-                )
-            }
-        }
+    /// (F(y), S(y), W(y), W̄(y)).
+    fn cdf_weighted(&self, y: f64) -> (f64, f64, f64, f64) {
+        let place = self.place(y);
+        let (f, s) = self.cdf.at(&place, 1.0);
+        let (w, w_above) = self.weighted.at(&place, self.weighted.total);
+        (f, s, w, w_above)
     }
 }
 
@@ -324,6 +358,8 @@ pub(super) struct FixedRules {
     inner: Cumulative,
     inner_post: BetaPosterior,
     outer_is_control: bool,
+    #[cfg(test)]
+    coordinate: Coordinate,
 }
 
 impl FixedRules {
@@ -391,7 +427,18 @@ impl FixedRules {
             inner,
             inner_post,
             outer_is_control,
+            #[cfg(test)]
+            coordinate,
         })
+    }
+
+    /// Which of the two regimes applies, for the tests.
+    #[cfg(test)]
+    pub(super) fn regime(&self) -> &'static str {
+        match self.coordinate {
+            Coordinate::Rate => "rate",
+            Coordinate::Logit => "logit",
+        }
     }
 
     /// P(ln(1 + L) <= u) with its first two derivatives in u.
@@ -402,8 +449,8 @@ impl FixedRules {
             // Outer control: P(p_t <= s x); outer treatment: P(p_c >= x / s), whose y moves
             // the other way as u grows.
             let y = if self.outer_is_control { s * x } else { x / s };
-            let (f, d) = self.inner.cdf_density(y);
-            cdf += w * if self.outer_is_control { f } else { 1.0 - f };
+            let (f, survival, d) = self.inner.cdf_density(y);
+            cdf += w * if self.outer_is_control { f } else { survival };
             density += w * d;
             slope += w * d * log_density_slope(&self.inner_post, y);
         }
@@ -415,15 +462,15 @@ impl FixedRules {
     pub(super) fn chance_and_risk(&self) -> (f64, f64) {
         let (mut chance, mut risk) = (0.0, 0.0);
         for (&x, &w) in self.nodes.iter().zip(&self.weights) {
-            let (f, below, above) = self.inner.cdf_weighted(x);
+            let (f, survival, below, above) = self.inner.cdf_weighted(x);
             if self.outer_is_control {
                 // E[max(0, x - p_t)] / x = F_t(x) - E[p_t; p_t <= x] / x.
-                chance += w * (1.0 - f);
+                chance += w * survival;
                 risk += w * (f - below / x);
             } else {
                 // E[max(0, 1 - x / p_c)] = S_c(x) - x E[1 / p_c; p_c > x].
                 chance += w * f;
-                risk += w * ((1.0 - f) - x * above);
+                risk += w * (survival - x * above);
             }
         }
         (chance.clamp(0.0, 1.0), risk.max(0.0))
@@ -471,12 +518,19 @@ mod tests {
                 .chain([1e-12, 1e-6, 1e-3].map(|r| r * m))
                 .filter(|&y| y > 0.0 && y < 1.0);
             for y in points {
-                let (f, d) = cum.cdf_density(y);
-                let (_, w, _) = cum.cdf_weighted(y);
-                let (_, _, w_above) = inverse.cdf_weighted(y);
+                let (f, survival, d) = cum.cdf_density(y);
+                let (_, _, w, _) = cum.cdf_weighted(y);
+                let (_, _, _, w_above) = inverse.cdf_weighted(y);
                 // Within 1e-11 (3e-12 below 1e9 units): at Beta(1e9, 1e9) the band is 2e-4 wide
                 // and both sides approach what doubles resolve in x.
                 assert!((f - post.cdf(y)).abs() < 1e-11, "{a} {b} at {y}: {f}");
+                // S to 1e-8 relative in the upper tail (the continued fraction's own accuracy at
+                // a million units), where 1 - F would be off by 1e-14.
+                let upper = post.mirrored().cdf(1.0 - y);
+                assert!(
+                    (survival - upper).abs() <= 1e-8 * upper + 1e-15,
+                    "{a} {b} at {y}: {survival} vs {upper}"
+                );
                 assert!(
                     (w - m * shifted.cdf(y)).abs() < 1e-11,
                     "{a} {b} at {y}: {w}"
