@@ -182,8 +182,9 @@ fn report(c: &mut Criterion) {
 /// The exact Beta lift posterior of one report row (`stats::bayes::beta_lift`: chance to beat,
 /// credible interval, risk) against its baseline, the chance to beat alone (`prob_beats`, one
 /// integral, which is what the row computed before the interval and risk came from the Beta
-/// posterior). "large": the bench report's conversion row (fixed rules); "small": 3 and 5
-/// conversions of 200 (the adaptive rules).
+/// posterior). "large": the bench report's conversion row (fixed rules in the rate); "small":
+/// 3 and 5 conversions of 200 (fixed rules in the logit); "near_one": 47 and 45 of 50 (the
+/// adaptive rules).
 fn lift(c: &mut Criterion) {
     let mut group = c.benchmark_group("beta_lift");
     let post = |units: u64, conversions: u64| {
@@ -192,6 +193,7 @@ fn lift(c: &mut Criterion) {
     for (name, control, treatment) in [
         ("large", post(50_000, 2_500), post(50_500, 2_575)),
         ("small", post(200, 3), post(200, 5)),
+        ("near_one", post(50, 47), post(50, 45)),
     ] {
         group.bench_function(BenchmarkId::new("baseline_prob_beats", name), |b| {
             b.iter(|| prob_beats(black_box(&treatment), black_box(&control)))
