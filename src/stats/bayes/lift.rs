@@ -136,13 +136,13 @@ impl LogRatio {
     }
 }
 
-/// ψ(x) and its first three derivatives for x > 0: the asymptotic series at x + k >= 10 after
+/// ψ(x) and its first three derivatives for x > 0: the asymptotic series at x + k >= 20 after
 /// k steps of the recurrence ψ⁽ⁿ⁾(x) = ψ⁽ⁿ⁾(x + 1) - (-1)ⁿ n! / xⁿ⁺¹; ~1e-15 relative, far more
 /// than a starting point needs.
 fn polygammas(x: f64) -> [f64; 4] {
     let mut out = [0.0; 4];
     let mut x = x;
-    while x < 10.0 {
+    while x < 20.0 {
         let r = 1.0 / x;
         out[0] -= r;
         out[1] += r * r;
@@ -343,6 +343,30 @@ mod tests {
         }
         assert_eq!(regimes.len(), 3, "{regimes:?}");
         assert!(regimes.values().all(|&n| n >= 2), "{regimes:?}");
+    }
+
+    #[test]
+    fn polygammas_match_known_values() {
+        // ψ(1) = -γ, ψ'(1) = π²/6, ψ''(1) = -2ζ(3), ψ'''(1) = π⁴/15; ψ(1/2) = -γ - 2 ln 2,
+        // ψ'(1/2) = π²/2; and the recurrence's own step: ψ(x + 1) = ψ(x) + 1/x at x = 7.3.
+        let pi = std::f64::consts::PI;
+        let euler = 0.577_215_664_901_532_9;
+        let at_one = polygammas(1.0);
+        let want = [
+            -euler,
+            pi * pi / 6.0,
+            -2.404_113_806_319_188_5,
+            pi.powi(4) / 15.0,
+        ];
+        for (got, want) in at_one.iter().zip(want) {
+            assert!((got - want).abs() < 1e-14 * want.abs(), "{at_one:?}");
+        }
+        let half = polygammas(0.5);
+        assert!((half[0] + euler + 2.0 * 2f64.ln()).abs() < 1e-14);
+        assert!((half[1] - pi * pi / 2.0).abs() < 1e-14);
+        let (x, y) = (polygammas(7.3), polygammas(8.3));
+        assert!((y[0] - x[0] - 1.0 / 7.3).abs() < 1e-14);
+        assert!((x[1] - y[1] - 1.0 / (7.3 * 7.3)).abs() < 1e-15);
     }
 
     #[test]
