@@ -4,6 +4,9 @@
 //!
 //! cargo bench --bench kernels -- --warm-up-time 1 --measurement-time 3
 //!
+//! The `beta_lift` group times one exact-Beta report row, large and small counts, against the
+//! chance to beat alone (`cargo bench --bench kernels -- beta_lift`).
+//!
 //! The `report` group times the A/B report's compute from rollups (no database): 20 arms x 10
 //! metric reports. Before/after figures for BENCHMARKS.md come from criterion's saved
 //! baselines in one session (`-- report --save-baseline before`, then `--baseline before`).
@@ -13,6 +16,7 @@ use liftdeck::allocation::bucket;
 use liftdeck::domain::ArmRollup;
 use liftdeck::ingest::parse_json_line;
 use liftdeck::stats::ab::{ab_report, ArmInput, Metric, Options};
+use liftdeck::stats::bayes::{beta_lift, prob_beats, BetaPosterior, BetaPrior};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -175,5 +179,31 @@ fn report(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bucketing, parsing, report);
+/// The exact Beta lift posterior of one report row (`stats::bayes::beta_lift`: chance to beat,
+/// credible interval, risk) against its baseline, the chance to beat alone (`prob_beats`, one
+/// integral, which is what the row computed before the interval and risk came from the Beta
+/// posterior). "large": the bench report's conversion row (fixed rules in the rate); "small":
+/// 3 and 5 conversions of 200 (fixed rules in the logit); "near_one": 47 and 45 of 50 (the
+/// adaptive rules).
+fn lift(c: &mut Criterion) {
+    let mut group = c.benchmark_group("beta_lift");
+    let post = |units: u64, conversions: u64| {
+        BetaPosterior::from_counts(units, conversions, BetaPrior::default()).expect("valid")
+    };
+    for (name, control, treatment) in [
+        ("large", post(50_000, 2_500), post(50_500, 2_575)),
+        ("small", post(200, 3), post(200, 5)),
+        ("near_one", post(50, 47), post(50, 45)),
+    ] {
+        group.bench_function(BenchmarkId::new("baseline_prob_beats", name), |b| {
+            b.iter(|| prob_beats(black_box(&treatment), black_box(&control)))
+        });
+        group.bench_function(BenchmarkId::new("beta_lift", name), |b| {
+            b.iter(|| beta_lift(black_box(&treatment), black_box(&control), 0.05))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bucketing, parsing, report, lift);
 criterion_main!(benches);

@@ -127,6 +127,59 @@ impl BetaPosterior {
         u.exp()
     }
 
+    /// Standard deviation.
+    pub(super) fn sd(&self) -> f64 {
+        let s = self.alpha + self.beta;
+        (self.alpha * self.beta / (s * s * (s + 1.0))).sqrt()
+    }
+
+    /// The density with its normalising constant computed once, for callers that sample it at
+    /// many points (the lift's fixed rules); 0 outside (0, 1).
+    pub(super) fn density_sampler(&self) -> impl Fn(f64) -> f64 {
+        let (a, b) = (self.alpha, self.beta);
+        let norm = log_norm(a, b);
+        move |x: f64| {
+            if x > 0.0 && x < 1.0 {
+                let at = Point::from_x(x);
+                (norm - deviance(at, a, b)).exp() / (at.x * at.y)
+            } else {
+                0.0
+            }
+        }
+    }
+
+    /// The density of z = ln(p / (1 - p)), p^a (1 - p)^b / B(a, b) at p = 1 / (1 + e^-z), with
+    /// its normalising constant computed once: smooth and log-concave for any shapes, and both p
+    /// and 1 - p come out of z to full relative precision.
+    pub(super) fn logit_density_sampler(&self) -> impl Fn(f64) -> f64 {
+        let (a, b) = (self.alpha, self.beta);
+        let norm = log_norm(a, b);
+        move |z: f64| {
+            let e = (-z).exp();
+            let at = Point {
+                x: 1.0 / (1.0 + e),
+                y: e / (1.0 + e),
+            };
+            if at.x > 0.0 && at.y > 0.0 {
+                (norm - deviance(at, a, b)).exp()
+            } else {
+                0.0
+            }
+        }
+    }
+
+    /// The band of `BAND_SDS` standard deviations either side of the mean outside which a
+    /// posterior with both shapes at least `BANDED_MIN_SHAPE` has < 1e-18 of its mass on either
+    /// side; kept off 0 and 1, where a shape >= 30 leaves < 1e-40 of mass within 1e-3 of the
+    /// mean's distance to the end.
+    pub(super) fn band(&self) -> (f64, f64) {
+        let (m, sd) = (self.mean(), self.sd());
+        (
+            (m - BAND_SDS * sd).max(1e-3 * m),
+            (m + BAND_SDS * sd).min(1.0 - 1e-3 * (1.0 - m)),
+        )
+    }
+
     pub(super) fn mirrored(&self) -> BetaPosterior {
         BetaPosterior {
             alpha: self.beta,
@@ -210,10 +263,10 @@ fn prob_best_adaptive(arms: &[BetaPosterior]) -> Vec<f64> {
 /// Smallest shape the banded path accepts: from here on every posterior is a single smooth
 /// bump whose tails (to 1e-18) lie within 14 sd of its mean, and whose log-density is far from
 /// its singularities at 0 and 1 on the scale of a panel.
-const BANDED_MIN_SHAPE: f64 = 30.0;
+pub(super) const BANDED_MIN_SHAPE: f64 = 30.0;
 /// Largest shape it accepts (a billion units per arm); beyond it the adaptive path, as
 /// before, whose agreement with this one is measured up to here.
-const BANDED_MAX_SHAPE: f64 = 1e9;
+pub(super) const BANDED_MAX_SHAPE: f64 = 1e9;
 /// Half-width of each posterior's band, in its sd (scipy: the 1e-18 tails of Beta(30, 1e6)
 /// are 13.8 sd above and 4.9 sd below the mean; Beta(1e4, 1e4) 8.7 sd either side).
 const BAND_SDS: f64 = 14.0;
@@ -300,26 +353,8 @@ fn banded_prob_best(arms: &[BetaPosterior]) -> Option<Vec<f64>> {
     };
     let k = work.len();
     let log_norms: Vec<f64> = work.iter().map(|a| log_norm(a.alpha, a.beta)).collect();
-    let sds: Vec<f64> = work
-        .iter()
-        .map(|a| {
-            let s = a.alpha + a.beta;
-            (a.alpha * a.beta / (s * s * (s + 1.0))).sqrt()
-        })
-        .collect();
-    // Bands, kept off 0 and 1 (where a shape >= 30 leaves < 1e-40 of mass within 1e-3 of the
-    // mean's distance to the end).
-    let bands: Vec<(f64, f64)> = work
-        .iter()
-        .zip(&sds)
-        .map(|(a, &sd)| {
-            let m = a.mean();
-            (
-                (m - BAND_SDS * sd).max(1e-3 * m),
-                (m + BAND_SDS * sd).min(1.0 - 1e-3 * (1.0 - m)),
-            )
-        })
-        .collect();
+    let sds: Vec<f64> = work.iter().map(BetaPosterior::sd).collect();
+    let bands: Vec<(f64, f64)> = work.iter().map(BetaPosterior::band).collect();
     // Break points: each band cut into panels PANEL_SDS of its own sd wide; the union of all
     // arms' points, so that every panel is at most that wide for every arm alive on it.
     let mut cuts: Vec<f64> = Vec::new();
