@@ -558,9 +558,18 @@ fn fill_prob_best(
     if supported.len() < 2 {
         return;
     }
+    // Two arms: "treatment is best" is "treatment beats control", so P(best) is read off the
+    // row's own posterior (no second integral) and the two columns can never disagree.
+    if let (2, Some(c)) = (rows.len(), control) {
+        let t = 1 - c;
+        if let Some(beat) = rows[t].chance_to_beat_control {
+            rows[t].prob_best = Some(beat);
+            rows[c].prob_best = Some(1.0 - beat);
+            return;
+        }
+    }
     let stats: Vec<MetricStats> = supported.iter().map(|&i| stats[i]).collect();
     let estimates: Vec<Option<ArmEstimate>> = supported.iter().map(|&i| estimates[i]).collect();
-    let control = control.and_then(|c| supported.iter().position(|&i| i == c));
     let all_props: Option<Vec<BetaPosterior>> = stats
         .iter()
         .map(|s| match s {
@@ -588,15 +597,6 @@ fn fill_prob_best(
     if let Some(best) = best {
         for (&i, p) in supported.iter().zip(best) {
             rows[i].prob_best = Some(p);
-        }
-    }
-    // Two arms: "treatment is best" is "treatment beats control", so P(best) is read off the
-    // row's own posterior and the two columns can never disagree.
-    if let (2, Some(c)) = (rows.len(), control) {
-        let t = 1 - supported[c];
-        if let Some(beat) = rows[t].chance_to_beat_control {
-            rows[t].prob_best = Some(beat);
-            rows[supported[c]].prob_best = Some(1.0 - beat);
         }
     }
 }
