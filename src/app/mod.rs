@@ -248,8 +248,13 @@ pub fn feed_batch_lines() -> usize {
 }
 
 /// The plain-text `campaign show`: the campaign, then one row per arm with its rollups.
-pub fn show_text(c: &crate::domain::Campaign, arms: &[crate::store::ArmSummary]) -> String {
+pub fn show_text(
+    c: &crate::domain::Campaign,
+    arms: &[crate::store::ArmSummary],
+    nf: &crate::format::NumberFormat,
+) -> String {
     use crate::clock::format_rfc3339;
+    use crate::format::count;
     let mut s = format!(
         "{} — {}\n  kind {}  status {}  traffic {:.0}%  metric {}  control {}\n  created {}{}{}\n",
         c.spec.key,
@@ -277,20 +282,17 @@ pub fn show_text(c: &crate::domain::Campaign, arms: &[crate::store::ArmSummary])
     ));
     for (a, spec) in arms.iter().zip(&c.spec.arms) {
         let r = &a.rollup;
+        // Counts and money in the one number format (`format.rs`), as `report ab` prints them.
         s.push_str(&format!(
-            "  {:<12} {:>5.1}% {:>8} {:>9} {:>7} {:>11} {:>11.2} {:>10.2}  {}\n",
+            "  {:<12} {:>6} {:>8} {:>9} {:>7} {:>11} {:>11} {:>10}  {}\n",
             a.key,
-            if total > 0.0 {
-                100.0 * a.weight / total
-            } else {
-                0.0
-            },
-            r.units,
-            r.exposures,
-            r.clicks,
-            r.conversions,
-            r.revenue_sum,
-            r.cost_sum,
+            crate::format::rate(if total > 0.0 { a.weight / total } else { 0.0 }),
+            count(r.units),
+            count(r.exposures),
+            count(r.clicks),
+            count(r.conversions),
+            nf.money(r.revenue_sum),
+            nf.money(r.cost_sum),
             spec.offer.describe()
         ));
     }

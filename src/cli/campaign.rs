@@ -161,7 +161,7 @@ pub fn run(session: &Session, env: &Env, cmd: CampaignCmd) -> Result<ExitCode> {
             if out.json {
                 write_json(&serde_json::json!({ "campaign": c, "arms": arms }))?;
             } else {
-                write_stdout(&app::show_text(&c, &arms))?;
+                write_stdout(&app::show_text(&c, &arms, &super::report::number_format()))?;
             }
             Ok(ExitCode::SUCCESS)
         }

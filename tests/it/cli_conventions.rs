@@ -471,3 +471,24 @@ fn a_campaign_metric_may_be_revenue_and_a_wrong_one_lists_the_choices() {
         stderr(&bad)
     );
 }
+
+/// `campaign show` prints counts and money in the one number format, as `report ab` does.
+#[test]
+fn campaign_show_prints_money_and_counts_in_the_one_number_format() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("show.db");
+    let lines = dir.path().join("g.jsonl");
+    std::fs::write(&lines, guardrail_lines("s", "running", "{}")).expect("write");
+    assert!(run(&db, &["ingest", &lines.display().to_string()])
+        .status
+        .success());
+    let v = json(&run(&db, &["campaign", "show", "s", "--json"]));
+    let revenue = v["arms"][0]["rollup"]["revenue_sum"]
+        .as_f64()
+        .expect("revenue");
+    let text = stdout(&run(&db, &["campaign", "show", "s"]));
+    let money = liftdeck::format::NumberFormat::default().money(revenue);
+    assert!(money.contains(','), "a sum in the thousands: {money}");
+    assert!(text.contains(&money), "{money} not in\n{text}");
+    assert!(text.contains("50.00%"), "weights as rates: {text}");
+}
