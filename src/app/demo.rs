@@ -136,7 +136,7 @@ pub fn summary_table(store: &Store, seed: u64) -> Result<String> {
 
 fn table(arms: &[ArmSummary], truth: &[crate::sim::ArmTruth]) -> String {
     let mut s = format!(
-        "  {:<10} {:>8} {:>9} {:>7} {:>8} {:>7} {:>9} {:>11} {:>9} {:>9}\n",
+        "  {:<10} {:>8} {:>9} {:>7} {:>8} {:>7} {:>9} {:>12} {:>10} {:>9}\n",
         "arm",
         "units",
         "exposures",
@@ -160,18 +160,20 @@ fn table(arms: &[ArmSummary], truth: &[crate::sim::ArmTruth]) -> String {
         } else {
             0.0
         };
+        // The one number format (`format.rs`), as `report ab` and the console print it.
+        let nf = crate::format::NumberFormat::default();
         s.push_str(&format!(
-            "  {:<10} {:>8} {:>9} {:>7} {:>8} {:>6.2}% {:>8.2}% {:>11.2} {:>9.2} {:>9.3}\n",
+            "  {:<10} {:>8} {:>9} {:>7} {:>8} {:>7} {:>9} {:>12} {:>10} {:>9}\n",
             a.key,
-            r.units,
-            r.exposures,
-            r.clicks,
-            r.conversions,
-            100.0 * cvr,
-            100.0 * t.conversion_rate,
-            r.revenue_sum,
-            r.cost_sum,
-            rpu
+            crate::format::count(r.units),
+            crate::format::count(r.exposures),
+            crate::format::count(r.clicks),
+            crate::format::count(r.conversions),
+            crate::format::rate(cvr),
+            crate::format::rate(t.conversion_rate),
+            nf.money(r.revenue_sum),
+            nf.money(r.cost_sum),
+            nf.money(rpu)
         ));
     }
     s

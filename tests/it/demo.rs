@@ -35,6 +35,9 @@ fn headless_demo_prints_every_arm_and_is_deterministic() {
             String::from_utf8_lossy(&out.stderr)
         );
         let text = String::from_utf8(out.stdout).expect("utf8");
+        // The one number format: grouped counts and money with its currency.
+        let money = regex_like_money(&text);
+        assert!(money, "no `$1,234.56`-style amount in:\n{text}");
         for key in DEMO_KEYS {
             assert!(text.contains(key), "{text}");
         }
@@ -114,4 +117,20 @@ fn console_renders_demo_campaigns_at_80x24_and_wide() {
         !small.contains("How deep a discount pays"),
         "80 columns drop the name column"
     );
+}
+
+/// Whether `text` holds an amount like `$1,234.56` (currency, grouped thousands, two decimals).
+fn regex_like_money(text: &str) -> bool {
+    text.split_whitespace().any(|w| {
+        let Some(rest) = w.strip_prefix('$') else {
+            return false;
+        };
+        let Some((whole, cents)) = rest.split_once('.') else {
+            return false;
+        };
+        cents.len() == 2
+            && whole.contains(',')
+            && whole.split(',').skip(1).all(|g| g.len() == 3)
+            && whole.chars().all(|c| c.is_ascii_digit() || c == ',')
+    })
 }
