@@ -103,7 +103,11 @@ fn parse_reason(s: &str) -> Result<String, String> {
         Some(r) => Ok(r.code().to_string()),
         None => Err(format!(
             "unknown reason `{s}`; reasons: {}",
-            RejectReason::ALL.map(|r| r.code()).join(", ")
+            RejectReason::ALL
+                .iter()
+                .map(|r| r.code())
+                .collect::<Vec<_>>()
+                .join(", ")
         )),
     }
 }

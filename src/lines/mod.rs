@@ -31,92 +31,57 @@ pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
 /// How far ahead of the ingest clock a line's `ts` may be by default: 24 hours.
 pub const DEFAULT_MAX_FUTURE: Micros = 24 * 3_600 * 1_000_000;
 
-/// Why a line was rejected. The code is stable (stored in the rejects table, matched by tests);
-/// the detail names the field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RejectReason {
-    Malformed,
-    MissingField,
-    WrongType,
-    UnknownType,
-    BadTimestamp,
-    NegativeValue,
-    NonFiniteValue,
-    ValueOutOfRange,
-    BadPropensity,
-    BadCovariate,
-    FutureTimestamp,
-    InvalidUtf8,
-    LineTooLong,
-    UnknownCampaign,
-    UnknownArm,
-    UnassignedUnit,
-    UnknownKind,
-    CampaignNotStarted,
-    ConflictingAssignment,
-    CampaignMismatch,
-    BadCampaign,
+/// Declares the reasons once: the enum, `ALL` in the README table's order, and the codes.
+macro_rules! reject_reasons {
+    ($( $name:ident => $code:literal, )*) => {
+        /// Why a line was rejected. The code is stable (stored in the rejects table, matched by
+        /// tests); the detail names the field.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum RejectReason {
+            $( $name, )*
+        }
+
+        impl RejectReason {
+            /// Every reason, in the order the README's table lists them.
+            pub const ALL: &'static [RejectReason] = &[ $( RejectReason::$name, )* ];
+
+            pub fn code(self) -> &'static str {
+                match self {
+                    $( RejectReason::$name => $code, )*
+                }
+            }
+        }
+    };
+}
+
+reject_reasons! {
+    Malformed => "malformed",
+    MissingField => "missing_field",
+    WrongType => "wrong_type",
+    UnknownType => "unknown_type",
+    BadTimestamp => "bad_timestamp",
+    NegativeValue => "negative_value",
+    NonFiniteValue => "non_finite_value",
+    ValueOutOfRange => "value_out_of_range",
+    BadPropensity => "bad_propensity",
+    BadCovariate => "bad_covariate",
+    FutureTimestamp => "future_timestamp",
+    InvalidUtf8 => "invalid_utf8",
+    LineTooLong => "line_too_long",
+    UnknownCampaign => "unknown_campaign",
+    UnknownArm => "unknown_arm",
+    UnassignedUnit => "unassigned_unit",
+    UnknownKind => "unknown_kind",
+    CampaignNotStarted => "campaign_not_started",
+    ConflictingAssignment => "conflicting_assignment",
+    CampaignMismatch => "campaign_mismatch",
+    BadCampaign => "bad_campaign",
 }
 
 impl RejectReason {
-    /// Every reason, in the order the README's table lists them.
-    pub const ALL: [RejectReason; 21] = {
-        use RejectReason::*;
-        [
-            Malformed,
-            MissingField,
-            WrongType,
-            UnknownType,
-            BadTimestamp,
-            NegativeValue,
-            NonFiniteValue,
-            ValueOutOfRange,
-            BadPropensity,
-            BadCovariate,
-            FutureTimestamp,
-            InvalidUtf8,
-            LineTooLong,
-            UnknownCampaign,
-            UnknownArm,
-            UnassignedUnit,
-            UnknownKind,
-            CampaignNotStarted,
-            ConflictingAssignment,
-            CampaignMismatch,
-            BadCampaign,
-        ]
-    };
-
-    pub fn code(self) -> &'static str {
-        use RejectReason::*;
-        match self {
-            Malformed => "malformed",
-            MissingField => "missing_field",
-            WrongType => "wrong_type",
-            UnknownType => "unknown_type",
-            BadTimestamp => "bad_timestamp",
-            NegativeValue => "negative_value",
-            NonFiniteValue => "non_finite_value",
-            ValueOutOfRange => "value_out_of_range",
-            BadPropensity => "bad_propensity",
-            BadCovariate => "bad_covariate",
-            FutureTimestamp => "future_timestamp",
-            InvalidUtf8 => "invalid_utf8",
-            LineTooLong => "line_too_long",
-            UnknownCampaign => "unknown_campaign",
-            UnknownArm => "unknown_arm",
-            UnassignedUnit => "unassigned_unit",
-            UnknownKind => "unknown_kind",
-            CampaignNotStarted => "campaign_not_started",
-            ConflictingAssignment => "conflicting_assignment",
-            CampaignMismatch => "campaign_mismatch",
-            BadCampaign => "bad_campaign",
-        }
-    }
-
     /// The reason with this code (`rejects --reason`).
     pub fn from_code(code: &str) -> Option<RejectReason> {
-        Self::ALL.into_iter().find(|r| r.code() == code)
+        Self::ALL.iter().copied().find(|r| r.code() == code)
     }
 }
 
