@@ -477,11 +477,7 @@ fn a_campaign_metric_may_be_revenue_and_a_wrong_one_lists_the_choices() {
 fn campaign_show_prints_money_and_counts_in_the_one_number_format() {
     let dir = tempfile::tempdir().expect("tmp");
     let db = dir.path().join("show.db");
-    let lines = dir.path().join("g.jsonl");
-    std::fs::write(&lines, guardrail_lines("s", "running", "{}")).expect("write");
-    assert!(run(&db, &["ingest", &lines.display().to_string()])
-        .status
-        .success());
+    ingest_with_cli(&db, &guardrail_lines("s", "running", "{}"));
     let v = json(&run(&db, &["campaign", "show", "s", "--json"]));
     let revenue = v["arms"][0]["rollup"]["revenue_sum"]
         .as_f64()

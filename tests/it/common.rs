@@ -149,3 +149,22 @@ pub fn guardrail_lines(key: &str, status: &str, settings: &str) -> String {
     }
     s
 }
+
+/// Writes `text` to a file beside `db` and ingests it with the real binary; panics with
+/// ingest's stderr unless it succeeds.
+pub fn ingest_with_cli(db: &Path, text: &str) {
+    let file = db.with_extension("input.jsonl");
+    std::fs::write(&file, text).expect("write lines");
+    let out = std::process::Command::new(bin())
+        .arg("--db")
+        .arg(db)
+        .arg("ingest")
+        .arg(&file)
+        .output()
+        .expect("run ingest");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

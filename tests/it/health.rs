@@ -116,22 +116,9 @@ fn report_breached(db: &std::path::Path, key: &str) -> bool {
 fn health_honours_the_guardrail_margin_report_ab_honours() {
     let dir = tempfile::tempdir().expect("tmp");
     let db = dir.path().join("margin.db");
-    let file = dir.path().join("margin.jsonl");
     let text = guardrail_lines("tolerant", "running", r#"{"guardrail_margin":0.2}"#)
         + &guardrail_lines("strict", "running", "{}");
-    std::fs::write(&file, text).expect("write");
-    let ingest = Command::new(bin())
-        .arg("--db")
-        .arg(&db)
-        .arg("ingest")
-        .arg(&file)
-        .output()
-        .expect("ingest");
-    assert!(
-        ingest.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ingest.stderr)
-    );
+    ingest_with_cli(&db, &text);
     assert!(!report_breached(&db, "tolerant"));
     assert!(report_breached(&db, "strict"));
     let store = liftdeck::store::Store::open_read_only(&db).expect("open");

@@ -569,20 +569,7 @@ fn context_db(dir: &tempfile::TempDir) -> std::path::PathBuf {
         ));
         lines.push('\n');
     }
-    let file = dir.path().join("ctx.jsonl");
-    std::fs::write(&file, lines).expect("write");
-    let out = Command::new(bin())
-        .arg("--db")
-        .arg(&db)
-        .arg("ingest")
-        .arg(&file)
-        .output()
-        .expect("ingest");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ingest_with_cli(&db, &lines);
     db
 }
 

@@ -37,14 +37,7 @@ fn seeded_db(dir: &tempfile::TempDir) -> std::path::PathBuf {
             "{{\"type\":\"assignment\",\"campaign\":\"c1\",\"unit\":\"u{i}\",\"arm\":\"{arm}\",\"propensity\":0.5,\"context\":{{\"device\":\"{device}\"}},\"ts\":\"{TS}\"}}\n"
         ));
     }
-    let file = dir.path().join("lines.jsonl");
-    std::fs::write(&file, lines).expect("write");
-    let out = liftdeck(&db, &["ingest", file.to_str().expect("utf8")]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ingest_with_cli(&db, &lines);
     db
 }
 
