@@ -14,7 +14,7 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use liftdeck::allocation::bucket;
 use liftdeck::domain::ArmRollup;
-use liftdeck::ingest::parse_json_line;
+use liftdeck::lines::parse_json_line;
 use liftdeck::stats::ab::{ab_report, ArmInput, Metric, Options};
 use liftdeck::stats::bayes::{beta_lift, prob_beats, BetaPosterior, BetaPrior};
 use rand::rngs::StdRng;

@@ -19,10 +19,8 @@ pub mod causal;
 pub mod clock;
 pub mod domain;
 pub mod format;
-pub mod lines;
-/// The line formats under their old name, for code written before the move to `lines`.
-pub use lines as ingest;
 pub mod jobs;
+pub mod lines;
 pub mod model;
 pub mod replay;
 pub mod sim;

@@ -19,7 +19,7 @@ use crate::app::traffic::apply_records;
 use crate::app::{self, Env};
 use crate::clock::Clock;
 use crate::domain::{CampaignKind, CampaignSpec, Status};
-use crate::ingest::Format;
+use crate::lines::Format;
 use crate::store::Store;
 use crate::tui::effects::{Executor, InlineJobs, STALE_AFTER};
 use crate::tui::{screen_text, App, Msg};

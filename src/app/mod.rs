@@ -18,7 +18,7 @@ pub use feed::{export, ingest_reader, ingest_with, IngestOptions, IngestSummary}
 use crate::allocation::{bucket, Bucket};
 use crate::clock::Clock;
 use crate::domain::{AssignmentRecord, CampaignSpec, Record, Status};
-use crate::ingest::LineError;
+use crate::lines::LineError;
 use crate::store::{IngestItem, Ingestor, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]

@@ -6,6 +6,7 @@ use crate::allocation::{bucket, Bucket};
 use crate::domain::{Arm, AssignmentRecord, Campaign, EventRecord, Micros, Record, Status};
 use crate::sim::Shop;
 use crate::store::{BatchOutcome, IngestItem, Ingestor, Store};
+use std::collections::BinaryHeap;
 
 /// Generates traffic for a set of campaigns. Each shopper visits one campaign, taken in turn.
 pub struct TrafficSource {
@@ -93,9 +94,46 @@ impl TrafficSource {
 /// their time comes, so no record is ever stamped ahead of the clock it is ingested on.
 pub struct LiveTraffic {
     source: TrafficSource,
-    held: Vec<Record>,
+    /// Generated records not yet due, earliest on top: each tick pops only what is due
+    /// instead of re-sorting minutes of held purchases.
+    held: BinaryHeap<Held>,
+    /// Generation order, so records stamped alike leave in the order they were made.
+    made: u64,
     /// Shoppers have arrived up to here.
     until: Micros,
+}
+
+/// A held record, ordered so that `BinaryHeap` (a max-heap) yields the earliest first.
+struct Held {
+    ts: Micros,
+    made: u64,
+    record: Record,
+}
+
+impl Held {
+    fn key(&self) -> std::cmp::Reverse<(Micros, u64)> {
+        std::cmp::Reverse((self.ts, self.made))
+    }
+}
+
+impl PartialEq for Held {
+    fn eq(&self, other: &Held) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Held {}
+
+impl PartialOrd for Held {
+    fn partial_cmp(&self, other: &Held) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Held {
+    fn cmp(&self, other: &Held) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
 }
 
 fn stamped(r: &Record) -> Micros {
@@ -110,7 +148,8 @@ impl LiveTraffic {
     pub fn new(source: TrafficSource, start: Micros) -> LiveTraffic {
         LiveTraffic {
             source,
-            held: Vec::new(),
+            held: BinaryHeap::new(),
+            made: 0,
             until: start,
         }
     }
@@ -119,14 +158,22 @@ impl LiveTraffic {
     /// before `now`, in time order.
     pub fn due(&mut self, shoppers: usize, now: Micros) -> Vec<Record> {
         if now > self.until {
-            let fresh = self.source.generate(shoppers, self.until, now - self.until);
-            self.held.extend(fresh);
+            for record in self.source.generate(shoppers, self.until, now - self.until) {
+                self.made += 1;
+                self.held.push(Held {
+                    ts: stamped(&record),
+                    made: self.made,
+                    record,
+                });
+            }
             self.until = now;
         }
-        let (mut ready, later): (Vec<Record>, Vec<Record>) =
-            self.held.drain(..).partition(|r| stamped(r) <= now);
-        self.held = later;
-        ready.sort_by_key(stamped);
+        let mut ready = Vec::new();
+        while self.held.peek().is_some_and(|h| h.ts <= now) {
+            if let Some(h) = self.held.pop() {
+                ready.push(h.record);
+            }
+        }
         ready
     }
 

@@ -239,7 +239,7 @@ fn export_into_a_closed_pipe_exits_0_quietly_in_both_formats() {
     ingest_str(
         &mut store,
         &sim_jsonl(5, 3000),
-        liftdeck::ingest::Format::Jsonl,
+        liftdeck::lines::Format::Jsonl,
         10_000,
     );
     drop(store);

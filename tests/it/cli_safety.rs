@@ -4,7 +4,7 @@
 
 use crate::common::*;
 use liftdeck::app;
-use liftdeck::ingest::Format;
+use liftdeck::lines::Format;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 

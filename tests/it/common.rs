@@ -2,7 +2,7 @@
 
 use liftdeck::app::{self, Env, IngestSummary};
 use liftdeck::clock::Clock;
-use liftdeck::ingest::Format;
+use liftdeck::lines::Format;
 use liftdeck::store::Store;
 use std::path::{Path, PathBuf};
 
@@ -74,7 +74,7 @@ pub fn assert_rollups_consistent(store: &Store) {
 pub fn sim_jsonl(seed: u64, shoppers: usize) -> String {
     use liftdeck::app::demo::{demo_traffic, ensure_campaigns, DEMO_KEYS};
     use liftdeck::domain::{CampaignDefinition, Record};
-    use liftdeck::ingest::to_json_line;
+    use liftdeck::lines::to_json_line;
     let mut scratch = Store::open_in_memory().expect("scratch");
     let env = test_env();
     ensure_campaigns(&mut scratch, &env, seed).expect("campaigns");

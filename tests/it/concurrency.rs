@@ -23,7 +23,7 @@ fn status_changes_succeed_while_another_process_ingests() {
             .take(3)
             .map(|l| format!("{l}\n"))
             .collect();
-        ingest_str(&mut store, &head, liftdeck::ingest::Format::Jsonl, 10);
+        ingest_str(&mut store, &head, liftdeck::lines::Format::Jsonl, 10);
     }
     let mut child = Command::new(bin())
         .arg("--db")

@@ -4,7 +4,7 @@
 use crate::common::*;
 use liftdeck::app::snapshot::load_snapshot;
 use liftdeck::domain::Status;
-use liftdeck::ingest::Format;
+use liftdeck::lines::Format;
 use liftdeck::stats::ab::Metric;
 use liftdeck::tui::keys::BINDINGS;
 use liftdeck::tui::{render, App, Effect, Msg, Panel};

@@ -384,7 +384,7 @@ fn revenue_shop() -> (tempfile::TempDir, Store) {
             text.push('\n');
         }
     }
-    crate::common::ingest_str(&mut store, &text, liftdeck::ingest::Format::Jsonl, 5000);
+    crate::common::ingest_str(&mut store, &text, liftdeck::lines::Format::Jsonl, 5000);
     (dir, store)
 }
 

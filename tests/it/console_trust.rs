@@ -6,8 +6,8 @@
 use crate::common::*;
 use liftdeck::app::snapshot::load_snapshot;
 use liftdeck::domain::Status;
-use liftdeck::ingest::Format;
 use liftdeck::jobs::{self, JobEnd, JobKind, JobSettings, JobUpdate};
+use liftdeck::lines::Format;
 use liftdeck::replay::Replay;
 use liftdeck::store::Store;
 use liftdeck::tui::keys::{self, BINDINGS};

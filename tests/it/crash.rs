@@ -2,7 +2,7 @@
 //! and no half-applied batch; re-running the same ingest completes it exactly.
 
 use crate::common::*;
-use liftdeck::ingest::Format;
+use liftdeck::lines::Format;
 use liftdeck::store::Store;
 use std::process::{Command, Stdio};
 use std::time::Duration;

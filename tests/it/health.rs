@@ -2,7 +2,7 @@
 
 use crate::common::*;
 use liftdeck::app::health::{check, overall, Severity};
-use liftdeck::ingest::Format;
+use liftdeck::lines::Format;
 use std::process::Command;
 
 /// A running 50/50 campaign whose units are split `control`/`treat`, every unit with an event

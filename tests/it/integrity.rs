@@ -3,7 +3,7 @@
 
 use crate::common::*;
 use liftdeck::app;
-use liftdeck::ingest::Format;
+use liftdeck::lines::Format;
 use liftdeck::store::Store;
 use proptest::prelude::*;
 

@@ -6,7 +6,7 @@ use crate::common::*;
 use liftdeck::app::forecast::{forecast, format_text, MIN_FORECAST_UNITS};
 use liftdeck::app::NoProgress;
 use liftdeck::domain::ArmRollup;
-use liftdeck::ingest::Format;
+use liftdeck::lines::Format;
 use liftdeck::stats::ab::{ab_report, add_guardrails, ArmInput, Metric, Options};
 
 fn arm(key: &str, rollup: ArmRollup) -> ArmInput {

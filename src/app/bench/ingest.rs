@@ -7,7 +7,7 @@ use super::procfs::{peak_rss_mib, process_cpu_seconds, reset_peak_rss};
 use super::sqlite3::sqlite_import;
 use super::{bench_env, db_bytes, fresh_store, median, median_u64, mib, remove_db};
 use crate::app::{feed_batch_lines, ingest_reader, Env};
-use crate::ingest::{read_json_line, Format};
+use crate::lines::{read_json_line, Format};
 use anyhow::{ensure, Context};
 use std::fmt;
 use std::fs::File;

@@ -7,7 +7,7 @@ use crate::app::traffic::TrafficSource;
 use crate::app::Env;
 use crate::clock::format_rfc3339;
 use crate::domain::{Micros, Record};
-use crate::ingest::to_json_line;
+use crate::lines::to_json_line;
 use anyhow::{ensure, Context};
 use std::fs::File;
 use std::io::{BufWriter, Write};
