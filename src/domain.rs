@@ -3,7 +3,10 @@
 //! Nothing here touches the database, the clock or the terminal; the store maps these to rows,
 //! the ingest parser produces them from lines, the console and reports read them.
 
+mod bandit;
 mod rollup;
+
+pub use bandit::{BanditConfig, PolicyKind, RewardKind};
 
 pub use rollup::{ArmRollup, EventEffect, RollupField, RollupKind, RollupValue, UnitTotals};
 
@@ -255,6 +258,9 @@ pub struct CampaignSpec {
     /// How reports on this campaign are computed unless a command overrides it.
     #[serde(default)]
     pub settings: ReportSettings,
+    /// How a bandit campaign learns (`None`: the defaults; ignored for A/B tests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bandit: Option<BanditConfig>,
 }
 
 /// Per-campaign report settings; `None` means the product default.
@@ -656,6 +662,7 @@ mod tests {
             custom_kinds: vec![],
             seed: 1,
             settings: ReportSettings::default(),
+            bandit: None,
         }
     }
 }

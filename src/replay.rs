@@ -150,6 +150,7 @@ impl Replay {
                     custom_kinds: vec![],
                     seed: f("seed").unwrap_or(1.0) as u64,
                     settings: Default::default(),
+                    bandit: None,
                     key,
                 };
                 app::create_campaign(&mut self.exec.store, &self.exec.env, &spec)

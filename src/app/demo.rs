@@ -31,6 +31,7 @@ pub fn demo_specs(seed: u64) -> Vec<CampaignSpec> {
         guardrails: vec!["profit".into()],
         custom_kinds: vec![],
         settings: Default::default(),
+        bandit: None,
         seed: seed.wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_add(n),
     };
     vec![

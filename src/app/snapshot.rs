@@ -487,6 +487,7 @@ mod tests {
                     custom_kinds: vec![],
                     seed: 1,
                     settings: Default::default(),
+                    bandit: None,
                 },
                 status,
                 created_at: 0,

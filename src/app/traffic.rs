@@ -253,6 +253,7 @@ mod tests {
             custom_kinds: vec![],
             seed: 3,
             settings: Default::default(),
+            bandit: None,
         };
         let arms = spec
             .arms

@@ -208,6 +208,7 @@ fn create(session: &Session, env: &Env, a: CreateArgs) -> Result<ExitCode> {
             guardrail_margin: d.guardrail_margin,
         },
         seed: d.seed.unwrap_or_else(rand::random),
+        bandit: None,
     };
     // A definition that cannot be created must not leave a new, empty database behind.
     spec.validate()

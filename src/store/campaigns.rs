@@ -37,6 +37,7 @@ fn campaign_from_row(r: &Row<'_>) -> rusqlite::Result<(Campaign, String)> {
         settings: serde_json::from_str(&r.get::<_, String>(14)?).map_err(|e| {
             rusqlite::Error::FromSqlConversionFailure(14, rusqlite::types::Type::Text, Box::new(e))
         })?,
+        bandit: None,
     };
     let key = spec.key.clone();
     Ok((

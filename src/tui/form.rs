@@ -156,6 +156,7 @@ impl Form {
             // Deterministic from the key so replays of the form give the same assignments.
             seed: (crate::allocation::unit_uniform(0, "seed:", &key) * (1u64 << 53) as f64) as u64,
             settings: Default::default(),
+            bandit: None,
             key,
         };
         // `validate` stops at its first problem; asking it about one field at a time (the
@@ -233,6 +234,7 @@ impl Form {
             custom_kinds: vec![],
             seed: 0,
             settings: Default::default(),
+            bandit: None,
         }
     }
 }

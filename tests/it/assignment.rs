@@ -170,6 +170,7 @@ fn spec(key: &str, traffic: f64) -> CampaignSpec {
         guardrails: vec![],
         custom_kinds: vec![],
         settings: Default::default(),
+        bandit: None,
         seed: 99,
     }
 }
