@@ -63,12 +63,25 @@ struct CampaignInfo {
     status: Status,
     arms: Vec<(String, i64)>,
     custom_kinds: Vec<String>,
+    /// (start, period) in start order: an assignment belongs to the allocation period in force
+    /// at its timestamp (the first one for timestamps before it).
+    periods: Vec<(Micros, i64)>,
+}
+
+impl CampaignInfo {
+    fn period_at(&self, ts: Micros) -> i64 {
+        let after = self.periods.partition_point(|&(start, _)| start <= ts);
+        self.periods
+            .get(after.saturating_sub(1))
+            .map_or(1, |&(_, period)| period)
+    }
 }
 
 /// A unit's totals as this batch sees them.
 #[derive(Clone)]
 struct UnitState {
     arm_id: i64,
+    period: i64,
     totals: UnitTotals,
     is_new: bool,
     dirty: bool,
@@ -91,7 +104,9 @@ struct Batch {
     campaigns: HashMap<String, Option<CampaignInfo>>,
     /// Per campaign id, so a unit is looked up by `&str` without building a key.
     units: HashMap<i64, HashMap<String, UnitState>>,
-    arms: HashMap<i64, ArmRollup>,
+    /// Per (arm, allocation period): written to `arm_period_rollups` as they are and summed
+    /// per arm into `arm_rollups`.
+    arms: HashMap<(i64, i64), ArmRollup>,
     buckets: HashMap<(i64, Micros), BucketDelta>,
     custom: HashMap<(i64, String), (i64, i64)>,
 }
@@ -276,7 +291,15 @@ fn campaign_info<'b>(
             status: c.status,
             arms: arms.iter().map(|a| (a.key.clone(), a.id)).collect(),
             custom_kinds: c.spec.custom_kinds.clone(),
+            periods: Vec::new(),
         });
+        let info = match info {
+            Some(mut info) => {
+                info.periods = super::periods::period_starts(conn, info.id)?;
+                Some(info)
+            }
+            None => None,
+        };
         batch.campaigns.insert(key.to_string(), info);
     }
     match batch.campaigns.get(key) {
@@ -338,6 +361,7 @@ fn apply_assignment(
 ) -> std::result::Result<Applied, Failure> {
     let info = campaign_info(conn, batch, &a.campaign)?;
     let campaign_id = info.id;
+    let period = info.period_at(a.ts);
     let Some(&(_, arm_id)) = info.arms.iter().find(|(k, _)| *k == a.arm) else {
         let known: Vec<&str> = info.arms.iter().map(|(k, _)| k.as_str()).collect();
         return Err(reject(
@@ -352,8 +376,9 @@ fn apply_assignment(
     };
     let inserted = conn
         .prepare_cached(
-            "INSERT OR IGNORE INTO assignments (campaign_id, unit, arm_id, propensity, context, ts)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT OR IGNORE INTO assignments
+                 (campaign_id, unit, arm_id, propensity, context, ts, period)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?
         .execute(params![
             campaign_id,
@@ -361,14 +386,18 @@ fn apply_assignment(
             arm_id,
             a.propensity,
             a.context,
-            a.ts
+            a.ts,
+            period
         ])?;
     if inserted == 0 {
-        let (existing_arm, conflicts): (i64, i64) = conn
+        let (existing_arm, conflicts, existing_period): (i64, i64, i64) = conn
             .prepare_cached(
-                "SELECT arm_id, conflicts FROM assignments WHERE campaign_id = ?1 AND unit = ?2",
+                "SELECT arm_id, conflicts, period FROM assignments
+                 WHERE campaign_id = ?1 AND unit = ?2",
             )?
-            .query_row(params![campaign_id, a.unit], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            .query_row(params![campaign_id, a.unit], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
         if existing_arm == arm_id {
             return Ok(Applied::Duplicate);
         }
@@ -377,7 +406,10 @@ fn apply_assignment(
         )?
         .execute(params![campaign_id, a.unit])?;
         if conflicts == 0 {
-            *batch.arms.entry(existing_arm).or_default() += ArmRollup::conflicted();
+            *batch
+                .arms
+                .entry((existing_arm, existing_period))
+                .or_default() += ArmRollup::conflicted();
         }
         return Err(reject(
             RejectReason::ConflictingAssignment,
@@ -388,7 +420,7 @@ fn apply_assignment(
             ),
         ));
     }
-    *batch.arms.entry(arm_id).or_default() += ArmRollup::assigned(a.pre_value);
+    *batch.arms.entry((arm_id, period)).or_default() += ArmRollup::assigned(a.pre_value);
     batch
         .buckets
         .entry((arm_id, bucket_of(a.ts)))
@@ -398,6 +430,7 @@ fn apply_assignment(
         a.unit,
         UnitState {
             arm_id,
+            period,
             totals: UnitTotals {
                 x: a.pre_value,
                 ..UnitTotals::default()
@@ -429,12 +462,13 @@ fn load_unit<'b>(
     let state = conn
         .prepare_cached(
             "SELECT arm_id, pre_value, exposures, clicks, add_to_carts, purchases, custom_events,
-                    revenue, cost, last_ts
+                    revenue, cost, last_ts, period
              FROM unit_totals WHERE campaign_id = ?1 AND unit = ?2",
         )?
         .query_row(params![campaign_id, unit], |r| {
             Ok(UnitState {
                 arm_id: r.get(0)?,
+                period: r.get(10)?,
                 totals: UnitTotals {
                     x: r.get(1)?,
                     exposures: r.get(2)?,
@@ -519,7 +553,7 @@ fn apply_event(
     if inserted == 0 {
         return Ok(Applied::Duplicate);
     }
-    let arm_id = unit.arm_id;
+    let (arm_id, period) = (unit.arm_id, unit.period);
     let b = batch.buckets.entry((arm_id, bucket_of(e.ts))).or_default();
     match standard {
         Some(StandardKind::Exposure) => b.exposures += 1,
@@ -545,7 +579,7 @@ fn apply_event(
     }
     b.revenue += e.value;
     b.cost += e.cost;
-    *batch.arms.entry(arm_id).or_default() += delta;
+    *batch.arms.entry((arm_id, period)).or_default() += delta;
     unit.totals = after;
     unit.dirty = true;
     Ok(Applied::New)
@@ -562,12 +596,12 @@ fn flush(conn: &Connection, batch: Batch) -> Result<()> {
         }
         let sql = if s.is_new {
             "INSERT INTO unit_totals (campaign_id, unit, arm_id, pre_value, exposures, clicks,
-                 add_to_carts, purchases, custom_events, revenue, cost, last_ts)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+                 add_to_carts, purchases, custom_events, revenue, cost, last_ts, period)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
         } else {
             "UPDATE unit_totals SET arm_id = ?3, pre_value = ?4, exposures = ?5, clicks = ?6,
                  add_to_carts = ?7, purchases = ?8, custom_events = ?9, revenue = ?10, cost = ?11,
-                 last_ts = ?12
+                 last_ts = ?12, period = ?13
              WHERE campaign_id = ?1 AND unit = ?2"
         };
         let t = &s.totals;
@@ -583,10 +617,19 @@ fn flush(conn: &Connection, batch: Batch) -> Result<()> {
             t.custom_events,
             t.revenue,
             t.cost,
-            t.last_ts
+            t.last_ts,
+            s.period
         ])?;
     }
-    for (arm_id, delta) in batch.arms {
+    let mut per_arm: HashMap<i64, ArmRollup> = HashMap::default();
+    for ((arm_id, period), delta) in batch.arms {
+        conn.prepare_cached(rollup_sql::upsert_period_sql())?
+            .execute(rusqlite::params_from_iter(rollup_sql::period_params(
+                arm_id, period, &delta,
+            )))?;
+        *per_arm.entry(arm_id).or_default() += delta;
+    }
+    for (arm_id, delta) in per_arm {
         conn.prepare_cached(rollup_sql::update_sql())?
             .execute(rusqlite::params_from_iter(rollup_sql::update_params(
                 arm_id, &delta,

@@ -5,7 +5,7 @@ use crate::domain::{Arm, ArmSpec, Campaign, CampaignKind, CampaignSpec, Offer, S
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 const CAMPAIGN_COLUMNS: &str = "id, key, name, kind, status, seed, traffic, control_arm, metric, \
-     guardrails, custom_kinds, created_at, started_at, stopped_at, settings";
+     guardrails, custom_kinds, created_at, started_at, stopped_at, settings, bandit";
 
 fn json_list(s: String) -> rusqlite::Result<Vec<String>> {
     serde_json::from_str(&s).map_err(|e| {
@@ -37,7 +37,17 @@ fn campaign_from_row(r: &Row<'_>) -> rusqlite::Result<(Campaign, String)> {
         settings: serde_json::from_str(&r.get::<_, String>(14)?).map_err(|e| {
             rusqlite::Error::FromSqlConversionFailure(14, rusqlite::types::Type::Text, Box::new(e))
         })?,
-        bandit: None,
+        bandit: r
+            .get::<_, Option<String>>(15)?
+            .map(|text| serde_json::from_str(&text))
+            .transpose()
+            .map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    15,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
+            })?,
     };
     let key = spec.key.clone();
     Ok((
@@ -122,8 +132,8 @@ pub(crate) fn insert_campaign(
     conn.prepare_cached(
         "INSERT INTO campaigns (key, name, kind, status, seed, traffic, control_arm, metric,
                                 guardrails, custom_kinds, created_at, started_at, stopped_at,
-                                settings)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                                settings, bandit)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     )?
     .execute(params![
         spec.key,
@@ -140,12 +150,21 @@ pub(crate) fn insert_campaign(
         started,
         stopped,
         serde_json::to_string(&spec.settings).unwrap_or_else(|_| "{}".into()),
+        bandit_json(spec),
     ])?;
     let campaign_id = conn.last_insert_rowid();
     insert_arms(conn, campaign_id, &spec.arms, ts)?;
+    super::periods::insert_first_period(conn, campaign_id, spec, ts)?;
     let detail = serde_json::to_string(spec).unwrap_or_default();
     Store::audit_on(conn, ts, actor, "campaign.create", Some(&spec.key), &detail)?;
     Ok(campaign_id)
+}
+
+/// The stored form of a campaign's bandit configuration (NULL: none given, the defaults).
+fn bandit_json(spec: &CampaignSpec) -> Option<String> {
+    spec.bandit
+        .as_ref()
+        .map(|b| serde_json::to_string(b).unwrap_or_else(|_| "{}".into()))
 }
 
 /// The arms of a campaign with their empty rollups and first weight-history row.
@@ -173,6 +192,7 @@ fn insert_arms(conn: &Connection, campaign_id: i64, arms: &[ArmSpec], ts: i64) -
 fn delete_arms(conn: &Connection, campaign_id: i64) -> Result<()> {
     for sql in [
         "DELETE FROM arm_rollups WHERE arm_id IN (SELECT id FROM arms WHERE campaign_id = ?1)",
+        "DELETE FROM arm_period_rollups WHERE arm_id IN (SELECT id FROM arms WHERE campaign_id = ?1)",
         "DELETE FROM arm_custom_rollups WHERE arm_id IN (SELECT id FROM arms WHERE campaign_id = ?1)",
         "DELETE FROM arm_buckets WHERE arm_id IN (SELECT id FROM arms WHERE campaign_id = ?1)",
         "DELETE FROM arm_weight_history WHERE arm_id IN (SELECT id FROM arms WHERE campaign_id = ?1)",
@@ -215,7 +235,7 @@ impl Store {
             .ok_or_else(|| StoreError::UnknownCampaign(spec.key.clone()))?;
         tx.prepare_cached(
             "UPDATE campaigns SET name = ?2, kind = ?3, seed = ?4, traffic = ?5, control_arm = ?6,
-                 metric = ?7, guardrails = ?8, custom_kinds = ?9, settings = ?10
+                 metric = ?7, guardrails = ?8, custom_kinds = ?9, settings = ?10, bandit = ?11
              WHERE id = ?1",
         )?
         .execute(params![
@@ -229,11 +249,16 @@ impl Store {
             serde_json::to_string(&spec.guardrails).unwrap_or_else(|_| "[]".into()),
             serde_json::to_string(&spec.custom_kinds).unwrap_or_else(|_| "[]".into()),
             serde_json::to_string(&spec.settings).unwrap_or_else(|_| "{}".into()),
+            bandit_json(spec),
         ])?;
         if before.arms != spec.arms {
             delete_arms(&tx, id)?;
             insert_arms(&tx, id, &spec.arms, ts)?;
         }
+        // A draft has taken no traffic: its one period simply takes the new definition.
+        tx.prepare_cached("DELETE FROM allocation_periods WHERE campaign_id = ?1")?
+            .execute([id])?;
+        super::periods::insert_first_period(&tx, id, spec, ts)?;
         let detail = serde_json::json!({ "before": before, "after": spec }).to_string();
         Store::audit_on(&tx, ts, actor, "campaign.edit", Some(&spec.key), &detail)?;
         tx.commit()?;
@@ -248,6 +273,8 @@ impl Store {
         let id = draft_id(&tx, key, "deleted")?;
         let spec = load_campaign(&tx, key)?.map(|(c, _)| c.spec);
         delete_arms(&tx, id)?;
+        tx.prepare_cached("DELETE FROM allocation_periods WHERE campaign_id = ?1")?
+            .execute([id])?;
         // A causal report run on a draft leaves a job row; nothing else refers to a draft.
         tx.prepare_cached("DELETE FROM models WHERE campaign_id = ?1")?
             .execute([id])?;

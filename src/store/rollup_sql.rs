@@ -110,6 +110,43 @@ pub fn update_sql() -> &'static str {
     })
 }
 
+/// Adds a batch's delta to one (arm, allocation period) of `arm_period_rollups`, creating the
+/// row on the period's first unit: `?1` arm id, `?2` period, `?3...` the fields in order.
+pub fn upsert_period_sql() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| {
+        let params: Vec<String> = (0..ArmRollup::FIELDS.len())
+            .map(|i| format!("?{}", i + 3))
+            .collect();
+        let sets: Vec<String> = ArmRollup::FIELDS
+            .iter()
+            .map(|f| {
+                let n = f.name;
+                match f.kind {
+                    RollupKind::Count | RollupKind::Sum => format!("{n} = {n} + excluded.{n}"),
+                    RollupKind::Latest => {
+                        format!("{n} = COALESCE(MAX({n}, excluded.{n}), {n}, excluded.{n})")
+                    }
+                }
+            })
+            .collect();
+        format!(
+            "INSERT INTO arm_period_rollups (arm_id, period, {}) VALUES (?1, ?2, {})
+             ON CONFLICT (arm_id, period) DO UPDATE SET {}",
+            columns(),
+            params.join(", "),
+            sets.join(", ")
+        )
+    })
+}
+
+/// The parameters of `upsert_period_sql`.
+pub fn period_params(arm_id: i64, period: i64, delta: &ArmRollup) -> Vec<Value> {
+    let mut out = update_params(arm_id, delta);
+    out.insert(1, Value::Integer(period));
+    out
+}
+
 /// The parameters of `update_sql` for `delta`.
 pub fn update_params(arm_id: i64, delta: &ArmRollup) -> Vec<Value> {
     let mut out = Vec::with_capacity(ArmRollup::FIELDS.len() + 1);

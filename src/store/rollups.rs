@@ -121,6 +121,20 @@ impl Store {
                 out.push(format!("{key}/{}: {d} (stored vs recomputed)", s.key));
             }
         }
+        // The same per allocation period, which bandit reports stratify by.
+        let arm_keys: Vec<&str> = stored.iter().map(|s| s.key.as_str()).collect();
+        let by_period = self.period_rollups(key)?;
+        let fresh = self.recompute_period_rollups(key)?;
+        for (s, f) in by_period.iter().zip(&fresh) {
+            for ((arm, s_arm), f_arm) in arm_keys.iter().zip(&s.arms).zip(&f.arms) {
+                for d in s_arm.differences(f_arm, 1e-9) {
+                    out.push(format!(
+                        "{key}/{arm} period {}: {d} (stored vs recomputed)",
+                        s.period
+                    ));
+                }
+            }
+        }
         Ok(out)
     }
 
