@@ -14,6 +14,7 @@ mod linear;
 mod policies;
 mod posterior;
 pub mod sample;
+pub mod sim;
 
 pub use encoder::{ContextEncoder, FieldEncoding};
 pub use linear::{contextual_weights, FittedArm, LinearModel};
