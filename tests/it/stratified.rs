@@ -542,3 +542,110 @@ fn stratified_estimates_cuped_and_roi_match_a_direct_computation_on_raw_units() 
     rel_close(roi.roi, dr / dc - 1.0, "roi");
     rel_close(roi.se, var.sqrt(), "roi se");
 }
+
+#[test]
+fn stratified_figures_match_the_numpy_and_scipy_reference() {
+    let text = std::fs::read_to_string(crate::common::fixture("golden/stratified.json"))
+        .expect("golden file");
+    let golden: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let cases = golden["cases"].as_array().expect("cases");
+    assert_eq!(cases.len(), 2);
+    let num = |v: &serde_json::Value| v.as_f64().expect("number");
+    for case in cases {
+        let name = case["name"].as_str().expect("name");
+        let arms = case["arms"].as_u64().expect("arms") as usize;
+        let rows: Vec<Vec<f64>> = case["units"]
+            .as_array()
+            .expect("units")
+            .iter()
+            .map(|r| r.as_array().expect("row").iter().map(num).collect())
+            .collect();
+        let periods: Vec<PeriodArms> = case["periods"]
+            .as_array()
+            .expect("periods")
+            .iter()
+            .enumerate()
+            .map(|(p, spec)| PeriodArms {
+                period: p as i64,
+                weights: spec["weights"]
+                    .as_array()
+                    .expect("weights")
+                    .iter()
+                    .map(num)
+                    .collect(),
+                arms: (0..arms)
+                    .map(|a| {
+                        let units: Vec<Unit> = rows
+                            .iter()
+                            .filter(|r| r[0] as usize == p && r[1] as usize == a)
+                            .map(|r| Unit {
+                                x: r[2],
+                                exposures: r[3],
+                                clicks: r[4],
+                                cart: r[5] > 0.0,
+                                orders: r[6],
+                                revenue: r[7],
+                                cost: r[8],
+                            })
+                            .collect();
+                        rollup_of(&units)
+                    })
+                    .collect(),
+            })
+            .collect();
+        let strata = Strata::new(&periods, arms).expect("ok");
+        let s = strata.summary();
+        assert_eq!(s.strata as u64, case["strata"].as_u64().expect("strata"));
+        assert_eq!(
+            s.strata_used as u64,
+            case["strata_used"].as_u64().expect("n")
+        );
+        assert_eq!(
+            s.units_left_out,
+            case["units_left_out"].as_u64().expect("n")
+        );
+        for (metric_name, m) in case["metrics"].as_object().expect("metrics") {
+            let metric = Metric::parse(metric_name).expect("metric");
+            let what = |x: &str| format!("{name} {metric_name} {x}");
+            let got = strata.estimates(metric);
+            for (a, e) in m["estimates"].as_array().expect("e").iter().enumerate() {
+                let g = got[a].expect("estimate");
+                rel_close(g.value, num(&e["value"]), &what("value"));
+                rel_close(g.variance, num(&e["variance"]), &what("variance"));
+            }
+            let fit = strata.cuped(metric).expect("CUPED");
+            rel_close(fit.theta, num(&m["cuped_theta"]), &what("theta"));
+            rel_close(
+                fit.variance_reduction,
+                num(&m["cuped_variance_reduction"]),
+                &what("reduction"),
+            );
+            for (a, e) in m["cuped_estimates"]
+                .as_array()
+                .expect("e")
+                .iter()
+                .enumerate()
+            {
+                let g = fit.estimates[a].expect("adjusted");
+                rel_close(g.value, num(&e["value"]), &what("adjusted value"));
+                rel_close(g.variance, num(&e["variance"]), &what("adjusted variance"));
+            }
+        }
+        let srm = &case["srm"];
+        for (got, want) in s
+            .srm_expected_units
+            .iter()
+            .zip(srm["expected"].as_array().expect("expected"))
+        {
+            rel_close(*got, num(want), &format!("{name} expected units"));
+        }
+        let p = strata.srm().p_value.expect("p");
+        rel_close(p, num(&srm["p_value"]), &format!("{name} SRM p"));
+        for r in case["roi"].as_array().expect("roi") {
+            let t = r["treatment"].as_u64().expect("t") as usize;
+            let got = strata.roi(0, t, 0.05).expect("roi");
+            rel_close(got.roi, num(&r["roi"]), &format!("{name} roi"));
+            rel_close(got.se, num(&r["se"]), &format!("{name} roi se"));
+        }
+    }
+}
