@@ -284,6 +284,13 @@ fn the_report_states_its_periods_and_takes_its_comparisons_from_the_strata() {
         r.arms[1].bayes_model,
         Some(crate::stats::ab::BayesModel::Gaussian)
     );
+    // Guardrails read the stratified estimates of their own metric.
+    let mut g = r.clone();
+    add_guardrails_stratified(&mut g, &[Metric::Profit], &arms, &strata, (0.0, 0.05));
+    let profit = strata.estimates(Metric::Profit);
+    let (pc, pt) = (profit[0].expect("c"), profit[1].expect("t"));
+    assert_eq!(g.guardrails.len(), 1);
+    assert_eq!(g.guardrails[0].rel_lift, Some(pt.value / pc.value - 1.0));
     // The pooled report on the same units reads a different (biased) difference.
     let p = ab_report("k", Some("arm0"), Metric::Conversion, &arms, &opts);
     assert!(p.stratified.is_none() && p.arms[1].abs_diff != r.arms[1].abs_diff);
