@@ -7,6 +7,9 @@ use crate::format::{self, NumberFormat};
 use crate::stats::ab::{ab_report, add_guardrails, AbReport, ArmInput, ArmRow, Metric, Options};
 use crate::stats::bayes::EffectPrior;
 use crate::stats::multiple::Adjustment;
+use crate::stats::stratified::{
+    ab_report_stratified, add_guardrails_stratified, PeriodArms, Strata,
+};
 use crate::store::Store;
 use serde::Serialize;
 
@@ -197,10 +200,30 @@ pub fn report_ab(
         r
     };
     let weight_of = |arm: &str| arms.iter().find(|a| a.key == arm).map_or(0.0, |a| a.weight);
+    let strata = moved_weights(store, &campaign, arms.len())?;
     if by.is_none() && cap.is_none() {
         let inputs = report_inputs(store.arm_summaries(key)?);
+        let report = match &strata {
+            // Weights moved: arms are compared within allocation periods.
+            Some(strata) => {
+                let mut r = ab_report_stratified(key, control, metric, &inputs, strata, opts);
+                add_guardrails_stratified(
+                    &mut r,
+                    &guardrails,
+                    &inputs,
+                    strata,
+                    (opts.guardrail_margin, opts.alpha),
+                );
+                crate::stats::family::adjust_family(&mut r, opts.adjustment);
+                if campaign_is_contextual(&campaign) {
+                    r.notes.push(CONTEXTUAL_NOTE.into());
+                }
+                r
+            }
+            None => with_guardrails(&inputs),
+        };
         return Ok(vec![ReportOutput {
-            report: with_guardrails(&inputs),
+            report,
             capping: None,
             segment: None,
         }]);
@@ -224,13 +247,65 @@ pub fn report_ab(
                 }
             })
             .collect();
+        let mut report = with_guardrails(&inputs);
+        if let Some(strata) = &strata {
+            // Per-segment and capped sums are not kept per period (yet): say the numbers pool.
+            report.notes.push(format!(
+                "pooled across {} allocation periods whose weights moved: arms that got more \
+                 traffic while the base rate was different are biased; the report without \
+                 --by/--cap is stratified by period",
+                strata.summary().strata
+            ));
+        }
         out.push(ReportOutput {
-            report: with_guardrails(&inputs),
+            report,
             capping: cap.map(|cap| CappingReport { cap, capped_units }),
             segment: by.map(|_| seg.clone()),
         });
     }
     Ok(out)
+}
+
+const CONTEXTUAL_NOTE: &str = "a contextual policy chose arms by the unit's context within \
+     each period, so period strata do not remove its selection bias: read the \
+     propensity-weighted `report causal`";
+
+fn campaign_is_contextual(campaign: &crate::domain::Campaign) -> bool {
+    campaign.spec.kind == crate::domain::CampaignKind::Bandit
+        && campaign
+            .spec
+            .bandit
+            .as_ref()
+            .is_some_and(|b| b.policy.is_contextual())
+}
+
+/// The campaign's allocation periods as strata when its weights moved (more than one stratum
+/// of distinct weights), else `None`: with fixed weights the pooled report is the stratified
+/// one, and keeps the exact Beta posterior that needs pooled counts.
+pub fn moved_weights(
+    store: &Store,
+    campaign: &crate::domain::Campaign,
+    arms: usize,
+) -> Result<Option<Strata>> {
+    let periods: Vec<PeriodArms> = store
+        .period_rollups(&campaign.spec.key)?
+        .into_iter()
+        .map(|p| PeriodArms {
+            period: p.period,
+            weights: p.weights,
+            arms: p.arms,
+        })
+        .collect();
+    if periods.len() < 2 {
+        return Ok(None);
+    }
+    let strata = Strata::new(&periods, arms).map_err(|e| {
+        AppError::Store(crate::store::StoreError::Corrupt(format!(
+            "campaign `{}`: {e}",
+            campaign.spec.key
+        )))
+    })?;
+    Ok((strata.summary().strata > 1).then_some(strata))
 }
 
 /// Stored arm summaries as the report's inputs.

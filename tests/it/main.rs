@@ -24,6 +24,7 @@ mod jobs;
 mod periods;
 mod replays;
 mod report_ab;
+mod report_bandit;
 mod report_support;
 mod signals;
 mod stats_beta_posterior;
