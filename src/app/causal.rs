@@ -5,14 +5,18 @@
 //! was targeted, they differ and the weighted one is the campaign's effect.
 
 use super::{AppError, Progress, Result};
+use crate::causal::ipw::{agree, difference, Difference};
 use crate::causal::{balance, contrast, ArmMoments, Balance, Contrast};
 use crate::format::{self, NumberFormat};
+use crate::stats::ab::Metric;
 use crate::store::Store;
 use crate::text::escape_control;
 use serde::{Deserialize, Serialize};
 
 /// The outcomes the report estimates effects on, per unit.
 pub const OUTCOMES: [&str; 3] = ["conversion", "revenue per unit", "profit per unit"];
+/// The A/B report's metric for each of `OUTCOMES` (for the stratified estimate).
+const OUTCOME_METRICS: [Metric; 3] = [Metric::Conversion, Metric::Revenue, Metric::Profit];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ArmEffect {
@@ -22,6 +26,13 @@ pub struct ArmEffect {
     pub effective_units: f64,
     /// `None` for control, or when an arm has under two units.
     pub effect: Option<Contrast>,
+    /// For a campaign whose weights moved: the effect stratified by allocation period (the A/B
+    /// report's estimate), beside the weighted one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stratified: Option<Difference>,
+    /// Both exist and lie outside each other's intervals.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disagrees: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -112,6 +123,21 @@ pub fn causal_report(
         Ok(())
     })?;
     progress.update(1.0, "estimating")?;
+    let strata = super::report::moved_weights(store, &campaign, arms.len())?;
+    let stratified: Vec<Vec<Option<(f64, f64)>>> = OUTCOME_METRICS
+        .iter()
+        .map(|&m| {
+            strata.as_ref().map_or_else(
+                || vec![None; arms.len()],
+                |s| {
+                    s.estimates(m)
+                        .into_iter()
+                        .map(|e| e.map(|e| (e.value, e.variance)))
+                        .collect()
+                },
+            )
+        })
+        .collect();
     let min_propensity = propensity_range
         .iter()
         .map(|r| r.0)
@@ -120,7 +146,7 @@ pub fn causal_report(
     let propensity_varies = propensity_range
         .iter()
         .any(|r| r.0.is_finite() && r.1 - r.0 > 1e-12);
-    let outcomes = OUTCOMES
+    let outcomes: Vec<OutcomeEffects> = OUTCOMES
         .iter()
         .enumerate()
         .map(|(o, name)| OutcomeEffects {
@@ -128,13 +154,24 @@ pub fn causal_report(
             arms: arms
                 .iter()
                 .enumerate()
-                .map(|(a, arm)| ArmEffect {
-                    arm: arm.key.clone(),
-                    units: outcome[a][o].n,
-                    effective_units: outcome[a][o].effective_n(),
-                    effect: (a != ci)
+                .map(|(a, arm)| {
+                    let effect = (a != ci)
                         .then(|| contrast(&outcome[a][o], &outcome[ci][o], alpha))
-                        .flatten(),
+                        .flatten();
+                    let stratified = match (a != ci, stratified[o][a], stratified[o][ci]) {
+                        (true, Some(t), Some(c)) => difference(t, c, alpha),
+                        _ => None,
+                    };
+                    let disagrees =
+                        matches!((&effect, &stratified), (Some(e), Some(s)) if !agree(e, s));
+                    ArmEffect {
+                        arm: arm.key.clone(),
+                        units: outcome[a][o].n,
+                        effective_units: outcome[a][o].effective_n(),
+                        effect,
+                        stratified,
+                        disagrees,
+                    }
                 })
                 .collect(),
         })
@@ -155,6 +192,31 @@ pub fn causal_report(
         })
         .collect();
     let mut notes = Vec::new();
+    if let Some(s) = &strata {
+        notes.push(format!(
+            "weights moved over {} allocation periods: the stratified effect (the A/B report's) \
+             is shown beside the propensity-weighted one",
+            s.summary().strata
+        ));
+        let split: Vec<String> = outcomes
+            .iter()
+            .flat_map(|o| {
+                o.arms
+                    .iter()
+                    .filter(|a| a.disagrees)
+                    .map(move |a| format!("{} on {}", escape_control(&a.arm), o.outcome))
+            })
+            .collect();
+        if !split.is_empty() {
+            notes.push(format!(
+                "weighted and stratified effects disagree for {}: each lies outside the other's \
+                 interval; the propensities do not match the periods' weights (a contextual \
+                 policy, or a storefront that drew differently) — trust the weighted one only if \
+                 the logged propensities are the ones units were drawn with",
+                split.join(", ")
+            ));
+        }
+    }
     if !propensity_varies {
         notes.push(
             "every arm's units had one propensity: weighting equals the plain difference".into(),
@@ -219,6 +281,21 @@ pub fn effect_cells(outcome: &str, effect: &Contrast, nf: &NumberFormat) -> Effe
     }
 }
 
+/// The stratified effect's value and interval, shown as `effect_cells` shows the weighted one.
+fn stratified_cells(outcome: &str, d: &Difference, nf: &NumberFormat) -> (String, String) {
+    let show = |x: f64| {
+        if outcome == OUTCOMES[0] {
+            format::lift(x)
+        } else {
+            nf.money_change(x)
+        }
+    };
+    (
+        show(d.diff),
+        format::interval(Some(d.ci.0), Some(d.ci.1), show),
+    )
+}
+
 /// The plain-text report in the default number format (`$`), at full width.
 pub fn format_text(r: &CausalReport) -> String {
     format_text_with(r, &NumberFormat::default())
@@ -271,10 +348,23 @@ pub fn format_text_for_width(r: &CausalReport, nf: &NumberFormat, width: usize) 
                         "  {arm:<12} {units:>8} {effective:>10} {:>12} {:>12} {:>25} {:>9}\n",
                         c.naive, c.ipw, c.ci, c.p
                     ));
+                    if let Some(d) = &a.stratified {
+                        let (diff, ci) = stratified_cells(&o.outcome, d, nf);
+                        let flag = if a.disagrees { "DISAGREES" } else { "" };
+                        s.push_str(&format!(
+                            "  {:<12} {:>8} {:>10} {:>12} {diff:>12} {ci:>25} {flag:>9}\n",
+                            "  stratified", "", "", ""
+                        ));
+                    }
                 }
                 (Some(e), false) => {
                     let c = effect_cells(&o.outcome, e, nf);
                     s.push_str(&format!("  {arm:<10} IPW {} {} p {}\n", c.ipw, c.ci, c.p));
+                    if let Some(d) = &a.stratified {
+                        let (diff, ci) = stratified_cells(&o.outcome, d, nf);
+                        let flag = if a.disagrees { " DISAGREES" } else { "" };
+                        s.push_str(&format!("  {:<10} str {diff} {ci}{flag}\n", ""));
+                    }
                 }
                 (None, true) => {
                     let what = if a.arm == r.control { "control" } else { "-" };

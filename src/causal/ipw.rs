@@ -126,6 +126,39 @@ pub fn contrast(treatment: &ArmMoments, control: &ArmMoments, alpha: f64) -> Opt
     })
 }
 
+/// A difference of two independent estimates (value, variance) with its interval: the
+/// period-stratified effect shown beside the weighted one.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Difference {
+    pub diff: f64,
+    pub se: f64,
+    pub ci: (f64, f64),
+}
+
+pub fn difference(treatment: (f64, f64), control: (f64, f64), alpha: f64) -> Option<Difference> {
+    let diff = treatment.0 - control.0;
+    let se = (treatment.1 + control.1).sqrt();
+    if !(diff.is_finite() && se.is_finite() && se > 0.0) {
+        return None;
+    }
+    let z = Normal::standard().inverse_cdf(1.0 - alpha / 2.0);
+    Some(Difference {
+        diff,
+        se,
+        ci: (diff - z * se, diff + z * se),
+    })
+}
+
+/// Whether the weighted and the stratified effect tell the same story: each lies inside the
+/// other's interval. Both are estimated from the same units, so their errors are strongly
+/// correlated and a formal test of the gap would need their covariance; a point outside the
+/// other's interval is the plain, conservative sign that something (a contextual policy,
+/// propensities that do not match the periods' weights) separates them.
+pub fn agree(weighted: &Contrast, stratified: &Difference) -> bool {
+    let inside = |x: f64, (lo, hi): (f64, f64)| x >= lo && x <= hi;
+    inside(stratified.diff, weighted.ipw_ci) && inside(weighted.ipw_diff, stratified.ci)
+}
+
 /// Covariate balance of a pre-period value between an arm and control.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Balance {

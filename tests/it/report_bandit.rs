@@ -12,10 +12,22 @@ const CAMPAIGN: &str = r#"{"type":"campaign","key":"b","name":"b","kind":"bandit
 
 /// `units` assignments to `arm` at `hour`, the first `buyers` of them with a purchase.
 fn block(arm: &str, from: usize, units: usize, buyers: usize, hour: u32) -> String {
+    block_logged(arm, from, units, buyers, hour, 0.5)
+}
+
+/// The same, with the propensity the lines log.
+fn block_logged(
+    arm: &str,
+    from: usize,
+    units: usize,
+    buyers: usize,
+    hour: u32,
+    propensity: f64,
+) -> String {
     let mut out = String::new();
     for i in from..from + units {
         out.push_str(&format!(
-            r#"{{"type":"assignment","campaign":"b","unit":"u{i}","arm":"{arm}","propensity":0.5,"ts":"2026-11-01T{hour:02}:00:00Z"}}"#
+            r#"{{"type":"assignment","campaign":"b","unit":"u{i}","arm":"{arm}","propensity":{propensity},"ts":"2026-11-01T{hour:02}:00:00Z"}}"#
         ));
         out.push('\n');
         if i < from + buyers {
@@ -29,23 +41,28 @@ fn block(arm: &str, from: usize, units: usize, buyers: usize, hour: u32) -> Stri
 }
 
 fn drifting_bandit(store: &mut Store) {
+    drifting_bandit_logged(store, 1, (0.5, 0.5));
+}
+
+/// `k` times the units, with period 2's lines logging `logged` as their propensities.
+fn drifting_bandit_logged(store: &mut Store, k: usize, logged: (f64, f64)) {
     ingest_str(store, CAMPAIGN, Format::Jsonl, 100);
     // Period 1: 50/50 at a 5% base rate.
-    let mut p1 = block("a", 0, 200, 10, 1);
-    p1.push_str(&block("z", 200, 200, 10, 1));
+    let mut p1 = block("a", 0, 200 * k, 10 * k, 1);
+    p1.push_str(&block("z", 200 * k, 200 * k, 10 * k, 1));
     ingest_str(store, &p1, Format::Jsonl, 500);
     let at = liftdeck::clock::parse_rfc3339("2026-11-01T02:00:00Z").expect("time");
     let next = NewPeriod {
         started_at: at,
         stage: Stage::Exploit,
-        units: 400,
+        units: 400 * k as i64,
         weights: vec![0.9, 0.1],
         summary: serde_json::json!({}),
     };
     store.start_period("b", 1, &next, "test").expect("period 2");
     // Period 2: 90/10 at a 10% base rate. No arm is better in either period.
-    let mut p2 = block("a", 400, 360, 36, 3);
-    p2.push_str(&block("z", 760, 40, 4, 3));
+    let mut p2 = block_logged("a", 400 * k, 360 * k, 36 * k, 3, logged.0);
+    p2.push_str(&block_logged("z", 760 * k, 40 * k, 4 * k, 3, logged.1));
     ingest_str(store, &p2, Format::Jsonl, 500);
 }
 
@@ -120,4 +137,51 @@ fn health_checks_a_bandit_s_srm_against_the_weights_each_period_had() {
         "{:?}",
         b.findings
     );
+}
+
+fn causal(store: &Store) -> liftdeck::app::causal::CausalReport {
+    liftdeck::app::causal::causal_report(store, "b", None, &liftdeck::app::NoProgress)
+        .expect("causal report")
+}
+
+#[test]
+fn the_causal_report_shows_the_stratified_effect_beside_the_weighted_one() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (_, mut store) = temp_db(&dir, "b.db");
+    // Propensities logged as drawn: 0.9/0.1 in period 2.
+    drifting_bandit_logged(&mut store, 1, (0.9, 0.1));
+    let r = causal(&store);
+    let a = &r.outcomes[0].arms[0];
+    let s = a.stratified.expect("stratified effect");
+    let w = a.effect.expect("weighted effect");
+    assert!(
+        s.diff.abs() < 1e-12,
+        "no effect in either period: {}",
+        s.diff
+    );
+    // Hajek weighting by the true propensities removes the bias as well.
+    assert!(w.ipw_diff.abs() < 1e-9, "weighted {}", w.ipw_diff);
+    assert!(!a.disagrees);
+    assert!(r.notes.iter().any(|n| n.contains("stratified effect")));
+    let text = liftdeck::app::causal::format_text(&r);
+    assert!(text.contains("stratified"), "{text}");
+}
+
+#[test]
+fn the_causal_report_says_when_logged_propensities_and_periods_disagree() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (_, mut store) = temp_db(&dir, "b.db");
+    // A storefront that logged 0.5 while drawing 90/10: weighting cannot correct the drift.
+    drifting_bandit_logged(&mut store, 20, (0.5, 0.5));
+    let r = causal(&store);
+    let a = &r.outcomes[0].arms[0];
+    assert!(a.disagrees, "{a:?}");
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.contains("disagree for a on conversion")),
+        "{:?}",
+        r.notes
+    );
+    assert!(liftdeck::app::causal::format_text(&r).contains("DISAGREES"));
 }
