@@ -7,14 +7,15 @@
 //! - `app/`: the use cases, the one place that combines the store with the pure modules,
 //!   including the console's snapshot (`app::snapshot`) and the report options
 //!   (`app::report::options_for`) every caller shares.
-//! - Pure, no I/O and no clock: `stats`, `model`, `causal`, `sim`, `allocation`, `lines` (line
-//!   formats and validation), `format` (the one number format), `text` (escaping for
-//!   terminals).
+//! - Pure, no I/O and no clock: `stats`, `bandit` (policies: statistics and context in, arm
+//!   probabilities out), `model`, `causal`, `sim`, `allocation`, `lines` (line formats and
+//!   validation), `format` (the one number format), `text` (escaping for terminals).
 //! - `store/`: the only module that speaks SQL.
 //! - `domain` (plain types, the rollup's field table) and `clock`.
 
 pub mod allocation;
 pub mod app;
+pub mod bandit;
 pub mod causal;
 pub mod clock;
 pub mod domain;

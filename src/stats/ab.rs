@@ -18,8 +18,10 @@ use super::power::{
     mde_mean, mde_proportion, time_to_decision, units_per_arm_mean, units_per_arm_proportion,
     TestDesign,
 };
+use super::roi::Roi;
 use super::sequential::{self, SequentialConfig};
-use super::srm::{multiple_exposure, srm_check};
+use super::srm::{multiple_exposure, srm_check, SrmCheck};
+use super::stratified::Stratification;
 use serde::Serialize;
 
 /// Settings of one report.
@@ -175,6 +177,29 @@ pub struct AbReport {
     pub guardrails: Vec<GuardrailRow>,
     /// Plain-language notes on anything undefined (no control, no units...).
     pub notes: Vec<String>,
+    /// Present when the per-arm estimates are stratified by allocation period (a bandit
+    /// campaign, [`super::stratified`]): how many periods, which were left out and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stratified: Option<Stratification>,
+}
+
+/// Per-arm figures made outside the pooled rollups (a bandit's period-stratified estimates,
+/// see [`super::stratified::ab_report_stratified`]). Every figure the report derives from an
+/// arm's value and variance (differences, intervals, p-values, confidence sequences, the
+/// Gaussian posterior, P(best)) is then computed from `estimates`, by the same code as a
+/// pooled report; each vector is in the order of the report's arms.
+#[derive(Debug, Clone, Default)]
+pub struct GivenEstimates {
+    /// The arm's rate or mean as shown (before CUPED, as in a pooled report).
+    pub shown: Vec<Option<f64>>,
+    /// What every comparison is made from (CUPED-adjusted when `cuped` is set).
+    pub estimates: Vec<Option<ArmEstimate>>,
+    pub cuped: Option<CupedReport>,
+    pub srm: Option<SrmCheck>,
+    /// Each treatment arm's ROI against control (`None` for control and where undefined).
+    pub roi: Vec<Option<Roi>>,
+    pub notes: Vec<String>,
+    pub stratified: Option<Stratification>,
 }
 
 /// Builds the report for one metric.
@@ -185,6 +210,32 @@ pub fn ab_report(
     arms: &[ArmInput],
     opts: &Options,
 ) -> AbReport {
+    build_report(campaign, control, metric, arms, opts, None)
+}
+
+/// Builds the report for one metric from per-arm estimates made elsewhere (`given`) instead of
+/// the pooled rollups; `arms` still supply the keys, units and counts shown and the power
+/// figures. Unadjusted proportions lose their exact Beta posterior (it needs pooled counts):
+/// the Gaussian model of the given estimates is used, as for CUPED.
+pub fn ab_report_given(
+    campaign: &str,
+    control: Option<&str>,
+    metric: Metric,
+    arms: &[ArmInput],
+    opts: &Options,
+    given: &GivenEstimates,
+) -> AbReport {
+    build_report(campaign, control, metric, arms, opts, Some(given))
+}
+
+fn build_report(
+    campaign: &str,
+    control: Option<&str>,
+    metric: Metric,
+    arms: &[ArmInput],
+    opts: &Options,
+    given: Option<&GivenEstimates>,
+) -> AbReport {
     let mut notes = Vec::new();
     let control_index = control.and_then(|c| arms.iter().position(|a| a.key == c));
     if control_index.is_none() {
@@ -192,7 +243,9 @@ pub fn ab_report(
     }
     let units: Vec<u64> = arms.iter().map(|a| a.rollup.units.max(0) as u64).collect();
     let weights: Vec<f64> = arms.iter().map(|a| a.weight).collect();
-    let srm = srm_check(&units, &weights);
+    let srm = given
+        .and_then(|g| g.srm)
+        .unwrap_or_else(|| srm_check(&units, &weights));
     let conflicted: u64 = arms
         .iter()
         .map(|a| a.rollup.conflicted_units.max(0) as u64)
@@ -202,25 +255,36 @@ pub fn ab_report(
         .iter()
         .map(|a| metric_stats(metric, &a.rollup))
         .collect();
-    let cuped_fit = if opts.cuped {
+    let cuped_fit = if opts.cuped && given.is_none() {
         cuped(metric, arms)
     } else {
         None
     };
-    if opts.cuped && cuped_fit.is_none() {
+    if opts.cuped && given.is_none() && cuped_fit.is_none() {
         notes.push(format!(
             "CUPED not applied: {} needs a pre_value covariate with spread",
             metric.name()
         ));
     }
-    let estimates: Vec<Option<ArmEstimate>> = match &cuped_fit {
-        Some(fit) => fit.estimates.clone(),
-        None => stats.iter().map(arm_estimate).collect(),
+    let mut estimates: Vec<Option<ArmEstimate>> = match (given, &cuped_fit) {
+        (Some(g), _) => g.estimates.clone(),
+        (None, Some(fit)) => fit.estimates.clone(),
+        (None, None) => stats.iter().map(arm_estimate).collect(),
+    };
+    // One estimate per arm, whatever the caller gave.
+    estimates.resize(arms.len(), None);
+    // Given estimates (like CUPED's) are not the pooled counts: the comparisons take the
+    // normal reference on them and the Gaussian posterior, never pooled Wald/Welch/Beta.
+    let adjusted = cuped_fit.is_some() || given.is_some();
+    let shown = |i: usize, pooled: Option<f64>| match given {
+        Some(g) => g.shown.get(i).copied().flatten(),
+        None => pooled,
     };
     let mut rows: Vec<ArmRow> = arms
         .iter()
         .zip(&stats)
-        .map(|(a, s)| {
+        .enumerate()
+        .map(|(i, (a, s))| {
             let mut row = ArmRow {
                 key: a.key.clone(),
                 units: a.rollup.units,
@@ -229,15 +293,15 @@ pub fn ab_report(
             match s {
                 MetricStats::Proportion(p) => {
                     row.conversions = Some(p.x as i64);
-                    row.rate = p.rate();
+                    row.rate = shown(i, p.rate());
                 }
                 MetricStats::Mean(m) => {
                     row.sum = Some(m.sum);
-                    row.mean = m.mean();
+                    row.mean = shown(i, m.mean());
                 }
                 MetricStats::Ratio(r) => {
                     row.sum = Some(r.sum_y);
-                    row.mean = r.ratio();
+                    row.mean = shown(i, r.ratio());
                 }
             }
             row
@@ -253,7 +317,7 @@ pub fn ab_report(
                 &mut rows[i],
                 (&stats[ci], &stats[i]),
                 (estimates[ci], estimates[i]),
-                cuped_fit.is_some(),
+                adjusted,
                 (total_units, arms.len()),
                 metric,
                 opts,
@@ -264,16 +328,17 @@ pub fn ab_report(
             if i == ci {
                 continue;
             }
-            if let Some(r) =
-                super::roi::roi_vs_control(&arms[ci].rollup, &arms[i].rollup, opts.alpha)
-            {
+            let roi = match given {
+                Some(g) => g.roi.get(i).copied().flatten(),
+                None => super::roi::roi_vs_control(&arms[ci].rollup, &arms[i].rollup, opts.alpha),
+            };
+            if let Some(r) = roi {
                 row.roi = Some(r.roi);
                 row.roi_ci_low = Some(r.ci.low);
                 row.roi_ci_high = Some(r.ci.high);
             }
         }
     }
-    let adjusted = cuped_fit.is_some();
     fill_prob_best(
         &mut rows,
         &stats,
@@ -331,14 +396,14 @@ pub fn ab_report(
             multiple_exposure_units: conflicted,
             multiple_exposure_flag: me.flagged,
         },
-        cuped: cuped_fit.map(|fit| CupedReport {
-            theta: fit.theta,
-            variance_reduction: fit.variance_reduction,
-            method: match stats.first() {
-                Some(MetricStats::Ratio(_)) => "linearised_ratio",
-                _ => "regression",
-            },
-        }),
+        cuped: match given {
+            Some(g) => g.cuped.clone(),
+            None => cuped_fit.map(|fit| CupedReport {
+                theta: fit.theta,
+                variance_reduction: fit.variance_reduction,
+                method: cuped_method(metric),
+            }),
+        },
         power: PowerReport {
             mde_rel,
             units_per_arm: per_arm,
@@ -349,7 +414,20 @@ pub fn ab_report(
         },
         arms: rows,
         guardrails: Vec::new(),
-        notes,
+        notes: notes
+            .into_iter()
+            .chain(given.iter().flat_map(|g| g.notes.iter().cloned()))
+            .collect(),
+        stratified: given.and_then(|g| g.stratified.clone()),
+    }
+}
+
+/// How CUPED adjusts a metric: regression for means and proportions, the linearised ratio
+/// for CTR and AOV.
+pub fn cuped_method(metric: Metric) -> &'static str {
+    match metric {
+        Metric::Ctr | Metric::Aov => "linearised_ratio",
+        _ => "regression",
     }
 }
 
@@ -378,14 +456,29 @@ pub fn add_guardrails(
     margin: f64,
     alpha: f64,
 ) {
+    let pooled = |metric: Metric| -> Vec<Option<ArmEstimate>> {
+        arms.iter()
+            .map(|a| arm_estimate(&metric_stats(metric, &a.rollup)))
+            .collect()
+    };
+    add_guardrails_given(report, metrics, arms, (margin, alpha), pooled);
+}
+
+/// [`add_guardrails`] with each guardrail metric's per-arm estimates made elsewhere (a
+/// bandit's period-stratified estimates), in the order of `arms`.
+pub fn add_guardrails_given(
+    report: &mut AbReport,
+    metrics: &[Metric],
+    arms: &[ArmInput],
+    (margin, alpha): (f64, f64),
+    estimates_of: impl Fn(Metric) -> Vec<Option<ArmEstimate>>,
+) {
     let Some(ci) = arms.iter().position(|a| a.key == report.control) else {
         return;
     };
     for &metric in metrics {
-        let stats: Vec<MetricStats> = arms
-            .iter()
-            .map(|a| metric_stats(metric, &a.rollup))
-            .collect();
+        let estimates = estimates_of(metric);
+        let estimate = |i: usize| estimates.get(i).copied().flatten();
         let direction = if metric.higher_is_better() {
             Direction::HigherIsBetter
         } else {
@@ -395,7 +488,7 @@ pub fn add_guardrails(
             if i == ci {
                 continue;
             }
-            let pair = arm_estimate(&stats[ci]).zip(arm_estimate(&stats[i]));
+            let pair = estimate(ci).zip(estimate(i));
             // Tested on the absolute difference so a control at zero (cost of no offer) still
             // has a defined test; the relative margin is converted at the control's value.
             let check = pair.and_then(|(c, t)| {

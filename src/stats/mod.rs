@@ -6,6 +6,7 @@
 //! - `sequential`: always-valid confidence sequences and mSPRT p-values (safe under peeking).
 //! - `cuped`: regression adjustment with the pre-period covariate, for means and ratios.
 //! - `srm`: sample-ratio-mismatch chi-square test.
+//! - `stratified`: per-arm estimates of a bandit campaign stratified by allocation period.
 //! - `power`: sample size and minimum detectable effect.
 //! - `multiple`: Holm-Bonferroni and Benjamini-Hochberg adjustments.
 //! - `normal`: the standard normal distribution function and density from one `exp`.
@@ -22,3 +23,4 @@ pub mod power;
 pub mod roi;
 pub mod sequential;
 pub mod srm;
+pub mod stratified;

@@ -21,7 +21,7 @@ pub struct ChiSquareFit {
     pub statistic: f64,
     pub df: usize,
     pub p_value: f64,
-    /// `total · weight_i / Σweights` per arm.
+    /// The expected count per arm (`total · weight_i / Σweights` for configured weights).
     pub expected: Vec<f64>,
 }
 
@@ -42,6 +42,20 @@ pub fn chi_square_fit(observed: &[u64], weights: &[f64]) -> Option<ChiSquareFit>
         return None;
     }
     let expected: Vec<f64> = weights.iter().map(|w| total * w / weight_sum).collect();
+    chi_square_expected(observed, expected)
+}
+
+/// Pearson chi-square of `observed` counts against `expected` counts given directly (a
+/// bandit's Σ_p units_p · weight_{arm,p}), df = arms - 1. `None` under the same rules as
+/// [`chi_square_fit`]: fewer than two arms, lengths differ, no units, or an expected count
+/// that is not positive and finite.
+pub fn chi_square_expected(observed: &[u64], expected: Vec<f64>) -> Option<ChiSquareFit> {
+    if observed.len() < 2 || observed.len() != expected.len() {
+        return None;
+    }
+    if !expected.iter().all(|e| e.is_finite() && *e > 0.0) || observed.iter().all(|&o| o == 0) {
+        return None;
+    }
     let statistic: f64 = observed
         .iter()
         .zip(&expected)
@@ -80,7 +94,18 @@ pub struct SrmCheck {
 
 /// SRM check of units per arm against configured weights.
 pub fn srm_check(observed: &[u64], weights: &[f64]) -> SrmCheck {
-    let Some(fit) = chi_square_fit(observed, weights) else {
+    verdict(observed, chi_square_fit(observed, weights))
+}
+
+/// SRM check of units per arm against expected counts given directly: for a bandit, each
+/// arm's Σ over allocation periods of the period's units times the arm's weight in it.
+pub fn srm_check_expected(observed: &[u64], expected: Vec<f64>) -> SrmCheck {
+    verdict(observed, chi_square_expected(observed, expected))
+}
+
+/// The alarm rule shared by both checks: no alarm until every arm has enough units.
+fn verdict(observed: &[u64], fit: Option<ChiSquareFit>) -> SrmCheck {
+    let Some(fit) = fit else {
         return SrmCheck {
             p_value: None,
             alarm: false,
@@ -175,6 +200,23 @@ mod tests {
     fn one_unit_in_one_arm_is_defined() {
         let fit = chi_square_fit(&[1, 0], &[1.0, 1.0]);
         assert!(fit.is_some_and(|f| (f.statistic - 1.0).abs() < 1e-12 && f.p_value.is_finite()));
+    }
+
+    #[test]
+    fn expected_counts_given_directly_match_the_weights_form() {
+        // Proportional expected counts are the configured-weights test exactly.
+        let (obs, w) = ([480_u64, 520, 1010], [1.0, 1.0, 2.0]);
+        let by_weights = chi_square_fit(&obs, &w).expect("defined");
+        let expected: Vec<f64> = w.iter().map(|w| 2010.0 * w / 4.0).collect();
+        let direct = chi_square_expected(&obs, expected).expect("defined");
+        assert!((by_weights.statistic - direct.statistic).abs() < 1e-12);
+        assert!((by_weights.p_value - direct.p_value).abs() < 1e-15);
+        for bad in [vec![10.0, 0.0], vec![10.0, f64::NAN], vec![10.0]] {
+            assert_eq!(chi_square_expected(&[5, 5], bad), None);
+        }
+        assert_eq!(chi_square_expected(&[0, 0], vec![1.0, 1.0]), None);
+        assert!(!srm_check_expected(&[7, 0], vec![3.5, 3.5]).alarm);
+        assert!(srm_check_expected(&[100, 8], vec![54.0, 54.0]).alarm);
     }
 
     #[test]

@@ -38,6 +38,7 @@ mod stats_verify_bayes;
 mod stats_verify_cuped_power;
 mod stats_verify_multiple_roi_ratio;
 mod store_schema;
+mod stratified;
 mod terminal_safety;
 #[allow(dead_code)]
 mod verify_support;
