@@ -7,15 +7,16 @@
 //! and from `liftdeck bandit update` (cron). The clock is the env's; nothing reads the wall clock.
 
 mod board;
-mod policy_shim;
+mod contextual;
 
 pub use board::{board, BanditBoard, BoardArm, BoardPeriod};
+pub use contextual::ContextModel;
 
 use super::{AppError, Env, Result};
+use crate::bandit as policy;
 use crate::domain::{BanditConfig, Campaign, CampaignKind, Micros, RewardKind, Status};
 use crate::store::{NewPeriod, PeriodRow, Stage, Store, StoreError};
 use policy::{ArmPosterior, ArmStats};
-use policy_shim as policy;
 use serde::Serialize;
 
 const MICROS_PER_SEC: i64 = 1_000_000;
@@ -260,7 +261,14 @@ pub fn plan_update(
     if !force && stage == current.stage && same_weights(&weights, &current.weights) {
         return Ok(Err(NoUpdate::Unchanged));
     }
-    let summary = summary(&inputs, &posterior, leader, winner, update_index);
+    let mut summary = summary(&inputs, &posterior, leader, winner, update_index);
+    if explored && inputs.config.policy.is_contextual() {
+        let model = contextual::fit(store, key, &inputs.config, inputs.reward, &inputs.arm_keys)?;
+        if let Some(model) = model {
+            summary["model"] = serde_json::to_value(model)
+                .map_err(|e| AppError::Invalid(format!("context model: {e}")))?;
+        }
+    }
     Ok(Ok(PlannedUpdate {
         campaign: key.to_string(),
         after: current.period,
@@ -366,11 +374,21 @@ pub fn set_config(
 /// probabilities the current period's model gives `context`. What `assign` and the simulated
 /// traffic draw with, and so the propensity they log.
 pub fn unit_probabilities(
-    _store: &Store,
-    _campaign: &Campaign,
+    store: &Store,
+    campaign: &Campaign,
     arms: &[crate::domain::Arm],
-    _context: &serde_json::Map<String, serde_json::Value>,
+    context: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<Vec<f64>> {
+    let config = campaign.spec.bandit.clone().unwrap_or_default();
+    if campaign.spec.kind == CampaignKind::Bandit && config.policy.is_contextual() {
+        let period = store.current_period(&campaign.spec.key)?;
+        if let Some(model) = ContextModel::from_summary(&period.summary) {
+            if model.arms.len() == arms.len() {
+                return Ok(model.probabilities(&config, context));
+            }
+        }
+    }
+    // No model yet (explore) or a context-free policy: the weights in force.
     let total: f64 = arms.iter().map(|a| a.weight).sum();
     Ok(arms
         .iter()
@@ -407,6 +425,9 @@ pub struct CurrentWeights {
     /// Whether the weights depend on the unit's context.
     pub contextual: bool,
     pub note: Option<String>,
+    /// For a contextual policy, the stored model a storefront could score units with
+    /// (`ContextModel`: encoder, per-arm θ and L⁻¹); `None` otherwise or before the first fit.
+    pub model: Option<ContextModel>,
 }
 
 pub fn current_weights(store: &Store, key: &str) -> Result<CurrentWeights> {
@@ -414,7 +435,13 @@ pub fn current_weights(store: &Store, key: &str) -> Result<CurrentWeights> {
     let period = store.current_period(key)?;
     let config = campaign.spec.bandit.clone().unwrap_or_default();
     let contextual = campaign.spec.kind == CampaignKind::Bandit && config.policy.is_contextual();
+    let model = if contextual {
+        ContextModel::from_summary(&period.summary)
+    } else {
+        None
+    };
     Ok(CurrentWeights {
+        model,
         campaign: key.to_string(),
         status: campaign.status,
         period: period.period,
@@ -427,7 +454,8 @@ pub fn current_weights(store: &Store, key: &str) -> Result<CurrentWeights> {
             format!(
                 "policy {} gives each unit its own probabilities from its context; these weights \
                  are the period's context-free summary, not what a unit is drawn with: call \
-                 `liftdeck assign {key} UNIT --context ...` for each decision",
+                 `liftdeck assign {key} UNIT --context ...` for each decision, or score the unit \
+                 with `model` exactly as assign does and log that probability",
                 config.policy
             )
         }),

@@ -61,6 +61,19 @@ fn running(store: &mut Store, env: &Env, spec: &CampaignSpec) {
 /// `n` units on arm `arm` stamped now, the first `buyers` of them converting; straight through
 /// the store (no allocation update runs), so each test decides when the loop runs.
 fn units(store: &mut Store, env: &Env, key: &str, arm: usize, n: usize, buyers: usize) {
+    units_in(store, env, key, arm, n, buyers, Default::default());
+}
+
+/// `units` with a context on every assignment.
+fn units_in(
+    store: &mut Store,
+    env: &Env,
+    key: &str,
+    arm: usize,
+    n: usize,
+    buyers: usize,
+    context: serde_json::Map<String, serde_json::Value>,
+) {
     static BATCH: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let now = env.clock.now();
     let batch = BATCH.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -73,7 +86,7 @@ fn units(store: &mut Store, env: &Env, key: &str, arm: usize, n: usize, buyers: 
             unit: unit.clone(),
             arm: format!("a{arm}"),
             propensity: 0.5,
-            context: Default::default(),
+            context: context.clone(),
             ts: now,
         }));
         if i < buyers {
@@ -561,4 +574,71 @@ fn the_demo_bandit_moves_its_weight_to_the_profitable_arms() {
     assert!(profit[best] - profit[leader] < 0.15, "leader {leader}");
     let sum: f64 = board.arms.iter().map(|a| a.weight).sum();
     assert!((sum - 1.0).abs() < 1e-9);
+}
+
+#[test]
+fn a_contextual_bandit_draws_each_unit_from_its_context_and_logs_that_probability() {
+    use liftdeck::app::bandit::ContextModel;
+    let dir = tempfile::tempdir().expect("dir");
+    let (_, mut store) = temp_db(&dir, "ctx.db");
+    let env = test_env();
+    let key = "ctx";
+    let config = BanditConfig {
+        policy: liftdeck::domain::PolicyKind::LinTs,
+        context_fields: vec!["device".into()],
+        ..quick()
+    };
+    running(&mut store, &env, &spec(key, &[1.0, 1.0], config.clone()));
+    let device = |d: &str| {
+        let mut m = serde_json::Map::new();
+        m.insert("device".into(), d.into());
+        m
+    };
+    // Mobile shoppers buy on arm 0, desktop shoppers on arm 1.
+    units_in(&mut store, &env, key, 0, 200, 100, device("mobile"));
+    units_in(&mut store, &env, key, 1, 200, 10, device("mobile"));
+    units_in(&mut store, &env, key, 0, 200, 10, device("desktop"));
+    units_in(&mut store, &env, key, 1, 200, 100, device("desktop"));
+    let period = started(bandit::update(&mut store, &env, key, true).expect("update"));
+    let model = ContextModel::from_summary(&period.summary).expect("the period stores its model");
+    let config = store
+        .campaign(key)
+        .expect("c")
+        .0
+        .spec
+        .bandit
+        .expect("config");
+    let mobile = model.probabilities(&config, &device("mobile"));
+    let desktop = model.probabilities(&config, &device("desktop"));
+    assert_distribution(&mobile, config.floor_or_default());
+    assert!(
+        mobile[0] > 0.9 && desktop[1] > 0.9,
+        "{mobile:?} {desktop:?}"
+    );
+    for (i, d) in ["mobile", "desktop", "mobile", "desktop"]
+        .iter()
+        .enumerate()
+    {
+        let got = app::assign(&mut store, &env, key, &format!("c{i}"), device(d)).expect("assign");
+        let Assignment::Arm {
+            arm, propensity, ..
+        } = got
+        else {
+            panic!("excluded");
+        };
+        let expected = model.probabilities(&config, &device(d));
+        let index: usize = arm[1..].parse().expect("index");
+        assert!(
+            (propensity - expected[index]).abs() < 1e-12,
+            "{d} on {arm}: logged {propensity}, model {}",
+            expected[index]
+        );
+    }
+    let w = bandit::current_weights(&store, key).expect("weights");
+    assert!(w.contextual && w.note.is_some());
+    assert_eq!(
+        w.model.as_ref(),
+        Some(&model),
+        "a storefront gets the model assign uses"
+    );
 }
