@@ -8,7 +8,7 @@ mod cli;
 use anyhow::Result;
 use clap::Parser;
 use cli::exit::{self, CliError};
-use cli::{bench, campaign, feed, jobs, ops, report, Cli, Command, Session};
+use cli::{bandit, bench, campaign, feed, jobs, ops, report, Cli, Command, Session};
 use liftdeck::app::Env;
 use std::process::ExitCode;
 
@@ -72,6 +72,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Demo(args) => ops::demo(s, &env, args, &cli.theme),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Report(cmd) => report::run(s, &env, cmd),
+        Command::Bandit(cmd) => bandit::run(s, &env, cmd),
         Command::Train(args) => jobs::train(s, &env, args),
         Command::Forecast(args) => jobs::forecast(s, &env, args),
         Command::Power(args) => report::power(args),

@@ -2,7 +2,10 @@
 
 use super::traffic::{apply_records, TrafficSource};
 use super::{create_campaign, set_status, Env, Result};
-use crate::domain::{ArmSpec, CampaignKind, CampaignSpec, Micros, Offer, Status};
+use crate::domain::{
+    ArmSpec, BanditConfig, CampaignKind, CampaignSpec, Micros, Offer, PolicyKind, RewardKind,
+    Status,
+};
 use crate::sim::arm_truth;
 use crate::store::{ArmSummary, Store, StoreError};
 use std::path::Path;
@@ -45,18 +48,21 @@ pub fn demo_specs(seed: u64) -> Vec<CampaignSpec> {
             ],
             1,
         ),
-        base(
-            DEMO_KEYS[1],
-            "How deep a discount pays",
-            CampaignKind::Bandit,
-            vec![
-                arm("control", 25.0, Offer::None),
-                arm("d5", 25.0, Offer::Discount { pct: 5.0 }),
-                arm("d10", 25.0, Offer::Discount { pct: 10.0 }),
-                arm("d20", 25.0, Offer::Discount { pct: 20.0 }),
-            ],
-            2,
-        ),
+        CampaignSpec {
+            bandit: Some(demo_bandit()),
+            ..base(
+                DEMO_KEYS[1],
+                "How deep a discount pays",
+                CampaignKind::Bandit,
+                vec![
+                    arm("control", 25.0, Offer::None),
+                    arm("d5", 25.0, Offer::Discount { pct: 5.0 }),
+                    arm("d10", 25.0, Offer::Discount { pct: 10.0 }),
+                    arm("d20", 25.0, Offer::Discount { pct: 20.0 }),
+                ],
+                2,
+            )
+        },
         base(
             DEMO_KEYS[2],
             "Recommended items on the home page",
@@ -68,6 +74,22 @@ pub fn demo_specs(seed: u64) -> Vec<CampaignSpec> {
             3,
         ),
     ]
+}
+
+/// How the demo's discount-depth bandit learns: Thompson sampling on profit (revenue minus the
+/// discount), so the deep discount that converts most but earns least loses its traffic, on a
+/// schedule short enough to watch: uniform for 100 units per arm and 30 s, then an update every
+/// 15 s (or 2,000 units).
+pub fn demo_bandit() -> BanditConfig {
+    BanditConfig {
+        policy: PolicyKind::Thompson,
+        reward: Some(RewardKind::Profit),
+        update_every_units: Some(2_000),
+        update_every_secs: Some(15),
+        explore_min_units: Some(100),
+        explore_min_secs: Some(30),
+        ..BanditConfig::default()
+    }
 }
 
 /// Creates the demo campaigns that are missing and starts any that are not running.
@@ -102,7 +124,9 @@ pub fn demo_traffic(store: &Store, seed: u64, run: u64) -> Result<TrafficSource>
 }
 
 /// Runs `seconds` of simulated traffic at `rate` shoppers per second on the env's clock,
-/// one batch per simulated second, without sleeping. Returns records applied.
+/// one batch per simulated second, without sleeping; after each second the bandits among the
+/// campaigns get their allocation update when due, and the traffic draws with the new weights
+/// from then on. Returns records applied.
 pub fn pump_simulated(
     store: &mut Store,
     env: &Env,
@@ -111,14 +135,80 @@ pub fn pump_simulated(
     rate: u64,
 ) -> Result<u64> {
     let mut applied = 0;
+    let bandits = bandit_keys(store)?;
     for _ in 0..seconds {
         let now: Micros = env.clock.now();
         let records = traffic.generate(rate as usize, now, 1_000_000);
         let outcome = apply_records(store, "demo", &env.actor, now, records)?;
         applied += outcome.accepted;
         env.clock.advance(1_000_000);
+        // The second's shoppers are all stamped before the new clock, so a period started now
+        // holds none of them: each unit is logged in the period whose weights drew it.
+        learn(store, env, traffic, &bandits)?;
     }
     Ok(applied)
+}
+
+/// The demo campaigns that learn.
+fn bandit_keys(store: &Store) -> Result<Vec<String>> {
+    let mut keys = Vec::new();
+    for key in DEMO_KEYS {
+        if store.campaign(key)?.0.spec.kind == CampaignKind::Bandit {
+            keys.push(key.to_string());
+        }
+    }
+    Ok(keys)
+}
+
+/// One step of the allocation loop for the demo's bandits; reloads the traffic's weights when
+/// a period started.
+pub fn learn(
+    store: &mut Store,
+    env: &Env,
+    traffic: &mut TrafficSource,
+    bandits: &[String],
+) -> Result<()> {
+    if super::bandit::update_due(store, env, bandits)? > 0 {
+        traffic.reload(store)?;
+    }
+    Ok(())
+}
+
+/// The live demo's past: `history` of traffic at `rate` shoppers per second before `now`,
+/// played in `step`-long slices on a virtual clock with the allocation loop between slices, as
+/// if the console had been running. Events not yet due at `now` stay held in the returned
+/// feed, which carries on from `now`. The console then opens on a bandit that has been
+/// learning for `history`, with its periods and their weights already on the chart.
+pub fn play_history(
+    store: &mut Store,
+    actor: &str,
+    source: TrafficSource,
+    now: Micros,
+    history: Micros,
+    rate: u64,
+    step: Micros,
+) -> Result<super::traffic::LiveTraffic> {
+    let start = now.saturating_sub(history.max(0));
+    let env = Env {
+        clock: crate::clock::Clock::virtual_at(start),
+        actor: actor.to_string(),
+    };
+    let bandits = bandit_keys(store)?;
+    let mut live = super::traffic::LiveTraffic::new(source, start);
+    let step = step.max(1);
+    let mut t = start;
+    while t < now {
+        let next = (t + step).min(now);
+        let shoppers = (rate as i128 * (next - t) as i128 / 1_000_000) as usize;
+        env.clock.advance(next - t);
+        let records = live.due(shoppers, next);
+        apply_records(store, "demo", actor, next, records)?;
+        if super::bandit::update_due(store, &env, &bandits)? > 0 {
+            live.reload(store)?;
+        }
+        t = next;
+    }
+    Ok(live)
 }
 
 /// The per-arm summary table printed by `demo --headless`, with the simulator's true rates.

@@ -192,6 +192,7 @@ pub fn ingest_with(
                     let batch = parsed_rx.recv().map_err(|_| parser_stopped())?;
                     in_flight -= 1;
                     summary.lines += batch.lines.len() as u64;
+                    let touched = assigned_campaigns(&batch.parsed);
                     let items = batch
                         .lines
                         .iter()
@@ -204,6 +205,7 @@ pub fn ingest_with(
                         .collect();
                     ingestor.set_clock(batch.now);
                     summary.absorb(ingestor.apply(items)?);
+                    super::bandit::update_due(ingestor.store(), env, &touched)?;
                     progress(&summary);
                 }
                 // Ends the parser's loop; the scope then joins it.
@@ -286,6 +288,7 @@ pub fn ingest_with(
                     break;
                 }
                 summary.lines += raw.len() as u64;
+                let touched = assigned_campaigns(&parsed);
                 let items = raw
                     .iter()
                     .zip(parsed)
@@ -297,6 +300,7 @@ pub fn ingest_with(
                     .collect();
                 ingestor.set_clock(now);
                 summary.absorb(ingestor.apply(items)?);
+                super::bandit::update_due(ingestor.store(), env, &touched)?;
                 progress(&summary);
             }
             if let Some(e) = fatal {
@@ -305,6 +309,19 @@ pub fn ingest_with(
         }
     }
     Ok(summary)
+}
+
+/// The campaigns a batch assigns units in, once each: the bandits among them may be due an
+/// allocation update once the batch commits (one check per campaign per batch).
+fn assigned_campaigns(parsed: &[std::result::Result<IngestRecord, LineError>]) -> Vec<String> {
+    let keys: std::collections::BTreeSet<&str> = parsed
+        .iter()
+        .filter_map(|p| match p {
+            Ok(IngestRecord::Assignment(a)) => Some(a.campaign.as_str()),
+            _ => None,
+        })
+        .collect();
+    keys.into_iter().map(str::to_string).collect()
 }
 
 /// Bounds the memory of a CSV read: the csv reader holds a record whole, and a record can

@@ -1,6 +1,7 @@
 //! Use cases: the one place that combines the store with the pure modules. The CLI, the
 //! console, replays and the demo all go through here, so they behave the same.
 
+pub mod bandit;
 pub mod bench;
 pub mod bench_aa;
 pub mod causal;
@@ -125,7 +126,9 @@ impl Env {
 }
 
 pub fn create_campaign(store: &mut Store, env: &Env, spec: &CampaignSpec) -> Result<i64> {
-    spec.validate().map_err(AppError::Invalid)?;
+    spec.validate()
+        .and_then(|_| bandit::check_spec(spec))
+        .map_err(AppError::Invalid)?;
     Ok(store.create_campaign(spec, env.clock.now(), &env.actor)?)
 }
 
@@ -176,8 +179,11 @@ pub enum Assignment {
     Excluded,
 }
 
-/// Assigns a unit: the stored assignment if there is one, else the hash decision, stored with
-/// its propensity through the same path as ingested assignment lines (so rollups stay right).
+/// Assigns a unit: the stored assignment if there is one (a unit keeps its first arm), else the
+/// hash decision by the weights in force now (for a contextual bandit, the probabilities its
+/// current model gives this unit's context), stored with that exact probability as its
+/// propensity through the same path as ingested assignment lines (so rollups and the period
+/// stay right).
 pub fn assign(
     store: &mut Store,
     env: &Env,
@@ -207,7 +213,16 @@ pub fn assign(
             new: false,
         });
     }
-    let weights: Vec<f64> = arms.iter().map(|a| a.weight).collect();
+    // A bandit whose schedule came round learns before it decides, so a storefront that only
+    // calls `assign` gets a learning campaign without a cron job.
+    let (campaign, arms) = if campaign.spec.kind == crate::domain::CampaignKind::Bandit
+        && bandit::update_if_due(store, env, key)?.is_some()
+    {
+        store.campaign(key)?
+    } else {
+        (campaign, arms)
+    };
+    let weights = bandit::unit_probabilities(store, &campaign, &arms, &context)?;
     let Bucket::Arm { index, propensity } =
         bucket(campaign.spec.seed, unit, campaign.spec.traffic, &weights)
     else {

@@ -196,6 +196,12 @@ impl LiveTraffic {
     pub fn held(&self) -> usize {
         self.held.len()
     }
+
+    /// Shoppers from now on are drawn with the store's current weights and statuses (after a
+    /// bandit's update); records already generated keep the weights they were drawn with.
+    pub fn reload(&mut self, store: &Store) -> Result<()> {
+        self.source.reload(store)
+    }
 }
 
 /// Money arrives in cents from a real shop; rounding keeps exports exact in decimal text.

@@ -113,6 +113,9 @@ pub struct CreateArgs {
     key: String,
     #[command(flatten)]
     def: DefinitionArgs,
+    /// How a `--kind bandit` campaign learns (see `liftdeck bandit set --help`).
+    #[command(flatten, next_help_heading = "Bandit")]
+    bandit: super::bandit::BanditFlags,
     #[command(flatten)]
     out: JsonFlag,
 }
@@ -191,10 +194,24 @@ fn create(session: &Session, env: &Env, a: CreateArgs) -> Result<ExitCode> {
     };
     let arms = parse_arms(arms, &d.offer)?;
     let control = d.control.or_else(|| arms.first().map(|x| x.key.clone()));
+    let kind = parse_kind(d.kind.as_deref().unwrap_or("ab"))?;
+    let bandit = match (a.bandit.any(), kind) {
+        (false, _) => None,
+        (true, CampaignKind::Bandit) => {
+            let mut config = liftdeck::domain::BanditConfig::default();
+            a.bandit.apply(&mut config);
+            Some(config)
+        }
+        (true, CampaignKind::Ab) => {
+            return Err(usage!(
+                "--policy, --reward and the other bandit settings need --kind bandit"
+            ))
+        }
+    };
     let spec = CampaignSpec {
         name: d.name.unwrap_or_else(|| a.key.clone()),
         key: a.key,
-        kind: parse_kind(d.kind.as_deref().unwrap_or("ab"))?,
+        kind,
         arms,
         control,
         traffic: d.traffic.unwrap_or(1.0),
@@ -208,10 +225,11 @@ fn create(session: &Session, env: &Env, a: CreateArgs) -> Result<ExitCode> {
             guardrail_margin: d.guardrail_margin,
         },
         seed: d.seed.unwrap_or_else(rand::random),
-        bandit: None,
+        bandit,
     };
     // A definition that cannot be created must not leave a new, empty database behind.
     spec.validate()
+        .and_then(|_| app::bandit::check_spec(&spec))
         .map_err(|e| anyhow::Error::from(app::AppError::Invalid(e)))?;
     let mut store = session.open_or_create()?;
     app::create_campaign(&mut store, env, &spec)?;

@@ -6,6 +6,7 @@
 //! `liftdeck::app` (or the store and stats for read-only views) and print; the work is in the
 //! library, so the console, replays and tests reach the same code without the CLI.
 
+pub mod bandit;
 pub mod bench;
 pub mod campaign;
 pub mod exit;
@@ -87,6 +88,10 @@ pub enum Command {
     /// Reports on a campaign's results.
     #[command(subcommand)]
     Report(report::ReportCmd),
+    /// Bandit campaigns: the leaderboard, the weights to draw from, the allocation update and
+    /// how a campaign learns.
+    #[command(subcommand)]
+    Bandit(bandit::BanditCmd),
     /// Retrain the campaign's conversion model and store it as a new version.
     Train(jobs::TrainArgs),
     /// Project what shipping each arm to all traffic would earn over the coming days.
@@ -128,6 +133,7 @@ impl Command {
                 C::Start { .. } | C::Pause { .. } | C::Stop { .. } | C::Edit(_) | C::Delete { .. },
             )
             | Command::Assign(_)
+            | Command::Bandit(bandit::BanditCmd::Update(_) | bandit::BanditCmd::Set(_))
             | Command::Train(_)
             | Command::Bench(_) => DbUse::Write,
             Command::Console
@@ -137,6 +143,7 @@ impl Command {
             | Command::Rejects(_)
             | Command::Health(_)
             | Command::Report(_)
+            | Command::Bandit(bandit::BanditCmd::Show { .. } | bandit::BanditCmd::Weights { .. })
             | Command::Forecast(_) => DbUse::Read,
             Command::Replay(_) | Command::Power(_) => DbUse::None,
         }
@@ -167,6 +174,12 @@ impl Command {
             Command::Replay(_) => "replay",
             Command::Power(_) => "power",
             Command::Report(_) => "report",
+            Command::Bandit(b) => match b {
+                bandit::BanditCmd::Show { .. } => "bandit show",
+                bandit::BanditCmd::Weights { .. } => "bandit weights",
+                bandit::BanditCmd::Update(_) => "bandit update",
+                bandit::BanditCmd::Set(_) => "bandit set",
+            },
             Command::Train(_) => "train",
             Command::Forecast(_) => "forecast",
             Command::Bench(_) => "bench",

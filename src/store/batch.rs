@@ -184,6 +184,12 @@ impl<'s> Ingestor<'s> {
         self.limits = limits;
     }
 
+    /// The store between batches (`apply` leaves no transaction open), for work that follows
+    /// a commit within the run, such as a bandit's allocation update.
+    pub fn store(&mut self) -> &mut Store {
+        self.store
+    }
+
     /// Applies a batch: every valid line and every reject of the batch is committed together,
     /// or nothing is, unless the batch holds the write lock longer than `max_hold`; then it
     /// commits in parts, each one consistent (rollups, totals and rejects of its lines).

@@ -2,6 +2,7 @@
 //! mode) and offers typed operations on campaigns, assignments, events and rollups.
 //! Every statement is parameterised; identifiers are never built from input.
 
+mod bandit_reads;
 mod batch;
 mod campaigns;
 mod jobs;
@@ -14,6 +15,7 @@ mod settings;
 mod write_lock;
 
 pub use crate::domain::ArmRollup;
+pub use bandit_reads::LoggedAssignment;
 pub use batch::{BatchOutcome, IngestItem, Ingestor, WriteLimits};
 pub use campaigns::AuditEntry;
 pub use jobs::{JobRow, UnitRow};

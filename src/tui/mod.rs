@@ -44,7 +44,7 @@ pub fn screen_text(app: &App, w: u16, h: u16) -> String {
         .join("\n")
 }
 
-use crate::app::demo::{demo_traffic, ensure_campaigns};
+use crate::app::demo::{demo_traffic, ensure_campaigns, play_history};
 use crate::app::snapshot::Focus;
 use crate::app::traffic::{apply_records, LiveTraffic};
 use crate::app::Env;
@@ -180,6 +180,9 @@ fn data_thread(
 /// 24,000 shoppers, applied by the feed thread while the console draws its first frames.
 const DEMO_HISTORY: Micros = 10 * 60 * 1_000_000;
 const DEMO_HISTORY_RATE: u64 = 40;
+/// The history is played in slices this long with the allocation loop between them, so the
+/// demo's bandit has been learning through it (its periods are on the chart from the start).
+const DEMO_HISTORY_STEP: Micros = 5 * 1_000_000;
 
 fn demo_feed(
     mut writer: Store,
@@ -189,6 +192,8 @@ fn demo_feed(
     until: Micros,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<()> {
+    // The demo's bandit learns while the console runs: the allocation loop after each batch.
+    let bandits = crate::app::bandit::running_bandits(&writer)?;
     loop {
         let now = env.clock.now();
         if now >= until || stop.load(Ordering::Relaxed) {
@@ -196,6 +201,9 @@ fn demo_feed(
         }
         let records = live.due((rate / 5).max(1) as usize, now);
         apply_records(&mut writer, "demo", &env.actor, now, records)?;
+        if crate::app::bandit::update_due(&mut writer, &env, &bandits)? > 0 {
+            live.reload(&writer)?;
+        }
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -241,16 +249,18 @@ pub fn run_console(
             let run = writer.next_run_number("demo")?;
             let until = start.saturating_add(i64::try_from(seconds)?.saturating_mul(1_000_000));
             demo_until = Some(until);
-            let shoppers = DEMO_HISTORY_RATE.min(rate) * (DEMO_HISTORY / 1_000_000) as u64;
-            let (live, past) = LiveTraffic::with_history(
-                demo_traffic(&writer, seed, run)?,
-                start,
-                DEMO_HISTORY,
-                shoppers as usize,
-            );
+            let source = demo_traffic(&writer, seed, run)?;
             let (stop, env) = (stop.clone(), env.clone());
             Some(std::thread::spawn(move || {
-                apply_records(&mut writer, "demo", &env.actor, start, past)?;
+                let live = play_history(
+                    &mut writer,
+                    &env.actor,
+                    source,
+                    start,
+                    DEMO_HISTORY,
+                    DEMO_HISTORY_RATE.min(rate),
+                    DEMO_HISTORY_STEP,
+                )?;
                 demo_feed(writer, env, live, rate, until, stop)
             }))
         }

@@ -2,6 +2,7 @@
 //! SQLite, ratatui and tokio are linked once instead of once per file (DESIGN.md rule 12).
 
 mod assignment;
+mod bandit_loop;
 mod cli_conventions;
 mod cli_safety;
 #[allow(dead_code)]
