@@ -21,6 +21,7 @@ mod ingest_runs;
 mod ingest_write_lock;
 mod integrity;
 mod jobs;
+mod ope;
 mod replays;
 mod report_ab;
 mod report_support;
