@@ -6,6 +6,7 @@ mod batch;
 mod campaigns;
 mod jobs;
 pub mod migrate;
+mod ope;
 mod rejects;
 mod rollup_sql;
 mod rollups;
@@ -16,6 +17,7 @@ pub use crate::domain::ArmRollup;
 pub use batch::{BatchOutcome, IngestItem, Ingestor, WriteLimits};
 pub use campaigns::AuditEntry;
 pub use jobs::{JobRow, UnitRow};
+pub use ope::LoggedDecision;
 pub use rejects::{IngestRunRow, RejectFilter, RejectRow, RunSelector};
 pub use rollups::{ArmSummary, BucketRow, ExportRow};
 

@@ -15,6 +15,7 @@ mod console_trust;
 mod crash;
 mod demo;
 mod health;
+mod import_obd;
 mod ingest_bad_input;
 mod ingest_limits;
 mod ingest_runs;
