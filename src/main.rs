@@ -8,7 +8,7 @@ mod cli;
 use anyhow::Result;
 use clap::Parser;
 use cli::exit::{self, CliError};
-use cli::{bandit, bench, campaign, feed, jobs, ops, report, Cli, Command, Session};
+use cli::{bandit, bench, campaign, feed, import, jobs, ops, report, Cli, Command, Session};
 use liftdeck::app::Env;
 use std::process::ExitCode;
 
@@ -66,6 +66,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Campaign(cmd) => campaign::run(s, &env, cmd),
         Command::Assign(args) => feed::assign(s, &env, args),
         Command::Ingest(args) => feed::ingest(s, &env, args),
+        Command::Import(cmd) => import::run(s, &env, cmd),
         Command::Export(args) => feed::export(s, args),
         Command::Verify(args) => feed::verify(s, args),
         Command::Rejects(args) => feed::rejects(s, args),

@@ -9,6 +9,8 @@ pub mod demo;
 mod feed;
 pub mod forecast;
 pub mod health;
+pub mod import_obd;
+pub mod ope;
 pub mod report;
 pub mod snapshot;
 pub mod traffic;
@@ -289,6 +291,16 @@ pub fn show_text(
     );
     if !c.spec.guardrails.is_empty() {
         s.push_str(&format!("  guardrails {}\n", c.spec.guardrails.join(", ")));
+    }
+    if c.spec.kind == crate::domain::CampaignKind::Bandit {
+        // A bandit's log is read as rounds (decisions) and rewards, e.g. an imported OBD log.
+        let sum = |f: fn(&crate::domain::ArmRollup) -> i64| arms.iter().map(|a| f(&a.rollup)).sum();
+        s.push_str(&format!(
+            "  rounds {}  exposures {}  clicks {}\n",
+            count(sum(|r| r.units)),
+            count(sum(|r| r.exposures)),
+            count(sum(|r| r.clicks))
+        ));
     }
     let total: f64 = arms.iter().map(|a| a.weight).sum();
     s.push_str(&format!(

@@ -11,6 +11,7 @@ pub mod bench;
 pub mod campaign;
 pub mod exit;
 pub mod feed;
+pub mod import;
 pub mod jobs;
 pub mod ops;
 pub mod report;
@@ -42,8 +43,8 @@ pub const DEFAULT_DEMO_DB: &str = "liftdeck-demo.db";
 )]
 pub struct Cli {
     /// Database file [default: $LIFTDECK_DB, else liftdeck.db; `demo` uses liftdeck-demo.db
-    /// and ignores $LIFTDECK_DB]. Only `campaign create`, `ingest` and `demo` create it
-    /// (private to its owner); every other command needs it to exist.
+    /// and ignores $LIFTDECK_DB]. Only `campaign create`, `ingest`, `import` and `demo` create
+    /// it (private to its owner); every other command needs it to exist.
     #[arg(long, global = true)]
     pub db: Option<PathBuf>,
     /// Open the database read-only for the whole process: commands that would change it are
@@ -71,6 +72,9 @@ pub enum Command {
     Assign(feed::AssignArgs),
     /// Ingest assignment and event lines from FILE or `-` (stdin).
     Ingest(feed::IngestArgs),
+    /// Import logged bandit feedback from another format (the Open Bandit Dataset).
+    #[command(subcommand)]
+    Import(import::ImportCmd),
     /// Write a campaign's definition, assignments and events to stdout.
     Export(feed::ExportArgs),
     /// Recompute every rollup of a campaign from raw rows and compare (exit 5 on a mismatch).
@@ -126,9 +130,10 @@ impl Command {
     pub fn db_use(&self) -> DbUse {
         use campaign::CampaignCmd as C;
         match self {
-            Command::Campaign(C::Create(_)) | Command::Ingest(_) | Command::Demo(_) => {
-                DbUse::Create
-            }
+            Command::Campaign(C::Create(_))
+            | Command::Ingest(_)
+            | Command::Import(_)
+            | Command::Demo(_) => DbUse::Create,
             Command::Campaign(
                 C::Start { .. } | C::Pause { .. } | C::Stop { .. } | C::Edit(_) | C::Delete { .. },
             )
@@ -166,6 +171,7 @@ impl Command {
             },
             Command::Assign(_) => "assign",
             Command::Ingest(_) => "ingest",
+            Command::Import(_) => "import",
             Command::Export(_) => "export",
             Command::Verify(_) => "verify",
             Command::Rejects(_) => "rejects",

@@ -36,6 +36,10 @@ pub enum ReportCmd {
     Ab(Box<ReportArgs>),
     /// Each arm's effect weighted by the logged propensities (IPW), with a balance check.
     Causal(super::jobs::CausalArgs),
+    /// Off-policy evaluation: what a candidate policy would have earned, estimated from the
+    /// campaign's own logs (IPS, SNIPS, DM, DR, SNDR, switch-DR with bootstrap intervals), or
+    /// with --replay a learning policy replayed over logs collected uniformly.
+    Ope(OpeArgs),
 }
 
 #[derive(Args)]
@@ -80,6 +84,7 @@ pub fn run(session: &Session, env: &liftdeck::app::Env, cmd: ReportCmd) -> Resul
     match cmd {
         ReportCmd::Ab(args) => report_ab(session, *args),
         ReportCmd::Causal(args) => super::jobs::causal(session, env, args),
+        ReportCmd::Ope(args) => ope(session, args),
     }
 }
 
@@ -182,5 +187,103 @@ pub fn power(p: PowerArgs) -> Result<ExitCode> {
         p.alpha,
         100.0 * p.power
     ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args)]
+pub struct OpeArgs {
+    campaign: String,
+    /// The candidate: uniform or eps (epsilon-greedy on the logs' per-arm means; --epsilon 0 is
+    /// greedy). ucb, ts, top2, linucb and linTS arrive with the bandit policies. With --replay:
+    /// uniform, eps, ucb or ts as learners.
+    #[arg(
+        long,
+        required_unless_present = "target_log",
+        conflicts_with = "target_log"
+    )]
+    policy: Option<String>,
+    /// Take the target's π(item | position) from another Open Bandit Dataset log of the same
+    /// items: the mean propensity_score per (item, position) there, normalised per position.
+    #[arg(long)]
+    target_log: Option<std::path::PathBuf>,
+    /// Epsilon of eps (default: the campaign's bandit setting, else 0.1).
+    #[arg(long)]
+    epsilon: Option<f64>,
+    /// Bootstrap resamples for the intervals (0: none).
+    #[arg(long, default_value_t = 1000)]
+    resamples: usize,
+    /// Seed of the bootstrap (and of the learners under --replay).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Switch-DR's weight threshold (default: chosen from the data, see the README).
+    #[arg(long)]
+    tau: Option<f64>,
+    /// Replay the policy as a learner over logs collected uniformly (Li et al. 2011); refused
+    /// when the logged propensities are not all 1/K.
+    #[arg(long, conflicts_with = "target_log")]
+    replay: bool,
+    /// Replays, one per seed from --seed.
+    #[arg(long, default_value_t = 10, requires = "replay")]
+    runs: u64,
+    #[command(flatten)]
+    out: JsonFlag,
+}
+
+fn ope(session: &Session, a: OpeArgs) -> Result<ExitCode> {
+    use liftdeck::app::ope::{self, learners, Candidate};
+    use liftdeck::causal::ope::{OpeOptions, SwitchTau};
+    use liftdeck::domain::PolicyKind;
+    let kind = match a.policy.as_deref().map(str::parse::<PolicyKind>) {
+        Some(Err(e)) => bail_usage!("--policy: {e}"),
+        Some(Ok(k)) => Some(k),
+        None => None,
+    };
+    if let Some(t) = a.tau {
+        if t.is_nan() || t < 0.0 {
+            bail_usage!("--tau must be >= 0, got {t}");
+        }
+    }
+    let store = session.open_to_read()?;
+    let (campaign, _) = store.campaign(&a.campaign)?;
+    let config = campaign.spec.bandit.clone().unwrap_or_default();
+    let epsilon = a.epsilon.unwrap_or_else(|| config.epsilon_or_default());
+    if !(0.0..=1.0).contains(&epsilon) {
+        bail_usage!("--epsilon must be in [0, 1], got {epsilon}");
+    }
+    let nf = number_format();
+    if a.replay {
+        let reward = config.reward_or_default(&campaign.spec.metric);
+        let learner = learners::learner_for(kind.unwrap_or_default(), epsilon, reward.is_binary())
+            .map_err(|e| super::exit::usage!("--policy: {e}"))?;
+        let out = ope::replay_learner(&store, &a.campaign, learner, a.runs, a.seed)?;
+        return print(a.out.json, &out, || ope::format_replay(&out, &nf));
+    }
+    let (label, candidate) = match (&a.target_log, kind) {
+        (Some(path), _) => (
+            format!("target log {}", path.display()),
+            Candidate::TargetLog(path.clone()),
+        ),
+        (None, Some(k)) => (
+            k.to_string(),
+            ope::candidate_for(k, epsilon).map_err(|e| super::exit::usage!("--policy: {e}"))?,
+        ),
+        (None, None) => bail_usage!("give --policy or --target-log"),
+    };
+    let options = OpeOptions {
+        resamples: a.resamples,
+        seed: a.seed,
+        switch_tau: a.tau.map_or(SwitchTau::Auto, SwitchTau::Fixed),
+        ..OpeOptions::default()
+    };
+    let out = ope::evaluate_candidate(&store, &a.campaign, &label, &candidate, &options)?;
+    print(a.out.json, &out, || ope::format_ope(&out, &nf))
+}
+
+fn print(json: bool, value: &impl serde::Serialize, text: impl Fn() -> String) -> Result<ExitCode> {
+    if json {
+        write_json(value)?;
+    } else {
+        write_stdout(&text())?;
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -8,6 +8,7 @@ mod campaigns;
 mod jobs;
 pub mod migrate;
 mod periods;
+mod ope;
 mod rejects;
 mod rollup_sql;
 mod rollups;
@@ -20,6 +21,7 @@ pub use batch::{BatchOutcome, IngestItem, Ingestor, WriteLimits};
 pub use campaigns::AuditEntry;
 pub use jobs::{JobRow, UnitRow};
 pub use periods::{NewPeriod, PeriodRollups, PeriodRow, Stage};
+pub use ope::LoggedDecision;
 pub use rejects::{IngestRunRow, RejectFilter, RejectRow, RunSelector};
 pub use rollups::{ArmSummary, BucketRow, ExportRow};
 
