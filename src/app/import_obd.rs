@@ -1,5 +1,5 @@
 //! Importing an Open Bandit Dataset log (`men.csv`, `item_context.csv` beside it): the items
-//! become the arms of a running bandit campaign, each row one decision. Rows go through the
+//! become the arms of a bandit campaign, stopped once loaded (it is history), each row one decision. Rows go through the
 //! ingest path (`store::Ingestor`), so rollups, rejects (file, line, field) and idempotency are
 //! the same as for any feed: importing the same file again adds nothing.
 //!
@@ -384,6 +384,12 @@ pub fn import_obd(
         Ok(())
     })?;
     apply_rows(&mut ingestor, &key, &tag, &mut batch, &mut summary)?;
+    drop(ingestor);
+    if created {
+        // A log is history: stopped, so the allocation loop never learns on it or writes
+        // periods into it (a stopped campaign still accepts a re-import of late rows).
+        super::set_status(store, env, &key, Status::Stopped)?;
+    }
     Ok(summary)
 }
 

@@ -1,5 +1,5 @@
 //! `import obd`: an Open Bandit Dataset log (fixtures/obd, made by fixtures/obd/make_fixture.py)
-//! becomes a running bandit campaign whose arms are the items; every row an assignment with
+//! becomes a stopped bandit campaign whose arms are the items; every row an assignment with
 //! its propensity and context, an exposure and its click; a repeat imports nothing; a bad row
 //! is rejected naming file, line and field and loses nothing else; `campaign show` reports
 //! the rounds and clicks.
@@ -28,7 +28,7 @@ fn counts(rel: &str) -> (u64, i64, Vec<i64>) {
 }
 
 #[test]
-fn a_log_becomes_a_running_bandit_campaign_with_one_arm_per_item() {
+fn a_log_becomes_a_stopped_bandit_campaign_with_one_arm_per_item() {
     let dir = tempfile::tempdir().expect("dir");
     let (_, mut store) = temp_db(&dir, "obd.db");
     let path = fixture("obd/men/random/men.csv");
@@ -48,7 +48,7 @@ fn a_log_becomes_a_running_bandit_campaign_with_one_arm_per_item() {
 
     let (c, arms) = store.campaign("obd-men-random").expect("campaign");
     assert_eq!(c.spec.kind, CampaignKind::Bandit);
-    assert_eq!(c.status, Status::Running);
+    assert_eq!(c.status, Status::Stopped);
     let keys: Vec<&str> = arms.iter().map(|a| a.key.as_str()).collect();
     assert_eq!(keys, ["item-0", "item-1", "item-2", "item-3", "item-4"]);
     let summaries = store.arm_summaries("obd-men-random").expect("arms");
