@@ -360,6 +360,10 @@ pub fn show_text(b: &BanditBoard, nf: &NumberFormat) -> String {
         "  {leader}; estimated regret {} (units x gap to the best mean)\n",
         format::opt(b.regret, total)
     ));
-    s.push_str(&format!("  {} periods\n", b.history.len()));
+    let n = b.history.len();
+    s.push_str(&format!(
+        "  {n} allocation period{}\n",
+        if n == 1 { "" } else { "s" }
+    ));
     s
 }

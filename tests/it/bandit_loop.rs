@@ -714,3 +714,22 @@ fn the_live_demo_feed_moves_the_weights_within_two_minutes() {
         assert!((l.propensity - p.weights[i]).abs() < 1e-12, "{l:?}");
     }
 }
+
+#[test]
+fn arms_tied_by_their_priors_name_no_leader() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (_, mut store) = temp_db(&dir, "tie.db");
+    let env = test_env();
+    let s = spec("tie", &[1.0, 1.0, 1.0], quick());
+    running(&mut store, &env, &s);
+    // One unit each and nobody bought: every posterior is the same, so is every P(best).
+    for arm in 0..3 {
+        units(&mut store, &env, "tie", arm, 1, 0);
+    }
+    let board = bandit::board(&store, "tie", env.clock.now()).expect("board");
+    assert_eq!(board.leader, None, "{:?}", board.arms);
+    // One buyer breaks the tie.
+    units(&mut store, &env, "tie", 1, 1, 1);
+    let board = bandit::board(&store, "tie", env.clock.now()).expect("board");
+    assert_eq!(board.leader.as_deref(), Some("a1"));
+}

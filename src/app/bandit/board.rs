@@ -161,16 +161,22 @@ pub fn board(store: &Store, key: &str, now: Micros) -> Result<BanditBoard> {
 }
 
 /// The arm with the highest P(best), or the highest mean when no P(best) is defined; `None`
-/// before any unit.
+/// before any unit, and while the top is a tie (equal priors name no leader: the last of
+/// the tied arms would otherwise be shown as leading).
 fn leader_index(arms: &[BoardArm], stats: &[ArmStats]) -> Option<usize> {
     if stats.iter().all(|s| s.units <= 0.0) {
         return None;
     }
     let by = |f: &dyn Fn(&BoardArm) -> Option<f64>| {
-        (0..arms.len())
+        let mut values: Vec<(usize, f64)> = (0..arms.len())
             .filter_map(|i| f(&arms[i]).map(|v| (i, v)))
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .map(|(i, _)| i)
+            .collect();
+        values.sort_by(|a, b| b.1.total_cmp(&a.1));
+        match values.as_slice() {
+            [] => None,
+            [(_, top), (_, second), ..] if (top - second).abs() <= 1e-12 => None,
+            [(i, _), ..] => Some(*i),
+        }
     };
     by(&|a| a.p_best).or_else(|| by(&|a| a.reward_mean))
 }
