@@ -11,6 +11,7 @@
 
 mod encoder;
 mod linear;
+mod many_arms;
 mod policies;
 mod posterior;
 pub mod sample;

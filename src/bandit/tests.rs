@@ -436,3 +436,47 @@ fn contextual_weights_lints_is_p_best_per_context_and_linucb_the_top_bound() {
         vec![0.5, 0.5]
     );
 }
+
+#[test]
+fn many_arm_p_best_matches_scipy_and_the_reports_rule() {
+    // fixtures/golden/make_bandit_golden.py (scipy quadrature).
+    let golden: Value =
+        serde_json::from_str(include_str!("../../fixtures/golden/bandit_p_best.json"))
+            .expect("golden json");
+    let cases = golden.as_array().expect("cases");
+    assert_eq!(cases.len(), 3);
+    for case in cases {
+        let name = case["name"].as_str().expect("name");
+        let arms: Vec<ArmStats> = case["arms"]
+            .as_array()
+            .expect("arms")
+            .iter()
+            .map(|a| {
+                let n = a["units"].as_f64().expect("units");
+                ArmStats::binary(n, a["successes"].as_f64().expect("successes"))
+            })
+            .collect();
+        let expected: Vec<f64> = case["p_best"]
+            .as_array()
+            .expect("p_best")
+            .iter()
+            .map(|v| v.as_f64().expect("number"))
+            .collect();
+        let got = p_best(RewardKind::Conversion, &arms).expect("defined");
+        for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
+            assert!((g - e).abs() < 1e-10, "{name} arm {i}: {g} vs scipy {e}");
+        }
+    }
+    // Within the report's banded range the two rules agree too.
+    let posts: Vec<BetaPosterior> = (0..40)
+        .map(|i| BetaPosterior::new(400.0 + 3.0 * f64::from(i), 9000.0).expect("shapes"))
+        .collect();
+    let report = prob_best(&posts);
+    let many = many_arms::prob_best_many(&posts).expect("eligible");
+    for (r, m) in report.iter().zip(&many) {
+        assert!((r - m).abs() < 1e-10, "{r} vs {m}");
+    }
+    // Small shapes are not this rule's.
+    let small = [BetaPosterior::new(3.0, 50.0).expect("shapes"); 70];
+    assert!(many_arms::prob_best_many(&small).is_none());
+}

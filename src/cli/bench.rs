@@ -69,6 +69,16 @@ pub enum BenchCmd {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Cumulative regret of every bandit policy on simulated worlds with known best arms.
+    Regret {
+        #[arg(long, default_value_t = 100_000)]
+        rounds: u64,
+        /// Rounds between weight updates.
+        #[arg(long, default_value_t = 100)]
+        batch: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 pub fn run(cmd: BenchCmd) -> Result<ExitCode> {
@@ -138,6 +148,11 @@ pub fn run(cmd: BenchCmd) -> Result<ExitCode> {
             let (dir, _keep) = bench_dir(dir)?;
             println!("{}", app::bench::bench_assign(&dir, n, repeats.max(1))?);
         }
+        BenchCmd::Regret {
+            rounds,
+            batch,
+            seed,
+        } => println!("{}", app::bench::bench_regret(rounds, batch, seed)),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -4,7 +4,8 @@
 //! a median over repeats and is quoted as a ratio to its baseline from the same run. Nothing
 //! here is a timed test: the functions only measure and report.
 //!
-//! `ingest` and `assign` are the two benchmarks; `input` writes the ingest benchmark's files,
+//! `ingest` and `assign` are the two storage benchmarks (`regret`, the bandit policies' long
+//! simulation, needs no database); `input` writes the ingest benchmark's files,
 //! `sqlite3` runs its baseline, `procfs` reads the process figures (CPU, peak RSS) from /proc.
 //! This file keeps what both benchmarks share: fresh demo databases, file sizes and medians.
 
@@ -12,10 +13,12 @@ mod assign;
 mod ingest;
 mod input;
 mod procfs;
+mod regret;
 mod sqlite3;
 
 pub use assign::{bench_assign, AssignBench, AssignRun};
 pub use ingest::{bench_ingest, IngestBench, IngestRun};
+pub use regret::{bench_regret, RegretBench, RegretRow};
 
 use super::demo;
 use super::Env;
