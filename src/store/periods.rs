@@ -290,35 +290,11 @@ impl Store {
     pub fn recompute_period_rollups(&self, key: &str) -> Result<Vec<PeriodRollups>> {
         let id = campaign_id(&self.conn, key)?;
         let sql = format!(
-            "WITH ev AS (
-                 SELECT unit,
-                        SUM(kind = 'exposure') AS exposures,
-                        SUM(kind = 'click') AS clicks,
-                        SUM(kind = 'add_to_cart') AS carts,
-                        SUM(kind = 'purchase') AS purchases,
-                        SUM(kind NOT IN ('exposure','click','add_to_cart','purchase')) AS custom,
-                        SUM(value) AS r,
-                        SUM(cost) AS c,
-                        MAX(ts) AS last_ts
-                 FROM events WHERE campaign_id = ?1 GROUP BY unit
-             ),
-             p AS (
-                 SELECT s.arm_id, s.period, s.unit, s.conflicts,
-                        json_extract(s.context, '$.pre_value') AS x,
-                        COALESCE(ev.exposures, 0) AS exposures,
-                        COALESCE(ev.clicks, 0) AS clicks,
-                        COALESCE(ev.carts, 0) AS carts,
-                        COALESCE(ev.purchases, 0) AS purchases,
-                        COALESCE(ev.custom, 0) AS custom,
-                        COALESCE(ev.r, 0.0) AS r,
-                        COALESCE(ev.c, 0.0) AS c,
-                        ev.last_ts AS last_ts
-                 FROM assignments s LEFT JOIN ev ON ev.unit = s.unit
-                 WHERE s.campaign_id = ?1
-             )
+            "{}
              SELECT a.position, p.period, {}
-             FROM p JOIN arms a ON a.id = p.arm_id
+             FROM per_unit p JOIN arms a ON a.id = p.arm_id
              GROUP BY p.arm_id, p.period",
+            rollup_sql::RAW_UNITS_CTE,
             rollup_sql::recompute_list()
         );
         self.collect_period_rollups(id, &sql)

@@ -53,6 +53,37 @@ const RECOMPUTE: &[(&str, &str)] = &[
     ("x_purchases_sum", "SUM(COALESCE(p.x, 0.0) * p.purchases)"),
 ];
 
+/// `WITH` clauses that rebuild every unit of campaign `?1` from raw rows alone: `per_unit`
+/// has the columns `RECOMPUTE` reads plus `arm_id` and `period`. The from-scratch side of
+/// `verify`, per arm and per (arm, period).
+pub const RAW_UNITS_CTE: &str = "WITH ev AS (
+                 -- Aggregate events per unit first: one pass over the campaign's events.
+                 SELECT unit,
+                        SUM(kind = 'exposure') AS exposures,
+                        SUM(kind = 'click') AS clicks,
+                        SUM(kind = 'add_to_cart') AS carts,
+                        SUM(kind = 'purchase') AS purchases,
+                        SUM(kind NOT IN ('exposure','click','add_to_cart','purchase')) AS custom,
+                        SUM(value) AS r,
+                        SUM(cost) AS c,
+                        MAX(ts) AS last_ts
+                 FROM events WHERE campaign_id = ?1 GROUP BY unit
+             ),
+             per_unit AS (
+                 SELECT s.arm_id, s.period, s.unit, s.conflicts,
+                        json_extract(s.context, '$.pre_value') AS x,
+                        COALESCE(ev.exposures, 0) AS exposures,
+                        COALESCE(ev.clicks, 0) AS clicks,
+                        COALESCE(ev.carts, 0) AS carts,
+                        COALESCE(ev.purchases, 0) AS purchases,
+                        COALESCE(ev.custom, 0) AS custom,
+                        COALESCE(ev.r, 0.0) AS r,
+                        COALESCE(ev.c, 0.0) AS c,
+                        ev.last_ts AS last_ts
+                 FROM assignments s LEFT JOIN ev ON ev.unit = s.unit
+                 WHERE s.campaign_id = ?1
+             )";
+
 /// `units, conflicted_units, ...`: the stored columns, in field order.
 pub fn columns() -> &'static str {
     static SQL: OnceLock<String> = OnceLock::new();

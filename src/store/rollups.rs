@@ -67,37 +67,12 @@ impl Store {
     pub fn recompute_rollups(&self, key: &str) -> Result<Vec<ArmSummary>> {
         let id = campaign_id(&self.conn, key)?;
         let sql = format!(
-            "WITH ev AS (
-                 -- Aggregate events per unit first: one pass over the campaign's events.
-                 SELECT unit,
-                        SUM(kind = 'exposure') AS exposures,
-                        SUM(kind = 'click') AS clicks,
-                        SUM(kind = 'add_to_cart') AS carts,
-                        SUM(kind = 'purchase') AS purchases,
-                        SUM(kind NOT IN ('exposure','click','add_to_cart','purchase')) AS custom,
-                        SUM(value) AS r,
-                        SUM(cost) AS c,
-                        MAX(ts) AS last_ts
-                 FROM events WHERE campaign_id = ?1 GROUP BY unit
-             ),
-             per_unit AS (
-                 SELECT s.arm_id, s.unit, s.conflicts,
-                        json_extract(s.context, '$.pre_value') AS x,
-                        COALESCE(ev.exposures, 0) AS exposures,
-                        COALESCE(ev.clicks, 0) AS clicks,
-                        COALESCE(ev.carts, 0) AS carts,
-                        COALESCE(ev.purchases, 0) AS purchases,
-                        COALESCE(ev.custom, 0) AS custom,
-                        COALESCE(ev.r, 0.0) AS r,
-                        COALESCE(ev.c, 0.0) AS c,
-                        ev.last_ts AS last_ts
-                 FROM assignments s LEFT JOIN ev ON ev.unit = s.unit
-                 WHERE s.campaign_id = ?1
-             )
+            "{}
              SELECT a.key, a.weight, {}
              FROM arms a LEFT JOIN per_unit p ON p.arm_id = a.id
              WHERE a.campaign_id = ?1
              GROUP BY a.id ORDER BY a.position",
+            rollup_sql::RAW_UNITS_CTE,
             rollup_sql::recompute_list()
         );
         let mut stmt = self.conn.prepare(&sql)?;
