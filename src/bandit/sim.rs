@@ -112,6 +112,19 @@ impl Environment for ContextualOffers {
     }
 }
 
+/// The configuration the simulations run a policy with: no floor (regret should be able to
+/// flatten), 10 units per arm of explore, and the contextual world's fields. Shared by the fast
+/// regret tests and `liftdeck bench regret`, so both measure the same policies.
+pub fn sim_config(policy: crate::domain::PolicyKind) -> BanditConfig {
+    BanditConfig {
+        policy,
+        floor: Some(0.0),
+        explore_min_units: Some(10),
+        context_fields: ContextualOffers::fields(),
+        ..BanditConfig::default()
+    }
+}
+
 /// How long to play and when to look.
 #[derive(Debug, Clone)]
 pub struct RunOptions {

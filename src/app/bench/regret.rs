@@ -5,8 +5,8 @@
 //! below 1 for a learner), and the share of the last tenth of rounds that played a best arm.
 //! Uniform is the baseline in the same run.
 
-use crate::bandit::sim::RunOptions;
 use crate::bandit::sim::{run, BernoulliArms, ContextualOffers, Environment, RegretCurve};
+use crate::bandit::sim::{sim_config, RunOptions};
 use crate::domain::{BanditConfig, PolicyKind};
 use std::fmt;
 use std::time::Instant;
@@ -46,48 +46,41 @@ fn checkpoints(rounds: u64) -> Vec<u64> {
     out
 }
 
-fn base(policy: PolicyKind) -> BanditConfig {
-    BanditConfig {
-        policy,
-        floor: Some(0.0),
-        explore_min_units: Some(10),
-        context_fields: ContextualOffers::fields(),
-        ..BanditConfig::default()
-    }
-}
-
 /// The policies of each world, with their labels.
 fn bernoulli_policies() -> Vec<(String, BanditConfig)> {
-    let mut floored = base(PolicyKind::Thompson);
+    let mut floored = sim_config(PolicyKind::Thompson);
     floored.floor = Some(0.01);
     floored.explore_min_units = None;
-    let mut eps_fixed = base(PolicyKind::EpsilonGreedy);
+    let mut eps_fixed = sim_config(PolicyKind::EpsilonGreedy);
     eps_fixed.epsilon = Some(0.1);
     let mut eps_decay = eps_fixed.clone();
     eps_decay.epsilon_decay = Some(0.1);
     vec![
-        ("thompson".into(), base(PolicyKind::Thompson)),
+        ("thompson".into(), sim_config(PolicyKind::Thompson)),
         (
             "thompson, 1% floor, 100-unit explore (product defaults)".into(),
             floored,
         ),
         (
             "top-two thompson (beta 0.5)".into(),
-            base(PolicyKind::TopTwo),
+            sim_config(PolicyKind::TopTwo),
         ),
-        ("ucb1".into(), base(PolicyKind::Ucb1)),
+        ("ucb1".into(), sim_config(PolicyKind::Ucb1)),
         ("epsilon-greedy 0.1 fixed".into(), eps_fixed),
         ("epsilon-greedy 0.1 / (1 + 0.1 t)".into(), eps_decay),
-        ("uniform (baseline)".into(), base(PolicyKind::Uniform)),
+        ("uniform (baseline)".into(), sim_config(PolicyKind::Uniform)),
     ]
 }
 
 fn contextual_policies() -> Vec<(String, BanditConfig)> {
     vec![
-        ("thompson (context-free)".into(), base(PolicyKind::Thompson)),
-        ("lin-ucb (alpha 1)".into(), base(PolicyKind::LinUcb)),
-        ("lin-ts (alpha 1)".into(), base(PolicyKind::LinTs)),
-        ("uniform (baseline)".into(), base(PolicyKind::Uniform)),
+        (
+            "thompson (context-free)".into(),
+            sim_config(PolicyKind::Thompson),
+        ),
+        ("lin-ucb (alpha 1)".into(), sim_config(PolicyKind::LinUcb)),
+        ("lin-ts (alpha 1)".into(), sim_config(PolicyKind::LinTs)),
+        ("uniform (baseline)".into(), sim_config(PolicyKind::Uniform)),
     ]
 }
 

@@ -4,16 +4,6 @@
 use super::*;
 use crate::domain::PolicyKind;
 
-fn cfg(policy: PolicyKind) -> BanditConfig {
-    BanditConfig {
-        policy,
-        floor: Some(0.0),
-        explore_min_units: Some(10),
-        context_fields: ContextualOffers::fields(),
-        ..BanditConfig::default()
-    }
-}
-
 fn opts(rounds: u64, batch: u64) -> RunOptions {
     RunOptions {
         rounds,
@@ -27,10 +17,10 @@ fn opts(rounds: u64, batch: u64) -> RunOptions {
 fn thompson_and_ucb1_regret_is_sublinear_and_far_below_uniform_and_fixed_epsilon() {
     let env = BernoulliArms::standard();
     let o = opts(100_000, 500);
-    let ts = run(&cfg(PolicyKind::Thompson), &env, &o);
-    let ucb = run(&cfg(PolicyKind::Ucb1), &env, &o);
-    let eps = run(&cfg(PolicyKind::EpsilonGreedy), &env, &o);
-    let uniform = run(&cfg(PolicyKind::Uniform), &env, &o);
+    let ts = run(&sim_config(PolicyKind::Thompson), &env, &o);
+    let ucb = run(&sim_config(PolicyKind::Ucb1), &env, &o);
+    let eps = run(&sim_config(PolicyKind::EpsilonGreedy), &env, &o);
+    let uniform = run(&sim_config(PolicyKind::Uniform), &env, &o);
     // Sublinear: the second half of the run costs a fraction of the first ...
     assert!(ts.second_half < 0.25 * ts.first_half, "{ts:?}");
     assert!(ucb.second_half < 0.25 * ucb.first_half, "{ucb:?}");
@@ -58,9 +48,9 @@ fn thompson_and_ucb1_regret_is_sublinear_and_far_below_uniform_and_fixed_epsilon
 fn linucb_and_lints_beat_context_free_thompson_when_the_best_offer_depends_on_the_shopper() {
     let env = ContextualOffers;
     let o = opts(10_000, 100);
-    let ts = run(&cfg(PolicyKind::Thompson), &env, &o);
-    let linucb = run(&cfg(PolicyKind::LinUcb), &env, &o);
-    let lints = run(&cfg(PolicyKind::LinTs), &env, &o);
+    let ts = run(&sim_config(PolicyKind::Thompson), &env, &o);
+    let linucb = run(&sim_config(PolicyKind::LinUcb), &env, &o);
+    let lints = run(&sim_config(PolicyKind::LinTs), &env, &o);
     for lin in [&linucb, &lints] {
         assert!(lin.total < 0.3 * ts.total, "{lin:?} vs {ts:?}");
         assert!(lin.second_half < 0.5 * lin.first_half, "{lin:?}");
@@ -75,7 +65,7 @@ fn top_two_keeps_playing_the_challenger() {
     // Built for identifying the best arm, not for regret: (1 - beta) of the traffic goes to
     // the challenger however sure the posterior is.
     let t = run(
-        &cfg(PolicyKind::TopTwo),
+        &sim_config(PolicyKind::TopTwo),
         &BernoulliArms::standard(),
         &opts(20_000, 500),
     );
@@ -85,12 +75,12 @@ fn top_two_keeps_playing_the_challenger() {
 #[test]
 fn runs_are_reproducible_and_seeds_differ() {
     let env = BernoulliArms::standard();
-    let a = run(&cfg(PolicyKind::Thompson), &env, &opts(3000, 100));
-    let b = run(&cfg(PolicyKind::Thompson), &env, &opts(3000, 100));
+    let a = run(&sim_config(PolicyKind::Thompson), &env, &opts(3000, 100));
+    let b = run(&sim_config(PolicyKind::Thompson), &env, &opts(3000, 100));
     assert_eq!(a, b);
     let mut other = opts(3000, 100);
     other.seed = 2;
-    assert_ne!(a, run(&cfg(PolicyKind::Thompson), &env, &other));
+    assert_ne!(a, run(&sim_config(PolicyKind::Thompson), &env, &other));
 }
 
 #[test]
