@@ -10,12 +10,16 @@
 //! <Down> <Backspace> <PgUp> <PgDn> <C-c> <lt>), `resize` (`size` "80x24"), `expect_screen` (`contains` / `not_contains`),
 //! `expect_metric` (`campaign`, `arm`, `metric` = a rollup field or a report metric, `value`,
 //! `tolerance`), `expect_health` (`exit`), `assign_many` (`campaign`, `arm`, `units`,
-//! `prefix`), `read_only` (the console refuses mutations from then on), `snapshot` (`name`). A line without `op` but with `type` is an ingest
-//! line (assignment, event or campaign).
+//! `prefix`), `read_only` (the console refuses mutations from then on), `snapshot` (`name`),
+//! `traffic` (`campaigns` "a,b", `seconds`, `rate` shoppers per second, `step` seconds, `seed`:
+//! the simulated shop on the named campaigns, played in slices with the allocation loop
+//! between them, so a bandit learns), `expect_weight` (`campaign`, `arm`, `at_least` and/or
+//! `at_most`: the arm's weight in the period in force). A line without `op` but with `type`
+//! is an ingest line (assignment, event or campaign).
 
 use crate::app::demo::{demo_traffic, ensure_campaigns};
 use crate::app::health;
-use crate::app::traffic::apply_records;
+use crate::app::traffic::{apply_records, LiveTraffic, TrafficSource};
 use crate::app::{self, Env};
 use crate::clock::Clock;
 use crate::domain::{CampaignKind, CampaignSpec, Status};
@@ -86,6 +90,11 @@ impl Replay {
     /// The console's state, for tests that look past the screen.
     pub fn app(&self) -> &App {
         &self.app
+    }
+
+    /// The replay's database, for tests that compare the screen with the use cases' numbers.
+    pub fn store(&self) -> &Store {
+        &self.exec.store
     }
 
     /// Screens captured by `snapshot` operations: (line, text).
@@ -206,6 +215,36 @@ impl Replay {
                     .collect();
                 self.data_line(line, &text, None)
             }
+            "traffic" => self.traffic(line, &v),
+            "expect_weight" => {
+                let c = campaign()?;
+                let arm = s("arm").ok_or("expect_weight needs `arm`")?;
+                let w = app::bandit::current_weights(&self.exec.store, &c)
+                    .map_err(|e| e.to_string())?;
+                let got = w
+                    .arms
+                    .iter()
+                    .position(|a| *a == arm)
+                    .and_then(|i| w.weights.get(i).copied())
+                    .ok_or(format!("no arm `{arm}` in `{c}`"))?;
+                let (low, high) = (f("at_least"), f("at_most"));
+                if low.is_none() && high.is_none() {
+                    return Err("expect_weight needs `at_least` or `at_most`".into());
+                }
+                let ok = low.is_none_or(|l| got >= l) && high.is_none_or(|h| got <= h);
+                self.check(
+                    line,
+                    ok,
+                    format!(
+                        "{c}/{arm} weight in [{}, {}] (got {got} in period {})",
+                        low.unwrap_or(0.0),
+                        high.unwrap_or(1.0),
+                        w.period
+                    ),
+                    "",
+                );
+                Ok(())
+            }
             "read_only" => {
                 // From here on the console behaves as a `--read-only` session.
                 self.app.read_only = true;
@@ -281,6 +320,55 @@ impl Replay {
             }
             other => Err(format!("unknown op `{other}`")),
         }
+    }
+
+    /// `traffic`: the simulated shop's shoppers on the named campaigns, `rate` a second for
+    /// `seconds`, played in `step`-second slices on the virtual clock with the allocation loop
+    /// after each (a bandit's new weights draw the next slice's shoppers), as the live demo's
+    /// history is played. Events arrive when due (a purchase minutes after its visit); those
+    /// still due after the last slice are dropped with the feed.
+    fn traffic(&mut self, line: usize, v: &Value) -> Result<(), String> {
+        let f = |k: &str| v.get(k).and_then(Value::as_f64);
+        let keys: Vec<String> = v
+            .get("campaigns")
+            .and_then(Value::as_str)
+            .ok_or("traffic needs `campaigns`")?
+            .split(',')
+            .map(|k| k.trim().to_string())
+            .filter(|k| !k.is_empty())
+            .collect();
+        let campaigns = keys
+            .iter()
+            .map(|k| self.exec.store.campaign(k))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        let seconds = f("seconds").ok_or("traffic needs `seconds`")?;
+        let rate = f("rate").unwrap_or(10.0);
+        let step = ((f("step").unwrap_or(5.0) * 1e6) as i64).max(1);
+        let source = TrafficSource::new(
+            f("seed").unwrap_or(7.0) as u64,
+            campaigns,
+            &format!("t{line}-"),
+        );
+        let mut t = self.exec.env.clock.now();
+        let end = t + (seconds * 1e6) as i64;
+        let mut live = LiveTraffic::new(source, t);
+        let err = |e: app::AppError| e.to_string();
+        while t < end {
+            let next = (t + step).min(end);
+            let shoppers = (rate * (next - t) as f64 / 1e6).round() as usize;
+            self.exec.env.clock.advance(next - t);
+            let records = live.due(shoppers, next);
+            apply_records(&mut self.exec.store, "replay", "replay", next, records).map_err(err)?;
+            if app::bandit::update_due(&mut self.exec.store, &self.exec.env, &keys).map_err(err)?
+                > 0
+            {
+                live.reload(&self.exec.store).map_err(err)?;
+            }
+            t = next;
+        }
+        self.reload();
+        Ok(())
     }
 
     fn check(&mut self, line: usize, passed: bool, what: String, context: &str) {

@@ -1,5 +1,5 @@
-//! The console's snapshot: one read of the store combined with health, the A/B report and the
-//! chart series, returned as typed values (badges, job kinds and statuses) so the console's
+//! The console's snapshot: one read of the store combined with health, the A/B report, the
+//! chart series and a bandit's board (`bandit::board`, the numbers `bandit show` prints), returned as typed values (badges, job kinds and statuses) so the console's
 //! view never compares strings. Runs on the console's data thread, in replays and in
 //! `bench refresh`; never inside a render.
 //!
@@ -7,10 +7,11 @@
 //! time and `CampaignRow::badge` re-evaluates it against whatever `now` the caller passes, so
 //! an idle console turns STALE on its own tick without re-reading the database.
 
+use super::bandit::{board, BanditBoard};
 use super::health::{self, Severity};
 use super::report::{options_for, report_ab, Capping, ReportOverrides};
 use super::Result;
-use crate::domain::{Campaign, Micros, Status};
+use crate::domain::{Campaign, CampaignKind, Micros, Status};
 use crate::stats::ab::{AbReport, Metric};
 use crate::store::{ArmSummary, BucketRow, JobRow, Store};
 use crate::text::escape_control;
@@ -277,6 +278,9 @@ pub struct Snapshot {
     pub rejects: Vec<String>,
     /// Cumulative conversion rate per arm of the focused campaign over time, for the chart.
     pub series: Vec<ArmSeries>,
+    /// The focused campaign's bandit board when it is a bandit (leaderboard, stage, schedule,
+    /// regret and every period, for the Bandit panel's charts); `None` for an A/B test.
+    pub bandit: Option<BanditBoard>,
     /// The newest recorded job of each kind for the focused campaign, each with the newest
     /// done run of its kind.
     pub jobs: Vec<StoredJob>,
@@ -386,7 +390,7 @@ pub fn load_snapshot(
         .as_deref()
         .and_then(|k| rows.iter().find(|r| r.campaign.spec.key == k))
         .or(rows.first());
-    let (mut report, mut series, mut jobs) = (None, Vec::new(), Vec::new());
+    let (mut report, mut series, mut jobs, mut bandit) = (None, Vec::new(), Vec::new(), None);
     if let Some(row) = focused {
         let key = &row.campaign.spec.key;
         report = report_ab(
@@ -402,6 +406,9 @@ pub fn load_snapshot(
         .next()
         .map(|o| o.report);
         series = cumulative_series(&store.buckets(key)?);
+        if row.campaign.spec.kind == CampaignKind::Bandit {
+            bandit = Some(board(store, key, now)?);
+        }
         let done = store.latest_done_jobs(key)?;
         jobs = store
             .latest_jobs(key)?
@@ -452,6 +459,7 @@ pub fn load_snapshot(
         activity,
         audit,
         series,
+        bandit,
         campaigns: rows,
         focus: focus_key,
         report,

@@ -29,6 +29,8 @@ pub enum Action {
     Confirm,
     NextMetric,
     ToggleFixedHorizon,
+    /// The Bandit panel's second chart: P(best) over time or cumulative reward.
+    NextChart,
     Refresh,
     /// Start the panel's background job (retrain, causal report, forecast).
     RunJob,
@@ -176,6 +178,13 @@ pub const BINDINGS: &[Binding] = &[
         Action::ToggleFixedHorizon,
         "fixed-horizon / always-valid intervals",
         "intervals",
+    ),
+    bind(
+        "v",
+        &[Panel::Bandit],
+        Action::NextChart,
+        "second chart: P(best) / cumulative reward",
+        "chart",
     ),
     mutating(bind(
         "r",

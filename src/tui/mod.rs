@@ -16,6 +16,8 @@ pub mod text;
 pub mod theme;
 pub mod view;
 mod view_ab;
+mod view_bandit;
+mod view_bandit_chart;
 mod view_campaigns;
 mod view_jobs;
 

@@ -15,6 +15,15 @@ use crate::jobs::{JobEnd, JobKind, JobUpdate};
 use crate::stats::ab::Metric;
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
+/// The Bandit panel's chart beside the weights when the terminal holds only two (`v`
+/// switches; a wide terminal shows all three).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BanditChart {
+    #[default]
+    PBest,
+    Reward,
+}
+
 /// A status change waiting for `y`, bound to the campaign it names.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pending {
@@ -54,6 +63,7 @@ pub struct App {
     pub size: (u16, u16),
     /// When the live demo's simulated traffic stops (`demo --duration`).
     pub demo_until: Option<Micros>,
+    pub bandit_chart: BanditChart,
 }
 
 /// Inputs to `update`.
@@ -115,6 +125,7 @@ impl App {
             now: 0,
             size: (80, 24),
             demo_until: None,
+            bandit_chart: BanditChart::default(),
         }
     }
 
@@ -491,6 +502,12 @@ impl App {
                 return vec![Effect::Reload];
             }
             Action::ToggleFixedHorizon => self.fixed_horizon = !self.fixed_horizon,
+            Action::NextChart => {
+                self.bandit_chart = match self.bandit_chart {
+                    BanditChart::PBest => BanditChart::Reward,
+                    BanditChart::Reward => BanditChart::PBest,
+                }
+            }
             Action::Refresh => return vec![Effect::Reload],
         }
         vec![]

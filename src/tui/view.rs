@@ -11,7 +11,6 @@ use super::text::{self, ROWS_ABOVE, ROWS_BELOW};
 use crate::app::health::Severity;
 use crate::app::snapshot::Badge;
 use crate::domain::Micros;
-use crate::format;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -43,7 +42,7 @@ pub fn render(app: &App, frame: &mut Frame) {
             let lines = text::health_lines(&app.snapshot, &app.theme, width);
             scrolled(app, frame, body, " Health ".into(), lines);
         }
-        Panel::Bandit => bandit(app, frame, body),
+        Panel::Bandit => super::view_bandit::render(app, frame, body),
         Panel::Models | Panel::Causal | Panel::Forecast => {
             super::view_jobs::render(app, frame, body)
         }
@@ -206,80 +205,6 @@ fn form(app: &App, f: &super::form::Form, frame: &mut Frame, area: Rect) {
                 .title(" New campaign (draft) "),
         ),
         rect,
-    );
-}
-
-/// Until bandit policies exist: the selected campaign's current weights and pulls, or a plain
-/// statement that it is not a bandit.
-fn bandit(app: &App, frame: &mut Frame, area: Rect) {
-    let Some(row) = app.selected_campaign() else {
-        placeholder(frame, area, "Bandit", "No campaign selected.");
-        return;
-    };
-    if row.campaign.spec.kind != crate::domain::CampaignKind::Bandit {
-        placeholder(
-            frame,
-            area,
-            "Bandit",
-            &format!(
-                "{} is an A/B test, not a bandit: its weights are fixed. Select a bandit \
-                 campaign on the Campaigns panel.",
-                row.campaign.spec.key
-            ),
-        );
-        return;
-    }
-    let total: f64 = row.arms.iter().map(|a| a.weight).sum();
-    let rows: Vec<Row> = row
-        .arms
-        .iter()
-        .map(|a| {
-            let share = if total > 0.0 { a.weight / total } else { 0.0 };
-            let bar = "#".repeat((share * 30.0).round() as usize);
-            // Shares are probabilities of assignment (weight) and what came of them (pulls),
-            // in the one format's probability precision; pulls are counts.
-            Row::new(vec![
-                a.key.clone(),
-                format::probability(share),
-                format::count(a.rollup.units),
-                format::probability(a.rollup.units as f64 / row.units.max(1) as f64),
-                bar,
-            ])
-        })
-        .collect();
-    frame.render_widget(
-        Table::new(
-            rows,
-            [
-                Constraint::Length(10),
-                Constraint::Length(8),
-                Constraint::Length(11),
-                Constraint::Length(8),
-                Constraint::Fill(1),
-            ],
-        )
-        .header(
-            Row::new(vec!["arm", "weight", "pulls", "share", ""])
-                .style(Style::default().add_modifier(Modifier::BOLD)),
-        )
-        .block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(if area.width >= 100 {
-                    format!(
-                        " {} — current weights (fixed until a bandit policy is set; history and \
-                 posteriors come with the bandit step) ",
-                        row.campaign.spec.key
-                    )
-                } else {
-                    // The long title would be cut at 80 columns.
-                    format!(
-                        " {} — current weights (fixed until a bandit policy is set) ",
-                        row.campaign.spec.key
-                    )
-                }),
-        ),
-        area,
     );
 }
 

@@ -161,17 +161,18 @@ fn bandit_shares_and_job_panels_use_the_one_format() {
     let row = app.selected_campaign().expect("selected");
     let total: f64 = row.arms.iter().map(|a| a.weight).sum();
     for a in &row.arms {
+        // Each arm's row starts with its chart character, then its key (the Bandit panel).
         let line = text
             .lines()
             .find(|l| {
                 l.trim_start_matches('│')
-                    .starts_with(&format!("{} ", a.key))
+                    .get(2..)
+                    .is_some_and(|r| r.starts_with(&format!("{} ", a.key)))
             })
             .unwrap_or_else(|| panic!("{}:\n{text}", a.key));
         for want in [
-            format::probability(a.weight / total),
+            format::rate(a.weight / total),
             format::count(a.rollup.units),
-            format::probability(a.rollup.units as f64 / row.units as f64),
         ] {
             assert!(line.contains(&want), "{want} in {line}");
         }

@@ -9,6 +9,7 @@ mod cli_safety;
 mod common;
 mod concurrency;
 mod console;
+mod console_bandit;
 mod console_chart;
 mod console_format;
 mod console_jobs;

@@ -28,8 +28,8 @@ pub struct BoardArm {
     pub cumulative_reward: f64,
 }
 
-/// One allocation period, for the charts: when it began, its weights and its leader's P(best)
-/// as stored when the period was computed.
+/// One allocation period, for the charts: when it began, its weights, and the posterior it was
+/// computed from as stored with it (its leader, and per arm P(best) and cumulative reward).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BoardPeriod {
     pub period: i64,
@@ -41,6 +41,12 @@ pub struct BoardPeriod {
     pub weights: Vec<f64>,
     pub leader: Option<String>,
     pub leader_p_best: Option<f64>,
+    /// Per arm (in the board's arm order) P(best) in the posterior the period was computed
+    /// from; `None` where it stored none (the first period is the creation, before any update).
+    pub p_best: Vec<Option<f64>>,
+    /// Per arm the cumulative reward when the period began; 0 while the campaign had no unit,
+    /// `None` where the period stored none.
+    pub cumulative_reward: Vec<Option<f64>>,
 }
 
 /// Everything `bandit show` and the Bandit panel print about one campaign.
@@ -70,6 +76,12 @@ pub struct BanditBoard {
     pub explored: bool,
     pub floor: f64,
     pub winner_threshold: f64,
+    /// The explore stage's minimums: units per arm and seconds since `learning_since`.
+    pub explore_min_units: i64,
+    pub explore_min_secs: i64,
+    /// When the campaign's learning clock started: its first start (its creation before that).
+    #[serde(with = "crate::domain::json_time")]
+    pub learning_since: Micros,
     /// The arm with the highest P(best) (or mean, when P(best) is undefined).
     pub leader: Option<String>,
     /// The leader, once its P(best) reached the winner threshold.
@@ -123,14 +135,30 @@ pub fn board(store: &Store, key: &str, now: Micros) -> Result<BanditBoard> {
     let arm_units: Vec<i64> = arms.iter().map(|a| a.units).collect();
     let history = periods
         .iter()
-        .map(|p| BoardPeriod {
-            period: p.period,
-            started_at: p.started_at,
-            stage: p.stage,
-            units: p.units,
-            weights: p.weights.clone(),
-            leader: p.summary["leader"].as_str().map(str::to_string),
-            leader_p_best: p.summary["leader_p_best"].as_f64(),
+        .map(|p| {
+            let stored = |arm: &str, field: &str| {
+                p.summary["arms"]
+                    .as_array()
+                    .and_then(|a| a.iter().find(|x| x["key"].as_str() == Some(arm)))
+                    .and_then(|x| x[field].as_f64())
+            };
+            BoardPeriod {
+                period: p.period,
+                started_at: p.started_at,
+                stage: p.stage,
+                units: p.units,
+                weights: p.weights.clone(),
+                leader: p.summary["leader"].as_str().map(str::to_string),
+                leader_p_best: p.summary["leader_p_best"].as_f64(),
+                p_best: arms.iter().map(|a| stored(&a.key, "p_best")).collect(),
+                cumulative_reward: arms
+                    .iter()
+                    .map(|a| match stored(&a.key, "reward_sum") {
+                        None if p.units == 0 => Some(0.0),
+                        r => r,
+                    })
+                    .collect(),
+            }
         })
         .collect();
     let key_of = |i: Option<usize>| i.map(|i| arms[i].key.clone());
@@ -151,6 +179,9 @@ pub fn board(store: &Store, key: &str, now: Micros) -> Result<BanditBoard> {
         explored: explore_done(&inputs.config, &arm_units, learning_start(c), now),
         floor: inputs.config.floor_or_default(),
         winner_threshold: threshold,
+        explore_min_units: inputs.config.explore_min_units_or_default() as i64,
+        explore_min_secs: inputs.config.explore_min_secs_or_default() as i64,
+        learning_since: learning_start(c),
         leader: key_of(leader),
         winner: key_of(winner),
         total_units: inputs.units,
