@@ -138,25 +138,42 @@ struct Inputs {
     arm_keys: Vec<String>,
     config: BanditConfig,
     reward: RewardKind,
+    /// What the posterior learns from: every unit, or with a reward delay only the units of
+    /// periods that ended at least that long ago.
     stats: Vec<ArmStats>,
+    /// Every unit of each arm and its reward so far (the pulls and cumulative reward shown,
+    /// and the explore stage's count).
+    all: Vec<ArmStats>,
     units: i64,
 }
 
-fn inputs(store: &Store, key: &str) -> Result<Inputs> {
-    let (campaign, _) = store.campaign(key)?;
-    inputs_of(store, campaign)
+impl Inputs {
+    fn pulls(&self) -> Vec<i64> {
+        self.all.iter().map(|s| s.units as i64).collect()
+    }
 }
 
-fn inputs_of(store: &Store, campaign: Campaign) -> Result<Inputs> {
+fn inputs(store: &Store, key: &str, now: Micros) -> Result<Inputs> {
+    let (campaign, _) = store.campaign(key)?;
+    inputs_of(store, campaign, now)
+}
+
+fn inputs_of(store: &Store, campaign: Campaign, now: Micros) -> Result<Inputs> {
     let key = campaign.spec.key.clone();
     let key = key.as_str();
     let config = campaign.spec.bandit.clone().unwrap_or_default();
     let reward = config.reward_or_default(&campaign.spec.metric);
     let arms = store.arm_summaries(key)?;
-    let stats: Vec<ArmStats> = arms
+    let all: Vec<ArmStats> = arms
         .iter()
         .map(|a| ArmStats::from_rollup(&a.rollup, reward))
         .collect();
+    let delay = config.reward_delay_secs_or_default() as i64 * 1_000_000;
+    let stats = if delay > 0 {
+        matured(store, key, now - delay, reward, arms.len())?
+    } else {
+        all.clone()
+    };
     Ok(Inputs {
         units: arms.iter().map(|a| a.rollup.units).sum(),
         arm_keys: arms.into_iter().map(|a| a.key).collect(),
@@ -164,7 +181,35 @@ fn inputs_of(store: &Store, campaign: Campaign) -> Result<Inputs> {
         config,
         reward,
         stats,
+        all,
     })
+}
+
+/// The arms' statistics over the periods that ended by `cutoff`: every unit in them was
+/// assigned at least the reward delay ago. A period ends where the next begins; the current
+/// one has not ended.
+fn matured(
+    store: &Store,
+    key: &str,
+    cutoff: Micros,
+    reward: RewardKind,
+    arms: usize,
+) -> Result<Vec<ArmStats>> {
+    let periods = store.periods(key)?;
+    let rollups = store.period_rollups(key)?;
+    let mut sums = vec![crate::domain::ArmRollup::default(); arms];
+    for (p, next) in rollups.iter().zip(periods.iter().skip(1)) {
+        if next.started_at > cutoff {
+            break;
+        }
+        for (sum, r) in sums.iter_mut().zip(&p.arms) {
+            *sum += r.clone();
+        }
+    }
+    Ok(sums
+        .iter()
+        .map(|r| ArmStats::from_rollup(r, reward))
+        .collect())
 }
 
 /// When the campaign's learning clock started: its first start (its creation before that).
@@ -185,11 +230,12 @@ fn summary(
     let arms: Vec<serde_json::Value> = inputs
         .arm_keys
         .iter()
-        .zip(&inputs.stats)
+        .zip(inputs.all.iter().zip(&inputs.stats))
         .zip(posterior)
-        .map(|((key, s), p)| {
+        .map(|((key, (all, learned)), p)| {
             serde_json::json!({
-                "key": key, "units": s.units, "reward_sum": s.reward_sum,
+                "key": key, "units": all.units, "reward_sum": all.reward_sum,
+                "learned_units": learned.units,
                 "mean": finite(p.mean), "lower": finite(p.lower), "upper": finite(p.upper),
                 "p_best": finite(p.p_best),
             })
@@ -226,11 +272,11 @@ pub fn plan_update(
             status: campaign.status,
         }));
     }
-    let inputs = inputs_of(store, campaign)?;
+    let inputs = inputs_of(store, campaign, now)?;
     let c = &inputs.campaign;
     let current = store.current_period(key)?;
     let new_units = store.period_units(key, current.period)?;
-    let arm_units: Vec<i64> = inputs.stats.iter().map(|s| s.units as i64).collect();
+    let arm_units = inputs.pulls();
     let explored = explore_done(&inputs.config, &arm_units, learning_start(c), now);
     let next = next_update(&inputs.config, current.started_at, new_units, now);
     // The end of the explore stage is an update of its own: the weights should leave uniform

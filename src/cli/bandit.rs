@@ -108,6 +108,10 @@ pub struct BanditFlags {
     /// Ridge penalty of the linear policies [default: 1].
     #[arg(long)]
     ridge: Option<f64>,
+    /// Learn only from units of periods that ended this long ago, so purchases have arrived:
+    /// 10m [default: 0, every unit].
+    #[arg(long, value_parser = parse_duration)]
+    reward_delay: Option<u64>,
 }
 
 impl BanditFlags {
@@ -127,6 +131,7 @@ impl BanditFlags {
             self.update_every_secs,
             self.explore_units,
             self.explore_secs,
+            self.reward_delay,
         ];
         self.policy.is_some()
             || self.reward.is_some()
@@ -171,6 +176,7 @@ impl BanditFlags {
         }
         set(&mut config.linear_alpha, self.linear_alpha);
         set(&mut config.ridge, self.ridge);
+        set_u(&mut config.reward_delay_secs, self.reward_delay);
     }
 }
 
@@ -318,6 +324,13 @@ pub fn show_text(b: &BanditBoard, nf: &NumberFormat) -> String {
         b.period,
         format_rfc3339(b.period_started_at),
     );
+    if b.reward_delay_secs > 0 {
+        // Only after the period line: the status line keeps its width at 80 columns.
+        s.push_str(&format!(
+            "  learns from units {} old",
+            liftdeck::app::report::human_duration(b.reward_delay_secs as f64)
+        ));
+    }
     match b.last_update_at {
         Some(t) => s.push_str(&format!("  last update {}", format_rfc3339(t))),
         None => s.push_str("  no update yet"),

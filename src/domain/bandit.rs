@@ -207,6 +207,12 @@ pub struct BanditConfig {
     /// Ridge penalty of the linear policies (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ridge: Option<f64>,
+    /// Only units of allocation periods that ended at least this many seconds ago feed the
+    /// posterior (default 0: every unit). Purchases arrive minutes after the visit; counting
+    /// fresh units as non-buyers makes the arm with the most recent traffic (the one the policy
+    /// favours) look worse than it is, and the weights oscillate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reward_delay_secs: Option<u64>,
 }
 
 impl BanditConfig {
@@ -247,6 +253,9 @@ impl BanditConfig {
     }
     pub fn ridge_or_default(&self) -> f64 {
         self.ridge.unwrap_or(1.0)
+    }
+    pub fn reward_delay_secs_or_default(&self) -> u64 {
+        self.reward_delay_secs.unwrap_or(0)
     }
 
     /// Checks the configuration for a campaign with `arms` arms and primary metric `metric`.

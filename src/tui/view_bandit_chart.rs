@@ -425,6 +425,7 @@ mod tests {
             next_update: None,
             explored: true,
             floor: 0.01,
+            reward_delay_secs: 0,
             winner_threshold: 0.95,
             explore_min_units: 100,
             explore_min_secs: 60,

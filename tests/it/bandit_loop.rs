@@ -733,3 +733,57 @@ fn arms_tied_by_their_priors_name_no_leader() {
     let board = bandit::board(&store, "tie", env.clock.now()).expect("board");
     assert_eq!(board.leader.as_deref(), Some("a1"));
 }
+
+/// Period 1 (long over): a1 converts twice as often as a0. Period 2 (just begun): the policy
+/// sent a1 most of the traffic, and none of those fresh units has bought yet.
+/// (A period's units are mature once the period ended the delay ago: conservative by at most
+/// one period, which the schedule keeps to seconds or minutes.)
+fn fresh_traffic_on_the_better_arm(config: BanditConfig) -> (tempfile::TempDir, Store, Env) {
+    let dir = tempfile::tempdir().expect("dir");
+    let (_, mut store) = temp_db(&dir, "delay.db");
+    let env = test_env();
+    let s = spec("delay", &[1.0, 1.0], config);
+    running(&mut store, &env, &s);
+    units(&mut store, &env, "delay", 0, 100, 5);
+    units(&mut store, &env, "delay", 1, 100, 10);
+    env.clock.advance(3_600 * SEC);
+    let next = liftdeck::store::NewPeriod {
+        started_at: env.clock.now(),
+        stage: Stage::Exploit,
+        units: 200,
+        weights: vec![0.1, 0.9],
+        summary: serde_json::json!({}),
+    };
+    store
+        .start_period("delay", 1, &next, "test")
+        .expect("period 2");
+    // Ten minutes into period 2: period 1 ended more than the delay ago.
+    env.clock.advance(601 * SEC);
+    units(&mut store, &env, "delay", 0, 100, 0);
+    units(&mut store, &env, "delay", 1, 900, 0);
+    (dir, store, env)
+}
+
+#[test]
+fn a_reward_delay_keeps_unconverted_fresh_units_from_sinking_the_favoured_arm() {
+    // Without a delay the fresh non-buyers count: a1 reads 10/1000 against a0's 5/200.
+    let (_d, store, env) = fresh_traffic_on_the_better_arm(quick());
+    let board = bandit::board(&store, "delay", env.clock.now()).expect("board");
+    assert_eq!(board.leader.as_deref(), Some("a0"), "{:?}", board.arms);
+    // With a 10-minute delay only period 1, which ended over ten minutes ago, is learned from;
+    // period 2 has not ended, so its fresh units wait.
+    let config = BanditConfig {
+        reward_delay_secs: Some(600),
+        ..quick()
+    };
+    let (_d, store, env) = fresh_traffic_on_the_better_arm(config);
+    let board = bandit::board(&store, "delay", env.clock.now()).expect("board");
+    assert_eq!(board.leader.as_deref(), Some("a1"), "{:?}", board.arms);
+    // Pulls and cumulative reward still count every unit.
+    assert_eq!(board.arms[1].units, 1000);
+    let mean = board.arms[1].reward_mean.expect("learned mean");
+    assert!(
+        (mean - 0.1).abs() < 0.02,
+        "a1 learned from period 1: {mean}"
+    );
+}

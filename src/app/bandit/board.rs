@@ -75,6 +75,8 @@ pub struct BanditBoard {
     /// The explore stage is over (every arm has its minimum of units, the minimum time passed).
     pub explored: bool,
     pub floor: f64,
+    /// The posterior learns only from units of periods that ended this long ago (0: all).
+    pub reward_delay_secs: u64,
     pub winner_threshold: f64,
     /// The explore stage's minimums: units per arm and seconds since `learning_since`.
     pub explore_min_units: i64,
@@ -97,7 +99,7 @@ pub struct BanditBoard {
 
 /// The board of `key` at `now` (reads only: O(arms + periods)).
 pub fn board(store: &Store, key: &str, now: Micros) -> Result<BanditBoard> {
-    let inputs = super::inputs(store, key)?;
+    let inputs = super::inputs(store, key, now)?;
     let c = &inputs.campaign;
     let periods = store.periods(key)?;
     let current = store.current_period(key)?;
@@ -107,18 +109,18 @@ pub fn board(store: &Store, key: &str, now: Micros) -> Result<BanditBoard> {
     let arms: Vec<BoardArm> = inputs
         .arm_keys
         .iter()
-        .zip(&inputs.stats)
+        .zip(inputs.all.iter().zip(&inputs.stats))
         .zip(&posterior)
         .enumerate()
-        .map(|(i, ((key, s), p))| BoardArm {
+        .map(|(i, ((key, (all, s)), p))| BoardArm {
             key: key.clone(),
             weight: current.weights.get(i).copied().unwrap_or(0.0),
-            units: s.units as i64,
+            units: all.units as i64,
             reward_mean: if s.units > 0.0 { finite(p.mean) } else { None },
             lower: if s.units > 0.0 { finite(p.lower) } else { None },
             upper: if s.units > 0.0 { finite(p.upper) } else { None },
             p_best: finite(p.p_best),
-            cumulative_reward: s.reward_sum,
+            cumulative_reward: all.reward_sum,
         })
         .collect();
     let leader = leader_index(&arms, &inputs.stats);
@@ -130,7 +132,7 @@ pub fn board(store: &Store, key: &str, now: Micros) -> Result<BanditBoard> {
         (true, Status::Paused) => Stage::Paused,
         (true, _) => current.stage,
     };
-    let units: Vec<f64> = inputs.stats.iter().map(|s| s.units).collect();
+    let units: Vec<f64> = inputs.all.iter().map(|s| s.units).collect();
     let means: Vec<Option<f64>> = arms.iter().map(|a| a.reward_mean).collect();
     let arm_units: Vec<i64> = arms.iter().map(|a| a.units).collect();
     let history = periods
@@ -178,6 +180,7 @@ pub fn board(store: &Store, key: &str, now: Micros) -> Result<BanditBoard> {
             .then(|| next_update(&inputs.config, current.started_at, new_units, now)),
         explored: explore_done(&inputs.config, &arm_units, learning_start(c), now),
         floor: inputs.config.floor_or_default(),
+        reward_delay_secs: inputs.config.reward_delay_secs_or_default(),
         winner_threshold: threshold,
         explore_min_units: inputs.config.explore_min_units_or_default() as i64,
         explore_min_secs: inputs.config.explore_min_secs_or_default() as i64,
