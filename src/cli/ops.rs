@@ -17,9 +17,10 @@ pub struct DemoArgs {
     /// Print a per-arm summary instead of opening the console (simulated time, no waiting).
     #[arg(long)]
     headless: bool,
-    /// How long to stream traffic: 30s, 5m, 1h (at most 24h).
-    #[arg(long, default_value = "30s", value_parser = demo_duration)]
-    duration: u64,
+    /// How long to stream traffic: 30s, 5m, 1h (at most 24h) [default: 30s headless, 15m live,
+    /// long enough to watch the bandit move its weights].
+    #[arg(long, value_parser = demo_duration)]
+    duration: Option<u64>,
     /// Shoppers per second, 1 to 100,000.
     #[arg(long, default_value_t = 500,
           value_parser = clap::value_parser!(u64).range(1..=100_000))]
@@ -88,16 +89,19 @@ pub fn demo(session: &Session, env: &Env, args: DemoArgs, theme_name: &str) -> R
     let created = format_rfc3339(env.clock.now());
     let mut store = app::demo::open_demo_database(db, args.keep, &created)
         .with_context(|| format!("preparing the demo database {}", db.display()))?;
+    // Headless runs are a fixed table for a seed; the live console is for watching learning.
+    let duration = args
+        .duration
+        .unwrap_or(if args.headless { 30 } else { 15 * 60 });
     if args.headless {
         let env = Env {
             clock: liftdeck::clock::Clock::virtual_at(liftdeck::app::demo::DEMO_EPOCH),
             actor: env.actor.clone(),
         };
-        let report =
-            app::demo::run_headless(&mut store, &env, args.seed, args.duration, args.rate)?;
+        let report = app::demo::run_headless(&mut store, &env, args.seed, duration, args.rate)?;
         write_stdout(&format!(
             "liftdeck demo: {} simulated seconds at {} shoppers/s into {} (simulated clock ended {})\n{report}",
-            args.duration,
+            duration,
             args.rate,
             db.display(),
             format_rfc3339(env.clock.now())
@@ -110,7 +114,7 @@ pub fn demo(session: &Session, env: &Env, args: DemoArgs, theme_name: &str) -> R
             env,
             false,
             theme,
-            Some((args.seed, args.duration, args.rate)),
+            Some((args.seed, duration, args.rate)),
         )?;
         Ok(ExitCode::SUCCESS)
     }
