@@ -304,7 +304,11 @@ pub fn plan_update(
         let leader = (0..k).max_by(|&a, &b| posterior[a].p_best.total_cmp(&posterior[b].p_best));
         (Stage::Explore, vec![1.0 / k.max(1) as f64; k], leader, None)
     };
-    if !force && stage == current.stage && same_weights(&weights, &current.weights) {
+    // With a reward delay periods are also the cohorts the posterior matures by, so a due
+    // update writes its period even when the weights stay: a period that never ends would
+    // never mature, and the learning would stop.
+    let cohorts = inputs.config.reward_delay_secs_or_default() > 0 && next.due;
+    if !force && !cohorts && stage == current.stage && same_weights(&weights, &current.weights) {
         return Ok(Err(NoUpdate::Unchanged));
     }
     let mut summary = summary(&inputs, &posterior, leader, winner, update_index);

@@ -92,6 +92,34 @@ pub fn demo_bandit() -> BanditConfig {
     }
 }
 
+/// How long the live demo's bandit waits for purchases: the live feed delivers each purchase
+/// when due, about six minutes after the visit on average (`sim::Shop::visit`), and nearly all
+/// within eight. Counting fresh units as non-buyers would make the arm the bandit favours look
+/// worst (watched: profit per unit read $0.73 against a true $4 after twelve minutes, and the
+/// weights went back to near uniform). The headless pump ingests each visit whole and needs no
+/// delay.
+pub const LIVE_REWARD_DELAY_SECS: u64 = 480;
+
+/// [`ensure_campaigns`] for the live console: the bandits learn only from periods that ended
+/// [`LIVE_REWARD_DELAY_SECS`] ago (set, and audited, only when it is not set already).
+pub fn ensure_live_campaigns(store: &mut Store, env: &Env, seed: u64) -> Result<()> {
+    ensure_campaigns(store, env, seed)?;
+    for spec in demo_specs(seed) {
+        let (campaign, _) = store.campaign(&spec.key)?;
+        let set = campaign
+            .spec
+            .bandit
+            .as_ref()
+            .is_some_and(|b| b.reward_delay_secs == Some(LIVE_REWARD_DELAY_SECS));
+        if campaign.spec.kind == CampaignKind::Bandit && !set {
+            super::bandit::set_config(store, env, &spec.key, |b| {
+                b.reward_delay_secs = Some(LIVE_REWARD_DELAY_SECS);
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// Creates the demo campaigns that are missing and starts any that are not running.
 pub fn ensure_campaigns(store: &mut Store, env: &Env, seed: u64) -> Result<()> {
     for spec in demo_specs(seed) {

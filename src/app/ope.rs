@@ -4,19 +4,23 @@
 //! `position`, the unit's reward by the campaign's reward kind); the candidate's distribution
 //! over arms is built here.
 
+mod candidates;
 pub mod learners;
 mod text;
 
+pub use candidates::FITTED_ON_LOGS;
 pub use text::{format_ope, format_replay};
 
 use super::import_obd::{for_each_row, item_of_arm};
 use super::{AppError, Result};
+use crate::bandit::ContextEncoder;
 use crate::causal::ope::{evaluate, LoggedRow, OpeOptions, OpeReport, TargetPolicy};
 use crate::causal::replay::{replay, ReplayResult};
-use crate::domain::{PolicyKind, RewardKind};
+use crate::domain::{BanditConfig, PolicyKind, RewardKind};
 use crate::store::{LoggedDecision, Store};
 use learners::Learner;
 use serde::Serialize;
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -25,24 +29,37 @@ use std::path::{Path, PathBuf};
 pub enum Candidate {
     /// 1/K on every arm.
     Uniform,
-    /// epsilon spread over the arms, the rest on the arm with the best mean reward in the logs
-    /// (epsilon 0 is greedy).
-    EpsilonGreedy { epsilon: f64 },
+    /// The same given distribution over the arms for every row (always arm k: one-hot).
+    Fixed(Vec<f64>),
+    /// A policy of `src/bandit/` under this configuration (policy, floor, epsilon...), fitted
+    /// on the campaign's logs (`candidates`): context-free policies give one distribution for
+    /// every row, LinUCB and linear Thompson one per row from its context.
+    Fitted(BanditConfig),
     /// π(a | position) = the mean propensity_score of (item a, position) in an Open Bandit
     /// Dataset log of another policy on the same items, normalised per position.
     TargetLog(PathBuf),
 }
 
-/// The candidate `report ope --policy KIND` evaluates, or why there is none yet. The bandit
-/// step's policies (src/bandit/) replace the `Err` arms: this is the one place to change.
-pub fn candidate_for(kind: PolicyKind, epsilon: f64) -> std::result::Result<Candidate, String> {
-    match kind {
+impl Candidate {
+    /// The context fields the candidate reads from the logs (none for context-free ones).
+    fn context_fields(&self) -> &[String] {
+        match self {
+            Candidate::Fitted(c) if c.policy.is_contextual() => &c.context_fields,
+            _ => &[],
+        }
+    }
+}
+
+/// The candidate `report ope --policy` evaluates for `config` (its `policy` the one asked for),
+/// or why there is none.
+pub fn candidate_for(config: &BanditConfig) -> std::result::Result<Candidate, String> {
+    match config.policy {
         PolicyKind::Uniform => Ok(Candidate::Uniform),
-        PolicyKind::EpsilonGreedy => Ok(Candidate::EpsilonGreedy { epsilon }),
-        other => Err(format!(
-            "off-policy evaluation of policy {other} is not yet available (it comes with the \
-             bandit policies); use --policy uniform or eps, or --target-log FILE"
+        k if k.is_contextual() && config.context_fields.is_empty() => Err(format!(
+            "policy {k} reads the unit's context: give --context-fields (the campaign's bandit \
+             configuration names none)"
         )),
+        _ => Ok(Candidate::Fitted(config.clone())),
     }
 }
 
@@ -52,6 +69,9 @@ pub struct CampaignLog {
     pub arms: Vec<String>,
     pub reward: RewardKind,
     pub rows: Vec<LoggedRow>,
+    /// How the rows' `features` were encoded from their contexts (`None`: not read, features
+    /// empty).
+    pub encoder: Option<ContextEncoder>,
 }
 
 impl CampaignLog {
@@ -68,8 +88,19 @@ impl CampaignLog {
     }
 }
 
-/// Reads campaign `key`'s logged decisions, oldest first.
+/// Reads campaign `key`'s logged decisions, oldest first, without their contexts' features.
 pub fn campaign_log(store: &Store, key: &str) -> Result<CampaignLog> {
+    campaign_log_with(store, key, &[])
+}
+
+/// Reads campaign `key`'s logged decisions, oldest first; with `context_fields`, each row's
+/// `features` is its context encoded by a `ContextEncoder` fitted on every logged context
+/// (text fields one-hot, numbers standardised, as the allocation loop encodes them).
+pub fn campaign_log_with(
+    store: &Store,
+    key: &str,
+    context_fields: &[String],
+) -> Result<CampaignLog> {
     let (campaign, arms) = store.campaign(key)?;
     let metric = campaign.spec.metric.as_str();
     let reward = campaign.spec.bandit.as_ref().map_or_else(
@@ -82,8 +113,15 @@ pub fn campaign_log(store: &Store, key: &str) -> Result<CampaignLog> {
         .map(|(i, a)| (a.key.as_str(), i))
         .collect();
     let decisions = store.logged_decisions(key)?;
+    let contexts: Vec<Map<String, Value>> = if context_fields.is_empty() {
+        vec![]
+    } else {
+        decisions.iter().map(|d| context_map(&d.context)).collect()
+    };
+    let encoder =
+        (!context_fields.is_empty()).then(|| ContextEncoder::fit(context_fields, &contexts));
     let mut rows = Vec::with_capacity(decisions.len());
-    for d in decisions {
+    for (i, d) in decisions.into_iter().enumerate() {
         let Some(&arm) = index.get(d.arm.as_str()) else {
             return Err(AppError::Invalid(format!(
                 "unit `{}` is assigned to arm `{}`, which campaign `{key}` no longer has",
@@ -95,7 +133,10 @@ pub fn campaign_log(store: &Store, key: &str) -> Result<CampaignLog> {
             reward: reward_of(&d, reward),
             propensity: d.propensity,
             position: position_of(&d.context),
-            features: vec![],
+            features: match (&encoder, contexts.get(i)) {
+                (Some(e), Some(c)) => e.encode(c),
+                _ => vec![],
+            },
         });
     }
     if rows.is_empty() {
@@ -108,7 +149,16 @@ pub fn campaign_log(store: &Store, key: &str) -> Result<CampaignLog> {
         arms: arms.into_iter().map(|a| a.key).collect(),
         reward,
         rows,
+        encoder,
     })
+}
+
+/// A stored context as a JSON object (anything else reads as empty).
+fn context_map(context: &str) -> Map<String, Value> {
+    match serde_json::from_str(context) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    }
 }
 
 fn reward_of(d: &LoggedDecision, kind: RewardKind) -> f64 {
@@ -136,51 +186,49 @@ pub struct BuiltTarget {
     pub description: String,
     /// For a target log: per position, the sum of the mean propensities before normalising.
     pub sums_before_normalising: Vec<(Option<u32>, f64)>,
+    /// Whether the candidate was fitted on the logs it is evaluated on.
+    pub fitted_on_logs: bool,
+    /// A context-free candidate's one distribution over the arms.
+    pub distribution: Option<Vec<f64>>,
 }
 
 pub fn build_target(log: &CampaignLog, candidate: &Candidate) -> Result<BuiltTarget> {
     let k = log.arms.len();
     let n = log.rows.len();
     let invalid = |e: crate::causal::ope::OpeError| AppError::Invalid(e.to_string());
-    match candidate {
-        Candidate::Uniform => Ok(BuiltTarget {
-            target: TargetPolicy::same_for_all(vec![1.0 / k as f64; k], n).map_err(invalid)?,
-            description: format!("uniform: 1/{k} on every arm"),
+    let fixed = |probs: Vec<f64>, description: String| -> Result<BuiltTarget> {
+        Ok(BuiltTarget {
+            target: TargetPolicy::same_for_all(probs.clone(), n).map_err(invalid)?,
+            description,
             sums_before_normalising: vec![],
-        }),
-        Candidate::EpsilonGreedy { epsilon } => {
-            if !(0.0..=1.0).contains(epsilon) {
+            fitted_on_logs: false,
+            distribution: Some(probs),
+        })
+    };
+    match candidate {
+        Candidate::Uniform => fixed(
+            vec![1.0 / k as f64; k],
+            format!("uniform: 1/{k} on every arm"),
+        ),
+        Candidate::Fixed(probs) => {
+            if probs.len() != k {
                 return Err(AppError::Invalid(format!(
-                    "epsilon must be in [0, 1], got {epsilon}"
+                    "the fixed target has {} probabilities for {k} arms",
+                    probs.len()
                 )));
             }
-            let mut sums = vec![(0.0, 0u64); k];
-            for r in &log.rows {
-                sums[r.arm].0 += r.reward;
-                sums[r.arm].1 += 1;
-            }
-            let mean = |a: usize| {
-                let (s, c) = sums[a];
-                if c > 0 {
-                    s / c as f64
-                } else {
-                    f64::NEG_INFINITY
-                }
-            };
-            let best = (0..k).fold(0, |b, a| if mean(a) > mean(b) { a } else { b });
-            let mut probs = vec![epsilon / k as f64; k];
-            probs[best] += 1.0 - epsilon;
-            Ok(BuiltTarget {
-                target: TargetPolicy::same_for_all(probs, n).map_err(invalid)?,
-                description: format!(
-                    "eps-greedy: epsilon {epsilon} spread over the arms, the rest on `{}` (the \
-                     best mean reward in these logs; a policy fitted on the logs it is \
-                     evaluated on reads optimistic)",
-                    log.arms[best]
-                ),
-                sums_before_normalising: vec![],
-            })
+            let shown: Vec<String> = log
+                .arms
+                .iter()
+                .zip(probs)
+                .map(|(a, p)| format!("{a} {p}"))
+                .collect();
+            fixed(probs.clone(), format!("fixed: {}", shown.join(", ")))
         }
+        Candidate::Fitted(config) if config.policy.is_contextual() => {
+            candidates::contextual(log, config)
+        }
+        Candidate::Fitted(config) => candidates::context_free(log, config),
         Candidate::TargetLog(path) => target_from_log(log, path),
     }
 }
@@ -249,6 +297,8 @@ fn target_from_log(log: &CampaignLog, path: &Path) -> Result<BuiltTarget> {
              position) in that log, normalised to sum to 1 per position"
         ),
         sums_before_normalising: sums.into_iter().filter(|(p, _)| p.is_some()).collect(),
+        fitted_on_logs: false,
+        distribution: None,
     })
 }
 
@@ -260,6 +310,12 @@ pub struct OpeOutcome {
     pub target: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sums_before_normalising: Vec<PositionSum>,
+    /// A context-free target's distribution over the arms (the same for every row).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distribution: Option<Vec<ArmProbability>>,
+    /// Set when the candidate was fitted on the logs it is evaluated on: what that means.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fitted_on_logs: Option<String>,
     pub reward: RewardKind,
     pub rows: u64,
     pub arms: usize,
@@ -268,6 +324,12 @@ pub struct OpeOutcome {
     pub logged_mean: f64,
     #[serde(flatten)]
     pub report: OpeReport,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ArmProbability {
+    pub arm: String,
+    pub probability: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -284,7 +346,7 @@ pub fn evaluate_candidate(
     candidate: &Candidate,
     options: &OpeOptions,
 ) -> Result<OpeOutcome> {
-    let log = campaign_log(store, key)?;
+    let log = campaign_log_with(store, key, candidate.context_fields())?;
     let built = build_target(&log, candidate)?;
     let report = evaluate(&log.rows, &built.target, options)
         .map_err(|e| AppError::Invalid(e.to_string()))?;
@@ -297,6 +359,19 @@ pub fn evaluate_candidate(
             .into_iter()
             .filter_map(|(p, sum)| p.map(|position| PositionSum { position, sum }))
             .collect(),
+        distribution: built.distribution.map(|d| {
+            log.arms
+                .iter()
+                .zip(d)
+                .map(|(arm, probability)| ArmProbability {
+                    arm: arm.clone(),
+                    probability,
+                })
+                .collect()
+        }),
+        fitted_on_logs: built
+            .fitted_on_logs
+            .then(|| candidates::FITTED_ON_LOGS.to_string()),
         reward: log.reward,
         rows: log.rows.len() as u64,
         arms: log.arms.len(),
@@ -314,6 +389,8 @@ pub struct ReplayOutcome {
     pub reward: RewardKind,
     pub rows: u64,
     pub arms: usize,
+    /// When the learner recomputed its probabilities.
+    pub schedule: String,
     pub seeds: Vec<u64>,
     pub runs: Vec<ReplayResult>,
     /// Mean over runs of each run's mean reward over its matched rows.
@@ -329,11 +406,16 @@ pub struct ReplayOutcome {
 pub fn replay_learner(
     store: &Store,
     key: &str,
-    learner: Learner,
+    learner: &Learner,
     runs: u64,
     seed: u64,
 ) -> Result<ReplayOutcome> {
-    let log = campaign_log(store, key)?;
+    let fields = if learner.config.policy.is_contextual() {
+        learner.config.context_fields.as_slice()
+    } else {
+        &[]
+    };
+    let log = campaign_log_with(store, key, fields)?;
     let k = log.arms.len();
     let seeds: Vec<u64> = (0..runs.max(1)).map(|i| seed.wrapping_add(i)).collect();
     let mut results = Vec::with_capacity(seeds.len());
@@ -351,6 +433,16 @@ pub fn replay_learner(
     Ok(ReplayOutcome {
         campaign: key.to_string(),
         policy: learner.label(),
+        schedule: if learner.config.policy.is_contextual() {
+            "the matched arm's ridge model refit after every matched row".to_string()
+        } else {
+            match learner.update_every.max(1) {
+                1 => "weights recomputed from the revealed rows after every matched row".into(),
+                n => format!(
+                    "weights recomputed from the revealed rows after every {n} matched rows"
+                ),
+            }
+        },
         reward: log.reward,
         rows: log.rows.len() as u64,
         arms: k,
@@ -378,12 +470,32 @@ mod tests {
     }
 
     #[test]
-    fn only_uniform_and_eps_are_available_without_the_bandit_policies() {
+    fn every_policy_has_a_candidate_and_contextual_ones_need_fields() {
+        let config = |policy| BanditConfig {
+            policy,
+            ..BanditConfig::default()
+        };
         assert_eq!(
-            candidate_for(PolicyKind::Uniform, 0.1),
+            candidate_for(&config(PolicyKind::Uniform)),
             Ok(Candidate::Uniform)
         );
-        let e = candidate_for(PolicyKind::Thompson, 0.1).unwrap_err();
-        assert!(e.contains("not yet available"), "{e}");
+        for k in PolicyKind::ALL
+            .into_iter()
+            .filter(|k| *k != PolicyKind::Uniform)
+        {
+            match candidate_for(&config(k)) {
+                Ok(Candidate::Fitted(c)) => assert_eq!(c.policy, k),
+                Ok(other) => panic!("{k}: {other:?}"),
+                Err(e) => {
+                    assert!(k.is_contextual(), "{k}: {e}");
+                    assert!(e.contains("--context-fields"), "{e}");
+                }
+            }
+        }
+        let with_fields = BanditConfig {
+            context_fields: vec!["device".into()],
+            ..config(PolicyKind::LinTs)
+        };
+        assert!(candidate_for(&with_fields).is_ok());
     }
 }

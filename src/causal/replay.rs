@@ -19,6 +19,9 @@ pub const UNIFORM_TOLERANCE: f64 = 1e-6;
 pub struct ArmStats {
     pub pulls: u64,
     pub reward_sum: f64,
+    /// Σ reward², for policies whose posterior needs the spread (Gaussian Thompson sampling on
+    /// revenue or profit).
+    pub reward_sumsq: f64,
 }
 
 impl ArmStats {
@@ -145,6 +148,7 @@ pub fn replay(
         reward_sum += r.reward;
         stats[arm].pulls += 1;
         stats[arm].reward_sum += r.reward;
+        stats[arm].reward_sumsq += r.reward * r.reward;
         policy.learn(arm, r.reward, &situation);
     }
     Ok(ReplayResult {
@@ -182,6 +186,7 @@ mod tests {
         assert_eq!(r.matched, rows.iter().filter(|r| r.arm == 2).count() as u64);
         assert_eq!(r.mean_reward(), Some(2.0));
         assert_eq!(r.arms[2].pulls, r.matched);
+        assert_eq!(r.arms[2].reward_sumsq, 4.0 * r.matched as f64);
         assert_eq!(r.arms[0].pulls, 0);
     }
 

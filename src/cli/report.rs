@@ -193,9 +193,9 @@ pub fn power(p: PowerArgs) -> Result<ExitCode> {
 #[derive(Args)]
 pub struct OpeArgs {
     campaign: String,
-    /// The candidate: uniform or eps (epsilon-greedy on the logs' per-arm means; --epsilon 0 is
-    /// greedy). ucb, ts, top2, linucb and linTS arrive with the bandit policies. With --replay:
-    /// uniform, eps, ucb or ts as learners.
+    /// The candidate: uniform, or a bandit policy fitted on these logs: ts, top2, ucb, eps
+    /// (--epsilon 0 is greedy), linucb or linTS (per-row, from --context-fields). With --replay:
+    /// the same policies as learners.
     #[arg(
         long,
         required_unless_present = "target_log",
@@ -209,6 +209,12 @@ pub struct OpeArgs {
     /// Epsilon of eps (default: the campaign's bandit setting, else 0.1).
     #[arg(long)]
     epsilon: Option<f64>,
+    /// The candidate's floor per arm (default: the campaign's bandit setting, else 0.01).
+    #[arg(long)]
+    floor: Option<f64>,
+    /// Context fields linucb and linTS read, comma-separated (default: the campaign's).
+    #[arg(long, value_delimiter = ',')]
+    context_fields: Vec<String>,
     /// Bootstrap resamples for the intervals (0: none).
     #[arg(long, default_value_t = 1000)]
     resamples: usize,
@@ -225,6 +231,9 @@ pub struct OpeArgs {
     /// Replays, one per seed from --seed.
     #[arg(long, default_value_t = 10, requires = "replay")]
     runs: u64,
+    /// With --replay: matched rows between the learner's weight updates (1: after every one).
+    #[arg(long, default_value_t = 1, requires = "replay")]
+    update_every: u64,
     #[command(flatten)]
     out: JsonFlag,
 }
@@ -244,18 +253,42 @@ fn ope(session: &Session, a: OpeArgs) -> Result<ExitCode> {
         }
     }
     let store = session.open_to_read()?;
-    let (campaign, _) = store.campaign(&a.campaign)?;
-    let config = campaign.spec.bandit.clone().unwrap_or_default();
-    let epsilon = a.epsilon.unwrap_or_else(|| config.epsilon_or_default());
+    let (campaign, arms) = store.campaign(&a.campaign)?;
+    // The candidate runs with the campaign's bandit settings, the flags overriding them.
+    let mut config = campaign.spec.bandit.clone().unwrap_or_default();
+    if let Some(k) = kind {
+        config.policy = k;
+    }
+    if let Some(e) = a.epsilon {
+        config.epsilon = Some(e);
+    }
+    if let Some(f) = a.floor {
+        config.floor = Some(f);
+    }
+    if !a.context_fields.is_empty() {
+        config.context_fields = a.context_fields.clone();
+    }
+    let epsilon = config.epsilon_or_default();
     if !(0.0..=1.0).contains(&epsilon) {
         bail_usage!("--epsilon must be in [0, 1], got {epsilon}");
+    }
+    let floor = config.floor_or_default();
+    if !(floor.is_finite() && floor >= 0.0 && floor * arms.len() as f64 <= 1.0) {
+        bail_usage!(
+            "--floor must be >= 0 and at most 1/{} (one per arm must fit in 1), got {floor}",
+            arms.len()
+        );
     }
     let nf = number_format();
     if a.replay {
         let reward = config.reward_or_default(&campaign.spec.metric);
-        let learner = learners::learner_for(kind.unwrap_or_default(), epsilon, reward.is_binary())
+        let mut learner = learners::learner_for(&config, reward)
             .map_err(|e| super::exit::usage!("--policy: {e}"))?;
-        let out = ope::replay_learner(&store, &a.campaign, learner, a.runs, a.seed)?;
+        if a.update_every == 0 {
+            bail_usage!("--update-every must be at least 1");
+        }
+        learner.update_every = a.update_every;
+        let out = ope::replay_learner(&store, &a.campaign, &learner, a.runs, a.seed)?;
         return print(a.out.json, &out, || ope::format_replay(&out, &nf));
     }
     let (label, candidate) = match (&a.target_log, kind) {
@@ -265,7 +298,7 @@ fn ope(session: &Session, a: OpeArgs) -> Result<ExitCode> {
         ),
         (None, Some(k)) => (
             k.to_string(),
-            ope::candidate_for(k, epsilon).map_err(|e| super::exit::usage!("--policy: {e}"))?,
+            ope::candidate_for(&config).map_err(|e| super::exit::usage!("--policy: {e}"))?,
         ),
         (None, None) => bail_usage!("give --policy or --target-log"),
     };

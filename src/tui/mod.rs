@@ -46,7 +46,7 @@ pub fn screen_text(app: &App, w: u16, h: u16) -> String {
         .join("\n")
 }
 
-use crate::app::demo::{demo_traffic, ensure_campaigns, play_history};
+use crate::app::demo::{demo_traffic, ensure_live_campaigns, play_history};
 use crate::app::snapshot::Focus;
 use crate::app::traffic::{apply_records, LiveTraffic};
 use crate::app::Env;
@@ -247,7 +247,7 @@ pub fn run_console(
                 clock: crate::clock::Clock::virtual_at(history_start),
                 actor: env.actor.clone(),
             };
-            ensure_campaigns(&mut writer, &then, seed)?;
+            ensure_live_campaigns(&mut writer, &then, seed)?;
             let run = writer.next_run_number("demo")?;
             let until = start.saturating_add(i64::try_from(seconds)?.saturating_mul(1_000_000));
             demo_until = Some(until);

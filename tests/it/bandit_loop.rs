@@ -649,7 +649,7 @@ fn a_contextual_bandit_draws_each_unit_from_its_context_and_logs_that_probabilit
 /// keeps the exact propensity of its period.
 #[test]
 fn the_live_demo_feed_moves_the_weights_within_two_minutes() {
-    use liftdeck::app::demo::{demo_traffic, ensure_campaigns, play_history, DEMO_EPOCH};
+    use liftdeck::app::demo::{demo_traffic, ensure_live_campaigns, play_history, DEMO_EPOCH};
     use liftdeck::clock::Clock;
     let dir = tempfile::tempdir().expect("dir");
     let (_, mut store) = temp_db(&dir, "live.db");
@@ -659,7 +659,7 @@ fn the_live_demo_feed_moves_the_weights_within_two_minutes() {
         clock: Clock::virtual_at(DEMO_EPOCH),
         actor: "test".into(),
     };
-    ensure_campaigns(&mut store, &then, 7).expect("campaigns");
+    ensure_live_campaigns(&mut store, &then, 7).expect("campaigns");
     let source = demo_traffic(&store, 7, 1).expect("traffic");
     let mut live =
         play_history(&mut store, "test", source, start, history, 40, 5 * SEC).expect("history");
@@ -691,8 +691,7 @@ fn the_live_demo_feed_moves_the_weights_within_two_minutes() {
     );
     assert!(after.period >= opened.period + 6, "an update every 15 s");
     assert_distribution(&after.weights, 0.01);
-    // Visible movement, not a verdict: live purchases arrive minutes after the visit, so the
-    // newest units count as non-buyers for a while (see README, delayed rewards).
+    // Visible movement, not a verdict: the shallow arms are within $0.15 a unit of each other.
     let moved: f64 = after
         .weights
         .iter()
@@ -700,6 +699,15 @@ fn the_live_demo_feed_moves_the_weights_within_two_minutes() {
         .map(|(a, b)| (a - b).abs())
         .sum();
     assert!(moved > 0.1, "the weights moved by {moved}");
+    // Learning from matured periods only (the live demo's reward delay), the deep discount
+    // that earns least stays near the floor; counting unbought fresh units it sat at 7% at the
+    // open and rose to 13% two minutes later (measured with `ensure_campaigns` here).
+    assert!(
+        opened.weights[3] < 0.05 && after.weights[3] < 0.05,
+        "d20 {} then {}",
+        opened.weights[3],
+        after.weights[3]
+    );
     // Each unit is still logged with its period's weight, purchases arriving late or not.
     let periods = store.periods(&key).expect("periods");
     for l in store.logged_assignments(&key).expect("log") {

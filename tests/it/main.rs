@@ -25,6 +25,7 @@ mod ingest_write_lock;
 mod integrity;
 mod jobs;
 mod ope;
+mod ope_policies;
 mod periods;
 mod replays;
 mod report_ab;

@@ -1,170 +1,218 @@
-//! STAND-INS until `src/bandit/` lands: minimal learning policies for replay (uniform,
-//! epsilon-greedy, UCB1, Beta-Bernoulli Thompson sampling), written only so `report ope
-//! --replay` and EVALUATION.md have something to run. `learner_for` is the one place that
-//! maps a policy name to a learner; the bandit step replaces these with its own policies
-//! (each wrapped as a `causal::replay::ReplayPolicy`).
+//! The bandit policies of `src/bandit/` as learners for replay (`causal::replay`): each is a
+//! `ReplayPolicy` that turns what replay has revealed to it into the policy's full probability
+//! vector and draws its arm from it with its own seeded generator.
+//!
+//! When the weights are recomputed: after every `update_every` revealed (matched) rows, 1 by
+//! default: the allocation loop's schedule at its finest, one update per reward (a larger batch
+//! is the loop's "every N units", and cheaper: an exact Thompson update over many arms costs
+//! a quadrature). Epsilon-greedy's decay counts these updates. There is no explore stage: the policies'
+//! own rules cover untried arms (UCB1 and greedy play them first, Thompson starts from its prior),
+//! because a uniform stage of 100 units per arm would use up most matched rows of a small log.
+//! The floor is the campaign's (or `--floor`). The linear policies keep one ridge model per arm,
+//! learn from each revealed row's features and refit only the arm that learned.
 
-use crate::causal::replay::{ArmStats, ReplayPolicy, Situation};
-use crate::domain::PolicyKind;
+use crate::bandit::sim::draw;
+use crate::bandit::{contextual_weights, weights, ArmStats, FittedArm, LinearModel};
+use crate::causal::replay::{self, ReplayPolicy, Situation};
+use crate::domain::{BanditConfig, PolicyKind, RewardKind};
 use rand::rngs::Xoshiro256PlusPlus as Prng;
 use rand::{RngExt, SeedableRng};
 
-/// A learner for replay.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Learner {
-    Uniform,
-    EpsilonGreedy {
-        epsilon: f64,
-    },
-    Ucb1,
-    /// Beta(1, 1) priors on 0/1 rewards.
-    Thompson,
+/// A policy to replay: the bandit configuration it runs with and the reward it maximises.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Learner {
+    pub config: BanditConfig,
+    pub reward: RewardKind,
+    /// Matched rows between weight updates of the context-free policies (at least 1).
+    pub update_every: u64,
 }
 
 impl Learner {
-    pub fn label(self) -> String {
-        match self {
-            Learner::Uniform => "uniform".into(),
-            Learner::EpsilonGreedy { epsilon } => format!("eps-greedy (epsilon {epsilon})"),
-            Learner::Ucb1 => "UCB1".into(),
-            Learner::Thompson => "Thompson sampling (Beta-Bernoulli)".into(),
-        }
+    pub fn label(&self) -> String {
+        let c = &self.config;
+        let floor = c.floor_or_default();
+        let detail = match c.policy {
+            PolicyKind::Uniform => return "uniform".into(),
+            PolicyKind::EpsilonGreedy => format!(
+                "epsilon {}{}",
+                c.epsilon_or_default(),
+                match c.epsilon_decay_or_default() {
+                    d if d > 0.0 => format!(" / (1 + {d}·updates)"),
+                    _ => String::new(),
+                }
+            ),
+            PolicyKind::Thompson | PolicyKind::TopTwo if self.reward.is_binary() => {
+                "Beta-Bernoulli".into()
+            }
+            PolicyKind::Thompson | PolicyKind::TopTwo => "Gaussian".into(),
+            PolicyKind::Ucb1 => "c = 1".into(),
+            PolicyKind::LinUcb | PolicyKind::LinTs => format!(
+                "alpha {}, ridge {}, fields {}",
+                c.linear_alpha_or_default(),
+                c.ridge_or_default(),
+                c.context_fields.join(",")
+            ),
+        };
+        let every = match self.update_every {
+            n if n > 1 && !c.policy.is_contextual() => format!("; weights every {n} matched rows"),
+            _ => String::new(),
+        };
+        format!("{} ({detail}; floor {floor}{every})", c.policy)
     }
 
-    /// A fresh learner with its own seeded randomness.
-    pub fn start(self, seed: u64) -> Box<dyn ReplayPolicy> {
+    /// A fresh learner with its own seeded randomness, for a log over `arms` arms.
+    pub fn start(&self, seed: u64) -> Box<dyn ReplayPolicy> {
         Box::new(Running {
-            learner: self,
+            learner: self.clone(),
             rng: Prng::seed_from_u64(seed),
+            probabilities: Vec::new(),
+            revealed: 0,
+            updates: 0,
+            models: Vec::new(),
+            fitted: Vec::new(),
         })
     }
 }
 
-/// The learner replay runs for `kind`, or why there is none yet. Replace with the bandit
-/// step's policies (src/bandit/) when it lands: this is the one place to change.
-pub fn learner_for(kind: PolicyKind, epsilon: f64, binary_reward: bool) -> Result<Learner, String> {
-    match kind {
-        PolicyKind::Uniform => Ok(Learner::Uniform),
-        PolicyKind::EpsilonGreedy => Ok(Learner::EpsilonGreedy { epsilon }),
-        PolicyKind::Ucb1 => Ok(Learner::Ucb1),
-        PolicyKind::Thompson if binary_reward => Ok(Learner::Thompson),
-        PolicyKind::Thompson => Err(
-            "replay of Thompson sampling on revenue or profit rewards is not yet available \
-             (the Gaussian policy comes with the bandit policies)"
-                .into(),
-        ),
-        PolicyKind::TopTwo | PolicyKind::LinUcb | PolicyKind::LinTs => Err(format!(
-            "replay of policy {kind} is not yet available (it comes with the bandit policies); \
-             use uniform, eps, ucb or ts"
-        )),
+/// The learner replay runs for `config` (its policy, floor, epsilon...) on reward `reward`, or
+/// why it cannot run.
+pub fn learner_for(config: &BanditConfig, reward: RewardKind) -> Result<Learner, String> {
+    if config.policy.is_contextual() && config.context_fields.is_empty() {
+        return Err(format!(
+            "policy {} learns from the unit's context: give --context-fields (the campaign's \
+             bandit configuration names none)",
+            config.policy
+        ));
     }
+    Ok(Learner {
+        config: config.clone(),
+        reward,
+        update_every: 1,
+    })
 }
 
 struct Running {
     learner: Learner,
     rng: Prng,
+    /// The weights in force, and the rows revealed since they were computed.
+    probabilities: Vec<f64>,
+    revealed: u64,
+    updates: u64,
+    /// The linear policies' per-arm statistics and fitted models (empty until the first row).
+    models: Vec<LinearModel>,
+    /// One per arm, or empty when the models cannot be fit at all (then no preference). An arm
+    /// whose refit fails keeps its previous fit.
+    fitted: Vec<FittedArm>,
+}
+
+impl Running {
+    fn context_free(&mut self, arms: &[replay::ArmStats]) -> &[f64] {
+        let due = self.revealed >= self.learner.update_every.max(1);
+        if due || self.probabilities.len() != arms.len() {
+            let stats: Vec<ArmStats> = arms
+                .iter()
+                .map(|a| ArmStats {
+                    units: a.pulls as f64,
+                    reward_sum: a.reward_sum,
+                    reward_sumsq: a.reward_sumsq,
+                })
+                .collect();
+            let w = weights(
+                &self.learner.config,
+                self.learner.reward,
+                &stats,
+                self.updates,
+            );
+            self.probabilities = w.probabilities;
+            self.updates += 1;
+            self.revealed = 0;
+        }
+        &self.probabilities
+    }
+
+    /// The models, created on the first row (its features give the dimension).
+    fn ensure_models(&mut self, arms: usize, dim: usize) {
+        if self.models.len() != arms || self.models.first().is_some_and(|m| m.dim != dim) {
+            let ridge = self.learner.config.ridge_or_default();
+            self.models = vec![LinearModel::new(dim, ridge); arms];
+            self.fitted = self
+                .models
+                .iter()
+                .map(LinearModel::fit)
+                .collect::<Option<Vec<_>>>()
+                .unwrap_or_default();
+        }
+    }
 }
 
 impl ReplayPolicy for Running {
-    fn choose(&mut self, arms: &[ArmStats], _situation: &Situation<'_>) -> usize {
-        let k = arms.len();
-        // Every learner but uniform plays each arm once before trusting any mean.
-        let untried: Vec<usize> = (0..k).filter(|a| arms[*a].pulls == 0).collect();
-        let pick_untried = |rng: &mut Prng| untried[rng.random_range(0..untried.len())];
-        match self.learner {
-            Learner::Uniform => self.rng.random_range(0..k),
-            _ if !untried.is_empty() && self.learner != Learner::Thompson => {
-                pick_untried(&mut self.rng)
-            }
-            Learner::EpsilonGreedy { epsilon } => {
-                if self.rng.random::<f64>() < epsilon {
-                    self.rng.random_range(0..k)
-                } else {
-                    argmax(arms.iter().map(|a| a.mean().unwrap_or(0.0)))
-                }
-            }
-            Learner::Ucb1 => {
-                let t: u64 = arms.iter().map(|a| a.pulls).sum();
-                let log_t = (t.max(1) as f64).ln();
-                argmax(arms.iter().map(|a| {
-                    a.mean().unwrap_or(0.0) + (2.0 * log_t / a.pulls.max(1) as f64).sqrt()
-                }))
-            }
-            Learner::Thompson => {
-                let draws: Vec<f64> = arms
-                    .iter()
-                    .map(|a| {
-                        let s = a.reward_sum.clamp(0.0, a.pulls as f64);
-                        beta(&mut self.rng, 1.0 + s, 1.0 + a.pulls as f64 - s)
-                    })
-                    .collect();
-                argmax(draws.into_iter())
+    fn choose(&mut self, arms: &[replay::ArmStats], situation: &Situation<'_>) -> usize {
+        let u = self.rng.random::<f64>();
+        if !self.learner.config.policy.is_contextual() {
+            return draw(self.context_free(arms), u);
+        }
+        self.ensure_models(arms.len(), situation.features.len());
+        if self.fitted.len() != arms.len() {
+            return draw(&vec![1.0 / arms.len().max(1) as f64; arms.len()], u);
+        }
+        let w = contextual_weights(&self.learner.config, &self.fitted, situation.features);
+        draw(&w.probabilities, u)
+    }
+
+    fn learn(&mut self, arm: usize, reward: f64, situation: &Situation<'_>) {
+        self.revealed += 1;
+        if !self.learner.config.policy.is_contextual() {
+            return;
+        }
+        if let Some(m) = self.models.get_mut(arm) {
+            m.observe(situation.features, reward);
+            if let (Some(f), Some(slot)) = (m.fit(), self.fitted.get_mut(arm)) {
+                *slot = f;
             }
         }
     }
-}
-
-/// Index of the largest value; the first on ties.
-fn argmax(values: impl Iterator<Item = f64>) -> usize {
-    let mut best = (0, f64::NEG_INFINITY);
-    for (i, v) in values.enumerate() {
-        if v > best.1 {
-            best = (i, v);
-        }
-    }
-    best.0
-}
-
-/// A Beta(a, b) draw as X / (X + Y) of two Gamma draws.
-fn beta(rng: &mut Prng, a: f64, b: f64) -> f64 {
-    let x = gamma(rng, a);
-    let y = gamma(rng, b);
-    if x + y > 0.0 {
-        x / (x + y)
-    } else {
-        0.5
-    }
-}
-
-/// Gamma(shape, 1) by Marsaglia and Tsang (2000); shape >= 1 here (Beta(1 + s, 1 + f)).
-fn gamma(rng: &mut Prng, shape: f64) -> f64 {
-    let d = shape - 1.0 / 3.0;
-    let c = 1.0 / (9.0 * d).sqrt();
-    loop {
-        let z = normal(rng);
-        let v = (1.0 + c * z).powi(3);
-        if v <= 0.0 {
-            continue;
-        }
-        let u: f64 = rng.random();
-        if u.ln() < 0.5 * z * z + d - d * v + d * v.ln() {
-            return d * v;
-        }
-    }
-}
-
-fn normal(rng: &mut Prng) -> f64 {
-    let r = (-2.0 * (1.0 - rng.random::<f64>()).ln()).sqrt();
-    r * (std::f64::consts::TAU * rng.random::<f64>()).cos()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::causal::ope::LoggedRow;
+    use crate::causal::replay::replay;
 
-    #[test]
-    fn beta_draws_have_the_right_mean() {
-        let mut rng = Prng::seed_from_u64(3);
-        let n = 20_000;
-        let mean = (0..n).map(|_| beta(&mut rng, 3.0, 7.0)).sum::<f64>() / n as f64;
-        assert!((mean - 0.3).abs() < 0.005, "{mean}");
+    fn config(policy: PolicyKind) -> BanditConfig {
+        BanditConfig {
+            policy,
+            floor: Some(0.0),
+            ..Default::default()
+        }
     }
 
     #[test]
-    fn only_the_stand_ins_are_available() {
-        assert!(learner_for(PolicyKind::Ucb1, 0.1, true).is_ok());
-        assert!(learner_for(PolicyKind::Thompson, 0.1, false).is_err());
-        let e = learner_for(PolicyKind::LinUcb, 0.1, true).unwrap_err();
-        assert!(e.contains("not yet available"), "{e}");
+    fn contextual_learners_need_context_fields() {
+        let e = learner_for(&config(PolicyKind::LinUcb), RewardKind::Click).unwrap_err();
+        assert!(e.contains("--context-fields"), "{e}");
+        assert!(learner_for(&config(PolicyKind::Thompson), RewardKind::Revenue).is_ok());
+    }
+
+    #[test]
+    fn the_same_seed_replays_the_same_choices() {
+        let rows: Vec<LoggedRow> = (0..600)
+            .map(|i| LoggedRow {
+                arm: i % 3,
+                reward: f64::from(u8::from(i % 7 == 0 || i % 3 == 2)),
+                propensity: 1.0 / 3.0,
+                position: None,
+                features: vec![],
+            })
+            .collect();
+        for policy in [PolicyKind::Thompson, PolicyKind::TopTwo, PolicyKind::Ucb1] {
+            let l = learner_for(&config(policy), RewardKind::Click).expect("learner");
+            let a = replay(&rows, 3, l.start(4).as_mut()).expect("replay");
+            let b = replay(&rows, 3, l.start(4).as_mut()).expect("replay");
+            assert_eq!(a, b, "{policy}");
+            // Arm 2 always pays: every learner ends up playing it most.
+            let best = (0..3).max_by_key(|&k| a.arms[k].pulls).expect("arms");
+            assert_eq!(best, 2, "{policy}: {a:?}");
+        }
     }
 }

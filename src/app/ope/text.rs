@@ -112,6 +112,9 @@ pub fn format_ope(o: &OpeOutcome, nf: &NumberFormat) -> String {
         count(r.resamples as i64),
         r.seed
     ));
+    if let Some(note) = &o.fitted_on_logs {
+        s.push_str(&format!("  note     {note}\n"));
+    }
     s
 }
 
@@ -123,8 +126,10 @@ pub fn format_replay(o: &ReplayOutcome, nf: &NumberFormat) -> String {
         _ => "no seeds".into(),
     };
     format!(
-        "report ope {} --replay: {} (a stand-in until the bandit policies land)\n  \
+        "report ope {} --replay: {}\n  \
          logs     {} rows, {} arms, collected uniformly; reward {}; logged mean {}\n  \
+         learner  {}; the arm drawn from the policy's probabilities with the run's seed; no \
+         explore stage\n  \
          replay   {} runs ({seeds}): mean reward {} (min {}, max {}); {} matched rows per run \
          on average\n  \
          note     the estimate rests on the matched rows only (about rows / arms): with few \
@@ -135,6 +140,7 @@ pub fn format_replay(o: &ReplayOutcome, nf: &NumberFormat) -> String {
         o.arms,
         o.reward,
         show(o.logged_mean),
+        o.schedule,
         o.runs.len(),
         o.mean_reward.map_or_else(|| "-".into(), &show),
         o.min_reward.map_or_else(|| "-".into(), &show),
