@@ -56,6 +56,24 @@ impl NumberFormat {
         self.money_with(x, false)
     }
 
+    /// A bandit's mean reward per unit: a rate for 0/1 rewards (`6.75%`), money for amounts.
+    pub fn reward(&self, kind: crate::domain::RewardKind, x: f64) -> String {
+        if kind.is_binary() {
+            rate(x)
+        } else {
+            self.money(x)
+        }
+    }
+
+    /// A total of rewards: a count of clicks or conversions (`1,848`), or money.
+    pub fn reward_total(&self, kind: crate::domain::RewardKind, x: f64) -> String {
+        if kind.is_binary() {
+            count(x.round() as i64)
+        } else {
+            self.money(x)
+        }
+    }
+
     /// A change of money, always signed: `+$1,234.50`, `-$12.00`.
     pub fn money_change(&self, x: f64) -> String {
         self.money_with(x, true)

@@ -298,20 +298,8 @@ fn next_text(n: &bandit::NextUpdate) -> String {
 
 /// The text form of `bandit show`.
 pub fn show_text(b: &BanditBoard, nf: &NumberFormat) -> String {
-    let reward = |x: f64| {
-        if b.reward.is_binary() {
-            format::rate(x)
-        } else {
-            nf.money(x)
-        }
-    };
-    let total = |x: f64| {
-        if b.reward.is_binary() {
-            format::count(x.round() as i64)
-        } else {
-            nf.money(x)
-        }
-    };
+    let reward = |x: f64| nf.reward(b.reward, x);
+    let total = |x: f64| nf.reward_total(b.reward, x);
     let mut s = format!(
         "{} — {}\n  status {}  policy {}  reward {}  stage {}  floor {}\n  period {} since {}",
         b.campaign,

@@ -66,6 +66,24 @@ pub fn indicator(w: &Window) -> String {
     }
 }
 
+/// Items joined by `sep` in rows of `width`; an item is never split across rows unless it is
+/// longer than a row on its own (then it wraps). The legend of the A/B chart and the Bandit
+/// panel's status lines.
+pub fn pack(items: &[String], width: usize, sep: &str) -> Vec<String> {
+    let gap = sep.chars().count();
+    let mut rows: Vec<String> = Vec::new();
+    for item in items {
+        match rows.last_mut() {
+            Some(row) if row.chars().count() + gap + item.chars().count() <= width => {
+                row.push_str(sep);
+                row.push_str(item);
+            }
+            _ => rows.extend(wrap(item, width)),
+        }
+    }
+    rows
+}
+
 /// Word-wraps `text` to `width` columns; continuation lines of an indented line keep its
 /// indent plus two spaces (prose wraps flush). A word longer than a line is split rather than lost.
 pub fn wrap(text: &str, width: usize) -> Vec<String> {

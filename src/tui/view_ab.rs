@@ -269,7 +269,7 @@ fn chart(app: &App, frame: &mut Frame, area: Rect) {
     legend.push(format!("{OVERLAP} several arms"));
     legend.push(format!("{BAND} 95% band"));
     legend.push(format!("{BANDS} bands overlap"));
-    let legend_rows = pack(&legend, inner.width as usize);
+    let legend_rows = super::text::pack(&legend, inner.width as usize, "  ");
     let [legend_area, plot, axis] = Layout::vertical([
         Constraint::Length(legend_rows.len() as u16),
         Constraint::Min(1),
@@ -319,21 +319,6 @@ fn chart(app: &App, frame: &mut Frame, area: Rect) {
         Paragraph::new(format!("{:label_width$}└0{}{end}", "", " ".repeat(pad))),
         axis,
     );
-}
-
-/// Legend items in rows of `width`, two spaces apart; an item is never split across rows.
-fn pack(items: &[String], width: usize) -> Vec<String> {
-    let mut rows: Vec<String> = Vec::new();
-    for item in items {
-        match rows.last_mut() {
-            Some(row) if row.chars().count() + 2 + item.chars().count() <= width => {
-                row.push_str("  ");
-                row.push_str(item);
-            }
-            _ => rows.extend(super::text::wrap(item, width)),
-        }
-    }
-    rows
 }
 
 fn band_span(text: String, faint: bool, app: &App) -> Span<'static> {

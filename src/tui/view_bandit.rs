@@ -81,22 +81,14 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     }
 }
 
-/// How a mean reward reads: a rate for 0/1 rewards, money for amounts (as `bandit show`).
+/// How a mean reward reads (`NumberFormat::reward`, as `bandit show`).
 pub(super) fn reward_text(app: &App, reward: RewardKind, x: f64) -> String {
-    if reward.is_binary() {
-        format::rate(x)
-    } else {
-        app.numbers.money(x)
-    }
+    app.numbers.reward(reward, x)
 }
 
-/// How a total of rewards reads: a count of clicks or conversions, or money.
+/// How a total of rewards reads (`NumberFormat::reward_total`).
 pub(super) fn total_text(app: &App, reward: RewardKind, x: f64) -> String {
-    if reward.is_binary() {
-        format::count(x.round() as i64)
-    } else {
-        app.numbers.money(x)
-    }
+    app.numbers.reward_total(reward, x)
 }
 
 /// What the reward is counted in, for sentences and the chart title.
@@ -135,22 +127,6 @@ fn arm_cells(app: &App, b: &BanditBoard) -> Vec<Vec<String>> {
             ]
         })
         .collect()
-}
-
-/// Items joined with ` · ` in rows of `width`; an item is never split across rows unless it
-/// is longer than a row on its own.
-fn pack(items: &[String], width: usize) -> Vec<String> {
-    let mut rows: Vec<String> = Vec::new();
-    for item in items {
-        match rows.last_mut() {
-            Some(row) if row.chars().count() + 3 + item.chars().count() <= width => {
-                row.push_str(" · ");
-                row.push_str(item);
-            }
-            _ => rows.extend(super::text::wrap(item, width)),
-        }
-    }
-    rows
 }
 
 /// The stage with what it means now, the schedule, the leader or winner, the regret.
@@ -192,7 +168,7 @@ fn status_lines(app: &App, b: &BanditBoard, width: usize) -> Vec<Line<'static>> 
         Stage::Paused => items.push("weights frozen while paused".into()),
         _ => items.push(next_text(app, b)),
     }
-    let mut lines = pack(&items, width.saturating_sub(stage.len() + 1));
+    let mut lines = super::text::pack(&items, width.saturating_sub(stage.len() + 1), " · ");
     let threshold = format::probability(b.winner_threshold);
     let p_best = |key: &str| {
         b.arms
@@ -219,7 +195,7 @@ fn status_lines(app: &App, b: &BanditBoard, width: usize) -> Vec<Line<'static>> 
                 .into(),
         );
     }
-    lines.extend(pack(&second, width));
+    lines.extend(super::text::pack(&second, width, " · "));
     let stage_style = match b.stage {
         Stage::Winner => app.theme.ok.add_modifier(Modifier::BOLD),
         _ => Style::default().add_modifier(Modifier::BOLD),

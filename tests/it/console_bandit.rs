@@ -47,20 +47,8 @@ fn board_of(replay: &Replay, key: &str) -> BanditBoard {
 /// pulls, mean, interval, P(best), cumulative reward.
 fn figures(b: &BanditBoard) -> Vec<(String, Vec<String>)> {
     let nf = NumberFormat::default();
-    let mean = |x: f64| {
-        if b.reward.is_binary() {
-            format::rate(x)
-        } else {
-            nf.money(x)
-        }
-    };
-    let total = |x: f64| {
-        if b.reward.is_binary() {
-            format::count(x.round() as i64)
-        } else {
-            nf.money(x)
-        }
-    };
+    let mean = |x: f64| nf.reward(b.reward, x);
+    let total = |x: f64| nf.reward_total(b.reward, x);
     b.arms
         .iter()
         .map(|a| {
