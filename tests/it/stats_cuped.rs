@@ -4,7 +4,7 @@
 //! reduces variance without moving the estimate.
 
 use crate::common::fixture;
-use liftdeck::domain::ArmRollup;
+use crate::verify_support::{per_unit, rollup_of, Unit};
 use liftdeck::stats::ab::{ab_report, ArmInput, Metric, Options};
 use liftdeck::stats::cuped::{fit, CupedSums};
 use rand::rngs::StdRng;
@@ -66,66 +66,6 @@ fn cuped_matches_statsmodels_ols_and_the_numpy_linearisation() {
                 &format!("{name} arm {i} variance"),
             );
         }
-    }
-}
-
-/// One simulated unit: pre-period spend and its totals.
-#[derive(Clone, Copy)]
-struct Unit {
-    x: f64,
-    exposures: f64,
-    clicks: f64,
-    cart: bool,
-    orders: f64,
-    revenue: f64,
-    cost: f64,
-}
-
-/// The rollup ingest would keep for these units, built from the per-unit definitions.
-fn rollup_of(units: &[Unit]) -> ArmRollup {
-    let mut r = ArmRollup::default();
-    for u in units {
-        r.units += 1;
-        r.exposures += u.exposures as i64;
-        r.clicks += u.clicks as i64;
-        r.cart_units += i64::from(u.cart);
-        r.add_to_carts += i64::from(u.cart);
-        r.purchases += u.orders as i64;
-        r.conversions += i64::from(u.orders > 0.0);
-        r.revenue_sum += u.revenue;
-        r.revenue_sumsq += u.revenue * u.revenue;
-        r.cost_sum += u.cost;
-        r.cost_sumsq += u.cost * u.cost;
-        r.revenue_cost_sum += u.revenue * u.cost;
-        r.exposures_sumsq += u.exposures * u.exposures;
-        r.clicks_sumsq += u.clicks * u.clicks;
-        r.clicks_exposures_sum += u.clicks * u.exposures;
-        r.purchases_sumsq += u.orders * u.orders;
-        r.revenue_purchases_sum += u.revenue * u.orders;
-        r.x_units += 1;
-        r.x_sum += u.x;
-        r.x_sumsq += u.x * u.x;
-        r.x_revenue_sum += u.x * u.revenue;
-        r.x_conversion_sum += if u.orders > 0.0 { u.x } else { 0.0 };
-        r.x_cost_sum += u.x * u.cost;
-        r.x_cart_sum += if u.cart { u.x } else { 0.0 };
-        r.x_exposures_sum += u.x * u.exposures;
-        r.x_clicks_sum += u.x * u.clicks;
-        r.x_purchases_sum += u.x * u.orders;
-    }
-    r
-}
-
-/// Per-unit (numerator, denominator) of a metric, by its definition.
-fn per_unit(metric: Metric, u: &Unit) -> (f64, f64) {
-    match metric {
-        Metric::Conversion => (f64::from(u8::from(u.orders > 0.0)), 1.0),
-        Metric::AddToCart => (f64::from(u8::from(u.cart)), 1.0),
-        Metric::Revenue => (u.revenue, 1.0),
-        Metric::Cost => (u.cost, 1.0),
-        Metric::Profit => (u.revenue - u.cost, 1.0),
-        Metric::Ctr => (u.clicks, u.exposures),
-        Metric::Aov => (u.revenue, u.orders),
     }
 }
 
