@@ -160,6 +160,29 @@ pub fn weights(
     arms: &[ArmStats],
     update_index: u64,
 ) -> Weights {
+    decide(config, reward, arms, update_index, true)
+}
+
+/// Only the probabilities [`weights`] would give: the same vector, without the posterior
+/// P(best) that UCB1, epsilon-greedy and uniform compute only to report the leader and the
+/// winner (unless `stop_on_winner` makes the winner move the weights). Replay and simulations
+/// recompute weights after every revealed reward and need nothing else.
+pub fn probabilities(
+    config: &BanditConfig,
+    reward: RewardKind,
+    arms: &[ArmStats],
+    update_index: u64,
+) -> Vec<f64> {
+    decide(config, reward, arms, update_index, config.stop_on_winner).probabilities
+}
+
+fn decide(
+    config: &BanditConfig,
+    reward: RewardKind,
+    arms: &[ArmStats],
+    update_index: u64,
+    report: bool,
+) -> Weights {
     let k = arms.len();
     if k == 0 {
         return Weights::uniform(0);
@@ -198,7 +221,7 @@ pub fn weights(
         }
         PolicyKind::Uniform => vec![1.0; k],
     };
-    if p_best_vec.is_none() {
+    if p_best_vec.is_none() && report {
         p_best_vec = posterior::p_best(reward, arms);
     }
     let threshold = config.winner_threshold_or_default();

@@ -480,3 +480,30 @@ fn many_arm_p_best_matches_scipy_and_the_reports_rule() {
     let small = [BetaPosterior::new(3.0, 50.0).expect("shapes"); 70];
     assert!(many_arms::prob_best_many(&small).is_none());
 }
+
+#[test]
+fn play_probabilities_equal_the_weights_of_every_policy() {
+    // One set of arms without a winner, one with (so stop-on-winner moves the weights).
+    let clear = [
+        ArmStats::binary(5000.0, 500.0),
+        ArmStats::binary(5000.0, 650.0),
+    ];
+    for arms in [binary_arms(), clear.to_vec()] {
+        every_policy_plays_its_weights(&arms);
+    }
+}
+
+fn every_policy_plays_its_weights(arms: &[ArmStats]) {
+    for policy in PolicyKind::ALL {
+        for stop_on_winner in [false, true] {
+            let mut c = config(policy, 0.02);
+            c.stop_on_winner = stop_on_winner;
+            c.context_fields = vec!["x".into()];
+            for update in [0, 3] {
+                let full = weights(&c, RewardKind::Conversion, arms, update);
+                let play = probabilities(&c, RewardKind::Conversion, arms, update);
+                assert_eq!(play, full.probabilities, "{policy} stop {stop_on_winner}");
+            }
+        }
+    }
+}

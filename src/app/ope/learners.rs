@@ -12,7 +12,7 @@
 //! learn from each revealed row's features and refit only the arm that learned.
 
 use crate::bandit::sim::draw;
-use crate::bandit::{contextual_weights, weights, ArmStats, FittedArm, LinearModel};
+use crate::bandit::{contextual_weights, probabilities, ArmStats, FittedArm, LinearModel};
 use crate::causal::replay::{self, ReplayPolicy, Situation};
 use crate::domain::{BanditConfig, PolicyKind, RewardKind};
 use rand::rngs::Xoshiro256PlusPlus as Prng;
@@ -117,13 +117,12 @@ impl Running {
                     reward_sumsq: a.reward_sumsq,
                 })
                 .collect();
-            let w = weights(
+            self.probabilities = probabilities(
                 &self.learner.config,
                 self.learner.reward,
                 &stats,
                 self.updates,
             );
-            self.probabilities = w.probabilities;
             self.updates += 1;
             self.revealed = 0;
         }
