@@ -11,7 +11,6 @@
 
 mod encoder;
 mod linear;
-mod many_arms;
 mod policies;
 mod posterior;
 pub mod sample;

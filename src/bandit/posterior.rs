@@ -27,9 +27,6 @@ pub const GAUSSIAN_PRIOR_UNITS: f64 = 1.0;
 /// Prior degrees of freedom ν₀ of the Gaussian model's per-unit variance.
 pub const GAUSSIAN_PRIOR_DF: f64 = 5.0;
 
-/// Most arms `stats::bayes::prob_best` integrates on its fast banded rule.
-const REPORT_BANDED_MAX_ARMS: usize = 64;
-
 /// z for a central 95% interval: scipy.stats.norm.ppf(0.975).
 const Z_975: f64 = 1.959_963_984_540_054;
 
@@ -90,12 +87,8 @@ pub fn p_best(reward: RewardKind, arms: &[ArmStats]) -> Option<Vec<f64>> {
     }
     if reward.is_binary() {
         let posts: Vec<BetaPosterior> = arms.iter().map(beta).collect::<Option<_>>()?;
-        // The report's banded rule takes up to 64 arms; beyond, its adaptive quadrature is
-        // slower than the Monte Carlo baseline, so many-armed updates use `many_arms`.
-        let many = (posts.len() > REPORT_BANDED_MAX_ARMS)
-            .then(|| super::many_arms::prob_best_many(&posts))
-            .flatten();
-        let p = many.unwrap_or_else(|| prob_best(&posts));
+        // The report's own P(best), many-armed rule included (`stats::bayes::many_arms`).
+        let p = prob_best(&posts);
         p.iter().all(|x| x.is_finite()).then_some(p)
     } else {
         normal_prob_best(&gaussian(arms)?)

@@ -472,13 +472,13 @@ fn many_arm_p_best_matches_scipy_and_the_reports_rule() {
         .map(|i| BetaPosterior::new(400.0 + 3.0 * f64::from(i), 9000.0).expect("shapes"))
         .collect();
     let report = prob_best(&posts);
-    let many = many_arms::prob_best_many(&posts).expect("eligible");
+    let many = crate::stats::bayes::many_arms::prob_best_many(&posts).expect("eligible");
     for (r, m) in report.iter().zip(&many) {
         assert!((r - m).abs() < 1e-10, "{r} vs {m}");
     }
     // Small shapes are not this rule's.
     let small = [BetaPosterior::new(3.0, 50.0).expect("shapes"); 70];
-    assert!(many_arms::prob_best_many(&small).is_none());
+    assert!(crate::stats::bayes::many_arms::prob_best_many(&small).is_none());
 }
 
 #[test]

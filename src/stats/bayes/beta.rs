@@ -232,6 +232,11 @@ pub fn prob_best(arms: &[BetaPosterior]) -> Vec<f64> {
     if let Some(best) = banded_prob_best(arms) {
         return best;
     }
+    // More arms than the banded rule takes (64): Gauss–Legendre on the maximum's band, where
+    // every shape is large enough; the adaptive quadrature is the last resort.
+    if let Some(best) = super::many_arms::prob_best_many(arms) {
+        return best;
+    }
     prob_best_adaptive(arms)
 }
 

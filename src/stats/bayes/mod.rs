@@ -13,6 +13,7 @@
 
 mod beta;
 mod lift;
+pub(crate) mod many_arms;
 
 use crate::stats::normal;
 pub use beta::{prob_beats, prob_beats_closed_form, prob_best, BetaPosterior, BetaPrior};

@@ -1,8 +1,7 @@
-//! P(best) for more Beta arms than the report's fast path takes. `stats::bayes::prob_best`
-//! integrates up to 64 arms on its spectral banded rule and hands more to its adaptive
-//! quadrature, which is exact but measured at 0.68 s for 100 arms (BENCHMARKS.md): ten times
-//! the 10,000-draw Monte Carlo it must beat. The weight update of a campaign with many arms
-//! uses this rule instead:
+//! P(best) for more Beta arms than the banded rule takes. `prob_best` integrates up to 64 arms
+//! on its spectral banded rule; beyond, its adaptive quadrature is exact but was measured at
+//! 0.68 s for 100 arms (BENCHMARKS.md): ten times the 10,000-draw Monte Carlo a bandit's weight
+//! update must beat. `prob_best` (the report and the bandit alike) uses this rule there:
 //!
 //! P(i best) = ∫ pdf_i(x) Π_{j≠i} cdf_j(x) dx on shared nodes, like `normal_prob_best`:
 //! - only for posteriors with both shapes >= 30 (at least 30 successes and 30 failures), where
@@ -20,7 +19,7 @@
 //! The cost is (nodes) x (live arms) distribution functions, each the report's own accurate
 //! `BetaPosterior::cdf`.
 
-use crate::stats::bayes::BetaPosterior;
+use super::BetaPosterior;
 use std::sync::OnceLock;
 
 /// Smallest shape this rule accepts.
@@ -64,7 +63,7 @@ fn gauss_legendre() -> &'static [(f64, f64); POINTS] {
 
 /// P(arm i is best) for Beta posteriors with every shape >= 30; `None` otherwise (or for
 /// fewer than two arms). Not renormalised, like the report's.
-pub(super) fn prob_best_many(arms: &[BetaPosterior]) -> Option<Vec<f64>> {
+pub(crate) fn prob_best_many(arms: &[BetaPosterior]) -> Option<Vec<f64>> {
     let k = arms.len();
     if k < 2
         || arms
