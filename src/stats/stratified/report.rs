@@ -23,14 +23,21 @@ pub fn ab_report_stratified(
     let pooled_units: u64 = arms.iter().map(|a| a.rollup.units.max(0) as u64).sum();
     let period_units: u64 = strata.observed_units().iter().sum();
     summary.units_without_period = pooled_units.saturating_sub(period_units);
+    // Say the merge only when there was one: "14 periods merged into 14 strata" reads as if
+    // something happened.
+    let merged = if summary.strata < summary.periods {
+        format!(
+            "consecutive periods with equal weights merged into {} strata, ",
+            summary.strata
+        )
+    } else {
+        String::new()
+    };
     let mut notes = vec![format!(
-        "stratified by {} allocation period{} ({} with equal weights merged into {} strata, {} \
-         used): each arm is Σ_p w_p × its mean in period p, w_p = the period's share of all \
-         units, the same for every arm",
+        "stratified by {} allocation period{} ({merged}{} used): each arm is Σ_p w_p × its mean \
+         in period p, w_p = the period's share of all units, the same for every arm",
         summary.periods,
         if summary.periods == 1 { "" } else { "s" },
-        summary.periods,
-        summary.strata,
         summary.strata_used,
     )];
     if summary.units_left_out > 0 {
