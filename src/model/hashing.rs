@@ -25,6 +25,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// 2^18 buckets unless the spec says otherwise.
 pub const DEFAULT_BITS: u32 = 18;
@@ -192,18 +193,31 @@ impl Fields for [&Map<String, Value>] {
     }
 }
 
-/// One feature before hashing: its key parts and value.
-struct Feature {
-    key: Vec<u8>,
+/// A field's text as the key uses it, borrowed where the row already holds it.
+fn text_of(v: &Value) -> Option<Cow<'_, str>> {
+    match v {
+        Value::String(s) => Some(Cow::Borrowed(s.as_str())),
+        Value::Bool(true) => Some(Cow::Borrowed("true")),
+        Value::Bool(false) => Some(Cow::Borrowed("false")),
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        _ => None,
+    }
+}
+
+/// One field's contribution: its key as up to three byte parts (`name`, `=`, `text`) and
+/// its value. Keys are never concatenated: the hash streams over the parts.
+struct FieldKey<'a> {
+    name: &'a str,
+    text: Option<Cow<'a, str>>,
     value: f64,
 }
 
-fn text_of(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
+impl FieldKey<'_> {
+    fn parts(&self) -> [&[u8]; 3] {
+        match &self.text {
+            Some(t) => [self.name.as_bytes(), b"=", t.as_bytes()],
+            None => [self.name.as_bytes(), b"", b""],
+        }
     }
 }
 
@@ -244,76 +258,73 @@ impl HashSpec {
             .map(|f| f.scaling)
     }
 
-    /// The feature a single field contributes to a cross or on its own.
-    fn field_feature<F: Fields + ?Sized>(&self, fields: &F, name: &str) -> Option<Feature> {
+    /// The feature a single field contributes on its own or to a cross.
+    fn field_key<'a, F: Fields + ?Sized>(
+        &self,
+        fields: &'a F,
+        name: &'a str,
+    ) -> Option<FieldKey<'a>> {
         let v = fields.field(name)?;
         match self.numeric_scaling(name) {
             Some(scaling) => {
                 let x = v.as_f64().filter(|x| x.is_finite())?;
                 let value = scaling.apply(x);
-                value.is_finite().then(|| Feature {
-                    key: name.as_bytes().to_vec(),
+                value.is_finite().then_some(FieldKey {
+                    name,
+                    text: None,
                     value,
                 })
             }
-            None => {
-                let t = text_of(v)?;
-                let mut key = Vec::with_capacity(name.len() + 1 + t.len());
-                key.extend_from_slice(name.as_bytes());
-                key.push(b'=');
-                key.extend_from_slice(t.as_bytes());
-                Some(Feature { key, value: 1.0 })
-            }
+            None => Some(FieldKey {
+                name,
+                text: Some(text_of(v)?),
+                value: 1.0,
+            }),
         }
     }
 
-    fn features<F: Fields + ?Sized>(&self, fields: &F) -> Vec<Feature> {
-        let mut out = Vec::new();
+    /// Calls `emit(key parts, value)` for every feature of the row, in spec order: bias,
+    /// text fields, numeric fields, crosses. Encoding and explaining share this one walk.
+    fn walk<'a, F: Fields + ?Sized>(&'a self, fields: &'a F, mut emit: impl FnMut(&[&[u8]], f64)) {
         if self.bias {
-            out.push(Feature {
-                key: BIAS_KEY.as_bytes().to_vec(),
-                value: 1.0,
-            });
+            emit(&[BIAS_KEY.as_bytes()], 1.0);
         }
         for name in &self.text {
             // A text field keeps its text reading even if a cross also mentions it.
             if let Some(t) = fields.field(name).and_then(text_of) {
-                out.push(Feature {
-                    key: format!("{name}={t}").into_bytes(),
-                    value: 1.0,
-                });
+                emit(&[name.as_bytes(), b"=", t.as_bytes()], 1.0);
             }
         }
         for f in &self.numeric {
-            out.extend(self.field_feature(fields, &f.field));
+            if let Some(k) = self.field_key(fields, &f.field) {
+                emit(&k.parts(), k.value);
+            }
         }
         for c in &self.crosses {
             if let (Some(a), Some(b)) = (
-                self.field_feature(fields, &c.left),
-                self.field_feature(fields, &c.right),
+                self.field_key(fields, &c.left),
+                self.field_key(fields, &c.right),
             ) {
-                let mut key = a.key;
-                key.push(CROSS_SEPARATOR);
-                key.extend_from_slice(&b.key);
-                out.push(Feature {
-                    key,
-                    value: a.value * b.value,
-                });
+                let [a0, a1, a2] = a.parts();
+                let [b0, b1, b2] = b.parts();
+                emit(
+                    &[a0, a1, a2, &[CROSS_SEPARATOR], b0, b1, b2],
+                    a.value * b.value,
+                );
             }
         }
-        out
     }
 
     /// Hashes one row into `out` (cleared first; its buffers are reused).
     pub fn encode_into<F: Fields + ?Sized>(&self, fields: &F, out: &mut SparseRow) {
-        let mut pairs: Vec<(u32, f64)> = self
-            .features(fields)
-            .into_iter()
-            .map(|f| {
-                let (bucket, sign) = bucket_and_sign(key_hash(&[&f.key]), self.bits);
-                (bucket, sign * f.value)
-            })
-            .collect();
+        let mut pairs: Vec<(u32, f64)> = Vec::with_capacity(
+            usize::from(self.bias) + self.text.len() + self.numeric.len() + self.crosses.len(),
+        );
+        self.walk(fields, |parts, value| {
+            let (bucket, sign) = bucket_and_sign(key_hash(parts), self.bits);
+            pairs.push((bucket, sign * value));
+        });
+        // Stable: entries sharing a bucket are summed in spec order (the reference does too).
         pairs.sort_by_key(|p| p.0);
         out.indices.clear();
         out.values.clear();
@@ -350,14 +361,14 @@ impl HashSpec {
     /// The row's features by name, with bucket and signed value, in spec order: what the
     /// Models panel shows as a model's top features and crosses (cross keys use ` x `).
     pub fn explain<F: Fields + ?Sized>(&self, fields: &F) -> Vec<(String, u32, f64)> {
-        self.features(fields)
-            .into_iter()
-            .map(|f| {
-                let (bucket, sign) = bucket_and_sign(key_hash(&[&f.key]), self.bits);
-                let name = String::from_utf8_lossy(&f.key).replace('\u{1f}', " x ");
-                (name, bucket, sign * f.value)
-            })
-            .collect()
+        let mut out = Vec::new();
+        self.walk(fields, |parts, value| {
+            let (bucket, sign) = bucket_and_sign(key_hash(parts), self.bits);
+            let key = parts.concat();
+            let name = String::from_utf8_lossy(&key).replace('\u{1f}', " x ");
+            out.push((name, bucket, sign * value));
+        });
+        out
     }
 }
 
