@@ -4,6 +4,8 @@
 //! in, weights and metrics out. Later steps add feature hashing, FTRL and an MLP beside it.
 
 pub mod features;
+pub mod ftrl;
+pub mod hashing;
 pub mod logistic;
 
 pub use features::FeatureSpec;
