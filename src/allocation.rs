@@ -36,13 +36,15 @@ fn fmix64(mut h: u64) -> u64 {
     h
 }
 
+/// `fmix64(fnv1a64(parts))`: the pinned hash of assignment, shared with feature hashing
+/// (`model::hashing`), so one implementation carries the "never changes" guarantee.
+pub(crate) fn pinned_hash(parts: &[&[u8]]) -> u64 {
+    fmix64(fnv1a64(parts))
+}
+
 /// A uniform number in [0, 1) determined by (seed, salt, unit).
 pub fn unit_uniform(seed: u64, salt: &str, unit: &str) -> f64 {
-    let h = fmix64(fnv1a64(&[
-        &seed.to_le_bytes(),
-        salt.as_bytes(),
-        unit.as_bytes(),
-    ]));
+    let h = pinned_hash(&[&seed.to_le_bytes(), salt.as_bytes(), unit.as_bytes()]);
     (h >> 11) as f64 / (1u64 << 53) as f64
 }
 

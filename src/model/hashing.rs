@@ -37,32 +37,12 @@ pub const CLIP_SD: f64 = 5.0;
 const CROSS_SEPARATOR: u8 = 0x1f;
 const BIAS_KEY: &str = "__bias__";
 
-/// 64-bit FNV-1a over the concatenation of `parts`.
-fn fnv1a64(parts: &[&[u8]]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in parts {
-        for &b in *part {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    h
-}
-
-/// MurmurHash3's 64-bit finaliser: FNV alone mixes the last bytes of similar keys
-/// (`segment=a`, `segment=b`) poorly into the high bits, and the sign lives there.
-fn fmix64(mut h: u64) -> u64 {
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^= h >> 33;
-    h
-}
-
 /// The pinned 64-bit hash of a feature key given as parts (concatenated).
+/// The same pinned FNV-1a + MurmurHash3 fmix64 as unit assignment (`allocation`): FNV alone
+/// mixes the last bytes of similar keys (`segment=a`, `segment=b`) poorly into the high bits,
+/// and the sign lives there.
 pub fn key_hash(parts: &[&[u8]]) -> u64 {
-    fmix64(fnv1a64(parts))
+    crate::allocation::pinned_hash(parts)
 }
 
 /// Bucket and sign of a key under `bits` bucket bits.
