@@ -3,6 +3,7 @@
 //! it learned anything (holdout log loss against the base rate, AUC, calibration). Pure: rows
 //! in, weights and metrics out. Later steps add feature hashing, FTRL and an MLP beside it.
 
+pub mod eval;
 pub mod features;
 pub mod logistic;
 
