@@ -6,6 +6,7 @@
 pub mod eval;
 pub mod features;
 pub mod logistic;
+pub mod mlp;
 
 pub use features::FeatureSpec;
 pub use logistic::{auc, fit, log_loss, Logistic, Rows, TrainOptions};
