@@ -1,4 +1,4 @@
-//! Logistic regression trained with Adam on mini-batches of the mean cross-entropy plus an L2
+//! Logistic regression trained with Adam (or plain SGD) on mini-batches of the mean cross-entropy plus an L2
 //! penalty (λ/2)·|w|² on the weights (not the bias), the step decaying linearly to zero over
 //! the epochs. Deterministic for a seed: the batch order
 //! comes from a seeded shuffle, so a retrain on the same data gives the same model.
@@ -125,12 +125,33 @@ pub fn auc(scores: &[f64], labels: &[f64]) -> Option<f64> {
     Some((rank_sum - pos * (pos + 1.0) / 2.0) / (pos * neg))
 }
 
-/// Trains on `x`, `y` (labels 0/1). After each epoch `on_epoch(epoch, training loss)` is
-/// called; returning false stops training and gives `None` (the operator cancelled).
+/// How a mini-batch's gradient moves the weights.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub enum Optimizer {
+    /// Adam (β1 0.9, β2 0.999): a step per weight scaled by its gradient's history; the default.
+    #[default]
+    Adam,
+    /// Plain mini-batch stochastic gradient descent: step = rate · gradient.
+    Sgd,
+}
+
+/// Trains on `x`, `y` (labels 0/1) with Adam. After each epoch `on_epoch(epoch, training
+/// loss)` is called; returning false stops training and gives `None` (the operator cancelled).
 pub fn fit(
     x: &Rows,
     y: &[f64],
     opts: &TrainOptions,
+    on_epoch: &mut dyn FnMut(usize, f64) -> bool,
+) -> Option<Logistic> {
+    fit_with(x, y, opts, Optimizer::Adam, on_epoch)
+}
+
+/// `fit` with a choice of optimiser; the rest (batches, seeded order, decay, L2) is shared.
+pub fn fit_with(
+    x: &Rows,
+    y: &[f64],
+    opts: &TrainOptions,
+    optimizer: Optimizer,
     on_epoch: &mut dyn FnMut(usize, f64) -> bool,
 ) -> Option<Logistic> {
     let (n, d) = (x.len(), x.d);
@@ -181,9 +202,14 @@ pub fn fit(
                 if k < d {
                     g += opts.l2 * model.weights[k];
                 }
-                m[k] = b1 * m[k] + (1.0 - b1) * g;
-                v[k] = b2 * v[k] + (1.0 - b2) * g * g;
-                let step = rate * (m[k] / c1) / ((v[k] / c2).sqrt() + eps);
+                let step = match optimizer {
+                    Optimizer::Adam => {
+                        m[k] = b1 * m[k] + (1.0 - b1) * g;
+                        v[k] = b2 * v[k] + (1.0 - b2) * g * g;
+                        rate * (m[k] / c1) / ((v[k] / c2).sqrt() + eps)
+                    }
+                    Optimizer::Sgd => rate * g,
+                };
                 if k < d {
                     model.weights[k] -= step;
                 } else {

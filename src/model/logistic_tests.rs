@@ -112,3 +112,32 @@ fn newton_refuses_separable_data() {
     // A penalty gives it a finite optimum again.
     assert!(fit_newton(&x, &[0.0, 0.0, 1.0, 1.0], 0.1, 100).is_some());
 }
+
+#[test]
+fn mini_batch_sgd_with_l2_approaches_the_newton_optimum() {
+    let (x, y, _, _) = golden_lr();
+    let l2 = 0.01;
+    let exact = fit_newton(&x, &y, l2, 50).expect("converged");
+    let opts = TrainOptions {
+        learning_rate: 0.5,
+        l2,
+        epochs: 300,
+        batch: 32,
+        seed: 3,
+    };
+    let sgd = fit_with(&x, &y, &opts, Optimizer::Sgd, &mut |_, _| true).expect("trained");
+    let gap = sgd
+        .weights
+        .iter()
+        .zip(&exact.weights)
+        .map(|(a, b)| (a - b).abs())
+        .fold((sgd.bias - exact.bias).abs(), f64::max);
+    assert!(gap < 2e-3, "sgd {sgd:?} vs newton {exact:?}");
+    // Adam stays the default and is not the same path.
+    let adam = fit(&x, &y, &opts, &mut |_, _| true).expect("trained");
+    assert_eq!(
+        adam,
+        fit_with(&x, &y, &opts, Optimizer::default(), &mut |_, _| true).expect("trained")
+    );
+    assert_ne!(adam, sgd);
+}
