@@ -10,6 +10,7 @@ mod feed;
 pub mod forecast;
 pub mod health;
 pub mod import_obd;
+pub mod models;
 pub mod ope;
 pub mod report;
 pub mod snapshot;

@@ -8,7 +8,7 @@ use super::{AppError, Env, Progress, Result};
 use crate::allocation::unit_uniform;
 use crate::format;
 use crate::model::{auc, fit, log_loss, FeatureSpec, Rows, TrainOptions};
-use crate::store::Store;
+use crate::store::{NewModel, Store};
 use crate::text::escape_control;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -34,6 +34,10 @@ pub struct ModelSummary {
     /// The largest weights by magnitude (standardised features), at most 8.
     pub top_features: Vec<(String, f64)>,
     pub options: TrainOptions,
+    /// Whether the stored version became the active one (it does only when it beats the
+    /// active version on holdout log loss, or there was none); absent in old results.
+    #[serde(default)]
+    pub activated: bool,
 }
 
 /// Trains and (unless `dry_run`) stores a new model version for `key`.
@@ -47,6 +51,7 @@ pub fn retrain(
     progress: &dyn Progress,
 ) -> Result<ModelSummary> {
     let (campaign, arms) = store.campaign(key)?;
+    let (train_from, train_to) = store.assignment_window(key)?;
     let arm_keys: Vec<String> = arms.iter().map(|a| a.key.clone()).collect();
     let control = campaign
         .spec
@@ -129,6 +134,7 @@ pub fn retrain(
         observed_rate: mean(&yt),
         top_features: top,
         options: *opts,
+        activated: false,
     };
     if !dry_run {
         let model_json = serde_json::json!({
@@ -137,13 +143,26 @@ pub fn retrain(
         });
         let metrics =
             serde_json::to_string(&summary).map_err(|e| AppError::Invalid(e.to_string()))?;
-        summary.version = Some(store.save_model(
+        let feature_spec =
+            serde_json::to_string(&spec).map_err(|e| AppError::Invalid(e.to_string()))?;
+        let version = store.save_model(
             key,
-            job_id,
-            env.clock.now(),
-            &model_json.to_string(),
-            &metrics,
-        )?);
+            &NewModel {
+                job_id,
+                ts: env.clock.now(),
+                model: &model_json.to_string(),
+                metrics: &metrics,
+                learner: "logistic",
+                feature_spec: Some(&feature_spec),
+                train_from,
+                train_to,
+                train_rows: train.len() as i64,
+                validation_rows: test.len() as i64,
+                created_by: &env.actor,
+            },
+        )?;
+        summary.version = Some(version);
+        summary.activated = super::models::activate_if_better(store, env, key, version)?.is_some();
     }
     Ok(summary)
 }
@@ -158,8 +177,14 @@ pub fn format_text(s: &ModelSummary) -> String {
          holdout log loss {:.4} (base rate {:.4}, {})  AUC {}\n  \
          predicted conversion {} vs observed {}\n  top features:\n",
         escape_control(&s.campaign),
-        s.version
-            .map_or(String::new(), |v| format!(" — version {v}")),
+        s.version.map_or(String::new(), |v| format!(
+            " — version {v}, {}",
+            if s.activated {
+                "active"
+            } else {
+                "candidate (does not beat the active version)"
+            }
+        )),
         format::count(s.train_units as i64),
         format::count(s.holdout_units as i64),
         s.holdout_log_loss,

@@ -1,10 +1,11 @@
-//! Background job records, the model registry, and the unit-level stream the jobs read.
+//! Background job records and the unit-level stream the jobs read (the model registry is in
+//! `models`).
 //! Jobs read units in keyset-paginated chunks so they can report progress and stop early
 //! when cancelled, without holding a read transaction open for the whole run.
 
 use super::{Result, Store};
 use crate::domain::Micros;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::params;
 
 /// One job as recorded.
 #[derive(Debug, Clone, PartialEq)]
@@ -166,44 +167,5 @@ impl Store {
             params![id],
             |r| r.get(0),
         )?)
-    }
-
-    /// Stores a trained model as the campaign's next version and returns that version.
-    pub fn save_model(
-        &mut self,
-        campaign: &str,
-        job_id: Option<i64>,
-        ts: Micros,
-        model: &str,
-        metrics: &str,
-    ) -> Result<i64> {
-        let id = self.campaign(campaign)?.0.id;
-        let tx = self.conn.transaction()?;
-        let version: i64 = tx.query_row(
-            "SELECT coalesce(max(version), 0) + 1 FROM models WHERE campaign_id = ?1",
-            params![id],
-            |r| r.get(0),
-        )?;
-        tx.execute(
-            "INSERT INTO models (campaign_id, version, created_at, job_id, model, metrics)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![id, version, ts, job_id, model, metrics],
-        )?;
-        tx.commit()?;
-        Ok(version)
-    }
-
-    /// The newest model of `campaign`: (version, created_at, model JSON, metrics JSON).
-    pub fn latest_model(&self, campaign: &str) -> Result<Option<(i64, Micros, String, String)>> {
-        let id = self.campaign(campaign)?.0.id;
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT version, created_at, model, metrics FROM models
-                 WHERE campaign_id = ?1 ORDER BY version DESC LIMIT 1",
-                params![id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .optional()?)
     }
 }

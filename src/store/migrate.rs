@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/007_rejects_per_run.sql"),
     include_str!("../../migrations/008_settings.sql"),
     include_str!("../../migrations/009_bandit_allocation_periods.sql"),
+    include_str!("../../migrations/010_model_registry.sql"),
 ];
 
 /// The schema version this build writes and understands.
