@@ -13,6 +13,7 @@ pub mod exit;
 pub mod feed;
 pub mod import;
 pub mod jobs;
+pub mod model;
 pub mod ops;
 pub mod report;
 
@@ -98,6 +99,9 @@ pub enum Command {
     Bandit(bandit::BanditCmd),
     /// Retrain the campaign's conversion model and store it as a new version.
     Train(jobs::TrainArgs),
+    /// The conversion-model registry: list and show versions, activate one, roll back.
+    #[command(subcommand)]
+    Model(model::ModelCmd),
     /// Project what shipping each arm to all traffic would earn over the coming days.
     Forecast(jobs::ForecastArgs),
     /// Whole-process benchmarks (see BENCHMARKS.md).
@@ -141,6 +145,8 @@ impl Command {
             | Command::Bandit(bandit::BanditCmd::Update(_) | bandit::BanditCmd::Set(_))
             | Command::Train(_)
             | Command::Bench(_) => DbUse::Write,
+            Command::Model(m) if m.writes() => DbUse::Write,
+            Command::Model(_) => DbUse::Read,
             Command::Console
             | Command::Campaign(C::List { .. } | C::Show { .. })
             | Command::Export(_)
@@ -187,6 +193,7 @@ impl Command {
                 bandit::BanditCmd::Set(_) => "bandit set",
             },
             Command::Train(_) => "train",
+            Command::Model(m) => m.name(),
             Command::Forecast(_) => "forecast",
             Command::Bench(_) => "bench",
         }
