@@ -177,14 +177,13 @@ pub fn format_text(s: &ModelSummary) -> String {
          holdout log loss {:.4} (base rate {:.4}, {})  AUC {}\n  \
          predicted conversion {} vs observed {}\n  top features:\n",
         escape_control(&s.campaign),
-        s.version.map_or(String::new(), |v| format!(
-            " — version {v}, {}",
-            if s.activated {
-                "active"
-            } else {
-                "candidate (does not beat the active version)"
-            }
-        )),
+        // Only a version left as a candidate says so: the usual case (it became active)
+        // reads as before.
+        s.version.map_or(String::new(), |v| if s.activated {
+            format!(" — version {v}")
+        } else {
+            format!(" — version {v}, a candidate (it does not beat the active version)")
+        }),
         format::count(s.train_units as i64),
         format::count(s.holdout_units as i64),
         s.holdout_log_loss,

@@ -286,6 +286,7 @@ fn retrain_saves_a_candidate_and_activates_it_only_when_it_beats_the_active_one(
     models::activate(&mut store, &env, "reg", unbeatable, true).expect("forced");
     let s = retrain(&mut store);
     assert_eq!((s.version, s.activated), (Some(3), false));
+    assert!(app::train::format_text(&s).contains("version 3, a candidate"));
     // An active version any model beats: the retrained one replaces it.
     let poor = save(&mut store, 50.0);
     models::activate(&mut store, &env, "reg", poor, true).expect("forced");
