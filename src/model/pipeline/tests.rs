@@ -392,3 +392,18 @@ fn every_learner_trains_and_beats_the_base_rate_on_the_personalised_shop() {
         );
     }
 }
+
+#[test]
+fn the_default_spec_learns_its_scalings_from_the_training_part_only() {
+    let mut rows = shop(1000, -1.0, 1.0, 11);
+    // The newest rows (the validation part) carry a coupon value never seen in training.
+    for r in rows.iter_mut().skip(800) {
+        r.offer.insert("coupon_value".into(), Value::from(1000));
+    }
+    let m = train(&rows, &quick(Learner::logistic(Optimizer::Adam))).expect("trains");
+    let coupon = m.spec.numeric.iter().find(|f| f.field == "coupon_value");
+    match coupon.map(|f| f.scaling) {
+        Some(Scaling::Standardise { mean, sd }) => assert!(mean < 10.0 && sd < 10.0),
+        other => panic!("coupon_value not standardised: {other:?}"),
+    }
+}
