@@ -14,6 +14,7 @@ pub mod ftrl;
 pub mod hashing;
 pub mod logistic;
 pub mod mlp;
+pub mod pipeline;
 
 pub use features::FeatureSpec;
 pub use logistic::{auc, fit, log_loss, Logistic, Rows, TrainOptions};
