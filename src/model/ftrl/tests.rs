@@ -212,18 +212,17 @@ fn state_round_trips_through_json_and_bad_state_is_refused() {
     // Only the touched coordinates are stored, not 2 x 2^18 numbers.
     assert!(text.len() < 1_000, "{} bytes", text.len());
     let back: Ftrl = serde_json::from_str(&text).expect("deserialise");
-    // serde_json's default float parser may land one ulp off (its `float_roundtrip` feature
-    // is off in this crate), so the stored state is compared to 1e-15, not bit for bit.
+    // Bit for bit: serde_json's `float_roundtrip` (Cargo.toml) reads every number back exactly.
     let (s1, s2) = (FtrlState::from(back.clone()), FtrlState::from(m.clone()));
     assert_eq!(
         (s1.params, s1.bits, &s1.indices),
         (s2.params, s2.bits, &s2.indices)
     );
     for (a, b) in s1.z.iter().chain(&s1.n).zip(s2.z.iter().chain(&s2.n)) {
-        assert!(close(*a, *b, 1e-15), "{a} vs {b}");
+        assert_eq!(a.to_bits(), b.to_bits(), "{a} vs {b}");
     }
     for r in &rows[..20] {
-        assert!(close(back.predict(r), m.predict(r), 1e-14));
+        assert_eq!(back.predict(r).to_bits(), m.predict(r).to_bits());
     }
     let mut bad = FtrlState::from(m);
     bad.indices.push(1 << 20);

@@ -184,10 +184,10 @@ fn a_stored_model_scores_as_the_trained_one() {
     let m = train(&rows, &quick(Learner::Ftrl(FtrlParams::default()))).expect("trains");
     let text = serde_json::to_string(&m).expect("serialises");
     let back: TrainedModel = serde_json::from_str(&text).expect("reads back");
-    // Within 1e-12, not bit for bit: serde_json's default float parser may read a weight
-    // back one ulp off (its `float_roundtrip` feature, off in Cargo.toml, makes it exact).
+    // Bit for bit: serde_json's `float_roundtrip` (Cargo.toml) reads every weight back exactly;
+    // its default parser could move one by an ulp.
     for r in &rows[..50] {
-        assert!((m.predict(r) - back.predict(r)).abs() < 1e-12);
+        assert_eq!(m.predict(r).to_bits(), back.predict(r).to_bits());
     }
     assert_eq!(back.spec, m.spec);
 }
