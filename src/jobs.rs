@@ -9,7 +9,7 @@
 
 use crate::app::causal::{causal_report, CausalReport};
 use crate::app::forecast::{forecast, Forecast};
-use crate::app::train::{retrain, ModelSummary};
+use crate::app::train::{retrain_with, LearnerChoice, ModelSummary};
 use crate::app::{AppError, Env, Progress};
 use crate::model::TrainOptions;
 use crate::store::Store;
@@ -87,6 +87,8 @@ pub struct JobSettings {
     /// A read-only session: the job may not write, not even its own record.
     pub read_only: bool,
     pub train: TrainOptions,
+    /// The retrain's learner (default: dense).
+    pub learner: LearnerChoice,
     pub forecast_days: f64,
     /// Significance level; `None` takes the campaign's (through `app::report::options_for`).
     pub alpha: Option<f64>,
@@ -97,6 +99,7 @@ impl Default for JobSettings {
         JobSettings {
             read_only: false,
             train: TrainOptions::default(),
+            learner: LearnerChoice::Dense,
             forecast_days: 30.0,
             alpha: None,
         }
@@ -175,12 +178,13 @@ pub fn run_on(
         Some(store.start_job(kind.as_str(), campaign, &env.actor, env.clock.now())?)
     };
     let result = match kind {
-        JobKind::Retrain => retrain(
+        JobKind::Retrain => retrain_with(
             store,
             env,
             campaign,
             job_id,
             &settings.train,
+            settings.learner,
             false,
             &progress,
         )

@@ -12,10 +12,12 @@ pub mod health;
 pub mod import_obd;
 pub mod models;
 pub mod ope;
+pub mod predict;
 pub mod report;
 pub mod snapshot;
 pub mod traffic;
 pub mod train;
+pub mod train_pipeline;
 
 pub use feed::{export, ingest_reader, ingest_with, IngestOptions, IngestSummary};
 

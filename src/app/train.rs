@@ -38,9 +38,97 @@ pub struct ModelSummary {
     /// active version on holdout log loss, or there was none); absent in old results.
     #[serde(default)]
     pub activated: bool,
+    /// The learner (`lr`, `lr-sgd`, `ftrl`, `mlp`); absent for the dense learner, whose
+    /// results read as they always did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learner: Option<String>,
+    /// Validation log loss over the base rate's entropy (below 1: better than the base rate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normalised_entropy: Option<f64>,
+    /// Expected calibration error over the reliability bins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ece: Option<f64>,
+    /// Bootstrap interval of the holdout AUC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auc_interval: Option<(f64, f64)>,
+    /// The epoch kept by early stopping.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best_epoch: Option<usize>,
 }
 
-/// Trains and (unless `dry_run`) stores a new model version for `key`.
+/// Which learner a retrain uses: `dense` (the learned one-hot encoding with Adam logistic
+/// regression, the default, which the console's replays were recorded with) or one of the
+/// hashed-feature learners of [`crate::model::pipeline`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LearnerChoice {
+    #[default]
+    Dense,
+    Lr,
+    LrSgd,
+    Ftrl,
+    Mlp,
+}
+
+impl LearnerChoice {
+    pub const ALL: [LearnerChoice; 5] = [
+        LearnerChoice::Dense,
+        LearnerChoice::Lr,
+        LearnerChoice::LrSgd,
+        LearnerChoice::Ftrl,
+        LearnerChoice::Mlp,
+    ];
+
+    /// The operator's word, also the registry's `learner` column (dense stores `logistic`).
+    pub fn name(self) -> &'static str {
+        match self {
+            LearnerChoice::Dense => "dense",
+            LearnerChoice::Lr => "lr",
+            LearnerChoice::LrSgd => "lr-sgd",
+            LearnerChoice::Ftrl => "ftrl",
+            LearnerChoice::Mlp => "mlp",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<LearnerChoice> {
+        Self::ALL.into_iter().find(|l| l.name() == s)
+    }
+
+    /// The pipeline learner with its defaults; `None` for dense.
+    pub fn pipeline(self) -> Option<crate::model::pipeline::Learner> {
+        use crate::model::logistic::Optimizer;
+        use crate::model::pipeline::Learner;
+        match self {
+            LearnerChoice::Dense => None,
+            LearnerChoice::Lr => Some(Learner::logistic(Optimizer::Adam)),
+            LearnerChoice::LrSgd => Some(Learner::logistic(Optimizer::Sgd)),
+            LearnerChoice::Ftrl => Some(Learner::Ftrl(Default::default())),
+            LearnerChoice::Mlp => Some(Learner::Mlp(Default::default())),
+        }
+    }
+}
+
+/// Trains `learner` and (unless `dry_run`) stores a new model version for `key`.
+#[allow(clippy::too_many_arguments)]
+pub fn retrain_with(
+    store: &mut Store,
+    env: &Env,
+    key: &str,
+    job_id: Option<i64>,
+    opts: &TrainOptions,
+    learner: LearnerChoice,
+    dry_run: bool,
+    progress: &dyn Progress,
+) -> Result<ModelSummary> {
+    match learner {
+        LearnerChoice::Dense => retrain(store, env, key, job_id, opts, dry_run, progress),
+        _ => super::train_pipeline::retrain_hashed(
+            store, env, key, job_id, opts, learner, dry_run, progress,
+        ),
+    }
+}
+
+/// Trains the dense learner and (unless `dry_run`) stores a new model version for `key`.
 pub fn retrain(
     store: &mut Store,
     env: &Env,
@@ -135,6 +223,11 @@ pub fn retrain(
         top_features: top,
         options: *opts,
         activated: false,
+        learner: None,
+        normalised_entropy: None,
+        ece: None,
+        auc_interval: None,
+        best_epoch: None,
     };
     if !dry_run {
         let model_json = serde_json::json!({
@@ -193,6 +286,21 @@ pub fn format_text(s: &ModelSummary) -> String {
         format::rate(s.predicted_rate),
         format::rate(s.observed_rate),
     );
+    // Hashed learners: the learner and the calibration numbers (dense results read as before).
+    if let Some(learner) = &s.learner {
+        out.push_str(&format!(
+            "  learner {}  normalised entropy {}  ECE {}  AUC interval {}  best epoch {}\n",
+            escape_control(learner),
+            format::opt(s.normalised_entropy, |x| format!("{x:.4}")),
+            format::opt(s.ece, |x| format!("{x:.4}")),
+            s.auc_interval
+                .map_or(format::MISSING.into(), |(lo, hi)| format!(
+                    "{lo:.3} to {hi:.3}"
+                )),
+            s.best_epoch
+                .map_or(format::MISSING.into(), |e| e.to_string()),
+        ));
+    }
     for (name, w) in &s.top_features {
         out.push_str(&format!("    {:<24} {w:+.3}\n", escape_control(name)));
     }

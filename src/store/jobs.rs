@@ -40,6 +40,8 @@ pub struct UnitRow {
     pub cost: f64,
     /// Lines that tried to put this unit in another arm.
     pub conflicts: i64,
+    /// When the unit was assigned (the time its RFM features are computed as of).
+    pub assigned_at: Micros,
 }
 
 /// The status of a job that finished with a result.
@@ -133,7 +135,7 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(
             "SELECT a.unit, ar.key, a.propensity, a.context, u.pre_value,
                     coalesce(u.exposures, 0), coalesce(u.clicks, 0), coalesce(u.purchases, 0),
-                    coalesce(u.revenue, 0), coalesce(u.cost, 0), a.conflicts
+                    coalesce(u.revenue, 0), coalesce(u.cost, 0), a.conflicts, a.ts
              FROM assignments a
              JOIN arms ar ON ar.id = a.arm_id
              LEFT JOIN unit_totals u ON u.campaign_id = a.campaign_id AND u.unit = a.unit
@@ -154,6 +156,7 @@ impl Store {
                 revenue: r.get(8)?,
                 cost: r.get(9)?,
                 conflicts: r.get(10)?,
+                assigned_at: r.get(11)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

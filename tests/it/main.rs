@@ -47,5 +47,6 @@ mod stats_verify_multiple_roi_ratio;
 mod store_schema;
 mod stratified;
 mod terminal_safety;
+mod train_learners;
 #[allow(dead_code)]
 mod verify_support;

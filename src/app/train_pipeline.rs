@@ -1,0 +1,209 @@
+//! Retraining with the hashed-feature learners (`liftdeck train --learner lr|lr-sgd|ftrl|mlp`):
+//! each unit becomes a [`TrainingRow`] (context, arm, the arm's offer as numbers, assignment
+//! time, position, RFM as of the assignment), [`train_with`] trains on the oldest 80% and
+//! validates on the newest 20%, and the trained model (its hash spec inside) is stored as a
+//! version that becomes active only when it beats the active one on validation log loss.
+
+use super::train::{LearnerChoice, ModelSummary};
+use super::{AppError, Env, Progress, Result};
+use crate::domain::Offer;
+use crate::model::log_loss;
+use crate::model::pipeline::{
+    split_by_time, train_with, Rfm, TrainConfig, TrainError, TrainingRow,
+};
+use crate::model::TrainOptions;
+use crate::store::{NewModel, Store};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+
+/// Reading (and RFM) takes this share of the gauge, training the rest.
+const READ_SHARE: f64 = 0.3;
+/// Recency of a unit with no earlier purchase: a year, "long ago" on the log1p scale.
+const NO_PURCHASE_RECENCY_DAYS: f64 = 365.0;
+
+/// The arm's offer flattened to numbers the hash spec standardises.
+pub fn offer_numbers(offer: &Offer) -> Map<String, Value> {
+    let mut m = Map::new();
+    let mut put = |k: &str, v: f64| {
+        m.insert(k.into(), Value::from(v));
+    };
+    match offer {
+        Offer::None => {}
+        Offer::Coupon { pct } => put("coupon_pct", *pct),
+        Offer::Discount { pct } => put("discount_pct", *pct),
+        Offer::SpendThreshold {
+            min_spend,
+            amount_off,
+        } => {
+            put("threshold_min_spend", *min_spend);
+            put("threshold_amount_off", *amount_off);
+        }
+        Offer::Recommend { items } => put("recommend_items", f64::from(*items)),
+    }
+    m
+}
+
+/// The RFM the model sees, from the store's as-of-time history.
+pub fn rfm_feature(r: &crate::store::Rfm) -> Rfm {
+    Rfm {
+        recency_days: r.recency_days.unwrap_or(NO_PURCHASE_RECENCY_DAYS),
+        frequency: r.frequency as f64,
+        monetary: r.monetary,
+    }
+}
+
+/// Every unit of `key` as a training row, in unit order.
+pub fn training_rows(
+    store: &Store,
+    key: &str,
+    progress: &dyn Progress,
+) -> Result<Vec<TrainingRow>> {
+    let (campaign, arms) = store.campaign(key)?;
+    let offers: HashMap<String, Map<String, Value>> = arms
+        .iter()
+        .map(|a| (a.key.clone(), offer_numbers(&a.offer)))
+        .collect();
+    let clicks = campaign.spec.metric == "click";
+    let mut rows = Vec::new();
+    let mut units = Vec::new();
+    super::for_each_unit_chunk(store, key, progress, READ_SHARE, &mut |chunk| {
+        for r in chunk {
+            let context: Map<String, Value> = serde_json::from_str(&r.context).map_err(|e| {
+                AppError::Invalid(format!("unit {}: stored context is not JSON: {e}", r.unit))
+            })?;
+            let position = context
+                .get("position")
+                .and_then(Value::as_u64)
+                .and_then(|p| u32::try_from(p).ok());
+            let label = if clicks {
+                r.clicks > 0
+            } else {
+                r.purchases > 0
+            };
+            rows.push(TrainingRow {
+                offer: offers.get(&r.arm).cloned().unwrap_or_default(),
+                context,
+                arm: r.arm,
+                assigned_at: r.assigned_at,
+                position,
+                rfm: None,
+                label,
+            });
+            units.push(r.unit);
+        }
+        Ok(())
+    })?;
+    let pairs: Vec<(&str, i64)> = units
+        .iter()
+        .zip(&rows)
+        .map(|(u, r)| (u.as_str(), r.assigned_at))
+        .collect();
+    let rfm = store.rfm_batch(&pairs)?;
+    for (row, r) in rows.iter_mut().zip(&rfm) {
+        row.rfm = Some(rfm_feature(r));
+    }
+    Ok(rows)
+}
+
+/// Trains `learner` on `key`'s units and (unless `dry_run`) stores the version.
+#[allow(clippy::too_many_arguments)]
+pub fn retrain_hashed(
+    store: &mut Store,
+    env: &Env,
+    key: &str,
+    job_id: Option<i64>,
+    opts: &TrainOptions,
+    learner: LearnerChoice,
+    dry_run: bool,
+    progress: &dyn Progress,
+) -> Result<ModelSummary> {
+    let Some(pipeline_learner) = learner.pipeline() else {
+        return Err(AppError::Invalid(
+            "the dense learner is not a hashed-feature learner".into(),
+        ));
+    };
+    let (train_from, train_to) = store.assignment_window(key)?;
+    let rows = training_rows(store, key, progress)?;
+    let cfg = TrainConfig {
+        learner: pipeline_learner,
+        max_epochs: opts.epochs.max(1),
+        seed: opts.seed,
+        ..TrainConfig::default()
+    };
+    let (train_idx, val_idx) = split_by_time(&rows, cfg.validation_share);
+    if train_idx.iter().all(|&i| rows[i].label) || train_idx.iter().all(|&i| !rows[i].label) {
+        return Err(AppError::Invalid(format!(
+            "campaign `{key}` needs converting and non-converting units to train on \
+             ({} training units so far)",
+            train_idx.len()
+        )));
+    }
+    let mut cancelled = false;
+    let trained = train_with(&rows, &cfg, &mut |e| {
+        let done = READ_SHARE + (1.0 - READ_SHARE) * e.epoch as f64 / e.max_epochs.max(1) as f64;
+        let stage = format!(
+            "epoch {}/{} validation loss {:.4}",
+            e.epoch, e.max_epochs, e.validation_loss
+        );
+        cancelled = progress.update(done, &stage).is_err();
+        !cancelled
+    });
+    let model = match trained {
+        Ok(m) if !cancelled => m,
+        Ok(_) | Err(TrainError::Cancelled) => return Err(AppError::Cancelled),
+        Err(e) => return Err(AppError::Invalid(format!("campaign `{key}`: {e}"))),
+    };
+    let label = |i: &usize| f64::from(u8::from(rows[*i].label));
+    let base = train_idx.iter().map(label).sum::<f64>() / train_idx.len().max(1) as f64;
+    let vy: Vec<f64> = val_idx.iter().map(label).collect();
+    let val_rows: Vec<TrainingRow> = val_idx.iter().map(|&i| rows[i].clone()).collect();
+    let p = model.predict_batch(&val_rows);
+    let m = &model.metrics;
+    let mut summary = ModelSummary {
+        campaign: key.into(),
+        version: None,
+        train_units: model.train_rows,
+        holdout_units: model.validation_rows,
+        holdout_log_loss: m.log_loss,
+        base_rate_log_loss: log_loss(&vy, &vec![base; vy.len()]),
+        holdout_auc: m.auc,
+        predicted_rate: p.iter().sum::<f64>() / p.len().max(1) as f64,
+        observed_rate: m.base_rate,
+        top_features: Vec::new(),
+        options: *opts,
+        activated: false,
+        learner: Some(learner.name().into()),
+        normalised_entropy: Some(m.normalised_entropy),
+        ece: Some(m.ece),
+        auc_interval: m.auc_interval.map(|a| (a.lo, a.hi)),
+        best_epoch: Some(model.best_epoch),
+    };
+    if !dry_run {
+        let spec = to_json(&model.spec)?;
+        let metrics = to_json(&summary)?;
+        let model_json = to_json(&super::predict::StoredModel::Hashed(Box::new(model)))?;
+        let version = store.save_model(
+            key,
+            &NewModel {
+                job_id,
+                ts: env.clock.now(),
+                model: &model_json,
+                metrics: &metrics,
+                learner: learner.name(),
+                feature_spec: Some(&spec),
+                train_from,
+                train_to,
+                train_rows: train_idx.len() as i64,
+                validation_rows: val_idx.len() as i64,
+                created_by: &env.actor,
+            },
+        )?;
+        summary.version = Some(version);
+        summary.activated = super::models::activate_if_better(store, env, key, version)?.is_some();
+    }
+    Ok(summary)
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| AppError::Invalid(e.to_string()))
+}
