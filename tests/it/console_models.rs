@@ -175,3 +175,17 @@ fn a_campaign_without_versions_says_how_to_make_one() {
     );
     assert!(text.contains("r retrains the conversion model"), "{text}");
 }
+
+#[test]
+fn versions_read_for_another_campaign_are_not_shown_as_the_selected_ones() {
+    let (_dir, store) = three_versions();
+    let mut app = on_models(&store);
+    assert!(version_row(&screen(&app), 3).is_some());
+    // The selection moved and the data thread has not read the new campaign yet.
+    app.selected_key = Some("c-00".into());
+    let text = screen(&app);
+    assert!(version_row(&text, 3).is_none(), "{text}");
+    reload(&store, &mut app, NOW);
+    let text = screen(&app);
+    assert!(text.contains("No model versions yet"), "{text}");
+}
