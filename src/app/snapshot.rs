@@ -9,6 +9,7 @@
 
 use super::bandit::{board, BanditBoard};
 use super::health::{self, Severity};
+use super::models::{self as registry, VersionView};
 use super::report::{options_for, report_ab, Capping, ReportOverrides};
 use super::Result;
 use crate::domain::{Campaign, CampaignKind, Micros, Status};
@@ -284,6 +285,9 @@ pub struct Snapshot {
     /// The newest recorded job of each kind for the focused campaign, each with the newest
     /// done run of its kind.
     pub jobs: Vec<StoredJob>,
+    /// The focused campaign's model versions, oldest first (`app::models::list`, the rows
+    /// `model list` prints), for the Models panel.
+    pub models: Vec<VersionView>,
     /// When this snapshot was read, on the caller's clock.
     pub read_at: Micros,
     /// When the data last changed as far as the reader saw (data_version or its own write).
@@ -391,6 +395,7 @@ pub fn load_snapshot(
         .and_then(|k| rows.iter().find(|r| r.campaign.spec.key == k))
         .or(rows.first());
     let (mut report, mut series, mut jobs, mut bandit) = (None, Vec::new(), Vec::new(), None);
+    let mut models = Vec::new();
     if let Some(row) = focused {
         let key = &row.campaign.spec.key;
         report = report_ab(
@@ -415,6 +420,7 @@ pub fn load_snapshot(
             .into_iter()
             .filter_map(|row| StoredJob::from_rows(row, &done))
             .collect();
+        models = registry::list(store, key)?;
     }
     let focus_key = focused.map(|r| r.campaign.spec.key.clone());
     let mut activity = Vec::new();
@@ -456,6 +462,7 @@ pub fn load_snapshot(
         .collect();
     Ok(Snapshot {
         jobs,
+        models,
         activity,
         audit,
         series,

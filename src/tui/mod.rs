@@ -20,6 +20,7 @@ mod view_bandit;
 mod view_bandit_chart;
 mod view_campaigns;
 mod view_jobs;
+pub mod view_models;
 
 pub use crate::app::snapshot::Snapshot;
 pub use panel::Panel;

@@ -219,6 +219,7 @@ impl App {
         let rows = text::text_rows(self.size.1);
         let total = match self.panel {
             Panel::Health => text::health_lines(&self.snapshot, &self.theme, width).len(),
+            Panel::Models => super::view_models::lines(self, width).len(),
             p => match p.job() {
                 Some(kind) => text::job_lines(&self.job_panel(kind), &self.theme, width).len(),
                 None => 0,

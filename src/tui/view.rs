@@ -43,9 +43,8 @@ pub fn render(app: &App, frame: &mut Frame) {
             scrolled(app, frame, body, " Health ".into(), lines);
         }
         Panel::Bandit => super::view_bandit::render(app, frame, body),
-        Panel::Models | Panel::Causal | Panel::Forecast => {
-            super::view_jobs::render(app, frame, body)
-        }
+        Panel::Models => super::view_models::render(app, frame, body),
+        Panel::Causal | Panel::Forecast => super::view_jobs::render(app, frame, body),
     }
     frame.render_widget(
         Paragraph::new(app.status_line.as_str())

@@ -1,4 +1,5 @@
-//! The Models, Causal and Forecast panels: each runs one background job (`r`, `c`, `F`),
+//! The Causal and Forecast panels (and the job part of Models, `view_models.rs`): each runs
+//! one background job (`r`, `c`, `F`),
 //! shows its progress while it runs (Esc cancels), then its result. How the newest recorded
 //! run ended (cancelled, failed with its error) is shown above the result in force, the newest
 //! done run's, which says when it ran when it is not the newest. The text scrolls and says

@@ -13,6 +13,7 @@ mod console_bandit;
 mod console_chart;
 mod console_format;
 mod console_jobs;
+mod console_models;
 mod console_trust;
 mod crash;
 mod demo;
