@@ -22,7 +22,7 @@
 use super::hashing::{SparseRow, MAX_BITS};
 use super::logistic::sigmoid;
 use rand::rngs::Xoshiro256PlusPlus as Prng;
-use rand::{RngExt, SeedableRng};
+use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
 /// The paper's four knobs. Defaults are the usual starting point for click data.
@@ -215,10 +215,7 @@ impl Ftrl {
         let mut losses = Vec::with_capacity(opts.epochs);
         for _ in 0..opts.epochs {
             if let Some(rng) = rng.as_mut() {
-                for i in (1..m).rev() {
-                    let j = rng.random_range(0..=i);
-                    order.swap(i, j);
-                }
+                super::optim::shuffle(&mut order, rng);
             }
             let mut loss = 0.0;
             for &k in &order {

@@ -4,7 +4,7 @@
 //! comes from a seeded shuffle, so a retrain on the same data gives the same model.
 
 use rand::rngs::Xoshiro256PlusPlus as Prng;
-use rand::{RngExt, SeedableRng};
+use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
 /// Dense rows of `d` features each, stored flat.
@@ -167,7 +167,6 @@ pub fn fit_with(
     let rate = (y.iter().sum::<f64>() / n as f64).clamp(1e-6, 1.0 - 1e-6);
     model.bias = (rate / (1.0 - rate)).ln();
     // Adam state for the d weights and, last, the bias.
-    let (b1, b2, eps) = (0.9, 0.999, 1e-8);
     let mut m = vec![0.0; d + 1];
     let mut v = vec![0.0; d + 1];
     let mut grad = vec![0.0; d + 1];
@@ -179,11 +178,7 @@ pub fn fit_with(
         // Adam with a constant rate keeps hopping around the optimum by about the rate; a
         // linear decay to zero lets it settle there.
         let rate = opts.learning_rate * (1.0 - epoch as f64 / opts.epochs as f64);
-        // Fisher-Yates with the seeded generator.
-        for i in (1..n).rev() {
-            let j = rng.random_range(0..=i);
-            order.swap(i, j);
-        }
+        super::optim::shuffle(&mut order, &mut rng);
         for chunk in order.chunks(batch) {
             grad.iter_mut().for_each(|g| *g = 0.0);
             for &i in chunk {
@@ -196,7 +191,7 @@ pub fn fit_with(
             }
             let scale = 1.0 / chunk.len() as f64;
             t += 1;
-            let (c1, c2) = (1.0 - f64::powi(b1, t), 1.0 - f64::powi(b2, t));
+            let corrections = super::optim::bias_corrections(t);
             for k in 0..=d {
                 let mut g = grad[k] * scale;
                 if k < d {
@@ -204,9 +199,7 @@ pub fn fit_with(
                 }
                 let step = match optimizer {
                     Optimizer::Adam => {
-                        m[k] = b1 * m[k] + (1.0 - b1) * g;
-                        v[k] = b2 * v[k] + (1.0 - b2) * g * g;
-                        rate * (m[k] / c1) / ((v[k] / c2).sqrt() + eps)
+                        super::optim::adam_step(g, &mut m[k], &mut v[k], rate, corrections)
                     }
                     Optimizer::Sgd => rate * g,
                 };

@@ -172,7 +172,6 @@ pub fn fit_mlp(
     let b2 = model.b2_at();
     model.params[b2] = (rate / (1.0 - rate)).ln();
     let k = model.params.len();
-    let (beta1, beta2, eps) = (0.9, 0.999, 1e-8);
     let (mut m, mut v, mut grad) = (vec![0.0; k], vec![0.0; k], vec![0.0; k]);
     let mut t = 0i32;
     let mut order: Vec<usize> = (0..n).collect();
@@ -180,10 +179,7 @@ pub fn fit_mlp(
     for epoch in 0..opts.epochs {
         // Linear decay to zero, as in the logistic model: Adam settles instead of hopping.
         let rate = opts.learning_rate * (1.0 - epoch as f64 / opts.epochs as f64);
-        for i in (1..n).rev() {
-            let j = rng.random_range(0..=i);
-            order.swap(i, j);
-        }
+        super::optim::shuffle(&mut order, &mut rng);
         for chunk in order.chunks(batch) {
             grad.iter_mut().for_each(|g| *g = 0.0);
             model.accumulate(x, y, chunk, &mut grad);
@@ -191,15 +187,13 @@ pub fn fit_mlp(
             grad.iter_mut().for_each(|g| *g *= scale);
             model.penalise(opts.l2, &mut grad);
             t += 1;
-            let (c1, c2) = (1.0 - f64::powi(beta1, t), 1.0 - f64::powi(beta2, t));
+            let corrections = super::optim::bias_corrections(t);
             for (p, ((g, m), v)) in model
                 .params
                 .iter_mut()
                 .zip(grad.iter().zip(m.iter_mut()).zip(v.iter_mut()))
             {
-                *m = beta1 * *m + (1.0 - beta1) * g;
-                *v = beta2 * *v + (1.0 - beta2) * g * g;
-                *p -= rate * (*m / c1) / ((*v / c2).sqrt() + eps);
+                *p -= super::optim::adam_step(*g, m, v, rate, corrections);
             }
         }
         let p: Vec<f64> = (0..n).map(|i| model.predict(x.row(i))).collect();

@@ -14,6 +14,7 @@ pub mod ftrl;
 pub mod hashing;
 pub mod logistic;
 pub mod mlp;
+pub mod optim;
 pub mod pipeline;
 
 pub use features::FeatureSpec;

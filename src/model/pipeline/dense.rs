@@ -42,10 +42,7 @@ impl DenseMlp {
     pub fn epoch(&mut self, y: &[bool], decay: f64, rng: &mut Prng) -> f64 {
         let n = self.x.len().min(y.len());
         let mut order: Vec<usize> = (0..n).collect();
-        for i in (1..n).rev() {
-            order.swap(i, rng.random_range(0..=i));
-        }
-        let (b1, b2, eps) = (0.9, 0.999, 1e-8);
+        crate::model::optim::shuffle(&mut order, rng);
         let rate = self.opts.learning_rate * decay;
         let mut loss = 0.0;
         for chunk in order.chunks(self.opts.batch.max(1)) {
@@ -58,11 +55,15 @@ impl DenseMlp {
             let (l, grad) = self.net.objective_gradient(&bx, &by, self.opts.l2);
             loss += l * chunk.len() as f64;
             self.t += 1;
-            let (c1, c2) = (1.0 - f64::powi(b1, self.t), 1.0 - f64::powi(b2, self.t));
+            let corrections = crate::model::optim::bias_corrections(self.t);
             for (k, g) in grad.iter().enumerate() {
-                self.m[k] = b1 * self.m[k] + (1.0 - b1) * g;
-                self.v[k] = b2 * self.v[k] + (1.0 - b2) * g * g;
-                self.net.params[k] -= rate * (self.m[k] / c1) / ((self.v[k] / c2).sqrt() + eps);
+                self.net.params[k] -= crate::model::optim::adam_step(
+                    *g,
+                    &mut self.m[k],
+                    &mut self.v[k],
+                    rate,
+                    corrections,
+                );
             }
         }
         loss / n.max(1) as f64

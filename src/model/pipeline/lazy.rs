@@ -65,11 +65,8 @@ impl LazyLogistic {
     pub fn epoch(&mut self, x: &[SparseRow], y: &[bool], decay: f64, rng: &mut Prng) -> f64 {
         let n = x.len().min(y.len());
         let mut order: Vec<usize> = (0..n).collect();
-        for i in (1..n).rev() {
-            order.swap(i, rng.random_range(0..=i));
-        }
+        crate::model::optim::shuffle(&mut order, rng);
         let mask = self.mask();
-        let (b1, b2, eps) = (0.9, 0.999, 1e-8);
         let rate = self.step.learning_rate * decay;
         let mut loss = 0.0;
         for chunk in order.chunks(self.step.batch.max(1)) {
@@ -92,14 +89,10 @@ impl LazyLogistic {
             }
             let scale = 1.0 / chunk.len() as f64;
             self.t += 1;
-            let (c1, c2) = (1.0 - f64::powi(b1, self.t), 1.0 - f64::powi(b2, self.t));
+            let corrections = crate::model::optim::bias_corrections(self.t);
             let optimizer = self.step.optimizer;
             let adam = |g: f64, m: &mut f64, v: &mut f64| match optimizer {
-                Optimizer::Adam => {
-                    *m = b1 * *m + (1.0 - b1) * g;
-                    *v = b2 * *v + (1.0 - b2) * g * g;
-                    rate * (*m / c1) / ((*v / c2).sqrt() + eps)
-                }
+                Optimizer::Adam => crate::model::optim::adam_step(g, m, v, rate, corrections),
                 Optimizer::Sgd => rate * g,
             };
             // Sorted so the order of the float updates never depends on the batch's order.
