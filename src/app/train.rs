@@ -54,7 +54,17 @@ pub struct ModelSummary {
     /// The epoch kept by early stopping.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub best_epoch: Option<usize>,
+    /// The largest cross weights (user field x arm or offer), at most 8; hashed linear
+    /// learners only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub top_crosses: Vec<(String, f64)>,
+    /// Reliability bins of the holdout predictions (the Models panel's calibration chart).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bins: Vec<crate::model::eval::ReliabilityBin>,
 }
+
+/// Equal-width reliability bins stored with every version.
+pub const CALIBRATION_BINS: usize = 10;
 
 /// Which learner a retrain uses: `dense` (the learned one-hot encoding with Adam logistic
 /// regression, the default, which the console's replays were recorded with) or one of the
@@ -203,6 +213,7 @@ pub fn retrain(
             v.iter().sum::<f64>() / v.len() as f64
         }
     };
+    let bins = crate::model::eval::reliability_bins(&yt, &p, CALIBRATION_BINS);
     let mut top: Vec<(String, f64)> = spec
         .names()
         .into_iter()
@@ -225,9 +236,11 @@ pub fn retrain(
         activated: false,
         learner: None,
         normalised_entropy: None,
-        ece: None,
+        ece: Some(crate::model::eval::expected_calibration_error(&bins)),
         auc_interval: None,
         best_epoch: None,
+        top_crosses: Vec::new(),
+        bins,
     };
     if !dry_run {
         let model_json = serde_json::json!({
@@ -268,7 +281,7 @@ pub fn format_text(s: &ModelSummary) -> String {
     let mut out = format!(
         "conversion model for {}{}\n  trained on {} units, measured on {} held-out units\n  \
          holdout log loss {:.4} (base rate {:.4}, {})  AUC {}\n  \
-         predicted conversion {} vs observed {}\n  top features:\n",
+         predicted conversion {} vs observed {}\n",
         escape_control(&s.campaign),
         // Only a version left as a candidate says so: the usual case (it became active)
         // reads as before.
@@ -301,8 +314,15 @@ pub fn format_text(s: &ModelSummary) -> String {
                 .map_or(format::MISSING.into(), |e| e.to_string()),
         ));
     }
+    out.push_str("  top features:\n");
     for (name, w) in &s.top_features {
         out.push_str(&format!("    {:<24} {w:+.3}\n", escape_control(name)));
+    }
+    if !s.top_crosses.is_empty() {
+        out.push_str("  top crosses (user field x offer)\n");
+        for (name, w) in &s.top_crosses {
+            out.push_str(&format!("    {:<40} {w:+.3}\n", escape_control(name)));
+        }
     }
     out
 }

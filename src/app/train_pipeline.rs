@@ -9,7 +9,7 @@ use super::{AppError, Env, Progress, Result};
 use crate::domain::Offer;
 use crate::model::log_loss;
 use crate::model::pipeline::{
-    split_by_time, train_with, Rfm, TrainConfig, TrainError, TrainingRow,
+    split_by_time, train_with, NamedWeight, Rfm, TrainConfig, TrainError, TrainingRow,
 };
 use crate::model::TrainOptions;
 use crate::store::{NewModel, Store};
@@ -18,6 +18,8 @@ use std::collections::HashMap;
 
 /// Reading (and RFM) takes this share of the gauge, training the rest.
 const READ_SHARE: f64 = 0.3;
+/// Top features and top crosses each shown.
+const TOP_WEIGHTS: usize = 8;
 /// Recency of a unit with no earlier purchase: a year, "long ago" on the log1p scale.
 const NO_PURCHASE_RECENCY_DAYS: f64 = 365.0;
 
@@ -159,6 +161,9 @@ pub fn retrain_hashed(
     let val_rows: Vec<TrainingRow> = val_idx.iter().map(|&i| rows[i].clone()).collect();
     let p = model.predict_batch(&val_rows);
     let m = &model.metrics;
+    let train_rows: Vec<TrainingRow> = train_idx.iter().map(|&i| rows[i].clone()).collect();
+    let top = model.top_weights(&train_rows, TOP_WEIGHTS);
+    drop(train_rows);
     let mut summary = ModelSummary {
         campaign: key.into(),
         version: None,
@@ -169,7 +174,9 @@ pub fn retrain_hashed(
         holdout_auc: m.auc,
         predicted_rate: p.iter().sum::<f64>() / p.len().max(1) as f64,
         observed_rate: m.base_rate,
-        top_features: Vec::new(),
+        top_features: named(&top.features),
+        top_crosses: named(&top.crosses),
+        bins: m.bins.clone(),
         options: *opts,
         activated: false,
         learner: Some(learner.name().into()),
@@ -202,6 +209,10 @@ pub fn retrain_hashed(
         summary.activated = super::models::activate_if_better(store, env, key, version)?.is_some();
     }
     Ok(summary)
+}
+
+fn named(w: &[NamedWeight]) -> Vec<(String, f64)> {
+    w.iter().map(|w| (w.name.clone(), w.weight)).collect()
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {

@@ -35,7 +35,7 @@ pub const MAX_BITS: u32 = 30;
 pub const CLIP_SD: f64 = 5.0;
 /// Separates the two keys of a cross (ASCII unit separator).
 const CROSS_SEPARATOR: u8 = 0x1f;
-const BIAS_KEY: &str = "__bias__";
+pub const BIAS_KEY: &str = "__bias__";
 
 /// The pinned 64-bit hash of a feature key given as parts (concatenated).
 /// The same pinned FNV-1a + MurmurHash3 fmix64 as unit assignment (`allocation`): FNV alone

@@ -103,7 +103,8 @@ impl TrainingRow {
     }
 }
 
-/// The default spec over `rows` (the training part): every context field as text, every
+/// The default spec over `rows` (the training part): every context field as text (as a
+/// number when it is one in every row), every
 /// offer parameter as a number standardised with these rows' mean and sd (kept raw when it
 /// never varies), arm, position, hour and weekday as text, RFM as log1p, and, when
 /// `personalised`, each context field crossed with the arm and with each offer parameter.
@@ -123,7 +124,30 @@ pub fn default_spec(rows: &[TrainingRow], bits: u32, personalised: bool) -> Hash
         bits: bits.clamp(1, MAX_BITS),
         ..HashSpec::default()
     };
-    spec.text.extend(context.iter().map(|s| s.to_string()));
+    // A context field that is a number in every row that has it (recency, spend, an Open
+    // Bandit user feature given as a number) is one numeric feature, not one one-hot level
+    // per distinct value: log1p when never negative (counts, money, days), else standardised.
+    for name in &context {
+        let mut values = rows
+            .iter()
+            .filter_map(|r| r.context.get(*name))
+            .filter(|v| !v.is_null())
+            .peekable();
+        if values.peek().is_none() {
+            spec.text.push(name.to_string());
+            continue;
+        }
+        let numbers: Option<Vec<f64>> = values
+            .map(|v| v.as_f64().filter(|x| x.is_finite()))
+            .collect();
+        match numbers {
+            Some(xs) => spec.numeric.push(NumericField {
+                field: name.to_string(),
+                scaling: numeric_scaling(&xs),
+            }),
+            None => spec.text.push(name.to_string()),
+        }
+    }
     spec.text
         .extend([ARM, POSITION, HOUR, WEEKDAY].map(String::from));
     for name in &offer {
@@ -132,17 +156,9 @@ pub fn default_spec(rows: &[TrainingRow], bits: u32, personalised: bool) -> Hash
             .filter_map(|r| r.offer.get(*name).and_then(Value::as_f64))
             .filter(|x| x.is_finite())
             .collect();
-        let n = xs.len().max(1) as f64;
-        let mean = xs.iter().sum::<f64>() / n;
-        let sd = (xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n).sqrt();
-        let scaling = if sd > 0.0 && mean.is_finite() {
-            Scaling::Standardise { mean, sd }
-        } else {
-            Scaling::Raw
-        };
         spec.numeric.push(NumericField {
             field: name.to_string(),
-            scaling,
+            scaling: standardised(&xs),
         });
     }
     for f in [RECENCY, FREQUENCY, MONETARY] {
@@ -161,6 +177,28 @@ pub fn default_spec(rows: &[TrainingRow], bits: u32, personalised: bool) -> Hash
         }
     }
     spec
+}
+
+/// Standardised by these values' mean and sd; raw when they never vary.
+fn standardised(xs: &[f64]) -> Scaling {
+    let n = xs.len().max(1) as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let sd = (xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n).sqrt();
+    if sd > 0.0 && mean.is_finite() {
+        Scaling::Standardise { mean, sd }
+    } else {
+        Scaling::Raw
+    }
+}
+
+/// A numeric context field's scaling: log1p for values never below zero (their tails are
+/// long), otherwise standardised.
+fn numeric_scaling(xs: &[f64]) -> Scaling {
+    if xs.iter().all(|x| *x >= 0.0) {
+        Scaling::Log1p
+    } else {
+        standardised(xs)
+    }
 }
 
 /// Which model learns from the hashed rows.
@@ -518,6 +556,8 @@ use epochs::run_epochs;
 mod lazy;
 
 mod dense;
+mod explain;
+pub use explain::{NamedWeight, TopWeights};
 
 #[cfg(test)]
 mod tests;

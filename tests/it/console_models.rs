@@ -74,16 +74,29 @@ fn the_figures_are_the_registrys_through_format() {
         let created = liftdeck::clock::format_rfc3339(v.created_at);
         assert_eq!(format!("{}T{}", cells[n - 5], cells[n - 4]), created[..16]);
     }
-    // Without bins in the metrics the active version's calibration is the overall rates.
+    // Every version now stores its reliability bins: the active one's ECE and its first
+    // non-empty bin are shown with the registry's numbers.
     let active = models::list(&store, "broken").expect("list");
     let active = active
         .iter()
         .find(|v| v.status == "active")
         .expect("active");
-    let predicted = format::rate(active.metrics["predicted_rate"].as_f64().expect("p"));
+    let ece = active.metrics["ece"].as_f64().expect("ece");
+    let bin = active.metrics["bins"]
+        .as_array()
+        .expect("bins")
+        .iter()
+        .find(|b| b["count"].as_u64() > Some(0))
+        .expect("a non-empty bin");
+    let cell = format!(
+        "{} → {}",
+        format::rate(bin["mean_predicted"].as_f64().expect("p")),
+        format::rate(bin["observed_rate"].as_f64().expect("o"))
+    );
     assert!(
         text.contains("Calibration of active version 3")
-            && text.contains(&format!("predicted {predicted}")),
+            && text.contains(&format!("ECE {ece:.4}"))
+            && text.contains(&cell),
         "{text}"
     );
 }
