@@ -63,6 +63,11 @@ pub enum Scaling {
     Log1p,
     /// The number as it is (already on a unit scale, e.g. a discount depth of 0.1).
     Raw,
+    /// `x / scale`, clipped at ±[`CLIP_SD`]: zero stays zero, so an offer parameter that a
+    /// row lacks (no feature) and one that is 0 (no discount) mean the same.
+    Scaled { scale: f64 },
+    /// `ln(1 + max(x, 0)) / scale`: counts, money and days on a unit scale, zero at zero.
+    Log1pScaled { scale: f64 },
 }
 
 impl Scaling {
@@ -77,6 +82,8 @@ impl Scaling {
             }
             Scaling::Log1p => x.max(0.0).ln_1p(),
             Scaling::Raw => x,
+            Scaling::Scaled { scale } => (x / scale).clamp(-CLIP_SD, CLIP_SD),
+            Scaling::Log1pScaled { scale } => (x.max(0.0).ln_1p() / scale).min(CLIP_SD),
         }
     }
 }
@@ -218,6 +225,14 @@ impl HashSpec {
         for f in &self.numeric {
             if self.text.contains(&f.field) {
                 return Err(format!("field {:?} is both text and numeric", f.field));
+            }
+            if let Scaling::Scaled { scale } | Scaling::Log1pScaled { scale } = f.scaling {
+                if !(scale.is_finite() && scale > 0.0) {
+                    return Err(format!(
+                        "field {:?}: scaling needs a finite positive scale",
+                        f.field
+                    ));
+                }
             }
             if let Scaling::Standardise { mean, sd } = f.scaling {
                 if !mean.is_finite() || !sd.is_finite() || sd <= 0.0 {

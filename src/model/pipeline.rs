@@ -104,10 +104,11 @@ impl TrainingRow {
 }
 
 /// The default spec over `rows` (the training part): every context field as text (as a
-/// number when it is one in every row), every
-/// offer parameter as a number standardised with these rows' mean and sd (kept raw when it
-/// never varies), arm, position, hour and weekday as text, RFM as log1p, and, when
-/// `personalised`, each context field crossed with the arm and with each offer parameter.
+/// number when it is one in every row), every offer parameter as a number over its largest
+/// magnitude, arm, position, hour and weekday as text, RFM as log1p on a unit scale, and,
+/// when `personalised`, each context field crossed with the arm and with each offer
+/// parameter. Every number is on a unit scale with 0 at 0, so no feature (or cross of two)
+/// dwarfs the others and one learning rate suits them all.
 pub fn default_spec(rows: &[TrainingRow], bits: u32, personalised: bool) -> HashSpec {
     let reserved = |k: &str| DERIVED.contains(&k);
     let context: BTreeSet<&str> = rows
@@ -158,13 +159,23 @@ pub fn default_spec(rows: &[TrainingRow], bits: u32, personalised: bool) -> Hash
             .collect();
         spec.numeric.push(NumericField {
             field: name.to_string(),
-            scaling: standardised(&xs),
+            scaling: offer_scaling(&xs),
         });
     }
+    let rfm: Vec<Rfm> = rows.iter().filter_map(|r| r.rfm).collect();
     for f in [RECENCY, FREQUENCY, MONETARY] {
+        let xs: Vec<f64> = rfm
+            .iter()
+            .map(|r| match f {
+                RECENCY => r.recency_days,
+                FREQUENCY => r.frequency,
+                _ => r.monetary,
+            })
+            .filter(|x| x.is_finite())
+            .collect();
         spec.numeric.push(NumericField {
             field: f.into(),
-            scaling: Scaling::Log1p,
+            scaling: numeric_scaling(&xs),
         });
     }
     if personalised {
@@ -179,25 +190,31 @@ pub fn default_spec(rows: &[TrainingRow], bits: u32, personalised: bool) -> Hash
     spec
 }
 
-/// Standardised by these values' mean and sd; raw when they never vary.
-fn standardised(xs: &[f64]) -> Scaling {
-    let n = xs.len().max(1) as f64;
-    let mean = xs.iter().sum::<f64>() / n;
-    let sd = (xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n).sqrt();
-    if sd > 0.0 && mean.is_finite() {
-        Scaling::Standardise { mean, sd }
+/// Offer parameters divided by their largest magnitude over the rows (a row without the
+/// parameter counts as 0): 0 stays "no such offer" whether the parameter is absent or 0,
+/// and the deepest offer is 1. Raw when every value is 0.
+fn offer_scaling(xs: &[f64]) -> Scaling {
+    let scale = xs.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    if scale > 0.0 && scale.is_finite() {
+        Scaling::Scaled { scale }
     } else {
         Scaling::Raw
     }
 }
 
-/// A numeric context field's scaling: log1p for values never below zero (their tails are
-/// long), otherwise standardised.
+/// A numeric context field's scaling: never negative (counts, money, days, whose tails are
+/// long) is log1p over its largest log1p, so 0 stays 0 and the largest is 1; otherwise
+/// divided by its largest magnitude.
 fn numeric_scaling(xs: &[f64]) -> Scaling {
     if xs.iter().all(|x| *x >= 0.0) {
-        Scaling::Log1p
+        let scale = xs.iter().fold(0.0f64, |m, x| m.max(x.ln_1p()));
+        if scale > 0.0 && scale.is_finite() {
+            Scaling::Log1pScaled { scale }
+        } else {
+            Scaling::Raw
+        }
     } else {
-        standardised(xs)
+        offer_scaling(xs)
     }
 }
 

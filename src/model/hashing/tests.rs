@@ -113,6 +113,36 @@ fn standardised_numbers_are_clipped() {
 }
 
 #[test]
+fn unit_scalings_keep_zero_at_zero_and_need_a_positive_scale() {
+    let s = Scaling::Scaled { scale: 20.0 };
+    assert_eq!(
+        (s.apply(0.0), s.apply(10.0), s.apply(-20.0)),
+        (0.0, 0.5, -1.0)
+    );
+    assert_eq!(s.apply(1e9), CLIP_SD);
+    let l = Scaling::Log1pScaled {
+        scale: 365f64.ln_1p(),
+    };
+    assert_eq!((l.apply(0.0), l.apply(-4.0)), (0.0, 0.0));
+    assert!((l.apply(365.0) - 1.0).abs() < 1e-15);
+    for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        for scaling in [
+            Scaling::Scaled { scale: bad },
+            Scaling::Log1pScaled { scale: bad },
+        ] {
+            let spec = HashSpec {
+                numeric: vec![NumericField {
+                    field: "n".into(),
+                    scaling,
+                }],
+                ..HashSpec::default()
+            };
+            assert!(spec.check().is_err(), "{scaling:?}");
+        }
+    }
+}
+
+#[test]
 fn colliding_keys_get_independent_signs_and_can_cancel() {
     // With 4 bits (16 buckets), many keys collide: within a bucket signs must be mixed.
     let keys: Vec<String> = (0..4000).map(|i| format!("user={i}")).collect();

@@ -100,11 +100,12 @@ fn default_spec_learns_scalings_and_crosses_user_fields_with_the_offer() {
     assert_eq!(spec.bits, 18);
     assert!(spec.text.iter().any(|f| f == "device") && spec.text.iter().any(|f| f == "arm"));
     let coupon = spec.numeric.iter().find(|f| f.field == "coupon_value");
-    match coupon.map(|f| f.scaling) {
-        Some(Scaling::Standardise { mean, sd }) => assert!(mean > 3.0 && mean < 7.0 && sd > 4.0),
-        other => panic!("coupon_value not standardised: {other:?}"),
-    }
-    // discount_pct never varies: kept raw (a standardised field needs a positive sd).
+    // Over its largest value, so 0 (no coupon) stays 0 and the 10 coupon is 1.
+    assert_eq!(
+        coupon.map(|f| f.scaling),
+        Some(Scaling::Scaled { scale: 10.0 })
+    );
+    // discount_pct is always 0: kept raw (there is no scale to divide by).
     let discount = spec.numeric.iter().find(|f| f.field == "discount_pct");
     assert_eq!(discount.map(|f| f.scaling), Some(Scaling::Raw));
     let has = |l: &str, r: &str| spec.crosses.iter().any(|c| c.left == l && c.right == r);
@@ -402,8 +403,53 @@ fn the_default_spec_learns_its_scalings_from_the_training_part_only() {
     }
     let m = train(&rows, &quick(Learner::logistic(Optimizer::Adam))).expect("trains");
     let coupon = m.spec.numeric.iter().find(|f| f.field == "coupon_value");
-    match coupon.map(|f| f.scaling) {
-        Some(Scaling::Standardise { mean, sd }) => assert!(mean < 10.0 && sd < 10.0),
-        other => panic!("coupon_value not standardised: {other:?}"),
+    // Scaled by the training part's largest value, not the validation part's 1000.
+    assert_eq!(
+        coupon.map(|f| f.scaling),
+        Some(Scaling::Scaled { scale: 10.0 })
+    );
+}
+
+#[test]
+fn numeric_context_fields_are_numbers_on_a_unit_scale_and_text_stays_text() {
+    let mut rows = shop(50, -1.0, 1.0, 3);
+    for (i, r) in rows.iter_mut().enumerate() {
+        r.context
+            .insert("recency_days".into(), Value::from(i as f64));
+        r.context
+            .insert("delta".into(), Value::from(i as f64 - 20.0));
+        // A field that is a number in some rows and text in others stays text.
+        let mixed = if i % 2 == 0 {
+            Value::from(1)
+        } else {
+            Value::from("x")
+        };
+        r.context.insert("mixed".into(), mixed);
+    }
+    let spec = default_spec(&rows, 14, false);
+    let scaling = |f: &str| {
+        spec.numeric
+            .iter()
+            .find(|n| n.field == f)
+            .map(|n| n.scaling)
+    };
+    assert_eq!(
+        scaling("recency_days"),
+        Some(Scaling::Log1pScaled {
+            scale: 49f64.ln_1p()
+        })
+    );
+    assert_eq!(scaling("delta"), Some(Scaling::Scaled { scale: 29.0 }));
+    assert!(spec.text.iter().any(|f| f == "mixed") && scaling("mixed").is_none());
+    assert!(spec.text.iter().any(|f| f == "device"));
+    assert!(spec.check().is_ok());
+    // Each scaled number lies in [-1, 1] on the rows it was learned from.
+    for r in &rows {
+        for n in &spec.numeric {
+            if let Some(x) = r.context.get(&n.field).and_then(Value::as_f64) {
+                let v = n.scaling.apply(x);
+                assert!((-1.0..=1.0).contains(&v), "{} {x} -> {v}", n.field);
+            }
+        }
     }
 }
