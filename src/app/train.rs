@@ -157,6 +157,9 @@ pub fn retrain(
         .clone()
         .or_else(|| arm_keys.first().cloned())
         .unwrap_or_default();
+    // The campaign's own metric is the label: a click campaign (an Open Bandit Dataset log)
+    // has clicks and no purchases, so labelling purchases would leave nothing to learn.
+    let clicks = campaign.spec.metric == "click";
     // (context, arm, converted, in holdout)
     let mut rows: Vec<(Map<String, Value>, String, f64, bool)> = Vec::new();
     super::for_each_unit_chunk(store, key, progress, READ_SHARE, &mut |chunk| {
@@ -165,7 +168,12 @@ pub fn retrain(
                 AppError::Invalid(format!("unit {}: stored context is not JSON: {e}", r.unit))
             })?;
             let holdout = unit_uniform(campaign.spec.seed, "holdout", &r.unit) < HOLDOUT_SHARE;
-            rows.push((ctx, r.arm, f64::from(u8::from(r.purchases > 0)), holdout));
+            let converted = if clicks {
+                r.clicks > 0
+            } else {
+                r.purchases > 0
+            };
+            rows.push((ctx, r.arm, f64::from(u8::from(converted)), holdout));
         }
         Ok(())
     })?;

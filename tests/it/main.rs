@@ -26,6 +26,7 @@ mod ingest_write_lock;
 mod integrity;
 mod jobs;
 mod model_registry;
+mod obd_click_model;
 mod ope;
 mod ope_policies;
 mod periods;
