@@ -27,6 +27,7 @@ mod integrity;
 mod jobs;
 mod model_registry;
 mod ope;
+mod ope_model;
 mod ope_policies;
 mod periods;
 mod replays;
