@@ -112,10 +112,7 @@ pub fn evaluate_with_model(
         .enumerate()
         .map(|(i, r)| model.row(i)[r.arm])
         .collect();
-    let terms = RowTerms {
-        dm,
-        logged,
-    };
+    let terms = RowTerms { dm, logged };
     evaluate_prepared(&p, target, opts, Some(&terms))
 }
 
