@@ -195,3 +195,72 @@ fn the_report_uses_the_active_model_and_follows_an_activation() {
         "{text}"
     );
 }
+
+/// An A/B campaign whose metric is revenue: the conversion model cannot be its reward model.
+fn revenue_lines(n: usize) -> String {
+    let mut out = String::from(
+        r#"{"type":"campaign","key":"rev","name":"revenue","kind":"ab","arms":[{"key":"control","weight":50.0},{"key":"coupon","weight":50.0}],"control":"control","traffic":1.0,"metric":"revenue","seed":7,"status":"running"}"#,
+    );
+    out.push('\n');
+    for i in 0..n {
+        let arm = if i % 2 == 0 { "coupon" } else { "control" };
+        let device = if i % 3 == 0 { "mobile" } else { "desktop" };
+        out.push_str(&format!(
+            r#"{{"type":"assignment","campaign":"rev","unit":"u{i:05}","arm":"{arm}","propensity":0.5,"context":{{"device":"{device}"}},"ts":"2026-11-01T12:{:02}:00Z"}}"#,
+            i % 60
+        ));
+        out.push('\n');
+        if i % 5 == 0 || (arm == "coupon" && i % 3 == 0) {
+            out.push_str(&format!(
+                r#"{{"type":"event","event_id":"e{i}","campaign":"rev","unit":"u{i:05}","kind":"purchase","value":20,"cost":0,"ts":"2026-11-01T13:00:00Z"}}"#
+            ));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[test]
+fn a_revenue_reward_does_not_stand_on_the_conversion_model() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (db, mut store) = temp_db(&dir, "rev.db");
+    ingest_str(&mut store, &revenue_lines(400), Format::Jsonl, 1000);
+    retrain_with(
+        &mut store,
+        &test_env(),
+        "rev",
+        None,
+        &TrainOptions::default(),
+        LearnerChoice::Dense,
+        false,
+        &NoProgress,
+    )
+    .expect("train");
+    assert!(store.active_model("rev").expect("read").is_some());
+    let run = |extra: &[&str]| {
+        std::process::Command::new(bin())
+            .arg("--db")
+            .arg(&db)
+            .args([
+                "report",
+                "ope",
+                "rev",
+                "--policy",
+                "uniform",
+                "--resamples",
+                "0",
+            ])
+            .args(extra)
+            .output()
+            .expect("run liftdeck")
+    };
+    let auto = json_of(&run(&["--json"]));
+    assert_eq!(auto["reward"], "revenue");
+    assert_eq!(auto["reward_model"]["kind"], "means", "{auto}");
+    let why = auto["reward_model"]["not_used"].as_str().expect("reason");
+    assert!(why.contains("cannot be the reward model"), "{why}");
+    let refused = run(&["--reward-model", "active"]);
+    assert_eq!(refused.status.code(), Some(65));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("the reward is revenue"), "{err}");
+}
