@@ -6,15 +6,19 @@
 
 mod candidates;
 pub mod learners;
+mod reward_model;
 mod text;
 
 pub use candidates::FITTED_ON_LOGS;
+pub use reward_model::{reward_model_for, RewardModelChoice, RewardModelUsed};
 pub use text::{format_ope, format_replay};
 
 use super::import_obd::{for_each_row, item_of_arm};
 use super::{AppError, Result};
 use crate::bandit::ContextEncoder;
-use crate::causal::ope::{evaluate, LoggedRow, OpeOptions, OpeReport, TargetPolicy};
+use crate::causal::ope::{
+    evaluate, evaluate_with_model, LoggedRow, OpeOptions, OpeReport, TargetPolicy,
+};
 use crate::causal::replay::{replay, ReplayResult};
 use crate::domain::{BanditConfig, PolicyKind, RewardKind};
 use crate::store::{LoggedDecision, Store};
@@ -322,6 +326,8 @@ pub struct OpeOutcome {
     pub positions: Vec<u32>,
     /// The mean reward the logging policy saw.
     pub logged_mean: f64,
+    /// The reward model DM and the DR family stand on.
+    pub reward_model: RewardModelUsed,
     #[serde(flatten)]
     pub report: OpeReport,
 }
@@ -338,7 +344,8 @@ pub struct PositionSum {
     pub sum: f64,
 }
 
-/// Evaluates `candidate` on campaign `key`'s logs.
+/// Evaluates `candidate` on campaign `key`'s logs, the reward model means per arm (and
+/// position).
 pub fn evaluate_candidate(
     store: &Store,
     key: &str,
@@ -346,10 +353,33 @@ pub fn evaluate_candidate(
     candidate: &Candidate,
     options: &OpeOptions,
 ) -> Result<OpeOutcome> {
+    evaluate_candidate_with(
+        store,
+        key,
+        policy,
+        candidate,
+        options,
+        RewardModelChoice::Means,
+    )
+}
+
+/// Evaluates `candidate` on campaign `key`'s logs with the reward model `choice` picks.
+pub fn evaluate_candidate_with(
+    store: &Store,
+    key: &str,
+    policy: &str,
+    candidate: &Candidate,
+    options: &OpeOptions,
+    choice: RewardModelChoice,
+) -> Result<OpeOutcome> {
     let log = campaign_log_with(store, key, candidate.context_fields())?;
     let built = build_target(&log, candidate)?;
-    let report = evaluate(&log.rows, &built.target, options)
-        .map_err(|e| AppError::Invalid(e.to_string()))?;
+    let (table, reward_model) = reward_model_for(store, &log, choice)?;
+    let report = match &table {
+        Some(q) => evaluate_with_model(&log.rows, &built.target, q, options),
+        None => evaluate(&log.rows, &built.target, options),
+    }
+    .map_err(|e| AppError::Invalid(e.to_string()))?;
     Ok(OpeOutcome {
         campaign: key.to_string(),
         policy: policy.to_string(),
@@ -377,6 +407,7 @@ pub fn evaluate_candidate(
         arms: log.arms.len(),
         positions: log.positions(),
         logged_mean: log.mean_reward(),
+        reward_model,
         report,
     })
 }

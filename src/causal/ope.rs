@@ -16,16 +16,23 @@
 //!   dropping the correction is at most R · mean(1{w > τ} w) with R the rewards' range. The
 //!   bound is pessimistic, so τ < ∞ is only chosen when a few weights carry most of the variance.
 //!
-//! The reward model is a table of means per arm, or per arm and position when the rows carry
-//! positions (a cell without rows falls back to its arm's mean, then to the overall mean),
-//! fitted from the rows given. Intervals are percentile bootstraps (seeded): each resample
-//! refits q̂, renormalises SNIPS/SNDR and re-chooses τ, so the interval carries the model's
-//! uncertainty too (Open Bandit Pipeline keeps the model fitted on the full sample).
+//! The reward model is either fitted here, a table of means per arm, or per arm and position
+//! when the rows carry positions (a cell without rows falls back to its arm's mean, then to the
+//! overall mean), or given: q̂(a, x_i) for every row and arm from a model fitted elsewhere
+//! ([`evaluate_with_model`], `reward_model.rs`). Intervals are percentile bootstraps (seeded):
+//! each resample renormalises SNIPS/SNDR and re-chooses τ; fitted means are refitted in each
+//! resample, so the interval carries their uncertainty too, while a given model is kept as it
+//! is (its own fitting error is not in the interval; Open Bandit Pipeline does the same).
 //!
 //! Pure: no I/O, no clock; randomness only from the seed in the options.
 
+mod reward_model;
+
+pub use reward_model::{evaluate_with_model, RewardTable};
+
 use rand::rngs::Xoshiro256PlusPlus as Prng;
 use rand::{RngExt, SeedableRng};
+use reward_model::RowTerms;
 use serde::Serialize;
 
 /// How far a target distribution's sum may be from 1.
@@ -260,6 +267,8 @@ pub struct OpeReport {
     pub alpha: f64,
     /// Whether the reward model was per arm and position (else per arm).
     pub model_by_position: bool,
+    /// Whether q̂ was refitted in each bootstrap resample (fitted means) or kept as given.
+    pub model_refitted_per_resample: bool,
 }
 
 impl OpeReport {
@@ -282,16 +291,28 @@ struct Prepared {
     tau_candidates: Vec<f64>,
 }
 
-/// Evaluates `target` on `rows` with every estimator.
+/// Evaluates `target` on `rows` with every estimator, the reward model fitted from the rows
+/// (means per arm, or per arm and position).
 pub fn evaluate(
     rows: &[LoggedRow],
     target: &TargetPolicy,
     opts: &OpeOptions,
 ) -> Result<OpeReport, OpeError> {
     let p = prepare(rows, target, opts)?;
-    let n = rows.len();
+    evaluate_prepared(&p, target, opts, None)
+}
+
+/// The estimates and their bootstrap; `given`: the reward model's terms, kept in every
+/// resample (else means are fitted from each resample).
+fn evaluate_prepared(
+    p: &Prepared,
+    target: &TargetPolicy,
+    opts: &OpeOptions,
+    given: Option<&RowTerms>,
+) -> Result<OpeReport, OpeError> {
+    let n = p.weight.len();
     let ones = vec![1u32; n];
-    let full = estimate_all(&p, target, &ones, opts.switch_tau);
+    let full = estimate_all(p, target, &ones, opts.switch_tau, given);
     let mut draws: Vec<Vec<f64>> = (0..6).map(|_| Vec::with_capacity(opts.resamples)).collect();
     let mut rng = Prng::seed_from_u64(opts.seed);
     let mut mult = vec![0u32; n];
@@ -300,7 +321,7 @@ pub fn evaluate(
         for _ in 0..n {
             mult[rng.random_range(0..n)] += 1;
         }
-        let est = estimate_all(&p, target, &mult, opts.switch_tau);
+        let est = estimate_all(p, target, &mult, opts.switch_tau, given);
         for (d, v) in draws.iter_mut().zip(est.values) {
             d.push(v);
         }
@@ -337,7 +358,8 @@ pub fn evaluate(
         resamples: opts.resamples,
         seed: opts.seed,
         alpha: opts.alpha,
-        model_by_position: p.slots > 1,
+        model_by_position: given.is_none() && p.slots > 1,
+        model_refitted_per_resample: given.is_none(),
     })
 }
 
@@ -426,42 +448,42 @@ struct Values {
     tau: f64,
 }
 
-/// Every estimator on the sample where row i appears `mult[i]` times, refitting the reward
-/// model on that sample.
-fn estimate_all(p: &Prepared, target: &TargetPolicy, mult: &[u32], tau: SwitchTau) -> Values {
-    let q = fit_reward_model(p, mult);
-    // The DM term Σ_a π(a|x) q̂(a, x) depends on the row only through (group, slot).
-    let dm_of_combo: Vec<f64> = p
-        .combos
-        .iter()
-        .map(|&(g, slot)| {
-            let probs = &target.table[g * p.arms..(g + 1) * p.arms];
-            probs
-                .iter()
-                .enumerate()
-                .map(|(a, pi)| pi * q[a * p.slots + slot])
-                .sum()
-        })
-        .collect();
+/// Every estimator on the sample where row i appears `mult[i]` times: with the given reward
+/// model's terms, or with means refitted on that sample.
+fn estimate_all(
+    p: &Prepared,
+    target: &TargetPolicy,
+    mult: &[u32],
+    tau: SwitchTau,
+    given: Option<&RowTerms>,
+) -> Values {
+    let fitted;
+    let terms = match given {
+        Some(t) => t,
+        None => {
+            fitted = reward_model::means_terms(p, target, mult);
+            &fitted
+        }
+    };
     let (mut n, mut s_wr, mut s_w, mut s_dm, mut s_corr) = (0.0, 0.0, 0.0, 0.0, 0.0);
     let (mut r_min, mut r_max) = (f64::INFINITY, f64::NEG_INFINITY);
-    for i in 0..mult.len() {
-        if mult[i] == 0 {
+    for (i, &times) in mult.iter().enumerate() {
+        if times == 0 {
             continue;
         }
-        let m = f64::from(mult[i]);
+        let m = f64::from(times);
         let (w, r) = (p.weight[i], p.reward[i]);
         n += m;
         s_wr += m * w * r;
         s_w += m * w;
-        s_dm += m * dm_of_combo[p.combo[i]];
-        s_corr += m * w * (r - q[p.cell[i]]);
+        s_dm += m * terms.dm(i);
+        s_corr += m * w * (r - terms.logged(i));
         r_min = r_min.min(r);
         r_max = r_max.max(r);
     }
     let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
     let dm = s_dm / n;
-    let (switch, tau) = switch_dr(p, mult, &q, &dm_of_combo, (r_max - r_min).max(0.0), tau);
+    let (switch, tau) = switch_dr(p, mult, terms, (r_max - r_min).max(0.0), tau);
     Values {
         values: [
             s_wr / n,
@@ -480,27 +502,26 @@ fn estimate_all(p: &Prepared, target: &TargetPolicy, mult: &[u32], tau: SwitchTa
 fn switch_dr(
     p: &Prepared,
     mult: &[u32],
-    q: &[f64],
-    dm_of_combo: &[f64],
+    terms: &RowTerms,
     reward_range: f64,
     tau: SwitchTau,
 ) -> (f64, f64) {
     let mut best = (f64::NAN, f64::INFINITY, f64::INFINITY);
     for &t in &p.tau_candidates {
         let (mut n, mut s, mut ss, mut above) = (0.0, 0.0, 0.0, 0.0);
-        for i in 0..mult.len() {
-            if mult[i] == 0 {
+        for (i, &times) in mult.iter().enumerate() {
+            if times == 0 {
                 continue;
             }
-            let m = f64::from(mult[i]);
+            let m = f64::from(times);
             let w = p.weight[i];
             let correction = if w <= t {
-                w * (p.reward[i] - q[p.cell[i]])
+                w * (p.reward[i] - terms.logged(i))
             } else {
                 above += m * w;
                 0.0
             };
-            let term = dm_of_combo[p.combo[i]] + correction;
+            let term = terms.dm(i) + correction;
             n += m;
             s += m * term;
             ss += m * term * term;
@@ -518,41 +539,6 @@ fn switch_dr(
         }
     }
     (best.0, best.1)
-}
-
-/// Means per (arm, slot), falling back to the arm's mean, then to the overall mean.
-fn fit_reward_model(p: &Prepared, mult: &[u32]) -> Vec<f64> {
-    let cells = p.arms * p.slots;
-    let (mut sum, mut count) = (vec![0.0; cells], vec![0.0; cells]);
-    for i in 0..mult.len() {
-        let m = f64::from(mult[i]);
-        sum[p.cell[i]] += m * p.reward[i];
-        count[p.cell[i]] += m;
-    }
-    let total_n: f64 = count.iter().sum();
-    let overall = if total_n > 0.0 {
-        sum.iter().sum::<f64>() / total_n
-    } else {
-        0.0
-    };
-    let mut q = vec![overall; cells];
-    for a in 0..p.arms {
-        let range = a * p.slots..(a + 1) * p.slots;
-        let arm_n: f64 = count[range.clone()].iter().sum();
-        let arm_mean = if arm_n > 0.0 {
-            sum[range.clone()].iter().sum::<f64>() / arm_n
-        } else {
-            overall
-        };
-        for c in range {
-            q[c] = if count[c] > 0.0 {
-                sum[c] / count[c]
-            } else {
-                arm_mean
-            };
-        }
-    }
-    q
 }
 
 fn overlap(weights: &[f64]) -> Overlap {

@@ -224,6 +224,11 @@ pub struct OpeArgs {
     /// Switch-DR's weight threshold (default: chosen from the data, see the README).
     #[arg(long)]
     tau: Option<f64>,
+    /// The reward model of DM and the DR family: the campaign's active conversion model
+    /// (`active`, refused when there is none or it does not predict the reward), means per
+    /// arm and position fitted from the logs (`means`), or the first when usable (`auto`).
+    #[arg(long, value_enum, default_value_t = RewardModelArg::Auto)]
+    reward_model: RewardModelArg,
     /// Replay the policy as a learner over logs collected uniformly (Li et al. 2011); refused
     /// when the logged propensities are not all 1/K.
     #[arg(long, conflicts_with = "target_log")]
@@ -236,6 +241,13 @@ pub struct OpeArgs {
     update_every: u64,
     #[command(flatten)]
     out: JsonFlag,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum RewardModelArg {
+    Auto,
+    Means,
+    Active,
 }
 
 fn ope(session: &Session, a: OpeArgs) -> Result<ExitCode> {
@@ -308,7 +320,13 @@ fn ope(session: &Session, a: OpeArgs) -> Result<ExitCode> {
         switch_tau: a.tau.map_or(SwitchTau::Auto, SwitchTau::Fixed),
         ..OpeOptions::default()
     };
-    let out = ope::evaluate_candidate(&store, &a.campaign, &label, &candidate, &options)?;
+    let choice = match a.reward_model {
+        RewardModelArg::Auto => ope::RewardModelChoice::Auto,
+        RewardModelArg::Means => ope::RewardModelChoice::Means,
+        RewardModelArg::Active => ope::RewardModelChoice::Active,
+    };
+    let out =
+        ope::evaluate_candidate_with(&store, &a.campaign, &label, &candidate, &options, choice)?;
     print(a.out.json, &out, || ope::format_ope(&out, &nf))
 }
 

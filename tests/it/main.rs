@@ -28,6 +28,7 @@ mod jobs;
 mod model_registry;
 mod obd_click_model;
 mod ope;
+mod ope_model;
 mod ope_policies;
 mod periods;
 mod replays;

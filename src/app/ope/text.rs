@@ -101,17 +101,28 @@ pub fn format_ope(o: &OpeOutcome, nf: &NumberFormat) -> String {
         })
         .collect();
     s.push_str(&format!("  weights  {}\n", bins.join(" · ")));
-    s.push_str(&format!(
-        "  model    DM/DR reward model: means per arm{}, refitted (and SNIPS/SNDR renormalised, \
-         τ re-chosen) in each of {} bootstrap resamples (seed {}); percentile intervals\n",
-        if r.model_by_position {
-            " and position"
-        } else {
-            ""
-        },
-        count(r.resamples as i64),
-        r.seed
-    ));
+    let m = &o.reward_model;
+    if r.model_refitted_per_resample {
+        s.push_str(&format!(
+            "  model    DM/DR reward model: {}, refitted (and SNIPS/SNDR renormalised, τ \
+             re-chosen) in each of {} bootstrap resamples (seed {}); percentile intervals\n",
+            m.name,
+            count(r.resamples as i64),
+            r.seed
+        ));
+    } else {
+        s.push_str(&format!(
+            "  model    DM/DR reward model: {}, fitted elsewhere and kept as it is in each of {} \
+             bootstrap resamples (rows resampled, SNIPS/SNDR renormalised, τ re-chosen; seed \
+             {}): the intervals leave out the model's own fitting error; percentile intervals\n",
+            m.name,
+            count(r.resamples as i64),
+            r.seed
+        ));
+    }
+    if let Some(why) = &m.not_used {
+        s.push_str(&format!("           active model not used: {why}\n"));
+    }
     if let Some(note) = &o.fitted_on_logs {
         s.push_str(&format!("  note     {note}\n"));
     }
