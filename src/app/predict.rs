@@ -4,7 +4,7 @@
 //! one-hot encoding, the hashed learners through the hash spec stored inside the model, with
 //! the arm's offer, the context's position and the unit's RFM as of the time.
 
-use super::train_pipeline::{offer_numbers, rfm_feature};
+use super::train_pipeline::{offer_numbers, position_in, rfm_feature};
 use super::{AppError, Result};
 use crate::domain::Micros;
 use crate::model::pipeline::{TrainedModel, TrainingRow};
@@ -136,11 +136,7 @@ impl ActiveModel {
             arm: r.arm.clone(),
             offer: self.offers.get(&r.arm).cloned().unwrap_or_default(),
             assigned_at: r.at,
-            position: r
-                .context
-                .get("position")
-                .and_then(Value::as_u64)
-                .and_then(|p| u32::try_from(p).ok()),
+            position: position_in(&r.context),
             rfm: Some(rfm_feature(history)),
             label: false,
         }

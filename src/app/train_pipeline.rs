@@ -45,6 +45,16 @@ pub fn offer_numbers(offer: &Offer) -> Map<String, Value> {
     m
 }
 
+/// The slot on the page from a context's `position`, a number or a numeric string (as the
+/// Open Bandit import and `report ope` read it), so training and scoring agree.
+pub fn position_in(context: &Map<String, Value>) -> Option<u32> {
+    match context.get("position")? {
+        Value::Number(n) => n.as_u64().and_then(|p| u32::try_from(p).ok()),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
 /// The RFM the model sees, from the store's as-of-time history.
 pub fn rfm_feature(r: &crate::store::Rfm) -> Rfm {
     Rfm {
@@ -73,10 +83,7 @@ pub fn training_rows(
             let context: Map<String, Value> = serde_json::from_str(&r.context).map_err(|e| {
                 AppError::Invalid(format!("unit {}: stored context is not JSON: {e}", r.unit))
             })?;
-            let position = context
-                .get("position")
-                .and_then(Value::as_u64)
-                .and_then(|p| u32::try_from(p).ok());
+            let position = position_in(&context);
             let label = if clicks {
                 r.clicks > 0
             } else {
@@ -124,7 +131,6 @@ pub fn retrain_hashed(
             "the dense learner is not a hashed-feature learner".into(),
         ));
     };
-    let (train_from, train_to) = store.assignment_window(key)?;
     let rows = training_rows(store, key, progress)?;
     let cfg = TrainConfig {
         learner: pipeline_learner,
@@ -188,6 +194,7 @@ pub fn retrain_hashed(
     if !dry_run {
         let spec = to_json(&model.spec)?;
         let metrics = to_json(&summary)?;
+        let (train_from, train_to) = model.train_window;
         let model_json = to_json(&super::predict::StoredModel::Hashed(Box::new(model)))?;
         let version = store.save_model(
             key,
@@ -198,8 +205,9 @@ pub fn retrain_hashed(
                 metrics: &metrics,
                 learner: learner.name(),
                 feature_spec: Some(&spec),
-                train_from,
-                train_to,
+                // The training part's own window: the validation part came after it.
+                train_from: Some(train_from),
+                train_to: Some(train_to),
                 train_rows: train_idx.len() as i64,
                 validation_rows: val_idx.len() as i64,
                 created_by: &env.actor,

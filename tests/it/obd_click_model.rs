@@ -95,6 +95,13 @@ fn lr_on_an_obd_log_validates_on_the_newest_fifth_with_ties_kept_in_training() {
         model["validation_window"]
     );
     assert_eq!(shown["validation_rows"], expected_validation);
+    // The registry's training window is the training part's, not the whole campaign's.
+    let micros = |k: &str| {
+        let at = shown[k].as_str().expect("rfc3339");
+        liftdeck::clock::parse_rfc3339(at).expect("time")
+    };
+    assert_eq!(micros("train_from"), t("train_window", 0));
+    assert_eq!(micros("train_to"), t("train_window", 1));
 }
 
 #[test]
