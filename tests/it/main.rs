@@ -48,6 +48,7 @@ mod stats_verify_multiple_roi_ratio;
 mod store_schema;
 mod stratified;
 mod terminal_safety;
+mod train_flags;
 mod train_learners;
 #[allow(dead_code)]
 mod verify_support;
