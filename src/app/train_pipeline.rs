@@ -225,6 +225,13 @@ pub fn retrain_hashed_with(
     let vy: Vec<f64> = val_idx.iter().map(label).collect();
     let val_rows: Vec<TrainingRow> = val_idx.iter().map(|&i| rows[i].clone()).collect();
     let p = model.predict_batch(&val_rows);
+    let (campaign, arms) = store.campaign(key)?;
+    let units: Vec<_> = val_rows
+        .iter()
+        .map(|r| (&r.context, r.arm.as_str()))
+        .collect();
+    let clicks = campaign.spec.metric == "click";
+    let truth = super::train_truth::check_against_truth(&units, &arms, &vy, &p, clicks);
     let m = &model.metrics;
     let train_rows: Vec<TrainingRow> = train_idx.iter().map(|&i| rows[i].clone()).collect();
     let top = model.top_weights(&train_rows, TOP_WEIGHTS);
@@ -249,6 +256,7 @@ pub fn retrain_hashed_with(
         ece: Some(m.ece),
         auc_interval: m.auc_interval.map(|a| (a.lo, a.hi)),
         best_epoch: Some(model.best_epoch),
+        truth,
     };
     if !dry_run {
         let spec = to_json(&model.spec)?;

@@ -35,6 +35,7 @@ mod report_bandit;
 mod report_support;
 mod rfm;
 mod signals;
+mod sim_truth;
 mod stats_beta_posterior;
 mod stats_cuped;
 mod stats_golden;
