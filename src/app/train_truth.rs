@@ -84,9 +84,10 @@ fn correlation(a: &[f64], b: &[f64]) -> Option<f64> {
 
 /// The truth block of `liftdeck train`'s text output.
 pub fn format_text(t: &TruthCheck) -> String {
+    // Short lines, so the Models panel shows them whole at 80 columns, as the CLI prints them.
     format!(
-        "  against the known truth (simulated shop, {} units): true-probability log loss {:.4}, \
-         model {:.4} ({})\n  mean |p - p_true| {:.4}  correlation with p_true {}\n",
+        "  against the known truth, on {} units:\n    true-probability log loss {:.4}, \
+         model {:.4} ({})\n    mean |p - p_true| {:.4}  correlation with p_true {}\n",
         crate::format::count(t.units as i64),
         t.truth_log_loss,
         t.model_log_loss,
