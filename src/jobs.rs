@@ -10,6 +10,7 @@
 use crate::app::causal::{causal_report, CausalReport};
 use crate::app::forecast::{forecast, Forecast};
 use crate::app::train::{retrain_with, LearnerChoice, ModelSummary};
+use crate::app::train_pipeline::{retrain_hashed_with, HashedOptions};
 use crate::app::{AppError, Env, Progress};
 use crate::model::TrainOptions;
 use crate::store::Store;
@@ -89,6 +90,8 @@ pub struct JobSettings {
     pub train: TrainOptions,
     /// The retrain's learner (default: dense).
     pub learner: LearnerChoice,
+    /// The operator's overrides of a hashed learner's defaults (`liftdeck train --bits ...`).
+    pub hashed: HashedOptions,
     pub forecast_days: f64,
     /// Significance level; `None` takes the campaign's (through `app::report::options_for`).
     pub alpha: Option<f64>,
@@ -100,6 +103,7 @@ impl Default for JobSettings {
             read_only: false,
             train: TrainOptions::default(),
             learner: LearnerChoice::Dense,
+            hashed: HashedOptions::default(),
             forecast_days: 30.0,
             alpha: None,
         }
@@ -178,6 +182,18 @@ pub fn run_on(
         Some(store.start_job(kind.as_str(), campaign, &env.actor, env.clock.now())?)
     };
     let result = match kind {
+        JobKind::Retrain if settings.learner != LearnerChoice::Dense => retrain_hashed_with(
+            store,
+            env,
+            campaign,
+            job_id,
+            &settings.train,
+            settings.learner,
+            &settings.hashed,
+            false,
+            &progress,
+        )
+        .map(|s| JobOutput::Model(Box::new(s))),
         JobKind::Retrain => retrain_with(
             store,
             env,

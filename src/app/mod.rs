@@ -18,6 +18,7 @@ pub mod snapshot;
 pub mod traffic;
 pub mod train;
 pub mod train_pipeline;
+pub mod train_truth;
 
 pub use feed::{export, ingest_reader, ingest_with, IngestOptions, IngestSummary};
 

@@ -61,6 +61,10 @@ pub struct ModelSummary {
     /// Reliability bins of the holdout predictions (the Models panel's calibration chart).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bins: Vec<crate::model::eval::ReliabilityBin>,
+    /// On the simulated shop only: the validation predictions against the known true
+    /// probabilities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truth: Option<super::train_truth::TruthCheck>,
 }
 
 /// Equal-width reliability bins stored with every version.
@@ -229,6 +233,8 @@ pub fn retrain(
         .collect();
     top.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
     top.truncate(8);
+    let units: Vec<_> = test.iter().map(|r| (&r.0, r.1.as_str())).collect();
+    let truth = super::train_truth::check_against_truth(&units, &arms, &yt, &p, false);
     let mut summary = ModelSummary {
         campaign: key.into(),
         version: None,
@@ -249,6 +255,7 @@ pub fn retrain(
         best_epoch: None,
         top_crosses: Vec::new(),
         bins,
+        truth,
     };
     if !dry_run {
         let model_json = serde_json::json!({
@@ -321,6 +328,9 @@ pub fn format_text(s: &ModelSummary) -> String {
             s.best_epoch
                 .map_or(format::MISSING.into(), |e| e.to_string()),
         ));
+    }
+    if let Some(t) = &s.truth {
+        out.push_str(&super::train_truth::format_text(t));
     }
     out.push_str("  top features:\n");
     for (name, w) in &s.top_features {

@@ -9,7 +9,8 @@ use super::{AppError, Env, Progress, Result};
 use crate::domain::Offer;
 use crate::model::log_loss;
 use crate::model::pipeline::{
-    split_by_time, train_with, NamedWeight, Rfm, TrainConfig, TrainError, TrainingRow,
+    split_by_time, train_with, EpochReport, Learner, NamedWeight, Rfm, TrainConfig, TrainError,
+    TrainingRow,
 };
 use crate::model::TrainOptions;
 use crate::store::{NewModel, Store};
@@ -114,6 +115,46 @@ pub fn training_rows(
     Ok(rows)
 }
 
+/// What the operator set for a hashed learner (`liftdeck train --bits ... --l1 ...`); every
+/// `None` keeps the pipeline's default, so the lead's tuning in `model::pipeline` applies
+/// unless a flag overrides it.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct HashedOptions {
+    /// The learner with the operator's parameters (built from `LearnerChoice::pipeline()`);
+    /// used only when it is the chosen learner's kind.
+    pub learner: Option<Learner>,
+    pub bits: Option<u32>,
+    pub no_crosses: bool,
+    pub negative_rate: Option<f64>,
+    pub patience: Option<usize>,
+}
+
+/// The progress stage of one epoch; [`parse_epoch_stage`] reads it back (the CLI's bar
+/// measures rows per second from it), so the two are kept side by side.
+pub fn epoch_stage(e: &EpochReport) -> String {
+    format!(
+        "epoch {}/{} validation loss {:.4} rows {}",
+        e.epoch, e.max_epochs, e.validation_loss, e.train_rows
+    )
+}
+
+/// (epoch, max epochs, validation loss, rows trained in the epoch) of an [`epoch_stage`].
+pub fn parse_epoch_stage(stage: &str) -> Option<(usize, usize, f64, u64)> {
+    let words: Vec<&str> = stage.split_whitespace().collect();
+    match words.as_slice() {
+        ["epoch", of, "validation", "loss", loss, "rows", rows] => {
+            let (e, m) = of.split_once('/')?;
+            Some((
+                e.parse().ok()?,
+                m.parse().ok()?,
+                loss.parse().ok()?,
+                rows.parse().ok()?,
+            ))
+        }
+        _ => None,
+    }
+}
+
 /// Trains `learner` on `key`'s units and (unless `dry_run`) stores the version.
 #[allow(clippy::too_many_arguments)]
 pub fn retrain_hashed(
@@ -126,17 +167,45 @@ pub fn retrain_hashed(
     dry_run: bool,
     progress: &dyn Progress,
 ) -> Result<ModelSummary> {
-    let Some(pipeline_learner) = learner.pipeline() else {
+    let defaults = HashedOptions::default();
+    retrain_hashed_with(
+        store, env, key, job_id, opts, learner, &defaults, dry_run, progress,
+    )
+}
+
+/// [`retrain_hashed`] with the operator's overrides of the pipeline's defaults.
+#[allow(clippy::too_many_arguments)]
+pub fn retrain_hashed_with(
+    store: &mut Store,
+    env: &Env,
+    key: &str,
+    job_id: Option<i64>,
+    opts: &TrainOptions,
+    learner: LearnerChoice,
+    hashed: &HashedOptions,
+    dry_run: bool,
+    progress: &dyn Progress,
+) -> Result<ModelSummary> {
+    let Some(default_learner) = learner.pipeline() else {
         return Err(AppError::Invalid(
             "the dense learner is not a hashed-feature learner".into(),
         ));
     };
+    let pipeline_learner = hashed
+        .learner
+        .filter(|l| l.name() == default_learner.name())
+        .unwrap_or(default_learner);
     let rows = training_rows(store, key, progress)?;
+    let base_cfg = TrainConfig::default();
     let cfg = TrainConfig {
         learner: pipeline_learner,
         max_epochs: opts.epochs.max(1),
         seed: opts.seed,
-        ..TrainConfig::default()
+        bits: hashed.bits.unwrap_or(base_cfg.bits),
+        personalised: base_cfg.personalised && !hashed.no_crosses,
+        negative_rate: hashed.negative_rate.or(base_cfg.negative_rate),
+        patience: hashed.patience.unwrap_or(base_cfg.patience),
+        ..base_cfg
     };
     let (train_idx, val_idx) = split_by_time(&rows, cfg.validation_share);
     if train_idx.iter().all(|&i| rows[i].label) || train_idx.iter().all(|&i| !rows[i].label) {
@@ -149,11 +218,7 @@ pub fn retrain_hashed(
     let mut cancelled = false;
     let trained = train_with(&rows, &cfg, &mut |e| {
         let done = READ_SHARE + (1.0 - READ_SHARE) * e.epoch as f64 / e.max_epochs.max(1) as f64;
-        let stage = format!(
-            "epoch {}/{} validation loss {:.4}",
-            e.epoch, e.max_epochs, e.validation_loss
-        );
-        cancelled = progress.update(done, &stage).is_err();
+        cancelled = progress.update(done, &epoch_stage(e)).is_err();
         !cancelled
     });
     let model = match trained {
@@ -166,6 +231,13 @@ pub fn retrain_hashed(
     let vy: Vec<f64> = val_idx.iter().map(label).collect();
     let val_rows: Vec<TrainingRow> = val_idx.iter().map(|&i| rows[i].clone()).collect();
     let p = model.predict_batch(&val_rows);
+    let (campaign, arms) = store.campaign(key)?;
+    let units: Vec<_> = val_rows
+        .iter()
+        .map(|r| (&r.context, r.arm.as_str()))
+        .collect();
+    let clicks = campaign.spec.metric == "click";
+    let truth = super::train_truth::check_against_truth(&units, &arms, &vy, &p, clicks);
     let m = &model.metrics;
     let train_rows: Vec<TrainingRow> = train_idx.iter().map(|&i| rows[i].clone()).collect();
     let top = model.top_weights(&train_rows, TOP_WEIGHTS);
@@ -190,6 +262,7 @@ pub fn retrain_hashed(
         ece: Some(m.ece),
         auc_interval: m.auc_interval.map(|a| (a.lo, a.hi)),
         best_epoch: Some(model.best_epoch),
+        truth,
     };
     if !dry_run {
         let spec = to_json(&model.spec)?;

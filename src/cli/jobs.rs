@@ -9,8 +9,12 @@ use anyhow::Result;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use liftdeck::app::train::LearnerChoice;
+use liftdeck::app::train_pipeline::{parse_epoch_stage, HashedOptions};
 use liftdeck::app::Env;
 use liftdeck::jobs::{self, JobEnd, JobKind, JobOutput, JobSettings, JobUpdate};
+use liftdeck::model::ftrl::FtrlParams;
+use liftdeck::model::mlp::MlpOptions;
+use liftdeck::model::pipeline::Learner;
 use liftdeck::model::TrainOptions;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
@@ -28,16 +32,45 @@ pub struct TrainArgs {
     #[arg(long, default_value = "dense",
           value_parser = ["dense", "lr", "lr-sgd", "ftrl", "mlp"])]
     learner: String,
-    /// Passes over the training units, 1 to 10,000.
+    /// Passes over the training units, 1 to 10,000 (hashed learners stop early).
     #[arg(long, default_value_t = TrainOptions::default().epochs,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
     epochs: usize,
-    /// Adam's initial step size (it decays linearly to zero); the dense learner only.
-    #[arg(long, default_value_t = TrainOptions::default().learning_rate)]
-    learning_rate: f64,
-    /// L2 penalty on the weights; the dense learner only.
-    #[arg(long, default_value_t = TrainOptions::default().l2)]
-    l2: f64,
+    /// Step size: Adam's initial one for dense (it decays linearly to zero), lr and mlp,
+    /// SGD's for lr-sgd (default: the learner's own).
+    #[arg(long)]
+    learning_rate: Option<f64>,
+    /// Rows per mini-batch (dense, lr, lr-sgd, mlp).
+    #[arg(long)]
+    batch: Option<usize>,
+    /// L2 penalty on the weights (every learner).
+    #[arg(long)]
+    l2: Option<f64>,
+    /// FTRL's L1 strength (ftrl).
+    #[arg(long)]
+    l1: Option<f64>,
+    /// FTRL's per-coordinate rate scale α (ftrl).
+    #[arg(long)]
+    alpha: Option<f64>,
+    /// FTRL's rate smoothing β (ftrl).
+    #[arg(long)]
+    beta: Option<f64>,
+    /// Hidden ReLU units (mlp).
+    #[arg(long)]
+    hidden: Option<usize>,
+    /// Hash buckets as a power of two, 1 to 30 (hashed learners; default 18, 2^18 buckets).
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<u32>::new().range(1..=30))]
+    bits: Option<u32>,
+    /// No user field x arm/offer crosses (hashed learners): the unpersonalised model.
+    #[arg(long)]
+    no_crosses: bool,
+    /// Keep each training negative with this probability in (0, 1]; predictions are
+    /// corrected back to the rate before sampling (hashed learners).
+    #[arg(long)]
+    negative_rate: Option<f64>,
+    /// Stop after this many epochs without a better validation log loss (hashed learners).
+    #[arg(long)]
+    patience: Option<usize>,
     #[command(flatten)]
     out: JsonFlag,
 }
@@ -66,24 +99,119 @@ pub struct ForecastArgs {
 }
 
 pub fn train(session: &Session, env: &Env, a: TrainArgs) -> Result<ExitCode> {
-    let settings = JobSettings {
-        train: TrainOptions {
-            epochs: a.epochs,
-            learning_rate: a.learning_rate,
-            l2: a.l2,
-            ..TrainOptions::default()
-        },
-        learner: LearnerChoice::parse(&a.learner).unwrap_or_default(),
-        ..JobSettings::default()
-    };
-    let positive = |x: f64| x.is_finite() && x > 0.0;
-    if a.epochs == 0 || !positive(a.learning_rate) || a.l2.is_nan() || a.l2 < 0.0 {
-        bail_usage!("--epochs must be at least 1, --learning-rate positive, --l2 not negative");
-    }
+    let settings = train_settings(&a)?;
     let Some(key) = a.campaign.filter(|_| !a.all) else {
         return train_all(session, env, &settings, a.out.json);
     };
     run(session, env, &settings, JobKind::Retrain, &key, a.out.json)
+}
+
+const HASHED: &[&str] = &["lr", "lr-sgd", "ftrl", "mlp"];
+
+/// The job settings the flags ask for: the chosen learner's defaults with only the given
+/// flags overriding them. A flag the learner has no use for is a usage error naming it.
+fn train_settings(a: &TrainArgs) -> Result<JobSettings> {
+    let learner = LearnerChoice::parse(&a.learner).unwrap_or_default();
+    let name = learner.name();
+    let flags: [(&str, bool, &[&str]); 11] = [
+        (
+            "--learning-rate",
+            a.learning_rate.is_some(),
+            &["dense", "lr", "lr-sgd", "mlp"],
+        ),
+        (
+            "--batch",
+            a.batch.is_some(),
+            &["dense", "lr", "lr-sgd", "mlp"],
+        ),
+        (
+            "--l2",
+            a.l2.is_some(),
+            &["dense", "lr", "lr-sgd", "ftrl", "mlp"],
+        ),
+        ("--l1", a.l1.is_some(), &["ftrl"]),
+        ("--alpha", a.alpha.is_some(), &["ftrl"]),
+        ("--beta", a.beta.is_some(), &["ftrl"]),
+        ("--hidden", a.hidden.is_some(), &["mlp"]),
+        ("--bits", a.bits.is_some(), HASHED),
+        ("--no-crosses", a.no_crosses, HASHED),
+        ("--negative-rate", a.negative_rate.is_some(), HASHED),
+        ("--patience", a.patience.is_some(), HASHED),
+    ];
+    if let Some((flag, _, applies)) = flags
+        .iter()
+        .find(|(_, given, applies)| *given && !applies.contains(&name))
+    {
+        bail_usage!(
+            "{flag} does not apply to the {name} learner (it is for: {})",
+            applies.join(", ")
+        );
+    }
+    let positive = |x: Option<f64>| x.is_none_or(|x| x.is_finite() && x > 0.0);
+    let not_negative = |x: Option<f64>| x.is_none_or(|x| x.is_finite() && x >= 0.0);
+    if !positive(a.learning_rate) || !positive(a.alpha) || !positive(a.beta) {
+        bail_usage!("--learning-rate, --alpha and --beta must be positive");
+    }
+    if !not_negative(a.l1) || !not_negative(a.l2) {
+        bail_usage!("--l1 and --l2 must not be negative");
+    }
+    if a.batch == Some(0) || a.hidden == Some(0) || a.patience == Some(0) {
+        bail_usage!("--batch, --hidden and --patience must be at least 1");
+    }
+    if a.negative_rate.is_some_and(|w| !(w > 0.0 && w <= 1.0)) {
+        bail_usage!("--negative-rate must be in (0, 1]: the share of negatives kept");
+    }
+    let dense = TrainOptions::default();
+    let train = TrainOptions {
+        epochs: a.epochs,
+        learning_rate: a.learning_rate.unwrap_or(dense.learning_rate),
+        l2: a.l2.unwrap_or(dense.l2),
+        batch: a.batch.unwrap_or(dense.batch),
+        ..dense
+    };
+    let hashed = HashedOptions {
+        learner: learner.pipeline().map(|l| tuned(l, a)),
+        bits: a.bits,
+        no_crosses: a.no_crosses,
+        negative_rate: a.negative_rate,
+        patience: a.patience,
+    };
+    Ok(JobSettings {
+        train,
+        learner,
+        hashed,
+        ..JobSettings::default()
+    })
+}
+
+/// The pipeline's default learner with the operator's values in place of its own.
+fn tuned(learner: Learner, a: &TrainArgs) -> Learner {
+    match learner {
+        Learner::Logistic {
+            optimizer,
+            l2,
+            learning_rate,
+            batch,
+        } => Learner::Logistic {
+            optimizer,
+            l2: a.l2.unwrap_or(l2),
+            learning_rate: a.learning_rate.unwrap_or(learning_rate),
+            batch: a.batch.unwrap_or(batch),
+        },
+        Learner::Ftrl(p) => Learner::Ftrl(FtrlParams {
+            alpha: a.alpha.unwrap_or(p.alpha),
+            beta: a.beta.unwrap_or(p.beta),
+            l1: a.l1.unwrap_or(p.l1),
+            l2: a.l2.unwrap_or(p.l2),
+        }),
+        Learner::Mlp(o) => Learner::Mlp(MlpOptions {
+            hidden: a.hidden.unwrap_or(o.hidden),
+            learning_rate: a.learning_rate.unwrap_or(o.learning_rate),
+            l2: a.l2.unwrap_or(o.l2),
+            batch: a.batch.unwrap_or(o.batch),
+            ..o
+        }),
+    }
 }
 
 /// `train --all`: every running campaign in turn. One that cannot be trained (too few
@@ -201,10 +329,15 @@ fn run_job(
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let end = std::sync::Mutex::new(None);
+    let speed = std::sync::Mutex::new(RowsPerSecond::new());
     let sink = |u: JobUpdate| match u {
         JobUpdate::Progress { done, stage, .. } => {
             bar.set_position((done * 1000.0) as u64);
-            bar.set_message(stage);
+            let message = match speed.lock() {
+                Ok(mut s) => s.message(&stage),
+                Err(_) => stage,
+            };
+            bar.set_message(message);
         }
         JobUpdate::Finished { end: e, .. } => {
             if let Ok(mut slot) = end.lock() {
@@ -229,6 +362,38 @@ fn run_job(
         Some(JobEnd::Cancelled) | None => {
             anyhow::bail!("{} of {campaign} did not finish", kind.as_str())
         }
+    }
+}
+
+/// Rows trained per second over the epochs so far, timed from the end of reading (the last
+/// progress update that was not an epoch's); the pipeline itself reads no clock.
+struct RowsPerSecond {
+    since: std::time::Instant,
+    rows: u64,
+}
+
+impl RowsPerSecond {
+    fn new() -> RowsPerSecond {
+        RowsPerSecond {
+            since: std::time::Instant::now(),
+            rows: 0,
+        }
+    }
+
+    /// The bar's message for a progress stage: an epoch's with its rows/s, others as they are.
+    fn message(&mut self, stage: &str) -> String {
+        let Some((epoch, max, loss, rows)) = parse_epoch_stage(stage) else {
+            *self = RowsPerSecond::new();
+            return stage.to_string();
+        };
+        self.rows += rows;
+        let secs = self.since.elapsed().as_secs_f64();
+        let rate = if secs > 0.0 {
+            liftdeck::format::count((self.rows as f64 / secs).round() as i64)
+        } else {
+            liftdeck::format::MISSING.to_string()
+        };
+        format!("epoch {epoch}/{max} · validation loss {loss:.4} · {rate} rows/s")
     }
 }
 

@@ -18,7 +18,9 @@
 mod response;
 mod truth;
 
-pub use truth::{arm_truth, expectation, ArmTruth, Expectation};
+pub use truth::{
+    arm_truth, expectation, shopper_from_context, true_rates, ArmTruth, Expectation, TrueRates,
+};
 
 use crate::domain::{Offer, StandardKind};
 // A named algorithm rather than `StdRng`, whose algorithm may change between rand releases:
@@ -272,5 +274,7 @@ fn exponential(rng: &mut Prng, mean: f64) -> f64 {
     -mean * (1.0 - rng.random::<f64>()).ln()
 }
 
+#[cfg(test)]
+mod coefficient_tests;
 #[cfg(test)]
 mod tests;

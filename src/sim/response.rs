@@ -13,8 +13,8 @@ const CLICK_GAP: f64 = 0.9;
 pub(super) const BASKET_MIX: [(f64, f64, f64); 2] = [(0.98, -0.125, 0.5), (0.02, 1.1, 0.5)];
 /// Coupon and discount log-odds lift per ln(1 + pct / 5), for (new, returning) shoppers:
 /// returning shoppers would mostly have bought anyway.
-const COUPON_LIFT: (f64, f64) = (0.32, 0.03);
-const DISCOUNT_LIFT: (f64, f64) = (0.45, 0.20);
+pub(super) const COUPON_LIFT: (f64, f64) = (0.32, 0.03);
+pub(super) const DISCOUNT_LIFT: (f64, f64) = (0.45, 0.20);
 /// Share of coupon holders who buy and actually redeem the coupon.
 const COUPON_REDEMPTION: f64 = 0.65;
 /// Baskets within this fraction below a spend threshold may be topped up to reach it.

@@ -3,8 +3,9 @@
 //! against each other.
 
 use super::response::{Basket, Response, Terms, THRESHOLD_REACH, TOP_UP_OVERSHOOT};
-use super::{Shop, Shopper};
+use super::{Device, Segment, Shop, Shopper, REGIONS};
 use crate::domain::Offer;
+use serde_json::{Map, Value};
 
 /// Exact expectations for one shopper under an offer.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -77,4 +78,59 @@ pub fn arm_truth(seed: u64, offers: &[Offer], n: usize) -> Vec<ArmTruth> {
         cost_per_unit: a[3] / n,
     };
     sums.into_iter().map(truth).collect()
+}
+
+/// The true funnel probabilities of one assignment, for checking a trained model.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrueRates {
+    pub purchase: f64,
+    pub click: f64,
+}
+
+/// The shopper a stored assignment context describes (`Shopper::context`'s fields), `None`
+/// when it is not a simulated shopper's: a field missing or of the wrong kind, a device,
+/// segment or region the shop does not have. The unit name is not in the context; it is
+/// left empty, as no probability depends on it.
+pub fn shopper_from_context(context: &Map<String, Value>) -> Option<Shopper> {
+    let text = |k: &str| context.get(k).and_then(Value::as_str);
+    let number = |k: &str| {
+        context
+            .get(k)
+            .and_then(Value::as_f64)
+            .filter(|x| x.is_finite())
+    };
+    let device = match text("device")? {
+        "mobile" => Device::Mobile,
+        "desktop" => Device::Desktop,
+        "tablet" => Device::Tablet,
+        _ => return None,
+    };
+    let segment = match text("segment")? {
+        "new" => Segment::New,
+        "returning" => Segment::Returning,
+        _ => return None,
+    };
+    let region = text("region")?;
+    let region = REGIONS.iter().find(|r| r.0 == region)?.0;
+    let frequency = context.get("frequency").and_then(Value::as_u64)?;
+    Some(Shopper {
+        unit: String::new(),
+        device,
+        segment,
+        region,
+        recency_days: number("recency_days")?,
+        frequency: u32::try_from(frequency).ok()?,
+        monetary: number("monetary")?,
+        pre_value: number("pre_value")?,
+    })
+}
+
+/// The true purchase and click probability of the shopper a stored context describes under
+/// `offer`; `None` when the context is not a simulated shopper's.
+pub fn true_rates(context: &Map<String, Value>, offer: &Offer) -> Option<TrueRates> {
+    let r = Response::of(&shopper_from_context(context)?, offer);
+    Some(TrueRates {
+        purchase: r.purchase,
+        click: r.click,
+    })
 }

@@ -37,6 +37,7 @@ mod report_bandit;
 mod report_support;
 mod rfm;
 mod signals;
+mod sim_truth;
 mod stats_beta_posterior;
 mod stats_cuped;
 mod stats_golden;
@@ -50,6 +51,7 @@ mod stats_verify_multiple_roi_ratio;
 mod store_schema;
 mod stratified;
 mod terminal_safety;
+mod train_flags;
 mod train_learners;
 #[allow(dead_code)]
 mod verify_support;
