@@ -79,6 +79,35 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Training rows/s of the hashed learners (LR-SGD, FTRL) on one core, holdout AUC and log
+    /// loss, prediction latency; `--write-vw` writes the same rows for Vowpal Wabbit.
+    Train {
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: usize,
+        #[arg(long, value_enum, default_value_t = TrainLearner::Both)]
+        learner: TrainLearner,
+        #[arg(long, default_value_t = 18)]
+        bits: u32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+        /// Single-row predictions timed for the latency median and p99.
+        #[arg(long, default_value_t = 200_000)]
+        latency_calls: usize,
+        /// Write the training rows as VW text to FILE and the holdout to FILE.test.
+        #[arg(long, value_name = "FILE")]
+        write_vw: Option<PathBuf>,
+        #[command(flatten)]
+        json: super::JsonFlag,
+    },
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum TrainLearner {
+    LrSgd,
+    Ftrl,
+    Both,
 }
 
 pub fn run(cmd: BenchCmd) -> Result<ExitCode> {
@@ -153,6 +182,36 @@ pub fn run(cmd: BenchCmd) -> Result<ExitCode> {
             batch,
             seed,
         } => println!("{}", app::bench::bench_regret(rounds, batch, seed)),
+        BenchCmd::Train {
+            rows,
+            learner,
+            bits,
+            seed,
+            repeats,
+            latency_calls,
+            write_vw,
+            json,
+        } => {
+            let learners = match learner {
+                TrainLearner::LrSgd => app::bench::BenchLearners::LrSgd,
+                TrainLearner::Ftrl => app::bench::BenchLearners::Ftrl,
+                TrainLearner::Both => app::bench::BenchLearners::Both,
+            };
+            let r = app::bench::bench_train(&app::bench::TrainBenchOptions {
+                rows,
+                learners,
+                bits,
+                seed,
+                repeats: repeats.max(1),
+                latency_calls,
+                write_vw,
+            })?;
+            if json.json {
+                super::write_json(&r)?;
+            } else {
+                println!("{r}");
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

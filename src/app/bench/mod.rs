@@ -4,6 +4,7 @@
 //! a median over repeats and is quoted as a ratio to its baseline from the same run. Nothing
 //! here is a timed test: the functions only measure and report.
 //!
+//! `train` times the hashed learners on `train_data`'s synthetic shop (no database).
 //! `ingest` and `assign` are the two storage benchmarks (`regret`, the bandit policies' long
 //! simulation, needs no database); `input` writes the ingest benchmark's files,
 //! `sqlite3` runs its baseline, `procfs` reads the process figures (CPU, peak RSS) from /proc.
@@ -15,10 +16,14 @@ mod input;
 mod procfs;
 mod regret;
 mod sqlite3;
+mod train;
+mod train_data;
 
 pub use assign::{bench_assign, AssignBench, AssignRun};
 pub use ingest::{bench_ingest, IngestBench, IngestRun};
 pub use regret::{bench_regret, RegretBench, RegretRow};
+pub use train::{bench_train, BenchLearners, LearnerBench, Phase, TrainBench, TrainBenchOptions};
+pub use train_data::{synthetic_rows, write_vw, Synthetic};
 
 use super::demo;
 use super::Env;
