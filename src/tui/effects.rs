@@ -23,7 +23,7 @@ pub trait JobRunner {
         env: &Env,
         kind: JobKind,
         campaign: &str,
-        read_only: bool,
+        settings: &JobSettings,
     ) -> Vec<Msg>;
     fn cancel(&mut self, kind: JobKind);
 }
@@ -39,7 +39,7 @@ impl JobRunner for InlineJobs {
         env: &Env,
         kind: JobKind,
         campaign: &str,
-        read_only: bool,
+        settings: &JobSettings,
     ) -> Vec<Msg> {
         let updates = std::sync::Mutex::new(Vec::new());
         let sink = |u| {
@@ -48,11 +48,7 @@ impl JobRunner for InlineJobs {
             }
         };
         let never = AtomicBool::new(false);
-        let settings = JobSettings {
-            read_only,
-            ..Default::default()
-        };
-        let result = crate::jobs::run_on(store, env, &settings, kind, campaign, &never, &sink);
+        let result = crate::jobs::run_on(store, env, settings, kind, campaign, &never, &sink);
         let mut updates = updates.into_inner().unwrap_or_default();
         updates.push(JobUpdate::Finished {
             kind,
@@ -110,8 +106,18 @@ impl Executor {
                 ));
                 true
             }
-            Effect::StartJob { kind, campaign } => {
-                out.extend(jobs.start(&mut self.store, &self.env, kind, &campaign, self.read_only));
+            Effect::StartJob {
+                kind,
+                campaign,
+                learner,
+            } => {
+                // The console's defaults, with the learner the operator chose.
+                let settings = JobSettings {
+                    read_only: self.read_only,
+                    learner,
+                    ..Default::default()
+                };
+                out.extend(jobs.start(&mut self.store, &self.env, kind, &campaign, &settings));
                 true
             }
             Effect::CancelJob(kind) => {

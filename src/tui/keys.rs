@@ -190,8 +190,8 @@ pub const BINDINGS: &[Binding] = &[
         "r",
         &[Panel::Models],
         Action::RunJob,
-        "retrain the conversion model",
-        "retrain",
+        "retrain: pick a learner (Enter starts, Esc closes; kept)",
+        "retrain…",
     )),
     bind(
         "c",

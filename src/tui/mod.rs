@@ -9,6 +9,7 @@ pub mod effects;
 pub mod form;
 pub mod jobview;
 pub mod keys;
+pub mod learner_pick;
 pub mod list;
 pub mod panel;
 pub mod state;
@@ -21,6 +22,7 @@ mod view_bandit_chart;
 mod view_campaigns;
 mod view_jobs;
 pub mod view_models;
+pub mod view_models_chart;
 
 pub use crate::app::snapshot::Snapshot;
 pub use panel::Panel;
@@ -86,24 +88,21 @@ impl effects::JobRunner for ThreadJobs {
         env: &Env,
         kind: JobKind,
         campaign: &str,
-        read_only: bool,
+        settings: &crate::jobs::JobSettings,
     ) -> Vec<Msg> {
         let cancel = Arc::new(AtomicBool::new(false));
         self.cancels.insert(kind, cancel.clone());
-        let (db, env, out, campaign) = (
+        let (db, env, out, campaign, settings) = (
             self.db.clone(),
             env.clone(),
             self.out.clone(),
             campaign.to_string(),
+            *settings,
         );
         self.running.retain(|j| !j.is_finished());
         self.running.push(std::thread::spawn(move || {
             let sink = move |u| {
                 let _ = out.send(Msg::Job(u));
-            };
-            let settings = crate::jobs::JobSettings {
-                read_only,
-                ..Default::default()
             };
             crate::jobs::run(&db, &env, &settings, kind, &campaign, &cancel, &sink);
         }));

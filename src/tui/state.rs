@@ -9,6 +9,7 @@ use super::list::ListView;
 use super::panel::Panel;
 use super::text;
 use crate::app::snapshot::{CampaignRow, Focus, Snapshot};
+use crate::app::train::LearnerChoice;
 use crate::domain::{Micros, Status};
 use crate::format::NumberFormat;
 use crate::jobs::{JobEnd, JobKind, JobUpdate};
@@ -64,6 +65,10 @@ pub struct App {
     /// When the live demo's simulated traffic stops (`demo --duration`).
     pub demo_until: Option<Micros>,
     pub bandit_chart: BanditChart,
+    /// The learner the Models panel retrains with: the last one chosen this session.
+    pub learner: LearnerChoice,
+    /// The learner choice while it is open (`r` on Models): the highlighted row.
+    pub learner_pick: Option<usize>,
 }
 
 /// Inputs to `update`.
@@ -94,6 +99,8 @@ pub enum Effect {
     StartJob {
         kind: JobKind,
         campaign: String,
+        /// The retrain's learner (the other jobs ignore it).
+        learner: LearnerChoice,
     },
     CancelJob(JobKind),
 }
@@ -126,6 +133,8 @@ impl App {
             size: (80, 24),
             demo_until: None,
             bandit_chart: BanditChart::default(),
+            learner: LearnerChoice::default(),
+            learner_pick: None,
         }
     }
 
@@ -404,6 +413,9 @@ impl App {
         if self.form.is_some() {
             return self.on_form_key(key);
         }
+        if self.learner_pick.is_some() {
+            return self.on_learner_pick_key(key);
+        }
         if self.show_help {
             // Any key closes help and does nothing else (`q` included).
             self.show_help = false;
@@ -424,6 +436,11 @@ impl App {
             Action::Quit => self.quit = true,
             Action::Help => self.show_help = true,
             Action::Back => return self.back(),
+            Action::RunJob
+                if self.panel == Panel::Models && !self.job_running(JobKind::Retrain) =>
+            {
+                self.open_learner_pick()
+            }
             Action::RunJob => return self.run_job(),
             Action::NextPanel | Action::PrevPanel => {
                 let step = if binding.action == Action::NextPanel {
@@ -572,7 +589,7 @@ impl App {
         vec![]
     }
 
-    fn run_job(&mut self) -> Vec<Effect> {
+    pub(super) fn run_job(&mut self) -> Vec<Effect> {
         let Some(kind) = self.panel.job() else {
             return vec![];
         };
@@ -588,7 +605,18 @@ impl App {
             done: 0.0,
             stage: "starting".into(),
         };
-        self.status_line = format!("{} of {campaign} started: Esc cancels", kind.as_str());
-        vec![Effect::StartJob { kind, campaign }]
+        self.status_line = if kind == JobKind::Retrain {
+            format!(
+                "retrain of {campaign} with {} started: Esc cancels",
+                self.learner.name()
+            )
+        } else {
+            format!("{} of {campaign} started: Esc cancels", kind.as_str())
+        };
+        vec![Effect::StartJob {
+            kind,
+            campaign,
+            learner: self.learner,
+        }]
     }
 }

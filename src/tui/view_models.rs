@@ -1,6 +1,7 @@
 //! The Models panel: the selected campaign's model versions (version, learner, status with the
 //! active one marked `*`, created, training rows, validation log loss, AUC), newest first, the
-//! active version's calibration, then the retrain job (`r`: gauge while it runs, Esc cancels,
+//! active version's calibration chart and top features and crosses (`view_models_chart`),
+//! then the retrain job (`r`: a learner choice, then a gauge while it runs, Esc cancels,
 //! then its result) exactly as the other job panels show it. The rows are
 //! `app::models::list`'s, read on the data thread into the snapshot, and every figure goes
 //! through `format.rs` with the decimals `model list` prints, so the panel and the CLI agree.
@@ -8,6 +9,7 @@
 
 use super::state::App;
 use super::text;
+use super::view_models_chart as chart;
 use crate::app::models::VersionView;
 use crate::clock::format_rfc3339;
 use crate::format;
@@ -34,6 +36,9 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         format!(" Models — {campaign} "),
         lines(app, width),
     );
+    if let Some(at) = app.learner_pick {
+        super::view_models_chart::render_pick(app, at, frame, area);
+    }
 }
 
 /// Everything the panel shows, top to bottom: versions, calibration, the retrain job.
@@ -48,12 +53,23 @@ pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
     if app.selected_key.is_some() {
         out.extend(version_lines(app, versions, width));
         out.push(Line::raw(""));
+        if !app.read_only {
+            for l in text::wrap(&chart::learner_line(app), width) {
+                out.push(Line::raw(l));
+            }
+        }
     }
+    // The job sits under the list, so its gauge and result stay on an 80x24 screen; the
+    // active version's pictures follow.
     out.extend(text::job_lines(
         &app.job_panel(JobKind::Retrain),
         &app.theme,
         width,
     ));
+    if app.selected_key.is_some() {
+        out.push(Line::raw(""));
+        out.extend(active_lines(versions, width));
+    }
     out
 }
 
@@ -150,8 +166,18 @@ fn version_lines(app: &App, versions: &[VersionView], width: usize) -> Vec<Line<
             Line::raw(line)
         });
     }
+    out
+}
+
+/// The active version's calibration chart and top features, or how to make one active.
+fn active_lines(versions: &[VersionView], width: usize) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
     match versions.iter().find(|v| v.status == ACTIVE) {
-        Some(a) => out.extend(calibration_lines(a, width).into_iter().map(Line::raw)),
+        Some(a) => {
+            out.extend(calibration_lines(a, width).into_iter().map(Line::raw));
+            out.extend(chart::weight_lines(a, width).into_iter().map(Line::raw));
+        }
+        None if versions.is_empty() => {}
         None => out.push(Line::raw(
             "No active version: `liftdeck model activate` makes one the reports use.",
         )),
@@ -186,23 +212,7 @@ pub fn calibration_lines(v: &VersionView, width: usize) -> Vec<String> {
             "{head}: ECE {}; per bin predicted → observed (units):",
             format::opt(ece, |e| format!("{e:.4}"))
         )];
-        let cells: Vec<String> = bins
-            .iter()
-            .filter(|b| b.count > 0)
-            .map(|b| {
-                format!(
-                    "{} → {} ({})",
-                    format::rate(b.mean_predicted),
-                    format::rate(b.observed_rate),
-                    format::count(b.count as i64)
-                )
-            })
-            .collect();
-        out.extend(
-            text::pack(&cells, width.saturating_sub(2), " · ")
-                .into_iter()
-                .map(|l| format!("  {l}")),
-        );
+        out.extend(chart::chart_lines(&bins, width));
         return out;
     }
     let rate = |k: &str| v.metrics.get(k).and_then(Value::as_f64);

@@ -177,11 +177,14 @@ fn metric_key_cycles_and_job_panels_run_show_progress_and_cancel() {
         .clone();
     // Esc with nothing running cancels nothing.
     assert!(app.update(key(KeyCode::Esc)).is_empty());
+    // r opens the learner choice; Enter starts the retrain with the highlighted one.
+    assert!(app.update(key(KeyCode::Char('r'))).is_empty());
     assert_eq!(
-        app.update(key(KeyCode::Char('r'))),
+        app.update(key(KeyCode::Enter)),
         vec![Effect::StartJob {
             kind: JobKind::Retrain,
-            campaign: campaign.clone()
+            campaign: campaign.clone(),
+            learner: liftdeck::app::train::LearnerChoice::Dense,
         }]
     );
     // A second r while it runs starts nothing.

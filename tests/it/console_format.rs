@@ -269,7 +269,7 @@ fn the_models_panel_and_liftdeck_train_print_one_text() {
     replay
         .run(
             r#"{"op":"sim","seed":7,"shoppers":3000,"seconds":600}
-{"op":"key","keys":"<Tab><Tab><Tab>r"}"#,
+{"op":"key","keys":"<Tab><Tab><Tab>r<Enter>"}"#,
         )
         .expect("retrain");
     let JobOutput::Model(m) = job_output(&replay, JobKind::Retrain) else {

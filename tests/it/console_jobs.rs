@@ -71,7 +71,8 @@ fn a_failed_run_shows_its_error_above_the_last_done_result() {
     // A later run that failed (as a crashed or refused run would record it).
     record(&mut store, "retrain", "broken", NOW - 5_000_000, "failed");
     let app = on_models(&store);
-    let text = screen(&app);
+    // Tall enough for the job under the versions, calibration chart and top features.
+    let text = liftdeck::tui::screen_text(&app, 80, 40);
     assert!(
         text.contains("last run: failed") && text.contains("disk full"),
         "{text}"

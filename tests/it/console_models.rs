@@ -64,7 +64,8 @@ fn figures(v: &VersionView) -> [String; 3] {
 #[test]
 fn the_figures_are_the_registrys_through_format() {
     let (_dir, store) = three_versions();
-    let text = screen(&on_models(&store));
+    // Tall enough for the job and then the active version's calibration under the list.
+    let text = screen_text(&on_models(&store), 80, 40);
     for v in models::list(&store, "broken").expect("list") {
         let cells = version_row(&text, v.version).expect("row");
         let n = cells.len();

@@ -454,7 +454,9 @@ pub(crate) fn on_models(store: &Store) -> App {
 fn job_results_survive_a_cancelled_rerun_and_a_restart() {
     let (_dir, mut store) = shop(2, 300);
     let mut app = on_models(&store);
-    assert_eq!(app.update(ch('r')).len(), 1);
+    // r opens the learner choice, Enter starts the retrain.
+    assert!(app.update(ch('r')).is_empty());
+    assert_eq!(app.update(key(KeyCode::Enter)).len(), 1);
     app.update(Msg::Job(JobUpdate::Finished {
         kind: JobKind::Retrain,
         campaign: "broken".into(),
@@ -470,6 +472,7 @@ fn job_results_survive_a_cancelled_rerun_and_a_restart() {
     );
     // A second run, cancelled: its row records the cancel and holds no result of its own.
     app.update(ch('r'));
+    app.update(key(KeyCode::Enter));
     app.update(Msg::Job(JobUpdate::Finished {
         kind: JobKind::Retrain,
         campaign: "broken".into(),

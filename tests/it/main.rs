@@ -14,6 +14,7 @@ mod console_chart;
 mod console_format;
 mod console_jobs;
 mod console_models;
+mod console_models_retrain;
 mod console_trust;
 mod crash;
 mod demo;
