@@ -5,6 +5,7 @@ pub mod bandit;
 pub mod bench;
 pub mod bench_aa;
 pub mod causal;
+pub mod champion;
 pub mod demo;
 mod feed;
 pub mod forecast;

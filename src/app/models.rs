@@ -60,6 +60,17 @@ pub fn validation_log_loss(metrics: &str) -> Option<f64> {
         .filter(|x| x.is_finite())
 }
 
+/// The log loss a retrain measured for active version `champion` on the retrain's own
+/// validation units (`champion` in its metrics), if it measured that version.
+pub fn champion_log_loss(metrics: &str, champion: i64) -> Option<f64> {
+    let v: Value = serde_json::from_str(metrics).ok()?;
+    let c = v.get("champion")?;
+    (c.get("version")?.as_i64()? == champion)
+        .then(|| c.get("log_loss")?.as_f64())
+        .flatten()
+        .filter(|x| x.is_finite())
+}
+
 fn parse(json: &str) -> Value {
     serde_json::from_str(json).unwrap_or_else(|_| Value::String(json.to_owned()))
 }
@@ -251,11 +262,19 @@ pub fn activate_if_better(
             let detail = match versions.iter().find(|v| v.status == ACTIVE) {
                 None => format!("version {version} after retraining (no active version before)"),
                 Some(a) => {
-                    let old = validation_log_loss(&a.metrics);
+                    // On the same units when the retrain re-scored the active version on
+                    // its own validation part; else each version's stored loss.
+                    let same_rows = champion_log_loss(&new.metrics, a.version);
+                    let old = same_rows.or_else(|| validation_log_loss(&a.metrics));
+                    let on = if same_rows.is_some() {
+                        "on the same validation units"
+                    } else {
+                        "each on its own validation units"
+                    };
                     match (new_loss, old) {
                         (Some(n), Some(o)) if n < o => format!(
                             "version {version} after retraining beats version {}: validation \
-                             log loss {n:.4} vs {o:.4}",
+                             log loss {n:.4} vs {o:.4} ({on})",
                             a.version
                         ),
                         _ => return Ok(Choice::Keep),

@@ -1,11 +1,13 @@
 //! Retraining the campaign's conversion model (the console's `r` key, `liftdeck train`):
 //! streams every unit's context, arm and outcome out of the store, learns the encoding,
-//! trains the logistic model on 80% of units and measures it on the other 20%, then writes a
-//! new version to the model registry. The split is by a hash of the unit, so a retrain on
-//! more data keeps old holdout units in the holdout.
+//! trains the logistic model on the oldest 80% of units by assignment time and measures it
+//! on the newest 20% (the split every learner uses: train on the past, validate on the most
+//! recent, as the model will be used), then writes a new version to the model registry. It
+//! replaces the active version only if it beats it on these same validation units
+//! ([`super::champion`]).
 
+use super::predict::ScoreRow;
 use super::{AppError, Env, Progress, Result};
-use crate::allocation::unit_uniform;
 use crate::format;
 use crate::model::{auc, fit, log_loss, FeatureSpec, Rows, TrainOptions};
 use crate::store::{NewModel, Store};
@@ -14,6 +16,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 const HOLDOUT_SHARE: f64 = 0.2;
+
+/// One unit as the dense learner reads it.
+struct DenseRow {
+    context: Map<String, Value>,
+    arm: String,
+    converted: f64,
+    unit: String,
+    at: crate::domain::Micros,
+}
 /// Reading takes this share of the gauge, training the rest.
 const READ_SHARE: f64 = 0.3;
 
@@ -65,6 +76,10 @@ pub struct ModelSummary {
     /// probabilities.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub truth: Option<super::train_truth::TruthCheck>,
+    /// The version that was active, re-scored on this version's validation units: what
+    /// decided whether this one replaced it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub champion: Option<super::champion::ChampionCheck>,
 }
 
 /// Equal-width reliability bins stored with every version.
@@ -153,7 +168,6 @@ pub fn retrain(
     progress: &dyn Progress,
 ) -> Result<ModelSummary> {
     let (campaign, arms) = store.campaign(key)?;
-    let (train_from, train_to) = store.assignment_window(key)?;
     let arm_keys: Vec<String> = arms.iter().map(|a| a.key.clone()).collect();
     let control = campaign
         .spec
@@ -164,45 +178,55 @@ pub fn retrain(
     // The campaign's own metric is the label: a click campaign (an Open Bandit Dataset log)
     // has clicks and no purchases, so labelling purchases would leave nothing to learn.
     let clicks = campaign.spec.metric == "click";
-    // (context, arm, converted, in holdout)
-    let mut rows: Vec<(Map<String, Value>, String, f64, bool)> = Vec::new();
+    let mut rows: Vec<DenseRow> = Vec::new();
     super::for_each_unit_chunk(store, key, progress, READ_SHARE, &mut |chunk| {
         for r in chunk {
-            let ctx: Map<String, Value> = serde_json::from_str(&r.context).map_err(|e| {
+            let context: Map<String, Value> = serde_json::from_str(&r.context).map_err(|e| {
                 AppError::Invalid(format!("unit {}: stored context is not JSON: {e}", r.unit))
             })?;
-            let holdout = unit_uniform(campaign.spec.seed, "holdout", &r.unit) < HOLDOUT_SHARE;
             let converted = if clicks {
                 r.clicks > 0
             } else {
                 r.purchases > 0
             };
-            rows.push((ctx, r.arm, f64::from(u8::from(converted)), holdout));
+            rows.push(DenseRow {
+                context,
+                arm: r.arm,
+                converted: f64::from(u8::from(converted)),
+                unit: r.unit,
+                at: r.assigned_at,
+            });
         }
         Ok(())
     })?;
-    let train: Vec<_> = rows.iter().filter(|r| !r.3).collect();
-    let test: Vec<_> = rows.iter().filter(|r| r.3).collect();
-    if train.iter().all(|r| r.2 == 0.0) || train.iter().all(|r| r.2 == 1.0) {
+    let times: Vec<i64> = rows.iter().map(|r| r.at).collect();
+    let (train_idx, test_idx) = crate::model::pipeline::split_times(&times, HOLDOUT_SHARE);
+    let train: Vec<&DenseRow> = train_idx.iter().map(|&i| &rows[i]).collect();
+    let test: Vec<&DenseRow> = test_idx.iter().map(|&i| &rows[i]).collect();
+    if test.is_empty()
+        || train.iter().all(|r| r.converted == 0.0)
+        || train.iter().all(|r| r.converted == 1.0)
+    {
         return Err(AppError::Invalid(format!(
-            "campaign `{key}` needs converting and non-converting units to train on \
-             ({} training units so far)",
+            "campaign `{key}` needs converting and non-converting units to train on, and \
+             later units to validate on ({} training units so far)",
             train.len()
         )));
     }
+    let (train_from, train_to) = (train.first().map(|r| r.at), train.last().map(|r| r.at));
     let spec = FeatureSpec::learn(
-        train.iter().map(|r| (&r.0, r.1.as_str())),
+        train.iter().map(|r| (&r.context, r.arm.as_str())),
         &arm_keys,
         &control,
     );
-    let encode = |set: &[&(Map<String, Value>, String, f64, bool)]| {
+    let encode = |set: &[&DenseRow]| {
         let mut x = Rows::new(spec.len());
         let mut buf = Vec::new();
         for r in set {
-            spec.encode(&r.0, &r.1, &mut buf);
+            spec.encode(&r.context, &r.arm, &mut buf);
             x.push(&buf);
         }
-        (x, set.iter().map(|r| r.2).collect::<Vec<f64>>())
+        (x, set.iter().map(|r| r.converted).collect::<Vec<f64>>())
     };
     let (x, y) = encode(&train);
     let (xt, yt) = encode(&test);
@@ -225,7 +249,6 @@ pub fn retrain(
             v.iter().sum::<f64>() / v.len() as f64
         }
     };
-    let bins = crate::model::eval::reliability_bins(&yt, &p, CALIBRATION_BINS);
     let mut top: Vec<(String, f64)> = spec
         .names()
         .into_iter()
@@ -233,8 +256,19 @@ pub fn retrain(
         .collect();
     top.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
     top.truncate(8);
-    let units: Vec<_> = test.iter().map(|r| (&r.0, r.1.as_str())).collect();
-    let truth = super::train_truth::check_against_truth(&units, &arms, &yt, &p, false);
+    let units: Vec<_> = test.iter().map(|r| (&r.context, r.arm.as_str())).collect();
+    let truth = super::train_truth::check_against_truth(&units, &arms, &yt, &p, clicks);
+    let champion_rows: Vec<ScoreRow> = test
+        .iter()
+        .map(|r| ScoreRow {
+            unit: Some(r.unit.clone()),
+            context: r.context.clone(),
+            arm: r.arm.clone(),
+            at: r.at,
+        })
+        .collect();
+    let champion = super::champion::champion_on(store, key, &champion_rows, &yt)?;
+    let eval = crate::model::eval::evaluate(&yt, &p, &crate::model::eval::EvalOptions::default());
     let mut summary = ModelSummary {
         campaign: key.into(),
         version: None,
@@ -249,13 +283,14 @@ pub fn retrain(
         options: *opts,
         activated: false,
         learner: None,
-        normalised_entropy: None,
-        ece: Some(crate::model::eval::expected_calibration_error(&bins)),
-        auc_interval: None,
+        normalised_entropy: Some(eval.normalised_entropy),
+        ece: Some(eval.ece),
+        auc_interval: eval.auc_interval.map(|a| (a.lo, a.hi)),
         best_epoch: None,
         top_crosses: Vec::new(),
-        bins,
+        bins: eval.bins,
         truth,
+        champion,
     };
     if !dry_run {
         let model_json = serde_json::json!({
@@ -327,6 +362,15 @@ pub fn format_text(s: &ModelSummary) -> String {
                 )),
             s.best_epoch
                 .map_or(format::MISSING.into(), |e| e.to_string()),
+        ));
+    }
+    if let Some(c) = &s.champion {
+        out.push_str(&format!(
+            "  active version {} ({}) on the same {} units: log loss {:.4}\n",
+            c.version,
+            escape_control(&c.learner),
+            format::count(c.units as i64),
+            c.log_loss
         ));
     }
     if let Some(t) = &s.truth {

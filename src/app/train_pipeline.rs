@@ -4,6 +4,7 @@
 //! validates on the newest 20%, and the trained model (its hash spec inside) is stored as a
 //! version that becomes active only when it beats the active one on validation log loss.
 
+use super::predict::ScoreRow;
 use super::train::{LearnerChoice, ModelSummary};
 use super::{AppError, Env, Progress, Result};
 use crate::domain::Offer;
@@ -71,6 +72,15 @@ pub fn training_rows(
     key: &str,
     progress: &dyn Progress,
 ) -> Result<Vec<TrainingRow>> {
+    training_rows_with_units(store, key, progress).map(|(rows, _)| rows)
+}
+
+/// [`training_rows`] and each row's unit, in the same order.
+pub fn training_rows_with_units(
+    store: &Store,
+    key: &str,
+    progress: &dyn Progress,
+) -> Result<(Vec<TrainingRow>, Vec<String>)> {
     let (campaign, arms) = store.campaign(key)?;
     let offers: HashMap<String, Map<String, Value>> = arms
         .iter()
@@ -112,7 +122,7 @@ pub fn training_rows(
     for (row, r) in rows.iter_mut().zip(&rfm) {
         row.rfm = Some(rfm_feature(r));
     }
-    Ok(rows)
+    Ok((rows, units))
 }
 
 /// What the operator set for a hashed learner (`liftdeck train --bits ... --l1 ...`); every
@@ -195,7 +205,7 @@ pub fn retrain_hashed_with(
         .learner
         .filter(|l| l.name() == default_learner.name())
         .unwrap_or(default_learner);
-    let rows = training_rows(store, key, progress)?;
+    let (rows, row_units) = training_rows_with_units(store, key, progress)?;
     let base_cfg = TrainConfig::default();
     let cfg = TrainConfig {
         learner: pipeline_learner,
@@ -231,6 +241,16 @@ pub fn retrain_hashed_with(
     let vy: Vec<f64> = val_idx.iter().map(label).collect();
     let val_rows: Vec<TrainingRow> = val_idx.iter().map(|&i| rows[i].clone()).collect();
     let p = model.predict_batch(&val_rows);
+    let champion_rows: Vec<ScoreRow> = val_idx
+        .iter()
+        .map(|&i| ScoreRow {
+            unit: Some(row_units[i].clone()),
+            context: rows[i].context.clone(),
+            arm: rows[i].arm.clone(),
+            at: rows[i].assigned_at,
+        })
+        .collect();
+    let champion = super::champion::champion_on(store, key, &champion_rows, &vy)?;
     let (campaign, arms) = store.campaign(key)?;
     let units: Vec<_> = val_rows
         .iter()
@@ -263,6 +283,7 @@ pub fn retrain_hashed_with(
         auc_interval: m.auc_interval.map(|a| (a.lo, a.hi)),
         best_epoch: Some(model.best_epoch),
         truth,
+        champion,
     };
     if !dry_run {
         let spec = to_json(&model.spec)?;

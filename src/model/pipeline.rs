@@ -426,17 +426,38 @@ impl TrainedModel {
 
 /// Indices of `rows` in time order (ties by input order), cut into the oldest part and the
 /// newest `validation_share`; the cut moves forward past rows sharing the last training
-/// row's time, so every validation row is strictly later than every training row.
+/// row's time, so every validation row is strictly later than every training row. When that
+/// would leave nothing to validate on, the tied rows go to validation instead; only when
+/// every row has the same time is the cut made in input order.
 pub fn split_by_time(rows: &[TrainingRow], validation_share: f64) -> (Vec<usize>, Vec<usize>) {
-    let mut order: Vec<usize> = (0..rows.len()).collect();
-    order.sort_by_key(|&i| rows[i].assigned_at);
+    let times: Vec<i64> = rows.iter().map(|r| r.assigned_at).collect();
+    split_times(&times, validation_share)
+}
+
+/// [`split_by_time`] on the assignment times alone (the dense learner's rows are not
+/// [`TrainingRow`]s): every learner validates on the same units.
+pub fn split_times(times: &[i64], validation_share: f64) -> (Vec<usize>, Vec<usize>) {
+    let mut order: Vec<usize> = (0..times.len()).collect();
+    order.sort_by_key(|&i| times[i]);
     let share = validation_share.clamp(0.0, 1.0);
-    let mut cut = ((rows.len() as f64) * (1.0 - share)).round() as usize;
-    cut = cut.min(rows.len());
-    if cut > 0 {
-        let last = rows[order[cut - 1]].assigned_at;
-        while cut < order.len() && rows[order[cut]].assigned_at == last {
+    let target = (((times.len() as f64) * (1.0 - share)).round() as usize).min(times.len());
+    let mut cut = target;
+    if cut > 0 && cut < order.len() {
+        let last = times[order[cut - 1]];
+        while cut < order.len() && times[order[cut]] == last {
             cut += 1;
+        }
+        if cut == order.len() {
+            // The tie ran to the end: put the whole tied block in validation instead.
+            cut = target;
+            while cut > 0 && times[order[cut - 1]] == last {
+                cut -= 1;
+            }
+        }
+        if cut == 0 {
+            // Every row shares one time (a batch logged at once): there is no past and
+            // future to split, so cut in input order, which is the unit order.
+            cut = target;
         }
     }
     let validation = order.split_off(cut);

@@ -3,6 +3,7 @@
 
 mod assignment;
 mod bandit_loop;
+mod champion;
 mod cli_conventions;
 mod cli_safety;
 #[allow(dead_code)]

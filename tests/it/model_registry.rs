@@ -275,9 +275,13 @@ fn retrain_saves_a_candidate_and_activates_it_only_when_it_beats_the_active_one(
         (Some(s.train_units as i64), Some(s.holdout_units as i64))
     );
     assert_eq!(s.train_units + s.holdout_units, 400);
+    // The training window is the training part's: the oldest 80% by time (units at minutes
+    // 0-39 number 7 each, later ones 6, so the cut at 320 units falls in minute 46, and the
+    // ties there stay in training).
     let first = liftdeck::clock::parse_rfc3339("2026-11-01T12:00:00Z");
-    let last = liftdeck::clock::parse_rfc3339("2026-11-01T12:59:00Z");
+    let last = liftdeck::clock::parse_rfc3339("2026-11-01T12:46:00Z");
     assert_eq!((v.train_from, v.train_to), (first, last));
+    assert_eq!(s.holdout_units, 400 - (40 * 7 + 7 * 6));
     let spec: serde_json::Value =
         serde_json::from_str(v.feature_spec.as_deref().expect("spec")).expect("spec json");
     assert!(spec.is_object(), "{spec}");

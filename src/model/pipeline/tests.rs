@@ -453,3 +453,22 @@ fn numeric_context_fields_are_numbers_on_a_unit_scale_and_text_stays_text() {
         }
     }
 }
+
+#[test]
+fn the_time_split_never_leaves_nothing_to_validate_on() {
+    // Ties at the cut stay in training when later rows remain ...
+    let (train, val) = split_times(&[1, 2, 3, 3, 3, 4, 5, 6, 7, 8], 0.2);
+    assert_eq!((train.len(), val.len()), (8, 2));
+    let (train, val) = split_times(&[1, 2, 3, 4, 5, 6, 7, 8, 8, 8], 0.2);
+    // ... and go to validation when the tie runs to the end.
+    assert_eq!((train, val), ((0..7).collect(), vec![7, 8, 9]));
+    // One time for every row: cut in input order.
+    let (train, val) = split_times(&[5; 10], 0.2);
+    assert_eq!((train, val), ((0..8).collect(), vec![8, 9]));
+    // Every validation row is strictly later than every training row whenever times differ.
+    let times = [4, 1, 3, 3, 2, 9, 9, 9, 9, 9, 7];
+    let (train, val) = split_times(&times, 0.3);
+    let latest_train = train.iter().map(|&i| times[i]).max();
+    assert!(val.iter().all(|&i| Some(times[i]) > latest_train));
+    assert!(!train.is_empty() && !val.is_empty());
+}
