@@ -104,8 +104,9 @@ fn versions_on(conn: &rusqlite::Connection, campaign_id: i64) -> Result<Vec<Mode
 }
 
 impl Store {
-    /// Stores a trained model as the campaign's next version, a candidate, and returns that
-    /// version. Activating it is a separate, audited decision (`change_active_model`).
+    /// Stores a trained model as the campaign's next version, a candidate, audited as
+    /// `model.train` in the same transaction, and returns that version. Activating it is a
+    /// separate, audited decision (`change_active_model`).
     pub fn save_model(&mut self, campaign: &str, m: &NewModel<'_>) -> Result<i64> {
         let id = self.campaign(campaign)?.0.id;
         let tx = self
@@ -137,6 +138,19 @@ impl Store {
                 CANDIDATE,
                 m.created_by
             ],
+        )?;
+        // Every change to the registry is audited, the new candidate as much as an activation.
+        let detail = format!(
+            "version {version} trained ({}, {} training and {} validation units), a candidate",
+            m.learner, m.train_rows, m.validation_rows
+        );
+        Store::audit_on(
+            &tx,
+            m.ts,
+            m.created_by,
+            "model.train",
+            Some(campaign),
+            &detail,
         )?;
         tx.commit()?;
         Ok(version)

@@ -311,6 +311,17 @@ fn retrain_saves_a_candidate_and_activates_it_only_when_it_beats_the_active_one(
         auto[0].contains("version 5 after retraining beats version 4"),
         "{auto:?}"
     );
+    // Every stored version is audited too, the candidates as much as the activated ones.
+    let trained = audit(&store, "model.train");
+    assert_eq!(trained.len(), 5, "{trained:?}");
+    for v in 1..=5 {
+        assert!(
+            trained
+                .iter()
+                .any(|d| d.starts_with(&format!("version {v} trained ("))),
+            "{trained:?}"
+        );
+    }
 }
 
 #[test]
