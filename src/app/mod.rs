@@ -11,6 +11,7 @@ mod feed;
 pub mod forecast;
 pub mod health;
 pub mod import_obd;
+pub mod maturity;
 pub mod models;
 pub mod ope;
 pub mod predict;

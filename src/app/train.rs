@@ -80,6 +80,9 @@ pub struct ModelSummary {
     /// decided whether this one replaced it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub champion: Option<super::champion::ChampionCheck>,
+    /// How many validation units are too recent for their conversions to have arrived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_maturity: Option<super::maturity::LabelMaturity>,
 }
 
 /// Equal-width reliability bins stored with every version.
@@ -268,6 +271,8 @@ pub fn retrain(
         })
         .collect();
     let champion = super::champion::champion_on(store, key, &champion_rows, &yt)?;
+    let test_times: Vec<i64> = test.iter().map(|r| r.at).collect();
+    let label_maturity = super::maturity::check(store, key, clicks, &test_times)?;
     let eval = crate::model::eval::evaluate(&yt, &p, &crate::model::eval::EvalOptions::default());
     let mut summary = ModelSummary {
         campaign: key.into(),
@@ -291,6 +296,7 @@ pub fn retrain(
         bins: eval.bins,
         truth,
         champion,
+        label_maturity,
     };
     if !dry_run {
         let model_json = serde_json::json!({
@@ -363,6 +369,9 @@ pub fn format_text(s: &ModelSummary) -> String {
             s.best_epoch
                 .map_or(format::MISSING.into(), |e| e.to_string()),
         ));
+    }
+    if let Some(m) = s.label_maturity.as_ref().filter(|m| m.warn) {
+        out.push_str(&super::maturity::format_text(m));
     }
     if let Some(c) = &s.champion {
         out.push_str(&format!(

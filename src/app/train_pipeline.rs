@@ -251,6 +251,7 @@ pub fn retrain_hashed_with(
         })
         .collect();
     let champion = super::champion::champion_on(store, key, &champion_rows, &vy)?;
+    let val_times: Vec<i64> = val_idx.iter().map(|&i| rows[i].assigned_at).collect();
     let (campaign, arms) = store.campaign(key)?;
     let units: Vec<_> = val_rows
         .iter()
@@ -258,6 +259,7 @@ pub fn retrain_hashed_with(
         .collect();
     let clicks = campaign.spec.metric == "click";
     let truth = super::train_truth::check_against_truth(&units, &arms, &vy, &p, clicks);
+    let label_maturity = super::maturity::check(store, key, clicks, &val_times)?;
     let m = &model.metrics;
     let train_rows: Vec<TrainingRow> = train_idx.iter().map(|&i| rows[i].clone()).collect();
     let top = model.top_weights(&train_rows, TOP_WEIGHTS);
@@ -284,6 +286,7 @@ pub fn retrain_hashed_with(
         best_epoch: Some(model.best_epoch),
         truth,
         champion,
+        label_maturity,
     };
     if !dry_run {
         let spec = to_json(&model.spec)?;

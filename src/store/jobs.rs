@@ -172,3 +172,33 @@ impl Store {
         )?)
     }
 }
+
+impl Store {
+    /// For every unit of `campaign` with an event of `kind`, the time from its assignment to
+    /// its first such event, in microseconds (0 for an event logged before the assignment),
+    /// and the newest assignment or event time of the campaign: how long conversions take
+    /// to arrive, and how far the data reaches.
+    pub fn conversion_delays(
+        &self,
+        campaign: &str,
+        kind: &str,
+    ) -> Result<(Vec<Micros>, Option<Micros>)> {
+        let id = self.campaign(campaign)?.0.id;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT max(min(e.ts) - a.ts, 0) FROM events e
+             JOIN assignments a ON a.campaign_id = e.campaign_id AND a.unit = e.unit
+             WHERE e.campaign_id = ?1 AND e.kind = ?2
+             GROUP BY e.unit",
+        )?;
+        let delays = stmt
+            .query_map(params![id, kind], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<Micros>>>()?;
+        let latest: Option<Micros> = self.conn.query_row(
+            "SELECT max(t) FROM (SELECT max(ts) AS t FROM assignments WHERE campaign_id = ?1
+                                 UNION ALL SELECT max(ts) FROM events WHERE campaign_id = ?1)",
+            params![id],
+            |r| r.get(0),
+        )?;
+        Ok((delays, latest))
+    }
+}

@@ -128,8 +128,8 @@ fn about(kind: JobKind) -> &'static str {
     match kind {
         JobKind::Retrain => {
             "r retrains the conversion model p = sigmoid(w·x + b) on this campaign's units \
-             (context, arm, converted), holds out 20% and reports log loss against the base \
-             rate, AUC and calibration. Each run is stored as a new model version."
+             (context, arm, converted), validates on the newest 20% (log loss against the \
+             base rate, AUC, calibration) and stores a new version."
         }
         JobKind::Causal => {
             "c estimates each arm's effect on conversion, revenue and profit per unit, \

@@ -161,3 +161,30 @@ fn a_retrain_on_harder_recent_data_replaces_a_champion_it_beats_on_the_same_unit
     assert!(!third.activated);
     assert_eq!(status(&store, third.version.expect("stored")), CANDIDATE);
 }
+
+#[test]
+fn a_retrain_warns_when_the_validation_units_are_too_recent_to_have_converted() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (_, mut store) = temp_db(&dir, "cc.db");
+    // Conversions land at 10:59:59, up to an hour after assignment: the newest 20% of units
+    // (assigned 10:48 onwards) are well inside the 95% delay of the newest data.
+    let lines = format!("{CAMPAIGN}\n{}", units(0, 600, 10, |i| i % 7 == 0));
+    ingest_str(&mut store, &lines, Format::Jsonl, 1000);
+    let s = retrain(&mut store, LearnerChoice::Lr);
+    let m = s.label_maturity.as_ref().expect("checked");
+    assert!(m.warn, "{m:?}");
+    assert_eq!(m.validation_units, s.holdout_units);
+    assert!(m.immature_units * 2 >= m.validation_units);
+    assert!(app::train::format_text(&s).contains("their\n    conversions may not have arrived"));
+    // Two hours later the data has moved on (a new unit): the same units are mature now.
+    ingest_str(
+        &mut store,
+        &units(600, 1, 13, |_| false),
+        Format::Jsonl,
+        1000,
+    );
+    let s = retrain(&mut store, LearnerChoice::Dense);
+    let m = s.label_maturity.as_ref().expect("checked");
+    assert!(!m.warn && m.immature_units <= 1, "{m:?}");
+    assert!(!app::train::format_text(&s).contains("may not have arrived"));
+}

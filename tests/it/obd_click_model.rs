@@ -120,4 +120,22 @@ fn the_dense_learner_labels_a_click_campaign_by_its_clicks() {
     ));
     let observed = summary["observed_rate"].as_f64().expect("rate");
     assert!(observed > 0.0 && observed < 1.0, "{observed}");
+    // A model of clicks is the reward model of a click reward: `report ope` stands on it.
+    let ope = json_of(&liftdeck(
+        &db,
+        &[
+            "report",
+            "ope",
+            &key,
+            "--policy",
+            "uniform",
+            "--resamples",
+            "20",
+            "--reward-model",
+            "active",
+            "--json",
+        ],
+    ));
+    assert_eq!(ope["reward_model"]["kind"], "model", "{ope}");
+    assert_eq!(ope["reward_model"]["learner"], "logistic", "{ope}");
 }

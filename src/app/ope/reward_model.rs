@@ -2,11 +2,11 @@
 //! active conversion model, scored for every logged row and every arm in one batch (unit,
 //! context, arm, assignment time: RFM as of that time), or means per arm (and position)
 //! fitted from the logs. The model can only be the reward model when it predicts the reward:
-//! the hashed learners are trained on clicks for a click campaign and on purchases otherwise,
-//! the dense learner always on purchases; a revenue or profit reward is not a probability.
+//! every learner is trained on clicks for a click campaign and on purchases otherwise; a
+//! revenue or profit reward is not a probability.
 
 use super::{context_map, CampaignLog};
-use crate::app::predict::{ActiveModel, ScoreRow, StoredModel};
+use crate::app::predict::{ActiveModel, ScoreRow};
 use crate::app::{AppError, Result};
 use crate::causal::ope::RewardTable;
 use crate::domain::RewardKind;
@@ -116,10 +116,11 @@ fn fits(store: &Store, log: &CampaignLog, model: &ActiveModel) -> std::result::R
     let (campaign, _) = store
         .campaign(&log.campaign)
         .map_err(|e| format!("campaign `{}`: {e}", log.campaign))?;
-    let label = match &model.model {
-        StoredModel::Logistic { .. } => RewardKind::Conversion,
-        StoredModel::Hashed(_) if campaign.spec.metric == "click" => RewardKind::Click,
-        StoredModel::Hashed(_) => RewardKind::Conversion,
+    // Every learner labels a click campaign's units by their clicks, others by purchases.
+    let label = if campaign.spec.metric == "click" {
+        RewardKind::Click
+    } else {
+        RewardKind::Conversion
     };
     if label == log.reward {
         Ok(())
