@@ -6,8 +6,9 @@ Usage: python3 eval/obd_click_model.py PATH/men.csv [--json]
 
 Features (as liftdeck's `default_spec` builds them for rows imported by `import obd`):
 user_feature_0..3 one-hot (they are text), arm `item-<id>`, position, hour and weekday (UTC)
-of the timestamp one-hot, RFM as log1p (an OBD unit has no purchases: recency 365 days,
-frequency 0, monetary 0, so only the constant log1p(365) is emitted), and each user feature
+of the timestamp one-hot, RFM as log1p over the training rows' largest log1p (an OBD unit has
+no purchases: recency 365 days, frequency 0, monetary 0, so only the constant recency term,
+log1p(365) / log1p(365) = 1, is emitted), and each user feature
 crossed with the arm (an indicator per pair). Levels are learned from the training part only;
 a validation level unseen in training gives no feature, as a hash bucket with no weight does.
 Explicit columns instead of liftdeck's 2^18 signed hash buckets: the same features up to hash
@@ -81,7 +82,7 @@ def matrix(rows, vocab):
                 data.append(1.0)
         ri.append(r)
         ci.append(len(vocab))
-        data.append(math.log1p(365.0))  # rfm_recency_days, the same for every OBD unit
+        data.append(1.0)  # rfm_recency_days: log1p(365) over its largest, log1p(365), for every OBD unit
     return sparse.csr_matrix((data, (ri, ci)), shape=(len(rows), len(vocab) + 1))
 
 

@@ -7,6 +7,7 @@
 
 pub mod effects;
 pub mod form;
+pub mod job_state;
 pub mod jobview;
 pub mod keys;
 pub mod learner_pick;

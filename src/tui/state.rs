@@ -3,7 +3,7 @@
 //! snapshots, so every screen can be produced in a test from a state value.
 
 use super::form::{Form, FormOutcome};
-use super::jobview::{JobState, JobView, SessionResult};
+use super::jobview::JobView;
 use super::keys::{self, Action};
 use super::list::ListView;
 use super::panel::Panel;
@@ -12,7 +12,7 @@ use crate::app::snapshot::{CampaignRow, Focus, Snapshot};
 use crate::app::train::LearnerChoice;
 use crate::domain::{Micros, Status};
 use crate::format::NumberFormat;
-use crate::jobs::{JobEnd, JobKind, JobUpdate};
+use crate::jobs::{JobKind, JobUpdate};
 use crate::stats::ab::Metric;
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
@@ -156,37 +156,6 @@ impl App {
         self.snapshot.row(key)
     }
 
-    /// The job view of `kind` for the selected campaign.
-    pub fn job(&self, kind: JobKind) -> Option<&JobView> {
-        let key = self.selected_key.as_deref()?;
-        self.jobs
-            .iter()
-            .find(|j| j.kind == kind && j.campaign == key)
-    }
-
-    /// The last recorded run of `kind` for the selected campaign, if the snapshot is about it.
-    pub fn stored_job(&self, kind: JobKind) -> Option<&crate::app::snapshot::StoredJob> {
-        if self.snapshot.focus != self.selected_key {
-            return None;
-        }
-        self.snapshot.jobs.iter().find(|j| j.kind == kind)
-    }
-
-    /// What the panel of `kind` shows: this session's run and the jobs table's record.
-    pub fn job_panel(&self, kind: JobKind) -> text::JobPanel<'_> {
-        text::JobPanel {
-            kind,
-            job: self.job(kind),
-            stored: self.stored_job(kind),
-            read_only: self.read_only,
-            numbers: &self.numbers,
-        }
-    }
-
-    fn job_running(&self, kind: JobKind) -> bool {
-        self.jobs.iter().any(|j| j.kind == kind && j.is_running())
-    }
-
     /// Puts the selection on visible row `i` (clamped); a move cancels a pending prompt.
     /// Returns a reload when the selected campaign changed.
     fn select(&mut self, i: usize) -> Vec<Effect> {
@@ -235,73 +204,6 @@ impl App {
             },
         };
         text::max_scroll(total, rows)
-    }
-
-    fn on_job(&mut self, update: JobUpdate) -> Vec<Effect> {
-        match update {
-            JobUpdate::Progress { kind, done, stage } => {
-                if let Some(j) = self
-                    .jobs
-                    .iter_mut()
-                    .find(|j| j.kind == kind && j.is_running())
-                {
-                    j.state = JobState::Running { done, stage };
-                }
-                vec![]
-            }
-            JobUpdate::Finished {
-                kind,
-                campaign,
-                end,
-            } => {
-                self.status_line = match &end {
-                    JobEnd::Done(_) => format!("{} of {campaign} finished", kind.as_str()),
-                    JobEnd::Failed(e) => {
-                        format!("error: {} of {campaign} failed: {e}", kind.as_str())
-                    }
-                    JobEnd::Cancelled => format!(
-                        "{} of {campaign} cancelled: the previous result stays",
-                        kind.as_str()
-                    ),
-                };
-                let now = self.now;
-                let view = self.job_view(kind, &campaign);
-                match end {
-                    JobEnd::Done(output) => {
-                        view.state = JobState::Done;
-                        view.result = Some(SessionResult { output, at: now });
-                    }
-                    JobEnd::Failed(e) => view.state = JobState::Failed(e),
-                    JobEnd::Cancelled => view.state = JobState::Cancelled,
-                }
-                // The job recorded its end: refresh so the panels show it.
-                vec![Effect::Reload]
-            }
-        }
-    }
-
-    /// This session's view of `kind` on `campaign`, created as just started.
-    fn job_view(&mut self, kind: JobKind, campaign: &str) -> &mut JobView {
-        let i = match self
-            .jobs
-            .iter()
-            .position(|j| j.kind == kind && j.campaign == campaign)
-        {
-            Some(i) => i,
-            None => {
-                self.jobs.push(JobView {
-                    kind,
-                    campaign: campaign.to_string(),
-                    state: JobState::Running {
-                        done: 0.0,
-                        stage: "starting".into(),
-                    },
-                    result: None,
-                });
-                self.jobs.len() - 1
-            }
-        };
-        &mut self.jobs[i]
     }
 
     /// A refresh cancels a prompt whose campaign is gone or can no longer make the move.
@@ -587,36 +489,5 @@ impl App {
         }
         self.status_line.clear();
         vec![]
-    }
-
-    pub(super) fn run_job(&mut self) -> Vec<Effect> {
-        let Some(kind) = self.panel.job() else {
-            return vec![];
-        };
-        if self.job_running(kind) {
-            self.status_line = format!("{} is already running: Esc cancels it", kind.as_str());
-            return vec![];
-        }
-        let Some(campaign) = self.selected_key.clone() else {
-            self.status_line = "no campaign selected".into();
-            return vec![];
-        };
-        self.job_view(kind, &campaign).state = JobState::Running {
-            done: 0.0,
-            stage: "starting".into(),
-        };
-        self.status_line = if kind == JobKind::Retrain {
-            format!(
-                "retrain of {campaign} with {} started: Esc cancels",
-                self.learner.name()
-            )
-        } else {
-            format!("{} of {campaign} started: Esc cancels", kind.as_str())
-        };
-        vec![Effect::StartJob {
-            kind,
-            campaign,
-            learner: self.learner,
-        }]
     }
 }
