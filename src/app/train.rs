@@ -356,7 +356,13 @@ pub fn format_text(s: &ModelSummary) -> String {
         format::rate(s.observed_rate),
     );
     // Hashed learners: the learner and the calibration numbers (dense results read as before).
-    if let Some(learner) = &s.learner {
+    // The dense learner's results carry no learner name (older results read as before);
+    // since it validates like the others it has their figures too.
+    let learner = s
+        .learner
+        .as_deref()
+        .or(s.normalised_entropy.map(|_| LearnerChoice::Dense.name()));
+    if let Some(learner) = learner {
         out.push_str(&format!(
             "  learner {}  normalised entropy {}  ECE {}  AUC interval {}  best epoch {}\n",
             escape_control(learner),
