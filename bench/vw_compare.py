@@ -70,6 +70,8 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--liftdeck", default="target/release/liftdeck")
     ap.add_argument("--dir", default=None)
+    ap.add_argument("--liftdeck-before", default=None,
+                    help="an older liftdeck binary timed in the same run (rows 'before')")
     args = ap.parse_args()
     work = args.dir or tempfile.mkdtemp(prefix="vw-compare-")
     os.makedirs(work, exist_ok=True)
@@ -83,6 +85,13 @@ def main():
         check=True, capture_output=True, text=True,
     ).stdout
     ld = json.loads(out)
+    before = None
+    if args.liftdeck_before:
+        before = json.loads(subprocess.run(
+            [args.liftdeck_before, "--db", db, "bench", "train", "--rows", str(args.rows),
+             "--seed", str(args.seed), "--repeats", str(args.repeats), "--json"],
+            check=True, capture_output=True, text=True,
+        ).stdout)
     y = np.array([1.0 if l.startswith("1 ") else 0.0 for l in open(vw_test)])
     train_rows = ld["train_rows"]
 
@@ -119,13 +128,14 @@ def main():
     print(f"oracle (true probabilities): AUC {ld['oracle_auc']:.4f}, log loss {ld['oracle_log_loss']:.5f}")
     print(f"VW start-up (python -m vowpalwabbit, one row): {startup[0]:.2f} s wall, {startup[1]:.2f} CPU-s")
     print(f"{'model / path':<78} {'rows/s wall':>12} {'rows/CPU-s':>12} {'net CPU':>12} {'AUC':>7} {'log loss':>9}")
-    for b in ld["learners"]:
+    runs = [("", ld)] + ([("before: ", before)] if before else [])
+    for tag, b in [(tag, b) for tag, r in runs for b in r["learners"]]:
         for key, label in [("train_loop", "train loop, hashed rows in memory"),
                            ("hash_and_train", "hash + train, rows in memory"),
                            ("pipeline", "pipeline::train 1 epoch (hashes train+holdout)")]:
             ph = b.get(key)
             if ph:
-                print(f"{'liftdeck ' + b['learner'] + ': ' + label:<78} {ph['rows_per_s']:>12,.0f} "
+                print(f"{tag + 'liftdeck ' + b['learner'] + ': ' + label:<78} {ph['rows_per_s']:>12,.0f} "
                       f"{ph['rows_per_cpu_s']:>12,.0f} {'':>12} {b['holdout_auc']:>7.4f} {b['holdout_log_loss']:>9.5f}")
     for name, rw, rc, rn, a, ll in rows:
         print(f"{name + ', from text':<78} {rw:>12,.0f} {rc:>12,.0f} {rn:>12,.0f} {a:>7.4f} {ll:>9.5f}")
@@ -134,6 +144,10 @@ def main():
     print(f"ratio liftdeck ftrl hash+train / vw --ftrl end to end, per CPU-s (net of start-up): "
           f"{ftrl['hash_and_train']['rows_per_cpu_s'] / vw_ftrl[3]:.2f}x; "
           f"train loop alone: {ftrl['train_loop']['rows_per_cpu_s'] / vw_ftrl[3]:.2f}x")
+    vw_default = rows[1]
+    print(f"ratio liftdeck ftrl / vw default end to end, per CPU-s (net of start-up): "
+          f"hash+train {ftrl['hash_and_train']['rows_per_cpu_s'] / vw_default[3]:.2f}x, "
+          f"pipeline::train {ftrl['pipeline']['rows_per_cpu_s'] / vw_default[3]:.2f}x")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 //! Per-row cost of the hashed learners (criterion), each group with its baseline in the same
 //! run: FTRL's update and predict against a naive plain-SGD step on dense weights over the
-//! same hashed rows; hashing one row (`TrainingRow::encode`), the phase that dominates
+//! same hashed rows; hashing one row (`TrainingRow::encode`, which compiles the spec per call,
+//! as a single prediction does, and the compiled encoder reused, as training does), the phase that dominates
 //! `liftdeck bench train`; and one epoch of `pipeline::train` for LR-SGD (its lazy SGD
 //! step is private to the pipeline, so it is timed there) against FTRL's.
 //!
@@ -12,7 +13,7 @@ use liftdeck::model::eval::EvalOptions;
 use liftdeck::model::ftrl::{Ftrl, FtrlParams};
 use liftdeck::model::hashing::SparseRow;
 use liftdeck::model::logistic::{sigmoid, Optimizer};
-use liftdeck::model::pipeline::{default_spec, train, Learner, TrainConfig};
+use liftdeck::model::pipeline::{default_spec, train, Learner, TrainConfig, TrainingRow};
 use std::hint::black_box;
 
 const BITS: u32 = 18;
@@ -71,6 +72,16 @@ fn per_row(c: &mut Criterion) {
         b.iter(|| {
             k = (k + 1) % data.rows.len();
             data.rows[k].encode(black_box(&spec))
+        })
+    });
+    // How the pipeline hashes: the spec compiled once, its buffers reused across rows.
+    let mut encoder = spec.encoder::<TrainingRow>();
+    let mut out = SparseRow::default();
+    group.bench_function("hash_training_row_compiled", |b| {
+        b.iter(|| {
+            k = (k + 1) % data.rows.len();
+            encoder.encode_into(black_box(&data.rows[k]), &mut out);
+            out.len()
         })
     });
     group.finish();

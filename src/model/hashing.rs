@@ -27,6 +27,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 
+mod encoder;
+pub use encoder::{ByName, Encoder, FieldRef, FieldSource};
+
 /// 2^18 buckets unless the spec says otherwise.
 pub const DEFAULT_BITS: u32 = 18;
 /// Buckets are `u32`; above 2^30 the learners' dense state would not fit sensibly anyway.
@@ -279,7 +282,9 @@ impl HashSpec {
     }
 
     /// Calls `emit(key parts, value)` for every feature of the row, in spec order: bias,
-    /// text fields, numeric fields, crosses. Encoding and explaining share this one walk.
+    /// text fields, numeric fields, crosses. Explaining uses it (it needs the names); the
+    /// [`Encoder`] computes the same features without building keys, and the tests hold the
+    /// two equal.
     fn walk<'a, F: Fields + ?Sized>(&'a self, fields: &'a F, mut emit: impl FnMut(&[&[u8]], f64)) {
         if self.bias {
             emit(&[BIAS_KEY.as_bytes()], 1.0);
@@ -310,47 +315,20 @@ impl HashSpec {
         }
     }
 
+    /// The spec compiled for rows of type `S` (see [`Encoder`]): compile once, hash many.
+    pub fn encoder<S: FieldSource>(&self) -> Encoder<'_, S> {
+        Encoder::new(self)
+    }
+
     /// Hashes one row into `out` (cleared first; its buffers are reused).
     pub fn encode_into<F: Fields + ?Sized>(&self, fields: &F, out: &mut SparseRow) {
-        let mut pairs: Vec<(u32, f64)> = Vec::with_capacity(
-            usize::from(self.bias) + self.text.len() + self.numeric.len() + self.crosses.len(),
-        );
-        self.walk(fields, |parts, value| {
-            let (bucket, sign) = bucket_and_sign(key_hash(parts), self.bits);
-            pairs.push((bucket, sign * value));
-        });
-        // Stable: entries sharing a bucket are summed in spec order (the reference does too).
-        pairs.sort_by_key(|p| p.0);
-        out.indices.clear();
-        out.values.clear();
-        for (i, v) in pairs {
-            if out.indices.last() == Some(&i) {
-                if let Some(last) = out.values.last_mut() {
-                    *last += v;
-                }
-            } else {
-                out.indices.push(i);
-                out.values.push(v);
-            }
-        }
-        // Opposite signs that cancelled, and zero values (a number at its mean), carry nothing.
-        let mut k = 0;
-        for j in 0..out.indices.len() {
-            if out.values[j] != 0.0 {
-                out.indices[k] = out.indices[j];
-                out.values[k] = out.values[j];
-                k += 1;
-            }
-        }
-        out.indices.truncate(k);
-        out.values.truncate(k);
+        self.encoder::<ByName<F>>()
+            .encode_into(&ByName(fields), out);
     }
 
     /// Hashes one row.
     pub fn encode<F: Fields + ?Sized>(&self, fields: &F) -> SparseRow {
-        let mut out = SparseRow::default();
-        self.encode_into(fields, &mut out);
-        out
+        self.encoder::<ByName<F>>().encode(&ByName(fields))
     }
 
     /// The row's features by name, with bucket and signed value, in spec order: what the

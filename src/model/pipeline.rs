@@ -78,6 +78,7 @@ pub fn hour_and_weekday(micros: i64) -> (u32, usize) {
 impl TrainingRow {
     /// The row's own features (arm, hour, weekday, position, RFM) as one map, looked up
     /// before the context and the offer, so a context field named `arm` cannot shadow it.
+    /// What the Models panel explains by; hashing reads the struct ([`row_fields`]).
     fn derived(&self) -> Map<String, Value> {
         let (hour, weekday) = hour_and_weekday(self.assigned_at);
         let mut m = Map::new();
@@ -95,11 +96,9 @@ impl TrainingRow {
         m
     }
 
-    /// The row hashed by `spec`.
+    /// The row hashed by `spec` (to hash many rows, compile once: `spec.encoder()`).
     pub fn encode(&self, spec: &HashSpec) -> SparseRow {
-        let derived = self.derived();
-        let maps: [&Map<String, Value>; 3] = [&derived, &self.context, &self.offer];
-        spec.encode(&maps[..])
+        spec.encoder::<TrainingRow>().encode(self)
     }
 }
 
@@ -420,7 +419,10 @@ impl TrainedModel {
     }
 
     pub fn predict_batch(&self, rows: &[TrainingRow]) -> Vec<f64> {
-        rows.iter().map(|r| self.predict(r)).collect()
+        let mut encoder = self.spec.encoder::<TrainingRow>();
+        rows.iter()
+            .map(|r| correct(self.state.raw(&encoder.encode(r)), self.negative_rate))
+            .collect()
     }
 }
 
@@ -495,6 +497,7 @@ pub fn train_with(
     };
     spec.check().map_err(TrainError::BadConfig)?;
     let mut rng = Prng::seed_from_u64(cfg.seed);
+    let mut encoder = spec.encoder::<TrainingRow>();
     // Down-sample in time order with the seeded generator: the same rows, the same sample.
     let mut x = Vec::with_capacity(train_idx.len());
     let mut y = Vec::with_capacity(train_idx.len());
@@ -504,11 +507,11 @@ pub fn train_with(
             _ => true,
         };
         if keep {
-            x.push(rows[i].encode(&spec));
+            x.push(encoder.encode(&rows[i]));
             y.push(rows[i].label);
         }
     }
-    let vx: Vec<SparseRow> = val_idx.iter().map(|&i| rows[i].encode(&spec)).collect();
+    let vx: Vec<SparseRow> = val_idx.iter().map(|&i| encoder.encode(&rows[i])).collect();
     let vy: Vec<f64> = val_idx
         .iter()
         .map(|&i| f64::from(u8::from(rows[i].label)))
@@ -595,6 +598,7 @@ mod lazy;
 
 mod dense;
 mod explain;
+pub mod row_fields;
 pub use explain::{NamedWeight, TopWeights};
 
 #[cfg(test)]

@@ -188,14 +188,16 @@ pub fn bench_train(opts: &TrainBenchOptions) -> anyhow::Result<TrainBench> {
     let (train_rows, holdout) = rows.split_at(cut);
     let spec = default_spec(train_rows, opts.bits, true);
     let (hw, hc, x) = timed(opts.repeats, || {
+        let mut encoder = spec.encoder::<TrainingRow>();
         train_rows
             .iter()
-            .map(|r| r.encode(&spec))
+            .map(|r| encoder.encode(r))
             .collect::<Vec<_>>()
     });
     let hash = phase(cut, hw, hc);
     let y: Vec<bool> = train_rows.iter().map(|r| r.label).collect();
-    let vx: Vec<SparseRow> = holdout.iter().map(|r| r.encode(&spec)).collect();
+    let mut encoder = spec.encoder::<TrainingRow>();
+    let vx: Vec<SparseRow> = holdout.iter().map(|r| encoder.encode(r)).collect();
     let vy: Vec<f64> = holdout
         .iter()
         .map(|r| f64::from(u8::from(r.label)))
