@@ -363,8 +363,12 @@ pub fn format_text(s: &ModelSummary) -> String {
         .as_deref()
         .or(s.normalised_entropy.map(|_| LearnerChoice::Dense.name()));
     if let Some(learner) = learner {
+        // Two short lines, so the Models panel shows them whole at 80 columns.
+        let epoch = s
+            .best_epoch
+            .map_or(String::new(), |e| format!("  best epoch {e}"));
         out.push_str(&format!(
-            "  learner {}  normalised entropy {}  ECE {}  AUC interval {}  best epoch {}\n",
+            "  learner {}  normalised entropy {}  ECE {}\n  AUC interval {}{epoch}\n",
             escape_control(learner),
             format::opt(s.normalised_entropy, |x| format!("{x:.4}")),
             format::opt(s.ece, |x| format!("{x:.4}")),
@@ -372,8 +376,6 @@ pub fn format_text(s: &ModelSummary) -> String {
                 .map_or(format::MISSING.into(), |(lo, hi)| format!(
                     "{lo:.3} to {hi:.3}"
                 )),
-            s.best_epoch
-                .map_or(format::MISSING.into(), |e| e.to_string()),
         ));
     }
     if let Some(m) = s.label_maturity.as_ref().filter(|m| m.warn) {
