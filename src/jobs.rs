@@ -9,8 +9,8 @@
 
 use crate::app::causal::{causal_report, CausalReport};
 use crate::app::forecast::{forecast, Forecast};
-use crate::app::train::{retrain_with, LearnerChoice, ModelSummary};
-use crate::app::train_pipeline::{retrain_hashed_with, HashedOptions};
+use crate::app::train::{LearnerChoice, ModelSummary};
+use crate::app::train_pipeline::{retrain_hashed_with, RetrainOptions};
 use crate::app::{AppError, Env, Progress};
 use crate::model::TrainOptions;
 use crate::store::Store;
@@ -90,8 +90,9 @@ pub struct JobSettings {
     pub train: TrainOptions,
     /// The retrain's learner (default: dense).
     pub learner: LearnerChoice,
-    /// The operator's overrides of a hashed learner's defaults (`liftdeck train --bits ...`).
-    pub hashed: HashedOptions,
+    /// The operator's overrides of the retrain's defaults (`liftdeck train --bits ...
+    /// --maturity ...`).
+    pub retrain: RetrainOptions,
     pub forecast_days: f64,
     /// Significance level; `None` takes the campaign's (through `app::report::options_for`).
     pub alpha: Option<f64>,
@@ -103,7 +104,7 @@ impl Default for JobSettings {
             read_only: false,
             train: TrainOptions::default(),
             learner: LearnerChoice::Dense,
-            hashed: HashedOptions::default(),
+            retrain: RetrainOptions::default(),
             forecast_days: 30.0,
             alpha: None,
         }
@@ -189,18 +190,18 @@ pub fn run_on(
             job_id,
             &settings.train,
             settings.learner,
-            &settings.hashed,
+            &settings.retrain,
             false,
             &progress,
         )
         .map(|s| JobOutput::Model(Box::new(s))),
-        JobKind::Retrain => retrain_with(
+        JobKind::Retrain => crate::app::train::retrain_dense_with(
             store,
             env,
             campaign,
             job_id,
             &settings.train,
-            settings.learner,
+            settings.retrain.maturity_secs,
             false,
             &progress,
         )

@@ -92,6 +92,77 @@ fn duration_text(secs: f64) -> String {
     }
 }
 
+/// Units a retrain left out because they were assigned inside the maturity window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeftOut {
+    pub maturity_secs: u64,
+    /// Where the window came from: `--maturity` or the campaign's reward delay.
+    pub source: String,
+    pub units: usize,
+}
+
+/// The maturity window of a retrain: the operator's, else the campaign's bandit reward delay
+/// (the same "conversions need this long" the allocation loop waits for), else none.
+pub fn window_secs(store: &Store, key: &str, flag: Option<u64>) -> super::Result<(u64, String)> {
+    if let Some(secs) = flag {
+        return Ok((secs, "--maturity".into()));
+    }
+    let (campaign, _) = store.campaign(key)?;
+    let delay = campaign
+        .spec
+        .bandit
+        .as_ref()
+        .map_or(0, |b| b.reward_delay_secs_or_default());
+    Ok((delay, "the campaign's reward delay".into()))
+}
+
+/// Drops from `rows` (and `units`, kept in step) every row assigned less than the window
+/// before the campaign's newest assignment or event; `None` when the window is 0.
+pub fn leave_out_immature<R>(
+    store: &Store,
+    key: &str,
+    flag: Option<u64>,
+    rows: &mut Vec<R>,
+    assigned_at: impl Fn(&R) -> Micros,
+    units: Option<&mut Vec<String>>,
+) -> super::Result<Option<LeftOut>> {
+    let (secs, source) = window_secs(store, key, flag)?;
+    if secs == 0 {
+        return Ok(None);
+    }
+    let Some(latest) = store.latest_activity(key)? else {
+        return Ok(None);
+    };
+    let cutoff = latest.saturating_sub(
+        i64::try_from(secs)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(1_000_000),
+    );
+    let keep: Vec<bool> = rows.iter().map(|r| assigned_at(r) <= cutoff).collect();
+    let before = rows.len();
+    let mut k = keep.iter();
+    rows.retain(|_| k.next().copied().unwrap_or(false));
+    if let Some(units) = units {
+        let mut k = keep.iter();
+        units.retain(|_| k.next().copied().unwrap_or(false));
+    }
+    Ok(Some(LeftOut {
+        maturity_secs: secs,
+        source,
+        units: before - rows.len(),
+    }))
+}
+
+/// The line `train` prints for the units it left out.
+pub fn format_left_out(l: &LeftOut) -> String {
+    format!(
+        "  left out {} units assigned in the last {}\n    ({}): too recent to have converted\n",
+        crate::format::count(l.units as i64),
+        duration_text(l.maturity_secs as f64),
+        l.source
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

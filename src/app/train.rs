@@ -83,6 +83,9 @@ pub struct ModelSummary {
     /// How many validation units are too recent for their conversions to have arrived.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label_maturity: Option<super::maturity::LabelMaturity>,
+    /// Units left out as too recent for their labels (the maturity window).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_out: Option<super::maturity::LeftOut>,
 }
 
 /// Equal-width reliability bins stored with every version.
@@ -153,7 +156,9 @@ pub fn retrain_with(
     progress: &dyn Progress,
 ) -> Result<ModelSummary> {
     match learner {
-        LearnerChoice::Dense => retrain(store, env, key, job_id, opts, dry_run, progress),
+        LearnerChoice::Dense => {
+            retrain_dense_with(store, env, key, job_id, opts, None, dry_run, progress)
+        }
         _ => super::train_pipeline::retrain_hashed(
             store, env, key, job_id, opts, learner, dry_run, progress,
         ),
@@ -167,6 +172,21 @@ pub fn retrain(
     key: &str,
     job_id: Option<i64>,
     opts: &TrainOptions,
+    dry_run: bool,
+    progress: &dyn Progress,
+) -> Result<ModelSummary> {
+    retrain_dense_with(store, env, key, job_id, opts, None, dry_run, progress)
+}
+
+/// [`retrain`] with a maturity window (`None`: the campaign's reward delay).
+#[allow(clippy::too_many_arguments)]
+pub fn retrain_dense_with(
+    store: &mut Store,
+    env: &Env,
+    key: &str,
+    job_id: Option<i64>,
+    opts: &TrainOptions,
+    maturity_secs: Option<u64>,
     dry_run: bool,
     progress: &dyn Progress,
 ) -> Result<ModelSummary> {
@@ -202,6 +222,8 @@ pub fn retrain(
         }
         Ok(())
     })?;
+    let left_out =
+        super::maturity::leave_out_immature(store, key, maturity_secs, &mut rows, |r| r.at, None)?;
     let times: Vec<i64> = rows.iter().map(|r| r.at).collect();
     let (train_idx, test_idx) = crate::model::pipeline::split_times(&times, HOLDOUT_SHARE);
     let train: Vec<&DenseRow> = train_idx.iter().map(|&i| &rows[i]).collect();
@@ -297,6 +319,7 @@ pub fn retrain(
         truth,
         champion,
         label_maturity,
+        left_out,
     };
     if !dry_run {
         let model_json = serde_json::json!({
@@ -377,6 +400,9 @@ pub fn format_text(s: &ModelSummary) -> String {
                     "{lo:.3} to {hi:.3}"
                 )),
         ));
+    }
+    if let Some(l) = &s.left_out {
+        out.push_str(&super::maturity::format_left_out(l));
     }
     if let Some(m) = s.label_maturity.as_ref().filter(|m| m.warn) {
         out.push_str(&super::maturity::format_text(m));

@@ -125,11 +125,11 @@ pub fn training_rows_with_units(
     Ok((rows, units))
 }
 
-/// What the operator set for a hashed learner (`liftdeck train --bits ... --l1 ...`); every
-/// `None` keeps the pipeline's default, so the lead's tuning in `model::pipeline` applies
-/// unless a flag overrides it.
+/// What the operator set for a retrain (`liftdeck train --bits ... --l1 ... --maturity ...`);
+/// every `None` keeps the default, so the tuning in `model::pipeline` applies unless a flag
+/// overrides it. All but `maturity_secs` are the hashed learners'.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct HashedOptions {
+pub struct RetrainOptions {
     /// The learner with the operator's parameters (built from `LearnerChoice::pipeline()`);
     /// used only when it is the chosen learner's kind.
     pub learner: Option<Learner>,
@@ -137,6 +137,9 @@ pub struct HashedOptions {
     pub no_crosses: bool,
     pub negative_rate: Option<f64>,
     pub patience: Option<usize>,
+    /// Leave out units assigned less than this many seconds before the newest data (their
+    /// conversions may not have arrived); `None` takes the campaign's reward delay.
+    pub maturity_secs: Option<u64>,
 }
 
 /// The progress stage of one epoch; [`parse_epoch_stage`] reads it back (the CLI's bar
@@ -177,7 +180,7 @@ pub fn retrain_hashed(
     dry_run: bool,
     progress: &dyn Progress,
 ) -> Result<ModelSummary> {
-    let defaults = HashedOptions::default();
+    let defaults = RetrainOptions::default();
     retrain_hashed_with(
         store, env, key, job_id, opts, learner, &defaults, dry_run, progress,
     )
@@ -192,7 +195,7 @@ pub fn retrain_hashed_with(
     job_id: Option<i64>,
     opts: &TrainOptions,
     learner: LearnerChoice,
-    hashed: &HashedOptions,
+    hashed: &RetrainOptions,
     dry_run: bool,
     progress: &dyn Progress,
 ) -> Result<ModelSummary> {
@@ -205,7 +208,15 @@ pub fn retrain_hashed_with(
         .learner
         .filter(|l| l.name() == default_learner.name())
         .unwrap_or(default_learner);
-    let (rows, row_units) = training_rows_with_units(store, key, progress)?;
+    let (mut rows, mut row_units) = training_rows_with_units(store, key, progress)?;
+    let left_out = super::maturity::leave_out_immature(
+        store,
+        key,
+        hashed.maturity_secs,
+        &mut rows,
+        |r| r.assigned_at,
+        Some(&mut row_units),
+    )?;
     let base_cfg = TrainConfig::default();
     let cfg = TrainConfig {
         learner: pipeline_learner,
@@ -287,6 +298,7 @@ pub fn retrain_hashed_with(
         truth,
         champion,
         label_maturity,
+        left_out,
     };
     if !dry_run {
         let spec = to_json(&model.spec)?;

@@ -9,7 +9,7 @@ use anyhow::Result;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use liftdeck::app::train::LearnerChoice;
-use liftdeck::app::train_pipeline::{parse_epoch_stage, HashedOptions};
+use liftdeck::app::train_pipeline::{parse_epoch_stage, RetrainOptions};
 use liftdeck::app::Env;
 use liftdeck::jobs::{self, JobEnd, JobKind, JobOutput, JobSettings, JobUpdate};
 use liftdeck::model::ftrl::FtrlParams;
@@ -71,6 +71,11 @@ pub struct TrainArgs {
     /// Stop after this many epochs without a better validation log loss (hashed learners).
     #[arg(long)]
     patience: Option<usize>,
+    /// Leave out units assigned less than this long before the campaign's newest data
+    /// (30s, 15m, 2h): their conversions may not have arrived. Every learner. Default: the
+    /// campaign's bandit reward delay, else none (a retrain then only warns).
+    #[arg(long, value_parser = super::parse_duration)]
+    maturity: Option<u64>,
     #[command(flatten)]
     out: JsonFlag,
 }
@@ -169,17 +174,18 @@ fn train_settings(a: &TrainArgs) -> Result<JobSettings> {
         batch: a.batch.unwrap_or(dense.batch),
         ..dense
     };
-    let hashed = HashedOptions {
+    let hashed = RetrainOptions {
         learner: learner.pipeline().map(|l| tuned(l, a)),
         bits: a.bits,
         no_crosses: a.no_crosses,
         negative_rate: a.negative_rate,
         patience: a.patience,
+        maturity_secs: a.maturity,
     };
     Ok(JobSettings {
         train,
         learner,
-        hashed,
+        retrain: hashed,
         ..JobSettings::default()
     })
 }

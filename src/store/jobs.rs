@@ -193,12 +193,18 @@ impl Store {
         let delays = stmt
             .query_map(params![id, kind], |r| r.get(0))?
             .collect::<rusqlite::Result<Vec<Micros>>>()?;
-        let latest: Option<Micros> = self.conn.query_row(
+        let latest = self.latest_activity(campaign)?;
+        Ok((delays, latest))
+    }
+
+    /// The newest assignment or event time of `campaign`: how far its data reaches.
+    pub fn latest_activity(&self, campaign: &str) -> Result<Option<Micros>> {
+        let id = self.campaign(campaign)?.0.id;
+        Ok(self.conn.query_row(
             "SELECT max(t) FROM (SELECT max(ts) AS t FROM assignments WHERE campaign_id = ?1
                                  UNION ALL SELECT max(ts) FROM events WHERE campaign_id = ?1)",
             params![id],
             |r| r.get(0),
-        )?;
-        Ok((delays, latest))
+        )?)
     }
 }

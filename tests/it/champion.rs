@@ -188,3 +188,56 @@ fn a_retrain_warns_when_the_validation_units_are_too_recent_to_have_converted() 
     assert!(!m.warn && m.immature_units <= 1, "{m:?}");
     assert!(!app::train::format_text(&s).contains("may not have arrived"));
 }
+
+#[test]
+fn a_maturity_window_leaves_the_newest_units_out_of_training_and_validation() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (_, mut store) = temp_db(&dir, "cc.db");
+    let lines = format!("{CAMPAIGN}\n{}", units(0, 600, 10, |i| i % 7 == 0));
+    ingest_str(&mut store, &lines, Format::Jsonl, 1000);
+    // The newest data is 10:59:59; 30 minutes leave out units assigned after 10:29:59, that
+    // is minutes 30..59 of the hour: 30 of each 60 units.
+    let cutoff_units = (0..600).filter(|i| i % 60 < 30).count();
+    let opts = TrainOptions {
+        epochs: 5,
+        ..TrainOptions::default()
+    };
+    let dense = app::train::retrain_dense_with(
+        &mut store,
+        &test_env(),
+        "cc",
+        None,
+        &opts,
+        Some(1800),
+        true,
+        &NoProgress,
+    )
+    .expect("dense");
+    let hashed = app::train_pipeline::retrain_hashed_with(
+        &mut store,
+        &test_env(),
+        "cc",
+        None,
+        &opts,
+        LearnerChoice::Lr,
+        &app::train_pipeline::RetrainOptions {
+            maturity_secs: Some(1800),
+            ..Default::default()
+        },
+        true,
+        &NoProgress,
+    )
+    .expect("lr");
+    for s in [&dense, &hashed] {
+        let left = s.left_out.as_ref().expect("left out");
+        assert_eq!((left.maturity_secs, left.units), (1800, 600 - cutoff_units));
+        assert_eq!(s.train_units + s.holdout_units, cutoff_units);
+        assert!(
+            app::train::format_text(s).contains("left out 300 units assigned in the last 30 min")
+        );
+    }
+    // Without a window (an A/B campaign has no reward delay) nothing is left out.
+    let all = retrain(&mut store, LearnerChoice::Lr);
+    assert!(all.left_out.is_none());
+    assert_eq!(all.train_units + all.holdout_units, 600);
+}

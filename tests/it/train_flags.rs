@@ -183,3 +183,40 @@ fn negative_rate_is_stored_and_predictions_are_corrected() {
     }
     assert!(p_sum < q_sum, "the correction lowers the sampled rate");
 }
+
+#[test]
+fn maturity_takes_a_duration_for_every_learner_and_zero_turns_it_off() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = shop(&dir);
+    let units = |s: &serde_json::Value| {
+        s["train_units"].as_u64().expect("n") + s["holdout_units"].as_u64().expect("n")
+    };
+    let out = train(&db, &["--learner", "lr", "--maturity", "0"]);
+    ok(&out);
+    // A window that reaches back to the middle of the assignments: the newer half is left
+    // out (purchases arrive minutes after the last assignment, so it is longer than that).
+    let window = {
+        let store = Store::open_existing(&db).expect("open");
+        let (first, last) = store.assignment_window(KEY).expect("window");
+        let latest = store.latest_activity(KEY).expect("latest").expect("data");
+        let middle = (first.expect("first") + last.expect("last")) / 2;
+        (latest - middle) / 1_000_000
+    };
+    let all: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(all.get("left_out").is_none(), "{all}");
+    for learner in ["dense", "ftrl"] {
+        let out = train(
+            &db,
+            &["--learner", learner, "--maturity", &window.to_string()],
+        );
+        ok(&out);
+        let s: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(s["left_out"]["maturity_secs"], window, "{s}");
+        assert_eq!(s["left_out"]["source"], "--maturity", "{s}");
+        let left = s["left_out"]["units"].as_u64().expect("units");
+        assert!(left > 0 && left < units(&all), "{s}");
+        assert_eq!(left + units(&s), units(&all), "{s}");
+    }
+    let bad = train(&db, &["--learner", "lr", "--maturity", "soon"]);
+    assert_eq!(bad.status.code(), Some(64));
+}
