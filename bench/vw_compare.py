@@ -68,6 +68,8 @@ def main():
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--learner", default="all",
+                    help="liftdeck learners: lr, lr-sgd, ftrl, both (lr-sgd and ftrl) or all")
     ap.add_argument("--liftdeck", default="target/release/liftdeck")
     ap.add_argument("--dir", default=None)
     ap.add_argument("--liftdeck-before", default=None,
@@ -81,7 +83,7 @@ def main():
     out = subprocess.run(
         [args.liftdeck, "--db", db, "bench", "train", "--rows", str(args.rows),
          "--seed", str(args.seed), "--repeats", str(args.repeats),
-         "--write-vw", vw_train, "--json"],
+         "--learner", args.learner, "--write-vw", vw_train, "--json"],
         check=True, capture_output=True, text=True,
     ).stdout
     ld = json.loads(out)

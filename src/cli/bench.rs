@@ -79,7 +79,7 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
-    /// Training rows/s of the hashed learners (LR-SGD, FTRL) on one core, holdout AUC and log
+    /// Training rows/s of the hashed learners (LR, LR-SGD, FTRL) on one core, holdout AUC and log
     /// loss, prediction latency; `--write-vw` writes the same rows for Vowpal Wabbit.
     Train {
         #[arg(long, default_value_t = 1_000_000)]
@@ -108,6 +108,8 @@ pub enum TrainLearner {
     LrSgd,
     Ftrl,
     Both,
+    Lr,
+    All,
 }
 
 pub fn run(cmd: BenchCmd) -> Result<ExitCode> {
@@ -196,6 +198,8 @@ pub fn run(cmd: BenchCmd) -> Result<ExitCode> {
                 TrainLearner::LrSgd => app::bench::BenchLearners::LrSgd,
                 TrainLearner::Ftrl => app::bench::BenchLearners::Ftrl,
                 TrainLearner::Both => app::bench::BenchLearners::Both,
+                TrainLearner::Lr => app::bench::BenchLearners::Lr,
+                TrainLearner::All => app::bench::BenchLearners::All,
             };
             let r = app::bench::bench_train(&app::bench::TrainBenchOptions {
                 rows,

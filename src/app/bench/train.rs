@@ -31,7 +31,12 @@ use std::time::Instant;
 pub enum BenchLearners {
     LrSgd,
     Ftrl,
+    /// lr-sgd and FTRL.
     Both,
+    /// Adam logistic regression (`--learner lr`, the hashed default).
+    Lr,
+    /// lr, lr-sgd and FTRL.
+    All,
 }
 
 #[derive(Debug, Clone)]
@@ -213,6 +218,12 @@ pub fn bench_train(opts: &TrainBenchOptions) -> anyhow::Result<TrainBench> {
             Learner::logistic(Optimizer::Sgd),
             Learner::Ftrl(FtrlParams::default()),
         ],
+        BenchLearners::Lr => vec![Learner::logistic(Optimizer::Adam)],
+        BenchLearners::All => vec![
+            Learner::logistic(Optimizer::Adam),
+            Learner::logistic(Optimizer::Sgd),
+            Learner::Ftrl(FtrlParams::default()),
+        ],
     };
     for &learner in chosen {
         let cfg = learner_config(learner, &spec, opts.seed);
@@ -377,7 +388,7 @@ mod tests {
         let vw = dir.path().join("rows.vw");
         let r = bench_train(&TrainBenchOptions {
             rows: 4000,
-            learners: BenchLearners::Both,
+            learners: BenchLearners::All,
             bits: 16,
             seed: 5,
             repeats: 1,
@@ -386,9 +397,9 @@ mod tests {
         })
         .expect("bench");
         assert_eq!(r.train_rows + r.holdout_rows, 4000);
-        assert_eq!(r.learners.len(), 2);
-        assert_eq!(r.learners[0].learner, "lr-sgd");
-        assert!(r.learners[1].train_loop.is_some());
+        let names: Vec<&str> = r.learners.iter().map(|b| b.learner.as_str()).collect();
+        assert_eq!(names, ["lr", "lr-sgd", "ftrl"]);
+        assert!(r.learners[2].train_loop.is_some());
         let constant = {
             let q = r.base_rate;
             -(q * q.ln() + (1.0 - q) * (1.0 - q).ln())
