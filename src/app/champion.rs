@@ -19,6 +19,24 @@ pub struct ChampionCheck {
     pub units: usize,
 }
 
+/// What a retrain checks on its validation units (`rows`, labels `y`) before it stores the
+/// version: the champion's loss on them, and whether their labels have had time to arrive.
+pub fn validation_checks(
+    store: &Store,
+    key: &str,
+    clicks: bool,
+    rows: &[ScoreRow],
+    y: &[f64],
+) -> Result<(
+    Option<ChampionCheck>,
+    Option<super::maturity::LabelMaturity>,
+)> {
+    let champion = champion_on(store, key, rows, y)?;
+    let times: Vec<crate::domain::Micros> = rows.iter().map(|r| r.at).collect();
+    let maturity = super::maturity::check(store, key, clicks, &times)?;
+    Ok((champion, maturity))
+}
+
 /// Scores `key`'s active model on `rows` (labels `y`); `None` when there is no active model,
 /// no rows, or the active model cannot be read or scored (a version written by an older
 /// liftdeck), in which case the stored validation losses decide as before.

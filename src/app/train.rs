@@ -292,9 +292,8 @@ pub fn retrain_dense_with(
             at: r.at,
         })
         .collect();
-    let champion = super::champion::champion_on(store, key, &champion_rows, &yt)?;
-    let test_times: Vec<i64> = test.iter().map(|r| r.at).collect();
-    let label_maturity = super::maturity::check(store, key, clicks, &test_times)?;
+    let (champion, label_maturity) =
+        super::champion::validation_checks(store, key, clicks, &champion_rows, &yt)?;
     let eval = crate::model::eval::evaluate(&yt, &p, &crate::model::eval::EvalOptions::default());
     let mut summary = ModelSummary {
         campaign: key.into(),

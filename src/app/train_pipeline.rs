@@ -261,8 +261,6 @@ pub fn retrain_hashed_with(
             at: rows[i].assigned_at,
         })
         .collect();
-    let champion = super::champion::champion_on(store, key, &champion_rows, &vy)?;
-    let val_times: Vec<i64> = val_idx.iter().map(|&i| rows[i].assigned_at).collect();
     let (campaign, arms) = store.campaign(key)?;
     let units: Vec<_> = val_rows
         .iter()
@@ -270,11 +268,10 @@ pub fn retrain_hashed_with(
         .collect();
     let clicks = campaign.spec.metric == "click";
     let truth = super::train_truth::check_against_truth(&units, &arms, &vy, &p, clicks);
-    let label_maturity = super::maturity::check(store, key, clicks, &val_times)?;
+    let (champion, label_maturity) =
+        super::champion::validation_checks(store, key, clicks, &champion_rows, &vy)?;
     let m = &model.metrics;
-    let train_rows: Vec<TrainingRow> = train_idx.iter().map(|&i| rows[i].clone()).collect();
-    let top = model.top_weights(&train_rows, TOP_WEIGHTS);
-    drop(train_rows);
+    let top = model.top_weights(train_idx.iter().map(|&i| &rows[i]), TOP_WEIGHTS);
     let mut summary = ModelSummary {
         campaign: key.into(),
         version: None,

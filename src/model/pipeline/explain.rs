@@ -46,20 +46,30 @@ impl TrainedModel {
         }
     }
 
-    /// At most `n` features and `n` crosses by |weight|, named from `rows`; the bias is
+    /// At most `n` features and `n` crosses by |weight|, named from `rows` (at most
+    /// 20,000 of them, spread evenly, are read); the bias is
     /// left out (it is the base rate, not a feature), as are zero weights.
-    pub fn top_weights(&self, rows: &[TrainingRow], n: usize) -> TopWeights {
-        if self.linear_weight(0).is_none() || rows.is_empty() || n == 0 {
+    pub fn top_weights<'a>(
+        &self,
+        rows: impl ExactSizeIterator<Item = &'a TrainingRow>,
+        n: usize,
+    ) -> TopWeights {
+        if self.linear_weight(0).is_none() || rows.len() == 0 || n == 0 {
             return TopWeights::default();
         }
         let step = rows.len().div_ceil(MAX_EXPLAINED_ROWS).max(1);
         let mut named: BTreeMap<String, f64> = BTreeMap::new();
-        for row in rows.iter().step_by(step) {
+        for row in rows.step_by(step) {
             let derived = row.derived();
             let maps: [&serde_json::Map<String, serde_json::Value>; 3] =
                 [&derived, &row.context, &row.offer];
             for (name, bucket, value) in self.spec.explain(&maps[..]) {
-                if named.contains_key(&name) || name == crate::model::hashing::BIAS_KEY {
+                // A zero value (an absent offer's 0) carries no sign: the name is taken
+                // from a row where it is non-zero, or not at all (it never moved a score).
+                if value == 0.0
+                    || named.contains_key(&name)
+                    || name == crate::model::hashing::BIAS_KEY
+                {
                     continue;
                 }
                 let sign = if value < 0.0 { -1.0 } else { 1.0 };

@@ -472,3 +472,50 @@ fn the_time_split_never_leaves_nothing_to_validate_on() {
     assert!(val.iter().all(|&i| Some(times[i]) > latest_train));
     assert!(!train.is_empty() && !val.is_empty());
 }
+
+#[test]
+fn top_weights_name_the_interaction_the_crossed_model_learned() {
+    // The coupon works for mobile users only: in the named cross weights, the coupon's
+    // log-odds effect (its arm and its value, which always come together, less the control
+    // arm) is larger for mobile than for desktop users.
+    let rows = shop(6_000, -1.5, 1.5, 12);
+    let m = train(&rows, &quick(Learner::logistic(Optimizer::Adam))).expect("trains");
+    let top = m.top_weights(rows.iter(), 50);
+    assert!(!top.features.is_empty());
+    assert!(top.features.iter().all(|w| !w.name.contains(" x ")));
+    assert!(top
+        .features
+        .iter()
+        .all(|w| w.name != crate::model::hashing::BIAS_KEY));
+    let w = |name: &str| {
+        top.crosses
+            .iter()
+            .find(|c| c.name == name)
+            .map_or(0.0, |c| c.weight)
+    };
+    let effect = |device: &str| {
+        w(&format!("device={device} x arm=coupon10"))
+            + w(&format!("device={device} x coupon_value"))
+            - w(&format!("device={device} x arm=control"))
+    };
+    assert!(
+        effect("mobile") > effect("desktop") + 0.5,
+        "mobile {} desktop {}: {:?}",
+        effect("mobile"),
+        effect("desktop"),
+        top.crosses
+    );
+    // Collinear names share their weight with one sign (a zero value names nothing).
+    assert!(
+        (w("device=mobile x arm=coupon10") - w("device=mobile x coupon_value")).abs() < 1e-9,
+        "{:?}",
+        top.crosses
+    );
+    // Sorted by |weight|.
+    assert!(top
+        .crosses
+        .windows(2)
+        .all(|w| w[0].weight.abs() >= w[1].weight.abs()));
+    let mlp = train(&rows, &quick(Learner::Mlp(MlpOptions::default()))).expect("trains");
+    assert_eq!(mlp.top_weights(rows.iter(), 5), TopWeights::default());
+}
