@@ -218,6 +218,17 @@ pub fn placeholder(frame: &mut Frame, area: Rect, title: &str, text: &str) {
     );
 }
 
+/// A popup of at most `width` x `height` in the middle of `area` (clipped to it).
+pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let (w, h) = (width.min(area.width), height.min(area.height));
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}
+
 /// The keys that work on the current panel (its own and the global ones), straight from the
 /// binding table; one panel's list fits at 80x24.
 fn help(app: &App, frame: &mut Frame, area: Rect) {
@@ -225,14 +236,7 @@ fn help(app: &App, frame: &mut Frame, area: Rect) {
         .iter()
         .filter(|b| b.panels.is_empty() || b.panels.contains(&app.panel))
         .collect();
-    let w = area.width.min(78);
-    let h = (here.len() as u16 + 2).min(area.height);
-    let rect = Rect {
-        x: area.x + (area.width - w) / 2,
-        y: area.y + (area.height - h) / 2,
-        width: w,
-        height: h,
-    };
+    let rect = centered(area, 78, here.len() as u16 + 2);
     let rows: Vec<Row> = here
         .iter()
         .map(|b| {

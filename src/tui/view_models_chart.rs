@@ -188,14 +188,7 @@ pub fn render_pick(app: &App, at: usize, frame: &mut Frame, area: Rect) {
             Style::default().add_modifier(Modifier::DIM),
         )])
         .collect();
-    let w = area.width.min(54);
-    let h = (rows.len() as u16 + 2).min(area.height);
-    let rect = Rect {
-        x: area.x + (area.width - w) / 2,
-        y: area.y + (area.height - h) / 2,
-        width: w,
-        height: h,
-    };
+    let rect = super::view::centered(area, 54, rows.len() as u16 + 2);
     frame.render_widget(Clear, rect);
     frame.render_widget(
         Paragraph::new(rows).block(
