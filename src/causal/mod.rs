@@ -4,6 +4,7 @@
 //! evaluation of learning policies on uniformly collected logs; later steps add
 //! difference-in-differences and uplift learners.
 
+pub mod did;
 pub mod ipw;
 pub mod ope;
 pub mod replay;

@@ -3,6 +3,7 @@
 
 mod assignment;
 mod bandit_loop;
+mod causal_did;
 mod champion;
 mod cli_conventions;
 mod cli_safety;
