@@ -291,3 +291,44 @@ fn a_single_pre_period_is_not_testable_and_has_no_placebo() {
     assert!(es.pre_trend.is_none() && es.placebo.is_none());
     assert!(es.effects.iter().all(|e| !e.pre));
 }
+
+#[test]
+fn the_estimate_is_the_difference_of_differences_and_ignores_unit_and_period_levels() {
+    // Two pre and two post periods: the TWFE coefficient is (post - pre of the treated) minus
+    // (post - pre of the controls), in means.
+    let rows = [
+        (true, [1.0, 2.0, 6.0, 7.0]),
+        (true, [3.0, 3.0, 9.0, 8.0]),
+        (false, [2.0, 1.0, 3.0, 4.0]),
+        (false, [0.0, 0.0, 0.0, 2.0]),
+    ];
+    let panel = Panel {
+        units: rows
+            .iter()
+            .enumerate()
+            .map(|(i, (treated, v))| PanelUnit {
+                treated: *treated,
+                cluster: i as u64,
+                values: v.to_vec(),
+            })
+            .collect(),
+        periods: 4,
+        first_post: 2,
+    };
+    let by_hand = (30.0 - 9.0) / 4.0 - (9.0 - 3.0) / 4.0;
+    let fit = did::estimate(&panel, 0.05).expect("fit");
+    assert!(
+        (fit.effect.estimate - by_hand).abs() < 1e-12,
+        "{}",
+        fit.effect.estimate
+    );
+    let mut shifted = panel.clone();
+    for (i, u) in shifted.units.iter_mut().enumerate() {
+        for (t, v) in u.values.iter_mut().enumerate() {
+            *v += 10.0 * i as f64 - 3.0 * t as f64;
+        }
+    }
+    let again = did::estimate(&shifted, 0.05).expect("fit");
+    assert!((again.effect.estimate - by_hand).abs() < 1e-9);
+    assert!((again.effect.se - fit.effect.se).abs() < 1e-9);
+}
