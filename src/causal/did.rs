@@ -358,7 +358,7 @@ impl Prepared {
         let groups = ids.len();
         let cluster = panel.units.iter().map(|u| ids[&u.cluster]).collect();
         let t = StudentsT::new(0.0, 1.0, (groups - 1) as f64).map_err(|_| DidError::Singular)?;
-        let critical = t_upper_quantile(&t, alpha / 2.0);
+        let critical = crate::stats::frequentist::t_upper_quantile(&t, alpha / 2.0);
         Ok(Prepared {
             treated: panel.units.iter().map(|u| u.treated).collect(),
             cluster,
@@ -408,22 +408,4 @@ impl Prepared {
             df: self.groups - 1,
         }
     }
-}
-
-/// The point with upper-tail probability `q`: statrs' inversion polished by Newton steps on
-/// the survival function, since the inversion alone is off by ~1e-6 relative.
-fn t_upper_quantile(t: &StudentsT, q: f64) -> f64 {
-    use statrs::distribution::Continuous;
-    let mut x = t.inverse_cdf(1.0 - q);
-    for _ in 0..8 {
-        let step = (t.sf(x) - q) / t.pdf(x);
-        if !step.is_finite() {
-            break;
-        }
-        x += step;
-        if step.abs() <= 1e-15 * x.abs().max(1.0) {
-            break;
-        }
-    }
-    x
 }

@@ -12,7 +12,7 @@ mod student_t;
 
 pub use arm::{ArmEstimate, ArmMoments, MeanStats, ProportionStats, RatioStats};
 use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
-use student_t::t_upper_quantile;
+pub(crate) use student_t::t_upper_quantile;
 
 /// Significance level used when a campaign does not configure its own.
 pub const DEFAULT_ALPHA: f64 = 0.05;

@@ -16,7 +16,7 @@ const SERIES_MIN_DF: f64 = 30.0;
 /// (the terms shrink roughly by z²/ν each), and the series value is the answer; otherwise
 /// Newton steps on the survival function (not on the cdf, so a tiny `q` keeps its precision)
 /// finish the job.
-pub(super) fn t_upper_quantile(t: &StudentsT, q: f64) -> f64 {
+pub(crate) fn t_upper_quantile(t: &StudentsT, q: f64) -> f64 {
     let nu = t.freedom();
     let mut x = if nu >= SERIES_MIN_DF {
         let (x, last_term) = cornish_fisher(-Normal::standard().inverse_cdf(q), nu);
