@@ -5,6 +5,7 @@
 //! difference-in-differences and uplift learners.
 
 pub mod ipw;
+pub mod observational;
 pub mod ope;
 pub mod replay;
 
