@@ -152,6 +152,15 @@ fn aipw_stays_unbiased_when_one_of_its_models_is_wrong() {
             (mean - EFFECT).abs() < 3.0 * mcse,
             "{what}: AIPW mean {mean} (mc se {mcse})"
         );
+        if design.propensity_curved {
+            // The contrast that makes the point: IPW, which leans on the propensity alone, is off.
+            let ipw: Vec<f64> = reports.iter().map(|r| r.ipw.effect).collect();
+            let (ipw_mean, ipw_mcse) = mean_and_mcse(&ipw);
+            assert!(
+                (ipw_mean - EFFECT).abs() > 10.0 * ipw_mcse,
+                "{what}: IPW mean {ipw_mean} is not biased"
+            );
+        }
         let naive: Vec<f64> = reports.iter().map(|r| r.naive.effect).collect();
         let (naive_mean, naive_mcse) = mean_and_mcse(&naive);
         assert!(
