@@ -271,3 +271,37 @@ fn trimming_that_empties_an_arm_is_refused_as_no_overlap() {
         Err(ObservationalError::BadTrim(-0.1))
     );
 }
+
+#[test]
+fn mismatched_lengths_are_refused() {
+    let mut d = small();
+    d.y.pop();
+    let e = run(&d, None, Estimand::Ate).expect_err("refused");
+    assert!(matches!(e, ObservationalError::Shape(_)), "{e}");
+    assert!(e.to_string().contains("39 outcomes"), "{e}");
+    let d = small();
+    let names = vec!["basket".to_string()];
+    let e = estimate(
+        Units {
+            covariates: &d.x,
+            names: &names,
+            treated: &d.t,
+            outcome: &d.y,
+        },
+        ObservationalOptions::default(),
+    )
+    .expect_err("refused");
+    assert!(
+        e.to_string().contains("1 covariate names for 2 covariates"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_arm_too_small_for_its_outcome_model_is_refused_for_aipw() {
+    let mut d = small();
+    // Two treated units with two covariates: three coefficients cannot be fitted from two rows.
+    d.t = (0..40).map(|i| i == 3 || i == 18).collect();
+    let e = run(&d, None, Estimand::Ate).expect_err("refused");
+    assert_eq!(e, ObservationalError::OutcomeModel("treated"));
+}
