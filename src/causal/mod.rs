@@ -6,6 +6,7 @@
 
 pub mod did;
 pub mod ipw;
+pub mod observational;
 pub mod ope;
 pub mod replay;
 

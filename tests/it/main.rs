@@ -30,6 +30,8 @@ mod integrity;
 mod jobs;
 mod model_registry;
 mod obd_click_model;
+mod observational;
+mod observational_sim;
 mod ope;
 mod ope_model;
 mod ope_policies;
