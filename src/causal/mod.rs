@@ -1,8 +1,9 @@
 //! Causal estimators: what the campaign caused, not what its audience would have done anyway.
-//! Pure: streaming accumulators over unit rows in, estimates out. Inverse-propensity weighting
-//! of the arms, off-policy evaluation of a policy from another policy's logs, and replay
-//! evaluation of learning policies on uniformly collected logs; later steps add
-//! difference-in-differences and uplift learners.
+//! Pure: unit rows in, estimates out. Inverse-propensity weighting of the arms with logged
+//! propensities, IPW and AIPW with an estimated propensity for observational campaigns,
+//! two-way fixed-effects difference in differences, off-policy evaluation of a policy from
+//! another policy's logs, and replay evaluation of learning policies on uniformly collected
+//! logs; uplift learners come next.
 
 pub mod did;
 pub mod ipw;
