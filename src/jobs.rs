@@ -217,6 +217,9 @@ pub fn run_on(
         )
         .map(|f| JobOutput::Forecast(Box::new(f))),
     };
+    if let (Some(id), Ok(out)) = (job_id, &result) {
+        save_report(store, env, settings, kind, campaign, id, out)?;
+    }
     if let Some(id) = job_id {
         let now = env.clock.now();
         match &result {
@@ -239,4 +242,43 @@ pub fn run_on(
         }
     }
     result
+}
+
+/// The options a report ran with, as saved beside it.
+fn report_parameters(kind: JobKind, settings: &JobSettings) -> serde_json::Value {
+    match kind {
+        JobKind::Causal => serde_json::json!({ "alpha": settings.alpha }),
+        _ => serde_json::json!({}),
+    }
+}
+
+/// Keeps a finished report (causal, DiD, uplift) in the saved reports; other jobs keep only
+/// their job record. A read-only session has no job id and saves nothing.
+fn save_report(
+    store: &mut Store,
+    env: &Env,
+    settings: &JobSettings,
+    kind: JobKind,
+    campaign: &str,
+    job_id: i64,
+    out: &JobOutput,
+) -> crate::app::Result<()> {
+    if !kind.is_report() {
+        return Ok(());
+    }
+    let Some(result) = out.to_json() else {
+        return Ok(());
+    };
+    crate::app::reports::save(
+        store,
+        campaign,
+        kind.as_str(),
+        env.clock.now(),
+        &env.actor,
+        Some(job_id),
+        &report_parameters(kind, settings),
+        None,
+        &result,
+    )?;
+    Ok(())
 }

@@ -16,6 +16,7 @@ pub mod models;
 pub mod ope;
 pub mod predict;
 pub mod report;
+pub mod reports;
 pub mod snapshot;
 pub mod traffic;
 pub mod train;

@@ -137,6 +137,11 @@ impl JobKind {
         JobKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
+    /// Whether the job's result is a report kept in the saved reports (`report list`).
+    pub fn is_report(self) -> bool {
+        self == JobKind::Causal
+    }
+
     /// Whether the job writes more than its own job record (refused in read-only sessions).
     pub fn mutates(self) -> bool {
         self == JobKind::Retrain

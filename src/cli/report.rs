@@ -40,6 +40,30 @@ pub enum ReportCmd {
     /// campaign's own logs (IPS, SNIPS, DM, DR, SNDR, switch-DR with bootstrap intervals), or
     /// with --replay a learning policy replayed over logs collected uniformly.
     Ope(OpeArgs),
+    /// Saved reports (causal, DiD, uplift), newest first.
+    List(ListArgs),
+    /// One saved report again, as text, Markdown or JSON.
+    Show(ShowArgs),
+}
+
+#[derive(Args)]
+pub struct ListArgs {
+    /// Only this campaign's reports.
+    campaign: Option<String>,
+    /// How many to list.
+    #[arg(long, default_value_t = 50)]
+    limit: usize,
+    #[command(flatten)]
+    out: JsonFlag,
+}
+
+#[derive(Args)]
+pub struct ShowArgs {
+    /// The report's id, as `report list` shows it.
+    id: i64,
+    /// text (as the command printed it), md (Markdown, for sharing) or json.
+    #[arg(long, default_value = "text")]
+    format: String,
 }
 
 #[derive(Args)]
@@ -85,7 +109,33 @@ pub fn run(session: &Session, env: &liftdeck::app::Env, cmd: ReportCmd) -> Resul
         ReportCmd::Ab(args) => report_ab(session, *args),
         ReportCmd::Causal(args) => super::jobs::causal(session, env, args),
         ReportCmd::Ope(args) => ope(session, args),
+        ReportCmd::List(args) => list(session, args),
+        ReportCmd::Show(args) => show(session, args),
     }
+}
+
+fn list(session: &Session, a: ListArgs) -> Result<ExitCode> {
+    use liftdeck::app::reports::{format_list, list};
+    let store = session.open_to_read()?;
+    let rows = list(&store, a.campaign.as_deref(), a.limit)?;
+    if a.out.json {
+        write_json(&rows)?;
+    } else {
+        write_stdout(&format_list(&rows))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show(session: &Session, a: ShowArgs) -> Result<ExitCode> {
+    use liftdeck::app::reports::{get, render, ShowFormat};
+    let format: ShowFormat = match a.format.parse() {
+        Ok(f) => f,
+        Err(e) => bail_usage!("--format: {e}"),
+    };
+    let store = session.open_to_read()?;
+    let saved = get(&store, a.id)?;
+    write_stdout(&render(&saved, format, &number_format()))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn report_ab(session: &Session, a: ReportArgs) -> Result<ExitCode> {

@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/008_settings.sql"),
     include_str!("../../migrations/009_bandit_allocation_periods.sql"),
     include_str!("../../migrations/010_model_registry.sql"),
+    include_str!("../../migrations/011_saved_reports.sql"),
 ];
 
 /// The schema version this build writes and understands.
@@ -27,6 +28,40 @@ pub fn user_version(conn: &Connection) -> Result<i64, StoreError> {
 
 /// Brings the database up to `CURRENT_VERSION`; refuses one written by a newer liftdeck.
 pub fn migrate(conn: &mut Connection) -> Result<i64, StoreError> {
+    without_foreign_keys(conn, migrate_all)
+}
+
+/// Runs `f` with foreign-key enforcement off, as SQLite's procedure for rebuilding a table
+/// that others reference requires (it cannot change inside a transaction), and puts it back
+/// as it was. `f` checks the keys itself before it commits.
+fn without_foreign_keys<T>(
+    conn: &mut Connection,
+    f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let on: i64 = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+    conn.execute_batch("PRAGMA foreign_keys = OFF")?;
+    let out = f(conn);
+    if on != 0 {
+        conn.execute_batch("PRAGMA foreign_keys = ON")?;
+    }
+    out
+}
+
+/// Refuses to commit a migration that left a reference dangling.
+fn check_foreign_keys(tx: &Connection) -> Result<(), StoreError> {
+    let broken: i64 = tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+        r.get(0)
+    })?;
+    if broken > 0 {
+        return Err(StoreError::Corrupt(format!(
+            "the upgrade would leave {broken} rows pointing at rows that do not exist; \
+             nothing was changed"
+        )));
+    }
+    Ok(())
+}
+
+fn migrate_all(conn: &mut Connection) -> Result<i64, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
     let found = user_version(&tx)?;
     if found > CURRENT_VERSION {
@@ -40,12 +75,17 @@ pub fn migrate(conn: &mut Connection) -> Result<i64, StoreError> {
         // PRAGMA takes no bound parameters; the value is our own integer, never user input.
         tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
     }
+    check_foreign_keys(&tx)?;
     tx.commit()?;
     Ok(found)
 }
 
 /// Applies only the first `version` migrations: used by tests to build old databases.
 pub fn migrate_to(conn: &mut Connection, version: i64) -> Result<(), StoreError> {
+    without_foreign_keys(conn, |conn| migrate_first(conn, version))
+}
+
+fn migrate_first(conn: &mut Connection, version: i64) -> Result<(), StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
     let found = user_version(&tx)?;
     for (i, sql) in MIGRATIONS
@@ -57,6 +97,7 @@ pub fn migrate_to(conn: &mut Connection, version: i64) -> Result<(), StoreError>
         tx.execute_batch(sql)?;
         tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
     }
+    check_foreign_keys(&tx)?;
     tx.commit()?;
     Ok(())
 }

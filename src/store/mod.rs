@@ -11,6 +11,7 @@ mod models;
 mod ope;
 mod periods;
 mod rejects;
+mod reports;
 mod rfm;
 mod rollup_sql;
 mod rollups;
@@ -26,6 +27,7 @@ pub use models::{ActiveChange, Choice, ModelVersion, NewModel, ACTIVE, ARCHIVED,
 pub use ope::LoggedDecision;
 pub use periods::{NewPeriod, PeriodRollups, PeriodRow, Stage};
 pub use rejects::{IngestRunRow, RejectFilter, RejectRow, RunSelector};
+pub use reports::{NewReport, ReportRow};
 pub use rfm::Rfm;
 pub use rollups::{ArmSummary, BucketRow, ExportRow};
 

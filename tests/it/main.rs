@@ -41,6 +41,7 @@ mod report_ab;
 mod report_bandit;
 mod report_support;
 mod rfm;
+mod saved_reports;
 mod signals;
 mod sim_truth;
 mod stats_beta_posterior;
