@@ -245,6 +245,15 @@ impl Replay {
                 );
                 Ok(())
             }
+            "restart" => {
+                // The console quits and starts again on the same database: nothing of this
+                // session's state survives, only what the store kept.
+                let mut app = App::new(self.exec.read_only);
+                app.update(Msg::Resize(self.size.0, self.size.1));
+                self.app = app;
+                self.reload();
+                Ok(())
+            }
             "read_only" => {
                 // From here on the console behaves as a `--read-only` session.
                 self.app.read_only = true;

@@ -148,6 +148,37 @@ pub fn get(store: &Store, id: i64) -> Result<SavedReport> {
     saved(&row)
 }
 
+/// The newest `limit` saved reports of `campaign`, whole (the console's Causal panel).
+pub fn recent(store: &Store, campaign: &str, limit: usize) -> Result<Vec<SavedReport>> {
+    store
+        .reports(Some(campaign), limit)?
+        .iter()
+        .map(saved)
+        .collect()
+}
+
+/// A saved report's body, as the command that made it printed it, for `width` columns.
+pub fn body_for_width(r: &SavedReport, nf: &NumberFormat, width: usize) -> String {
+    match r.kind.as_str() {
+        "causal" => serde_json::from_value::<super::causal::CausalReport>(r.result.clone())
+            .map(|c| super::causal::format_text_for_width(&c, nf, width))
+            .unwrap_or_else(|_| body_text(&r.kind, &r.result, nf)),
+        _ => body_text(&r.kind, &r.result, nf),
+    }
+}
+
+/// One line about a saved report: id, kind, when, who and its headline.
+pub fn summary_line(r: &SavedReport) -> String {
+    format!(
+        "#{} {} {} by {}: {}",
+        r.id,
+        escape_control(&r.kind),
+        r.created_at,
+        escape_control(&r.actor),
+        headline(&r.kind, &r.result.to_string())
+    )
+}
+
 /// The report's body as the command that made it prints it; a kind this build does not know
 /// (a newer liftdeck wrote it) is shown as its JSON.
 fn body_text(kind: &str, result: &serde_json::Value, nf: &NumberFormat) -> String {

@@ -268,6 +268,9 @@ impl Default for Focus {
     }
 }
 
+/// How many saved reports the Causal panel lists (older ones: `report list`).
+pub const SAVED_REPORTS_SHOWN: usize = 10;
+
 /// Everything the console shows, read from the store off the render thread.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
@@ -293,6 +296,8 @@ pub struct Snapshot {
     /// The focused campaign's model versions, oldest first (`app::models::list`, the rows
     /// `model list` prints), for the Models panel.
     pub models: Vec<VersionView>,
+    /// The focused campaign's newest saved reports, newest first (the Causal panel's list).
+    pub saved_reports: Vec<crate::app::reports::SavedReport>,
     /// When this snapshot was read, on the caller's clock.
     pub read_at: Micros,
     /// When the data last changed as far as the reader saw (data_version or its own write).
@@ -401,6 +406,7 @@ pub fn load_snapshot(
         .or(rows.first());
     let (mut report, mut series, mut jobs, mut bandit) = (None, Vec::new(), Vec::new(), None);
     let mut models = Vec::new();
+    let mut saved_reports = Vec::new();
     if let Some(row) = focused {
         let key = &row.campaign.spec.key;
         report = report_ab(
@@ -426,6 +432,7 @@ pub fn load_snapshot(
             .filter_map(|row| StoredJob::from_rows(row, &done))
             .collect();
         models = registry::list(store, key)?;
+        saved_reports = crate::app::reports::recent(store, key, SAVED_REPORTS_SHOWN)?;
     }
     let focus_key = focused.map(|r| r.campaign.spec.key.clone());
     let mut activity = Vec::new();
@@ -468,6 +475,7 @@ pub fn load_snapshot(
     Ok(Snapshot {
         jobs,
         models,
+        saved_reports,
         activity,
         audit,
         series,

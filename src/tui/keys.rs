@@ -34,6 +34,9 @@ pub enum Action {
     Refresh,
     /// Start the panel's background job (retrain, causal report, forecast).
     RunJob,
+    /// The Causal panel: show an older saved report, or a newer one.
+    OlderReport,
+    NewerReport,
 }
 
 /// One binding: the key as shown, where it applies (empty = everywhere), what it does.
@@ -199,6 +202,20 @@ pub const BINDINGS: &[Binding] = &[
         Action::RunJob,
         "run the causal report",
         "run",
+    ),
+    bind(
+        "[",
+        &[Panel::Causal],
+        Action::OlderReport,
+        "show an older saved report",
+        "older",
+    ),
+    bind(
+        "]",
+        &[Panel::Causal],
+        Action::NewerReport,
+        "show a newer saved report (then the latest result)",
+        "newer",
     ),
     bind(
         "F",

@@ -13,6 +13,7 @@ pub mod keys;
 pub mod learner_pick;
 pub mod list;
 pub mod panel;
+pub mod saved_reports;
 pub mod state;
 pub mod text;
 pub mod theme;

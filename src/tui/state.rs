@@ -69,6 +69,9 @@ pub struct App {
     pub learner: LearnerChoice,
     /// The learner choice while it is open (`r` on Models): the highlighted row.
     pub learner_pick: Option<usize>,
+    /// The saved report the Causal panel shows in place of the job's result (`[`/`]`), as an
+    /// index into the snapshot's newest-first list; `None` shows the result in force.
+    pub saved_cursor: Option<usize>,
 }
 
 /// Inputs to `update`.
@@ -135,6 +138,7 @@ impl App {
             bandit_chart: BanditChart::default(),
             learner: LearnerChoice::default(),
             learner_pick: None,
+            saved_cursor: None,
         }
     }
 
@@ -168,6 +172,7 @@ impl App {
             return vec![];
         }
         self.selected_key = key;
+        self.saved_cursor = None;
         if self.pending.take().is_some() {
             self.status_line = "prompt cancelled: the selection moved; nothing changed".into();
         }
@@ -198,6 +203,7 @@ impl App {
         let total = match self.panel {
             Panel::Health => text::health_lines(&self.snapshot, &self.theme, width).len(),
             Panel::Models => super::view_models::lines(self, width).len(),
+            Panel::Causal => super::saved_reports::causal_lines(self, width).len(),
             p => match p.job() {
                 Some(kind) => text::job_lines(&self.job_panel(kind), &self.theme, width).len(),
                 None => 0,
@@ -343,7 +349,13 @@ impl App {
             {
                 self.open_learner_pick()
             }
-            Action::RunJob => return self.run_job(),
+            Action::RunJob => {
+                // The new run's result is what the panel shows, not an older saved report.
+                self.saved_cursor = None;
+                return self.run_job();
+            }
+            Action::OlderReport => self.older_report(),
+            Action::NewerReport => self.newer_report(),
             Action::NextPanel | Action::PrevPanel => {
                 let step = if binding.action == Action::NextPanel {
                     1

@@ -19,7 +19,11 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         .clone()
         .unwrap_or_else(|| "no campaign selected".into());
     let width = area.width.saturating_sub(2) as usize;
-    let lines = text::job_lines(&app.job_panel(kind), &app.theme, width);
+    let lines = if app.panel == super::panel::Panel::Causal {
+        super::saved_reports::causal_lines(app, width)
+    } else {
+        text::job_lines(&app.job_panel(kind), &app.theme, width)
+    };
     super::view::scrolled(
         app,
         frame,
