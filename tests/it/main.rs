@@ -58,5 +58,6 @@ mod stratified;
 mod terminal_safety;
 mod train_flags;
 mod train_learners;
+mod uplift;
 #[allow(dead_code)]
 mod verify_support;
