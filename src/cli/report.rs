@@ -40,6 +40,9 @@ pub enum ReportCmd {
     /// campaign's own logs (IPS, SNIPS, DM, DR, SNDR, switch-DR with bootstrap intervals), or
     /// with --replay a learning policy replayed over logs collected uniformly.
     Ope(OpeArgs),
+    /// Uplift model (T- or X-learner) trained on 70% of units, evaluated on the rest: Qini,
+    /// AUUC, uplift by decile and whom to target.
+    Uplift(super::uplift::UpliftArgs),
 }
 
 #[derive(Args)]
@@ -85,6 +88,7 @@ pub fn run(session: &Session, env: &liftdeck::app::Env, cmd: ReportCmd) -> Resul
         ReportCmd::Ab(args) => report_ab(session, *args),
         ReportCmd::Causal(args) => super::jobs::causal(session, env, args),
         ReportCmd::Ope(args) => ope(session, args),
+        ReportCmd::Uplift(args) => super::uplift::uplift(session, args),
     }
 }
 

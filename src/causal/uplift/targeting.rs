@@ -115,8 +115,9 @@ pub fn targeting(units: &[Outcome], target_share: f64) -> Targeting {
 }
 
 fn share(part: Option<f64>, whole: Option<f64>) -> Option<f64> {
+    // A share of a negative or zero whole says nothing: no share then.
     let (p, w) = (part?, whole?);
-    (w.abs() > 0.0).then(|| p / w)
+    (w > 0.0).then(|| p / w)
 }
 
 impl Targeting {
