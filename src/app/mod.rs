@@ -22,6 +22,7 @@ pub mod traffic;
 pub mod train;
 pub mod train_pipeline;
 pub mod train_truth;
+pub mod uplift;
 
 pub use feed::{export, ingest_reader, ingest_with, IngestOptions, IngestSummary};
 

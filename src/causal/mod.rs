@@ -3,12 +3,13 @@
 //! propensities, IPW and AIPW with an estimated propensity for observational campaigns,
 //! two-way fixed-effects difference in differences, off-policy evaluation of a policy from
 //! another policy's logs, and replay evaluation of learning policies on uniformly collected
-//! logs; uplift learners come next.
+//! logs, and uplift learners (T and X) with Qini evaluation.
 
 pub mod did;
 pub mod ipw;
 pub mod observational;
 pub mod ope;
 pub mod replay;
+pub mod uplift;
 
 pub use ipw::{balance, contrast, ArmMoments, Balance, Contrast};

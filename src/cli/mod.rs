@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod model;
 pub mod ops;
 pub mod report;
+pub mod uplift;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};

@@ -40,6 +40,9 @@ pub enum ReportCmd {
     /// campaign's own logs (IPS, SNIPS, DM, DR, SNDR, switch-DR with bootstrap intervals), or
     /// with --replay a learning policy replayed over logs collected uniformly.
     Ope(OpeArgs),
+    /// Uplift model (T- or X-learner) trained on 70% of units, evaluated on the rest: Qini,
+    /// AUUC, uplift by decile and whom to target.
+    Uplift(super::uplift::UpliftArgs),
     /// Saved reports (causal, DiD, uplift), newest first.
     List(ListArgs),
     /// One saved report again, as text, Markdown or JSON.
@@ -109,6 +112,7 @@ pub fn run(session: &Session, env: &liftdeck::app::Env, cmd: ReportCmd) -> Resul
         ReportCmd::Ab(args) => report_ab(session, *args),
         ReportCmd::Causal(args) => super::jobs::causal(session, env, args),
         ReportCmd::Ope(args) => ope(session, args),
+        ReportCmd::Uplift(args) => super::uplift::uplift(session, args),
         ReportCmd::List(args) => list(session, args),
         ReportCmd::Show(args) => show(session, args),
     }

@@ -59,5 +59,7 @@ mod stratified;
 mod terminal_safety;
 mod train_flags;
 mod train_learners;
+mod uplift;
+mod uplift_cli;
 #[allow(dead_code)]
 mod verify_support;
