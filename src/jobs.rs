@@ -25,6 +25,7 @@ pub enum JobOutput {
     Model(Box<ModelSummary>),
     Causal(Box<CausalReport>),
     Forecast(Box<Forecast>),
+    Uplift(Box<crate::app::uplift::UpliftReport>),
 }
 
 impl JobOutput {
@@ -34,6 +35,7 @@ impl JobOutput {
             JobOutput::Model(m) => serde_json::to_string(m),
             JobOutput::Causal(c) => serde_json::to_string(c),
             JobOutput::Forecast(f) => serde_json::to_string(f),
+            JobOutput::Uplift(u) => serde_json::to_string(u),
         }
         .ok()
     }
@@ -45,6 +47,7 @@ impl JobOutput {
             JobKind::Retrain => JobOutput::Model(Box::new(serde_json::from_str(json).ok()?)),
             JobKind::Causal => JobOutput::Causal(Box::new(serde_json::from_str(json).ok()?)),
             JobKind::Forecast => JobOutput::Forecast(Box::new(serde_json::from_str(json).ok()?)),
+            JobKind::Uplift => JobOutput::Uplift(Box::new(serde_json::from_str(json).ok()?)),
         })
     }
 }
@@ -83,7 +86,7 @@ pub enum JobUpdate {
 }
 
 /// What a job runs with; the console uses the defaults, the CLI takes them from flags.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct JobSettings {
     /// A read-only session: the job may not write, not even its own record.
     pub read_only: bool,
@@ -96,6 +99,8 @@ pub struct JobSettings {
     pub forecast_days: f64,
     /// Significance level; `None` takes the campaign's (through `app::report::options_for`).
     pub alpha: Option<f64>,
+    /// The uplift report's learner, features and treated arm (`report uplift` flags).
+    pub uplift: crate::app::uplift::UpliftOptions,
 }
 
 impl Default for JobSettings {
@@ -107,6 +112,7 @@ impl Default for JobSettings {
             retrain: RetrainOptions::default(),
             forecast_days: 30.0,
             alpha: None,
+            uplift: Default::default(),
         }
     }
 }
@@ -216,6 +222,14 @@ pub fn run_on(
             &progress,
         )
         .map(|f| JobOutput::Forecast(Box::new(f))),
+        JobKind::Uplift => {
+            let opts = crate::app::uplift::UpliftOptions {
+                alpha: settings.alpha.or(settings.uplift.alpha),
+                ..settings.uplift.clone()
+            };
+            crate::app::uplift::uplift_report(store, campaign, &opts, &progress)
+                .map(|u| JobOutput::Uplift(Box::new(u)))
+        }
     };
     if let (Some(id), Ok(out)) = (job_id, &result) {
         save_report(store, env, settings, kind, campaign, id, out)?;
@@ -248,6 +262,12 @@ pub fn run_on(
 fn report_parameters(kind: JobKind, settings: &JobSettings) -> serde_json::Value {
     match kind {
         JobKind::Causal => serde_json::json!({ "alpha": settings.alpha }),
+        JobKind::Uplift => serde_json::json!({
+            "alpha": settings.alpha.or(settings.uplift.alpha),
+            "learner": settings.uplift.learner.map(|l| l.as_str()),
+            "features": settings.uplift.features,
+            "arm": settings.uplift.arm,
+        }),
         _ => serde_json::json!({}),
     }
 }

@@ -186,6 +186,9 @@ fn body_text(kind: &str, result: &serde_json::Value, nf: &NumberFormat) -> Strin
         "causal" => serde_json::from_value::<super::causal::CausalReport>(result.clone())
             .ok()
             .map(|r| super::causal::format_text_with(&r, nf)),
+        "uplift" => serde_json::from_value::<super::uplift::UpliftReport>(result.clone())
+            .ok()
+            .map(|r| super::uplift::format_text(&r)),
         _ => None,
     };
     typed.unwrap_or_else(|| serde_json::to_string_pretty(result).unwrap_or_default() + "\n")
@@ -208,6 +211,17 @@ fn headline(kind: &str, result: &str) -> String {
                     crate::format::lift(e.ipw_diff),
                     crate::format::p_value(e.p_value)
                 ))
+            }),
+        "uplift" => serde_json::from_str::<super::uplift::UpliftReport>(result)
+            .ok()
+            .map(|r| {
+                format!(
+                    "{} {}-learner Qini {} on {} held-out units",
+                    escape_control(&r.treated_arm),
+                    r.learner.as_str().to_uppercase(),
+                    crate::format::opt(r.evaluation.qini_coefficient, |q| format!("{q:.3}")),
+                    crate::format::count(r.held_out_units as i64)
+                )
             }),
         _ => None,
     };

@@ -120,16 +120,24 @@ pub enum JobKind {
     Retrain,
     Causal,
     Forecast,
+    /// The uplift report (`u` on the Causal panel, `report uplift`).
+    Uplift,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 3] = [JobKind::Retrain, JobKind::Causal, JobKind::Forecast];
+    pub const ALL: [JobKind; 4] = [
+        JobKind::Retrain,
+        JobKind::Causal,
+        JobKind::Forecast,
+        JobKind::Uplift,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             JobKind::Retrain => "retrain",
             JobKind::Causal => "causal",
             JobKind::Forecast => "forecast",
+            JobKind::Uplift => "uplift",
         }
     }
 
@@ -139,7 +147,7 @@ impl JobKind {
 
     /// Whether the job's result is a report kept in the saved reports (`report list`).
     pub fn is_report(self) -> bool {
-        self == JobKind::Causal
+        matches!(self, JobKind::Causal | JobKind::Uplift)
     }
 
     /// Whether the job writes more than its own job record (refused in read-only sessions).

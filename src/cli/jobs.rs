@@ -303,7 +303,7 @@ pub fn forecast(session: &Session, env: &Env, a: ForecastArgs) -> Result<ExitCod
     )
 }
 
-fn run(
+pub(super) fn run(
     session: &Session,
     env: &Env,
     settings: &JobSettings,
@@ -354,7 +354,7 @@ fn run_job(
     let never = AtomicBool::new(false);
     let settings = JobSettings {
         read_only,
-        ..*settings
+        ..settings.clone()
     };
     jobs::run(db, env, &settings, kind, campaign, &never, &sink);
     bar.finish_and_clear();
@@ -408,6 +408,8 @@ fn format_output(out: &JobOutput, json: bool) -> Result<String> {
         (JobOutput::Model(m), true) => serde_json::to_string_pretty(m)? + "\n",
         (JobOutput::Causal(c), true) => serde_json::to_string_pretty(c)? + "\n",
         (JobOutput::Forecast(f), true) => serde_json::to_string_pretty(f)? + "\n",
+        (JobOutput::Uplift(u), true) => serde_json::to_string_pretty(u)? + "\n",
+        (JobOutput::Uplift(u), false) => liftdeck::app::uplift::format_text(u),
         (JobOutput::Model(m), false) => liftdeck::app::train::format_text(m),
         (JobOutput::Causal(c), false) => {
             liftdeck::app::causal::format_text_with(c, &super::report::number_format())

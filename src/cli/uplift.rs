@@ -1,14 +1,15 @@
 //! `report uplift KEY`: a T- or X-learner trained on a hashed 70% of the campaign's units and
-//! evaluated on the rest (Qini, AUUC, deciles, targeting). It runs directly, not as a job: it
-//! only reads.
+//! evaluated on the rest (Qini, AUUC, deciles, targeting). It runs as a job, like `report
+//! causal`, so the report is saved (`report list`) unless the session is read-only.
 
 use super::exit::bail_usage;
-use super::{write_json, write_stdout, JsonFlag, Session};
+use super::{JsonFlag, Session};
 use anyhow::Result;
 use clap::Args;
-use liftdeck::app::uplift::{format_text, uplift_report, UpliftOptions};
-use liftdeck::app::NoProgress;
+use liftdeck::app::uplift::UpliftOptions;
+use liftdeck::app::Env;
 use liftdeck::causal::uplift::LearnerKind;
+use liftdeck::jobs::{JobKind, JobSettings};
 use std::process::ExitCode;
 
 #[derive(Args)]
@@ -30,7 +31,7 @@ pub struct UpliftArgs {
     out: JsonFlag,
 }
 
-pub fn uplift(session: &Session, a: UpliftArgs) -> Result<ExitCode> {
+pub fn uplift(session: &Session, env: &Env, a: UpliftArgs) -> Result<ExitCode> {
     let learner = match a.learner.parse::<LearnerKind>() {
         Ok(k) => k,
         Err(e) => bail_usage!("--learner: {e}"),
@@ -40,18 +41,23 @@ pub fn uplift(session: &Session, a: UpliftArgs) -> Result<ExitCode> {
             bail_usage!("--alpha must lie strictly between 0 and 1, got {alpha}");
         }
     }
-    let store = session.open_to_read()?;
     let opts = UpliftOptions {
         learner: Some(learner),
         features: a.features.into_iter().filter(|f| !f.is_empty()).collect(),
         arm: a.arm,
         alpha: a.alpha,
     };
-    let report = uplift_report(&store, &a.campaign, &opts, &NoProgress)?;
-    if a.out.json {
-        write_json(&report)?;
-    } else {
-        write_stdout(&format_text(&report))?;
-    }
-    Ok(ExitCode::SUCCESS)
+    let settings = JobSettings {
+        alpha: a.alpha,
+        uplift: opts,
+        ..JobSettings::default()
+    };
+    super::jobs::run(
+        session,
+        env,
+        &settings,
+        JobKind::Uplift,
+        &a.campaign,
+        a.out.json,
+    )
 }

@@ -110,6 +110,11 @@ impl App {
         let Some(kind) = self.panel.job() else {
             return vec![];
         };
+        self.run_job_of(kind)
+    }
+
+    /// Starts `kind` for the selected campaign (the Causal panel runs two: `c` and `u`).
+    pub(super) fn run_job_of(&mut self, kind: JobKind) -> Vec<Effect> {
         if self.job_running(kind) {
             self.status_line = format!("{} is already running: Esc cancels it", kind.as_str());
             return vec![];

@@ -34,6 +34,8 @@ pub enum Action {
     Refresh,
     /// Start the panel's background job (retrain, causal report, forecast).
     RunJob,
+    /// The Causal panel's second job: the uplift report.
+    RunUplift,
     /// The Causal panel: show an older saved report, or a newer one.
     OlderReport,
     NewerReport,
@@ -202,6 +204,13 @@ pub const BINDINGS: &[Binding] = &[
         Action::RunJob,
         "run the causal report",
         "run",
+    ),
+    bind(
+        "u",
+        &[Panel::Causal],
+        Action::RunUplift,
+        "run the uplift report (T-learner, held-out Qini)",
+        "uplift",
     ),
     bind(
         "[",

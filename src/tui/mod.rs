@@ -22,6 +22,7 @@ mod view_ab;
 mod view_bandit;
 mod view_bandit_chart;
 mod view_campaigns;
+pub mod view_causal;
 mod view_jobs;
 pub mod view_models;
 pub mod view_models_chart;
@@ -99,7 +100,7 @@ impl effects::JobRunner for ThreadJobs {
             env.clone(),
             self.out.clone(),
             campaign.to_string(),
-            *settings,
+            settings.clone(),
         );
         self.running.retain(|j| !j.is_finished());
         self.running.push(std::thread::spawn(move || {

@@ -5,7 +5,6 @@
 
 use super::state::App;
 use super::text;
-use crate::jobs::JobKind;
 use ratatui::text::Line;
 
 impl App {
@@ -51,7 +50,7 @@ pub fn causal_lines(app: &App, width: usize) -> Vec<Line<'static>> {
     let saved = app.saved_reports();
     let chosen = app.saved_cursor.and_then(|i| saved.get(i));
     let mut lines = match chosen {
-        None => text::job_lines(&app.job_panel(JobKind::Causal), &app.theme, width),
+        None => text::job_lines(&app.job_panel(app.causal_job), &app.theme, width),
         Some(r) => {
             let mut l: Vec<Line> = text::wrap(
                 &format!(

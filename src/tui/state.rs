@@ -72,6 +72,9 @@ pub struct App {
     /// The saved report the Causal panel shows in place of the job's result (`[`/`]`), as an
     /// index into the snapshot's newest-first list; `None` shows the result in force.
     pub saved_cursor: Option<usize>,
+    /// Which of the Causal panel's jobs it shows: the causal report (`c`) or uplift (`u`),
+    /// the one last started.
+    pub causal_job: JobKind,
 }
 
 /// Inputs to `update`.
@@ -139,6 +142,7 @@ impl App {
             learner: LearnerChoice::default(),
             learner_pick: None,
             saved_cursor: None,
+            causal_job: JobKind::Causal,
         }
     }
 
@@ -199,7 +203,10 @@ impl App {
     /// How far the current text panel can scroll.
     fn scroll_limit(&self) -> usize {
         let width = self.size.0.saturating_sub(2) as usize;
-        let rows = text::text_rows(self.size.1);
+        let mut rows = text::text_rows(self.size.1);
+        if self.panel == Panel::Causal && super::view_causal::chart_drawn(self, rows as u16 + 2) {
+            rows = rows.saturating_sub(super::view_causal::CHART_ROWS as usize);
+        }
         let total = match self.panel {
             Panel::Health => text::health_lines(&self.snapshot, &self.theme, width).len(),
             Panel::Models => super::view_models::lines(self, width).len(),
@@ -352,7 +359,15 @@ impl App {
             Action::RunJob => {
                 // The new run's result is what the panel shows, not an older saved report.
                 self.saved_cursor = None;
+                if self.panel == Panel::Causal {
+                    self.causal_job = JobKind::Causal;
+                }
                 return self.run_job();
+            }
+            Action::RunUplift => {
+                self.saved_cursor = None;
+                self.causal_job = JobKind::Uplift;
+                return self.run_job_of(JobKind::Uplift);
             }
             Action::OlderReport => self.older_report(),
             Action::NewerReport => self.newer_report(),
@@ -490,7 +505,14 @@ impl App {
             self.status_line.clear();
             return vec![];
         }
-        if let Some(kind) = self.panel.job().filter(|k| self.job_running(*k)) {
+        let uplift = (self.panel == Panel::Causal).then_some(JobKind::Uplift);
+        if let Some(kind) = self
+            .panel
+            .job()
+            .into_iter()
+            .chain(uplift)
+            .find(|k| self.job_running(*k))
+        {
             self.status_line = format!("cancelling {}…", kind.as_str());
             return vec![Effect::CancelJob(kind)];
         }

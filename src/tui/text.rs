@@ -136,6 +136,11 @@ fn about(kind: JobKind) -> &'static str {
              weighting units by the propensity logged at assignment (IPW), beside the naive \
              difference, and checks the balance of pre_value between arms."
         }
+        JobKind::Uplift => {
+            "u trains a T-learner (a conversion model per arm) on a hashed 70% of units and \
+             scores the rest: the Qini curve and coefficient, AUUC, uplift by decile and whom \
+             to target."
+        }
         JobKind::Forecast => {
             "F projects shipping each arm to all traffic for 30 days at the recent unit rate: \
              incremental conversions, revenue, cost, profit and ROI with 95% intervals."
@@ -176,6 +181,11 @@ pub struct JobPanel<'a> {
 }
 
 impl JobPanel<'_> {
+    /// The result the panel shows, whichever run produced it.
+    pub fn result_output(&self) -> Option<JobOutput> {
+        self.result().map(|(out, _)| out)
+    }
+
     /// The result to show and where it came from. A run done in this session shows its own
     /// result; otherwise the newest done run's, from the jobs table (or, in a read-only
     /// session, this session's last one first). A cancelled or failed run shows none of its own.
@@ -271,6 +281,7 @@ pub fn job_lines(panel: &JobPanel, theme: &Theme, width: usize) -> Vec<Line<'sta
             crate::app::forecast::format_text_for_width(f, panel.numbers, width)
         }
         JobOutput::Causal(c) => crate::app::causal::format_text_for_width(c, panel.numbers, width),
+        JobOutput::Uplift(u) => crate::app::uplift::format_text(u),
     };
     lines.extend(wrap(&text, width).into_iter().map(Line::from));
     lines

@@ -164,3 +164,39 @@ fn first_campaign(db: &Path) -> String {
     let store = Store::open_read_only(db).expect("open");
     store.campaigns().expect("campaigns")[0].spec.key.clone()
 }
+
+#[test]
+fn an_uplift_report_is_saved_with_its_options() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("shop.db");
+    ingest_with_cli(&db, &sim_jsonl(5, 3000));
+    let json = stdout(&run(
+        &db,
+        &["report", "uplift", "coupon-10", "--learner", "x", "--json"],
+    ));
+    let direct: serde_json::Value = serde_json::from_str(&json).expect("uplift json");
+    let saved: serde_json::Value = serde_json::from_str(&stdout(&run(
+        &db,
+        &["report", "show", "1", "--format", "json"],
+    )))
+    .expect("show json");
+    assert_eq!(saved["kind"], "uplift");
+    assert_eq!(saved["parameters"]["learner"], "x");
+    assert_eq!(saved["result"], direct);
+    let list = stdout(&run(&db, &["report", "list", "coupon-10"]));
+    assert!(list.contains("X-learner Qini"), "{list}");
+    // The text body is what `report uplift` printed.
+    let printed = stdout(&run(
+        &db,
+        &[
+            "--read-only",
+            "report",
+            "uplift",
+            "coupon-10",
+            "--learner",
+            "x",
+        ],
+    ));
+    let shown = stdout(&run(&db, &["report", "show", "1"]));
+    assert_eq!(shown.split_once("\n\n").expect("body").1, printed);
+}

@@ -19,6 +19,15 @@ pub enum LearnerKind {
     X,
 }
 
+impl LearnerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LearnerKind::T => "t",
+            LearnerKind::X => "x",
+        }
+    }
+}
+
 impl std::str::FromStr for LearnerKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
