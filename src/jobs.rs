@@ -7,7 +7,7 @@
 //! force is the newest done row's (`Store::latest_done_jobs`), shown beside how the newest
 //! run ended.
 
-use crate::app::causal::{causal_report, CausalReport};
+use crate::app::causal::{causal_report_by, CausalReport};
 use crate::app::forecast::{forecast, Forecast};
 use crate::app::train::{LearnerChoice, ModelSummary};
 use crate::app::train_pipeline::{retrain_hashed_with, RetrainOptions};
@@ -83,7 +83,7 @@ pub enum JobUpdate {
 }
 
 /// What a job runs with; the console uses the defaults, the CLI takes them from flags.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct JobSettings {
     /// A read-only session: the job may not write, not even its own record.
     pub read_only: bool,
@@ -96,6 +96,8 @@ pub struct JobSettings {
     pub forecast_days: f64,
     /// Significance level; `None` takes the campaign's (through `app::report::options_for`).
     pub alpha: Option<f64>,
+    /// `report causal --by FIELD`: the segments section for that context field only.
+    pub causal_by: Option<String>,
 }
 
 impl Default for JobSettings {
@@ -107,6 +109,7 @@ impl Default for JobSettings {
             retrain: RetrainOptions::default(),
             forecast_days: 30.0,
             alpha: None,
+            causal_by: None,
         }
     }
 }
@@ -206,8 +209,14 @@ pub fn run_on(
             &progress,
         )
         .map(|s| JobOutput::Model(Box::new(s))),
-        JobKind::Causal => causal_report(store, campaign, settings.alpha, &progress)
-            .map(|r| JobOutput::Causal(Box::new(r))),
+        JobKind::Causal => causal_report_by(
+            store,
+            campaign,
+            settings.alpha,
+            settings.causal_by.as_deref(),
+            &progress,
+        )
+        .map(|r| JobOutput::Causal(Box::new(r))),
         JobKind::Forecast => forecast(
             store,
             campaign,

@@ -6,9 +6,11 @@
 //! logs; uplift learners come next.
 
 pub mod did;
+pub mod incremental;
 pub mod ipw;
 pub mod observational;
 pub mod ope;
 pub mod replay;
+pub mod segments;
 
 pub use ipw::{balance, contrast, ArmMoments, Balance, Contrast};
