@@ -139,6 +139,13 @@ fn incremental_totals_recover_the_extra_orders_and_the_subsidy() {
         subsidy_hits += usize::from(c.low <= truth && truth <= c.high);
         subsidy_err += (c.value - truth) / truth / runs as f64;
         assert!((t.discount_cost - 5.0 * (anyway + extra)).abs() < 1e-6);
+        let text = liftdeck::app::causal_randomised::format_sections(
+            &[],
+            &rows,
+            &liftdeck::format::NumberFormat::default(),
+        );
+        assert!(text.contains("extra orders") && text.contains("would have bought anyway"));
+        assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
     }
     let (a, b) = (
         extra_hits as f64 / runs as f64,
