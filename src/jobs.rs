@@ -7,7 +7,7 @@
 //! force is the newest done row's (`Store::latest_done_jobs`), shown beside how the newest
 //! run ended.
 
-use crate::app::causal::{causal_report, CausalReport};
+use crate::app::causal::{causal_report_by, CausalReport};
 use crate::app::forecast::{forecast, Forecast};
 use crate::app::train::{LearnerChoice, ModelSummary};
 use crate::app::train_pipeline::{retrain_hashed_with, RetrainOptions};
@@ -101,6 +101,8 @@ pub struct JobSettings {
     pub alpha: Option<f64>,
     /// The uplift report's learner, features and treated arm (`report uplift` flags).
     pub uplift: crate::app::uplift::UpliftOptions,
+    /// `report causal --by FIELD`: the segments section for that context field only.
+    pub causal_by: Option<String>,
 }
 
 impl Default for JobSettings {
@@ -113,6 +115,7 @@ impl Default for JobSettings {
             forecast_days: 30.0,
             alpha: None,
             uplift: Default::default(),
+            causal_by: None,
         }
     }
 }
@@ -212,8 +215,14 @@ pub fn run_on(
             &progress,
         )
         .map(|s| JobOutput::Model(Box::new(s))),
-        JobKind::Causal => causal_report(store, campaign, settings.alpha, &progress)
-            .map(|r| JobOutput::Causal(Box::new(r))),
+        JobKind::Causal => causal_report_by(
+            store,
+            campaign,
+            settings.alpha,
+            settings.causal_by.as_deref(),
+            &progress,
+        )
+        .map(|r| JobOutput::Causal(Box::new(r))),
         JobKind::Forecast => forecast(
             store,
             campaign,
@@ -261,7 +270,7 @@ pub fn run_on(
 /// The options a report ran with, as saved beside it.
 fn report_parameters(kind: JobKind, settings: &JobSettings) -> serde_json::Value {
     match kind {
-        JobKind::Causal => serde_json::json!({ "alpha": settings.alpha }),
+        JobKind::Causal => serde_json::json!({ "alpha": settings.alpha, "by": settings.causal_by }),
         JobKind::Uplift => serde_json::json!({
             "alpha": settings.alpha.or(settings.uplift.alpha),
             "learner": settings.uplift.learner.map(|l| l.as_str()),

@@ -30,6 +30,10 @@ pub struct ArmEffect {
     /// report's estimate), beside the weighted one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stratified: Option<Difference>,
+    /// CUPED-adjusted difference in means on `pre_value` (the A/B engine's CUPED). It ignores
+    /// the propensities: for a campaign whose weights moved, read the weighted one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cuped: Option<Difference>,
     /// Both exist and lie outside each other's intervals.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub disagrees: bool,
@@ -63,6 +67,15 @@ pub struct CausalReport {
     pub propensity_varies: bool,
     pub outcomes: Vec<OutcomeEffects>,
     pub balance: Vec<BalanceRow>,
+    /// Per treatment arm, ROI against control (delta method).
+    #[serde(default)]
+    pub roi: Vec<super::causal_randomised::RoiRow>,
+    /// Per treatment arm, extra orders, discount cost and its split.
+    #[serde(default)]
+    pub incremental: Vec<super::causal_randomised::IncrementalRow>,
+    /// CATE per segment of each categorical context field.
+    #[serde(default)]
+    pub segments: super::causal_segments::SegmentsReport,
     pub notes: Vec<String>,
 }
 
@@ -71,6 +84,17 @@ pub fn causal_report(
     store: &Store,
     key: &str,
     alpha: Option<f64>,
+    progress: &dyn Progress,
+) -> Result<CausalReport> {
+    causal_report_by(store, key, alpha, None, progress)
+}
+
+/// As [`causal_report`], with the segments section limited to the context field `by`.
+pub fn causal_report_by(
+    store: &Store,
+    key: &str,
+    alpha: Option<f64>,
+    by: Option<&str>,
     progress: &dyn Progress,
 ) -> Result<CausalReport> {
     let (campaign, arms) = store.campaign(key)?;
@@ -95,6 +119,8 @@ pub fn causal_report(
     let mut pre = vec![ArmMoments::default(); arms.len()];
     let mut propensity_range = vec![(f64::INFINITY, f64::NEG_INFINITY); arms.len()];
     let (mut units, mut excluded) = (0u64, 0u64);
+    let mut sums = vec![super::causal_randomised::ArmSums::default(); arms.len()];
+    let mut segments = super::causal_segments::SegmentAccumulator::new(arms.len(), by)?;
     super::for_each_unit_chunk(store, key, progress, 1.0, &mut |rows| {
         for row in &rows {
             units += 1;
@@ -117,12 +143,15 @@ pub fn causal_report(
             if let Some(x) = row.pre_value {
                 pre[a].add(x, p);
             }
+            sums[a].add(row);
+            segments.add(&row.context, a, converted, p);
             let r = &mut propensity_range[a];
             *r = (r.0.min(p), r.1.max(p));
         }
         Ok(())
     })?;
     progress.update(1.0, "estimating")?;
+    let cuped = super::causal_randomised::cuped_effects(&sums, ci, alpha);
     let strata = super::report::moved_weights(store, &campaign, arms.len())?;
     let stratified: Vec<Vec<Option<(f64, f64)>>> = OUTCOME_METRICS
         .iter()
@@ -170,6 +199,7 @@ pub fn causal_report(
                         effective_units: outcome[a][o].effective_n(),
                         effect,
                         stratified,
+                        cuped: cuped[o][a],
                         disagrees,
                     }
                 })
@@ -191,6 +221,15 @@ pub fn causal_report(
             }
         })
         .collect();
+    let names: Vec<String> = arms.iter().map(|a| a.key.clone()).collect();
+    let profit: Vec<Option<(f64, f64)>> = outcomes[2]
+        .arms
+        .iter()
+        .map(|a| a.effect.map(|e| (e.ipw_diff, e.ipw_se)))
+        .collect();
+    let roi = super::causal_randomised::roi_rows(&sums, &names, ci, alpha);
+    let incremental = super::causal_randomised::incremental_rows(&sums, &names, ci, &profit, alpha);
+    let segments = segments.finish(&names, ci, alpha)?;
     let mut notes = Vec::new();
     if let Some(s) = &strata {
         notes.push(format!(
@@ -243,6 +282,9 @@ pub fn causal_report(
         propensity_varies,
         outcomes,
         balance,
+        roi,
+        incremental,
+        segments,
         notes,
     })
 }
@@ -348,6 +390,25 @@ pub fn format_text_for_width(r: &CausalReport, nf: &NumberFormat, width: usize) 
                         "  {arm:<12} {units:>8} {effective:>10} {:>12} {:>12} {:>25} {:>9}\n",
                         c.naive, c.ipw, c.ci, c.p
                     ));
+                    if r.propensity_varies {
+                        let d = Difference {
+                            diff: e.naive_diff,
+                            se: 0.0,
+                            ci: e.naive_ci,
+                        };
+                        let (diff, ci) = stratified_cells(&o.outcome, &d, nf);
+                        s.push_str(&format!(
+                            "  {:<12} {:>8} {:>10} {:>12} {diff:>12} {ci:>25}\n",
+                            "  diff means", "", "", ""
+                        ));
+                    }
+                    if let Some(d) = &a.cuped {
+                        let (diff, ci) = stratified_cells(&o.outcome, d, nf);
+                        s.push_str(&format!(
+                            "  {:<12} {:>8} {:>10} {:>12} {diff:>12} {ci:>25}\n",
+                            "  CUPED", "", "", ""
+                        ));
+                    }
                     if let Some(d) = &a.stratified {
                         let (diff, ci) = stratified_cells(&o.outcome, d, nf);
                         let flag = if a.disagrees { "DISAGREES" } else { "" };
@@ -360,6 +421,23 @@ pub fn format_text_for_width(r: &CausalReport, nf: &NumberFormat, width: usize) 
                 (Some(e), false) => {
                     let c = effect_cells(&o.outcome, e, nf);
                     s.push_str(&format!("  {arm:<10} IPW {} {} p {}\n", c.ipw, c.ci, c.p));
+                    if r.propensity_varies {
+                        let (diff, ci) = (
+                            c.naive,
+                            format::interval(Some(e.naive_ci.0), Some(e.naive_ci.1), |x| {
+                                if o.outcome == OUTCOMES[0] {
+                                    format::lift(x)
+                                } else {
+                                    nf.money_change(x)
+                                }
+                            }),
+                        );
+                        s.push_str(&format!("  {:<10} dm  {diff} {ci}\n", ""));
+                    }
+                    if let Some(d) = &a.cuped {
+                        let (diff, ci) = stratified_cells(&o.outcome, d, nf);
+                        s.push_str(&format!("  {:<10} cup {diff} {ci}\n", ""));
+                    }
                     if let Some(d) = &a.stratified {
                         let (diff, ci) = stratified_cells(&o.outcome, d, nf);
                         let flag = if a.disagrees { " DISAGREES" } else { "" };
@@ -398,5 +476,15 @@ pub fn format_text_for_width(r: &CausalReport, nf: &NumberFormat, width: usize) 
     for n in &r.notes {
         s.push_str(&format!("note: {n}\n"));
     }
+    // The totals and segments follow the notes, which are about the effects above.
+    s.push_str(&super::causal_randomised::format_sections(
+        &r.roi,
+        &r.incremental,
+        nf,
+    ));
+    s.push_str(&super::causal_segments::format_segments(
+        &r.segments,
+        r.alpha,
+    ));
     s
 }

@@ -5,6 +5,8 @@ pub mod bandit;
 pub mod bench;
 pub mod bench_aa;
 pub mod causal;
+pub mod causal_randomised;
+pub mod causal_segments;
 pub mod champion;
 pub mod demo;
 mod feed;

@@ -6,10 +6,12 @@
 //! logs, and uplift learners (T and X) with Qini evaluation.
 
 pub mod did;
+pub mod incremental;
 pub mod ipw;
 pub mod observational;
 pub mod ope;
 pub mod replay;
+pub mod segments;
 pub mod uplift;
 
 pub use ipw::{balance, contrast, ArmMoments, Balance, Contrast};

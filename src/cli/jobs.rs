@@ -86,6 +86,9 @@ pub struct CausalArgs {
     /// Significance level of the intervals and p-values (default: the campaign's, else 0.05).
     #[arg(long)]
     alpha: Option<f64>,
+    /// Limit the segments section (CATE per segment) to this context field.
+    #[arg(long)]
+    by: Option<String>,
     #[command(flatten)]
     out: JsonFlag,
 }
@@ -274,6 +277,7 @@ pub fn causal(session: &Session, env: &Env, a: CausalArgs) -> Result<ExitCode> {
     check_alpha(a.alpha)?;
     let settings = JobSettings {
         alpha: a.alpha,
+        causal_by: a.by,
         ..JobSettings::default()
     };
     run(

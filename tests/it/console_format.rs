@@ -346,7 +346,7 @@ fn the_causal_panel_and_report_causal_print_one_text() {
     }
     // Wide, the console shows the CLI's text exactly; at 80 columns, each arm's line carries
     // the same figure strings.
-    assert_cli_text_on_screen(&cli, &screen_text(replay.app(), 120, 40));
+    assert_cli_text_on_screen(&cli, &screen_text(replay.app(), 120, 90));
     let mut narrow = String::new();
     for _ in 0..4 {
         narrow.push_str(&replay.screen());

@@ -1,0 +1,207 @@
+//! The randomised-campaign parts of `report causal`: CUPED-adjusted effects (the A/B engine's
+//! `stats::metrics::cuped` on `pre_value`), ROI against control (the A/B engine's delta-method
+//! `stats::roi`), the incremental totals (`causal::incremental`), and their text sections.
+//! Everything is accumulated per arm as the A/B engine's rollup sums, in the report's one pass.
+
+use crate::causal::incremental::{incremental, ArmTotals, IncrementalTotals};
+use crate::causal::ipw::{difference, ArmMoments, Difference};
+use crate::domain::ArmRollup;
+use crate::format::{self, NumberFormat};
+use crate::stats::ab::Metric;
+use crate::stats::metrics::{cuped, ArmInput};
+use crate::store::UnitRow;
+use crate::text::escape_control;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RoiEstimate {
+    /// (Δrevenue - Δcost) / Δcost per unit: incremental profit per unit of incremental cost.
+    pub roi: f64,
+    pub se: f64,
+    pub ci: (f64, f64),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoiRow {
+    pub arm: String,
+    pub roi: Option<RoiEstimate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncrementalRow {
+    pub arm: String,
+    pub units: u64,
+    pub orders: i64,
+    pub totals: Option<IncrementalTotals>,
+}
+
+/// Per-arm sums of the one pass.
+#[derive(Debug, Clone, Default)]
+pub struct ArmSums {
+    pub rollup: ArmRollup,
+    /// Orders per unit, weighted by the logged propensities.
+    pub orders: ArmMoments,
+}
+
+impl ArmSums {
+    pub fn add(&mut self, row: &UnitRow) {
+        let converted = f64::from(u8::from(row.purchases > 0));
+        let (orders, r, c) = (row.purchases as f64, row.revenue, row.cost);
+        let mut d = ArmRollup::assigned(row.pre_value);
+        let x = row.pre_value.unwrap_or(0.0);
+        d.purchases = row.purchases;
+        d.conversions = i64::from(row.purchases > 0);
+        d.purchases_sumsq = orders * orders;
+        d.revenue_sum = r;
+        d.revenue_sumsq = r * r;
+        d.cost_sum = c;
+        d.cost_sumsq = c * c;
+        d.revenue_cost_sum = r * c;
+        d.revenue_purchases_sum = r * orders;
+        d.x_revenue_sum = x * r;
+        d.x_cost_sum = x * c;
+        d.x_conversion_sum = x * converted;
+        d.x_purchases_sum = x * orders;
+        self.rollup += d;
+        self.orders.add(orders, row.propensity);
+    }
+}
+
+/// The A/B engine's metric for each outcome of the causal report.
+pub const CUPED_METRICS: [Metric; 3] = [Metric::Conversion, Metric::Revenue, Metric::Profit];
+
+/// CUPED-adjusted difference of every arm against `control`, per outcome (outer) and arm.
+pub fn cuped_effects(sums: &[ArmSums], control: usize, alpha: f64) -> Vec<Vec<Option<Difference>>> {
+    let inputs: Vec<ArmInput> = sums
+        .iter()
+        .map(|s| ArmInput {
+            key: String::new(),
+            weight: 1.0,
+            rollup: s.rollup.clone(),
+        })
+        .collect();
+    CUPED_METRICS
+        .iter()
+        .map(|&m| {
+            let fit = cuped(m, &inputs);
+            (0..sums.len())
+                .map(|a| {
+                    let est = fit.as_ref()?;
+                    let t = est.estimates.get(a).copied().flatten()?;
+                    let c = est.estimates.get(control).copied().flatten()?;
+                    (a != control)
+                        .then(|| difference((t.value, t.variance), (c.value, c.variance), alpha))
+                        .flatten()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+pub fn roi_rows(sums: &[ArmSums], arms: &[String], control: usize, alpha: f64) -> Vec<RoiRow> {
+    arms.iter()
+        .enumerate()
+        .filter(|(a, _)| *a != control)
+        .map(|(a, arm)| RoiRow {
+            arm: arm.clone(),
+            roi: crate::stats::roi::roi_vs_control(&sums[control].rollup, &sums[a].rollup, alpha)
+                .map(|r| RoiEstimate {
+                    roi: r.roi,
+                    se: r.se,
+                    ci: (r.ci.low, r.ci.high),
+                }),
+        })
+        .collect()
+}
+
+/// `profit[a]` is arm a's per-unit profit effect and standard error (the weighted one).
+pub fn incremental_rows(
+    sums: &[ArmSums],
+    arms: &[String],
+    control: usize,
+    profit: &[Option<(f64, f64)>],
+    alpha: f64,
+) -> Vec<IncrementalRow> {
+    let totals = |s: &ArmSums| ArmTotals {
+        units: s.rollup.units as f64,
+        orders_per_unit: s.orders.weighted().unwrap_or((0.0, f64::NAN)),
+        revenue: s.rollup.revenue_sum,
+        cost: s.rollup.cost_sum,
+    };
+    let c = totals(&sums[control]);
+    arms.iter()
+        .enumerate()
+        .filter(|(a, _)| *a != control)
+        .map(|(a, arm)| IncrementalRow {
+            arm: arm.clone(),
+            units: sums[a].rollup.units.max(0) as u64,
+            orders: sums[a].rollup.purchases,
+            totals: incremental(
+                &totals(&sums[a]),
+                &c,
+                profit.get(a).copied().flatten(),
+                alpha,
+            ),
+        })
+        .collect()
+}
+
+/// The ROI and incremental-totals sections, each line under 80 columns (the console's Causal
+/// panel shows the same text).
+pub fn format_sections(roi: &[RoiRow], inc: &[IncrementalRow], nf: &NumberFormat) -> String {
+    let mut s = String::new();
+    for r in roi {
+        let arm = escape_control(&r.arm);
+        match &r.roi {
+            // (Δrevenue - Δcost) / Δcost against control, with a delta-method interval.
+            Some(x) => s.push_str(&format!(
+                "ROI {arm} vs control: {} {} (delta method)\n",
+                format::roi(x.roi),
+                format::interval(Some(x.ci.0), Some(x.ci.1), format::roi)
+            )),
+            None => s.push_str(&format!(
+                "ROI {arm} vs control: - (no extra cost, or too few units)\n"
+            )),
+        }
+    }
+    for r in inc {
+        let arm = escape_control(&r.arm);
+        let Some(t) = &r.totals else {
+            s.push_str(&format!(
+                "incremental {arm}: - (an arm has no orders, or too few units)\n"
+            ));
+            continue;
+        };
+        let e = &t.extra_orders;
+        let a = &t.cost_to_anyway_buyers;
+        s.push_str(&format!(
+            "incremental {arm}: {} +/- {} extra orders ({} units, {} orders)\n",
+            format::quantity_change(e.value),
+            format::quantity(e.half_width()),
+            format::count(r.units as i64),
+            format::count(r.orders),
+        ));
+        s.push_str(&format!(
+            "  discounts paid {}; to customers who would have bought anyway:\n    {} {} \
+             ({} of the arm's orders)\n",
+            nf.money(t.discount_cost),
+            nf.money(a.value),
+            format::interval(Some(a.low), Some(a.high), |x| nf.money(x)),
+            format::rate(t.anyway_share.value),
+        ));
+        let m = &t.margin_on_incremental;
+        s.push_str(&format!(
+            "  margin on the extra orders {} {}\n",
+            nf.money(m.value),
+            format::interval(Some(m.low), Some(m.high), |x| nf.money(x)),
+        ));
+        if let Some(p) = &t.incremental_profit {
+            s.push_str(&format!(
+                "  net incremental profit {} {}\n",
+                nf.money_change(p.value),
+                format::interval(Some(p.low), Some(p.high), |x| nf.money_change(x)),
+            ));
+        }
+    }
+    s
+}

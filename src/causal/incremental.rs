@@ -1,0 +1,172 @@
+//! Incremental totals of one treatment arm in absolute terms: how many extra orders the offer
+//! produced, what it paid in discounts, and how that cost splits between customers who would
+//! have bought anyway and the orders the offer caused. Pure.
+//!
+//! With m_t and m_c the orders per unit of the treated arm and of control (the Hájek means,
+//! equal to the plain means when the propensities are constant) and n_t the treated units:
+//! - extra orders E = (m_t - m_c)·n_t; n_t is fixed by the design, so its interval is the
+//!   per-unit interval times n_t;
+//! - of the treated orders, the share that would have happened without the offer is
+//!   s = m_c / m_t (what control buys per unit, over what treated units bought per unit). The
+//!   arms are independent, so by the delta method on log s,
+//!   Var(s) ≈ s²·(Var(m_c)/m_c² + Var(m_t)/m_t²); the interval is clipped to [0, 1];
+//! - the discount cost paid, C_t, is the treated arm's cost total (observed, no interval);
+//!   the part that went to customers who would have bought anyway is C_t·s, the rest C_t·(1-s)
+//!   bought the extra orders. This assumes a non-incremental order carries the same discount
+//!   as an incremental one on average (a coupon of fixed value or rate applied to every order);
+//! - the margin (revenue - cost) on the incremental orders is (R_t - C_t)·(1 - s), on the same
+//!   assumption about the margin per order;
+//! - the net incremental profit is the per-unit profit effect times n_t, which already nets
+//!   the subsidy out.
+
+use serde::{Deserialize, Serialize};
+use statrs::distribution::{ContinuousCDF, Normal};
+
+/// A value with its interval at the report's level.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Interval {
+    pub value: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+impl Interval {
+    fn around(value: f64, se: f64, z: f64) -> Self {
+        Interval {
+            value,
+            low: value - z * se,
+            high: value + z * se,
+        }
+    }
+
+    /// Half the interval's width, the "+/-" of a sentence.
+    pub fn half_width(&self) -> f64 {
+        (self.high - self.low) / 2.0
+    }
+
+    fn scaled(&self, k: f64) -> Self {
+        let (a, b) = (self.low * k, self.high * k);
+        Interval {
+            value: self.value * k,
+            low: a.min(b),
+            high: a.max(b),
+        }
+    }
+}
+
+/// What the incremental totals need of one arm.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ArmTotals {
+    pub units: f64,
+    /// Orders per unit and its standard error.
+    pub orders_per_unit: (f64, f64),
+    pub revenue: f64,
+    /// The discount cost paid in the arm.
+    pub cost: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct IncrementalTotals {
+    pub extra_orders: Interval,
+    /// The treated arm's cost total.
+    pub discount_cost: f64,
+    /// Share of the treated orders that would have happened without the offer.
+    pub anyway_share: Interval,
+    /// Discount cost that went to customers who would have bought anyway.
+    pub cost_to_anyway_buyers: Interval,
+    /// Margin (revenue - cost) on the incremental orders.
+    pub margin_on_incremental: Interval,
+    /// Per-unit profit effect times the treated units.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incremental_profit: Option<Interval>,
+}
+
+/// The totals of `treated` against `control`; `profit_effect` is the per-unit profit effect
+/// and its standard error. `None` when either arm has no orders, or no units.
+pub fn incremental(
+    treated: &ArmTotals,
+    control: &ArmTotals,
+    profit_effect: Option<(f64, f64)>,
+    alpha: f64,
+) -> Option<IncrementalTotals> {
+    let (mt, st) = treated.orders_per_unit;
+    let (mc, sc) = control.orders_per_unit;
+    if !(treated.units > 0.0 && mt > 0.0 && mc > 0.0 && st.is_finite() && sc.is_finite()) {
+        return None;
+    }
+    let z = Normal::standard().inverse_cdf(1.0 - alpha / 2.0);
+    let n = treated.units;
+    let extra_orders = Interval::around((mt - mc) * n, (st * st + sc * sc).sqrt() * n, z);
+    let s = mc / mt;
+    let s_se = s * ((sc / mc).powi(2) + (st / mt).powi(2)).sqrt();
+    let raw = Interval::around(s, s_se, z);
+    let anyway_share = Interval {
+        value: s.clamp(0.0, 1.0),
+        low: raw.low.clamp(0.0, 1.0),
+        high: raw.high.clamp(0.0, 1.0),
+    };
+    let not_anyway = Interval {
+        value: 1.0 - anyway_share.value,
+        low: 1.0 - anyway_share.high,
+        high: 1.0 - anyway_share.low,
+    };
+    let totals = IncrementalTotals {
+        extra_orders,
+        discount_cost: treated.cost,
+        anyway_share,
+        cost_to_anyway_buyers: anyway_share.scaled(treated.cost),
+        margin_on_incremental: not_anyway.scaled(treated.revenue - treated.cost),
+        incremental_profit: profit_effect
+            .filter(|(v, se)| v.is_finite() && se.is_finite())
+            .map(|(v, se)| Interval::around(v * n, se * n, z)),
+    };
+    let finite = [
+        totals.extra_orders.low,
+        totals.extra_orders.high,
+        totals.anyway_share.low,
+        totals.anyway_share.high,
+    ]
+    .iter()
+    .all(|x| x.is_finite());
+    finite.then_some(totals)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_orders_in_an_arm_is_no_split() {
+        let t = ArmTotals {
+            units: 10.0,
+            orders_per_unit: (0.2, 0.1),
+            revenue: 100.0,
+            cost: 10.0,
+        };
+        let c = ArmTotals {
+            orders_per_unit: (0.0, 0.0),
+            ..t
+        };
+        assert!(incremental(&t, &c, None, 0.05).is_none());
+        assert!(incremental(&c, &t, None, 0.05).is_none());
+    }
+
+    #[test]
+    fn the_split_adds_up_to_the_cost() {
+        let t = ArmTotals {
+            units: 1000.0,
+            orders_per_unit: (0.2, 0.01),
+            revenue: 5000.0,
+            cost: 400.0,
+        };
+        let c = ArmTotals {
+            orders_per_unit: (0.15, 0.01),
+            ..t
+        };
+        let r = incremental(&t, &c, None, 0.05).expect("totals");
+        assert!((r.extra_orders.value - 50.0).abs() < 1e-9);
+        assert!((r.anyway_share.value - 0.75).abs() < 1e-12);
+        assert!((r.cost_to_anyway_buyers.value - 300.0).abs() < 1e-9);
+        assert!((r.margin_on_incremental.value - 0.25 * 4600.0).abs() < 1e-9);
+    }
+}
