@@ -8,6 +8,9 @@
 //! run ended.
 
 use crate::app::causal::{causal_report, CausalReport};
+use crate::app::causal_observational::{
+    observational_report, ObservationalCausalReport, ObservationalRequest,
+};
 use crate::app::forecast::{forecast, Forecast};
 use crate::app::train::{LearnerChoice, ModelSummary};
 use crate::app::train_pipeline::{retrain_hashed_with, RetrainOptions};
@@ -25,6 +28,8 @@ pub enum JobOutput {
     Model(Box<ModelSummary>),
     Causal(Box<CausalReport>),
     Forecast(Box<Forecast>),
+    /// `report causal --covariates`: a fitted propensity instead of the logged one.
+    Observational(Box<ObservationalCausalReport>),
 }
 
 impl JobOutput {
@@ -34,6 +39,7 @@ impl JobOutput {
             JobOutput::Model(m) => serde_json::to_string(m),
             JobOutput::Causal(c) => serde_json::to_string(c),
             JobOutput::Forecast(f) => serde_json::to_string(f),
+            JobOutput::Observational(o) => serde_json::to_string(o),
         }
         .ok()
     }
@@ -43,7 +49,12 @@ impl JobOutput {
     pub fn from_json(kind: JobKind, json: &str) -> Option<JobOutput> {
         Some(match kind {
             JobKind::Retrain => JobOutput::Model(Box::new(serde_json::from_str(json).ok()?)),
-            JobKind::Causal => JobOutput::Causal(Box::new(serde_json::from_str(json).ok()?)),
+            // A causal run stored either report; the observational one has fields the other
+            // lacks, so it is tried first.
+            JobKind::Causal => match serde_json::from_str(json) {
+                Ok(o) => JobOutput::Observational(Box::new(o)),
+                Err(_) => JobOutput::Causal(Box::new(serde_json::from_str(json).ok()?)),
+            },
             JobKind::Forecast => JobOutput::Forecast(Box::new(serde_json::from_str(json).ok()?)),
         })
     }
@@ -83,7 +94,7 @@ pub enum JobUpdate {
 }
 
 /// What a job runs with; the console uses the defaults, the CLI takes them from flags.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct JobSettings {
     /// A read-only session: the job may not write, not even its own record.
     pub read_only: bool,
@@ -96,6 +107,8 @@ pub struct JobSettings {
     pub forecast_days: f64,
     /// Significance level; `None` takes the campaign's (through `app::report::options_for`).
     pub alpha: Option<f64>,
+    /// `report causal --covariates ...`: the causal job fits the propensity from these.
+    pub observational: Option<ObservationalRequest>,
 }
 
 impl Default for JobSettings {
@@ -107,6 +120,7 @@ impl Default for JobSettings {
             retrain: RetrainOptions::default(),
             forecast_days: 30.0,
             alpha: None,
+            observational: None,
         }
     }
 }
@@ -206,8 +220,12 @@ pub fn run_on(
             &progress,
         )
         .map(|s| JobOutput::Model(Box::new(s))),
-        JobKind::Causal => causal_report(store, campaign, settings.alpha, &progress)
-            .map(|r| JobOutput::Causal(Box::new(r))),
+        JobKind::Causal => match &settings.observational {
+            Some(request) => observational_report(store, campaign, request, &progress)
+                .map(|r| JobOutput::Observational(Box::new(r))),
+            None => causal_report(store, campaign, settings.alpha, &progress)
+                .map(|r| JobOutput::Causal(Box::new(r))),
+        },
         JobKind::Forecast => forecast(
             store,
             campaign,

@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/008_settings.sql"),
     include_str!("../../migrations/009_bandit_allocation_periods.sql"),
     include_str!("../../migrations/010_model_registry.sql"),
+    include_str!("../../migrations/011_observational_campaign_kind.sql"),
 ];
 
 /// The schema version this build writes and understands.

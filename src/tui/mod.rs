@@ -98,7 +98,7 @@ impl effects::JobRunner for ThreadJobs {
             env.clone(),
             self.out.clone(),
             campaign.to_string(),
-            *settings,
+            settings.clone(),
         );
         self.running.retain(|j| !j.is_finished());
         self.running.push(std::thread::spawn(move || {

@@ -271,6 +271,7 @@ pub fn job_lines(panel: &JobPanel, theme: &Theme, width: usize) -> Vec<Line<'sta
             crate::app::forecast::format_text_for_width(f, panel.numbers, width)
         }
         JobOutput::Causal(c) => crate::app::causal::format_text_for_width(c, panel.numbers, width),
+        JobOutput::Observational(o) => crate::app::causal_observational::format_text(o),
     };
     lines.extend(wrap(&text, width).into_iter().map(Line::from));
     lines

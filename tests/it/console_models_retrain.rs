@@ -192,7 +192,7 @@ impl JobRunner for Gated {
             self.cancel.clone(),
             self.updates.clone(),
             campaign.to_string(),
-            *settings,
+            settings.clone(),
         );
         self.thread = Some(std::thread::spawn(move || {
             let sink = move |u| {
