@@ -31,6 +31,8 @@ mod jobs;
 mod model_registry;
 mod obd_click_model;
 mod observational;
+mod observational_cli;
+mod observational_refute;
 mod observational_sim;
 mod ope;
 mod ope_model;
