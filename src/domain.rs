@@ -24,6 +24,9 @@ pub enum CampaignKind {
     Ab,
     /// Weights move as a policy learns (the bandit step fills in the policy).
     Bandit,
+    /// Treatment was chosen outside liftdeck (people or rules: a coupon mailed to chosen
+    /// customers); lines may omit the propensity and the effect is estimated from covariates.
+    Observational,
 }
 
 impl CampaignKind {
@@ -31,6 +34,7 @@ impl CampaignKind {
         match self {
             CampaignKind::Ab => "ab",
             CampaignKind::Bandit => "bandit",
+            CampaignKind::Observational => "observational",
         }
     }
 }
@@ -41,8 +45,9 @@ impl FromStr for CampaignKind {
         match s {
             "ab" => Ok(Self::Ab),
             "bandit" => Ok(Self::Bandit),
+            "observational" => Ok(Self::Observational),
             other => Err(format!(
-                "unknown campaign kind `{other}` (expected ab or bandit)"
+                "unknown campaign kind `{other}` (expected ab, bandit or observational)"
             )),
         }
     }
@@ -334,6 +339,13 @@ impl CampaignSpec {
         }
         if self.arms.len() < 2 {
             return Err("a campaign needs at least two arms".into());
+        }
+        // The observational estimator compares one treated arm with the control.
+        if self.kind == CampaignKind::Observational && self.arms.len() != 2 {
+            return Err(format!(
+                "an observational campaign has exactly two arms (the treated one and the control), got {}",
+                self.arms.len()
+            ));
         }
         let mut seen = std::collections::HashSet::new();
         for arm in &self.arms {

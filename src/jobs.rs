@@ -8,6 +8,9 @@
 //! run ended.
 
 use crate::app::causal::{causal_report_by, CausalReport};
+use crate::app::causal_observational::{
+    observational_report, ObservationalCausalReport, ObservationalRequest,
+};
 use crate::app::forecast::{forecast, Forecast};
 use crate::app::train::{LearnerChoice, ModelSummary};
 use crate::app::train_pipeline::{retrain_hashed_with, RetrainOptions};
@@ -26,9 +29,23 @@ pub enum JobOutput {
     Causal(Box<CausalReport>),
     Forecast(Box<Forecast>),
     Uplift(Box<crate::app::uplift::UpliftReport>),
+    /// `report causal --covariates`: a fitted propensity instead of the logged one.
+    Observational(Box<ObservationalCausalReport>),
 }
 
 impl JobOutput {
+    /// The kind a saved report of this output is listed under: a causal job's result is an
+    /// observational report when it ran with covariates.
+    pub fn report_kind(&self) -> &'static str {
+        match self {
+            JobOutput::Model(_) => "retrain",
+            JobOutput::Causal(_) => "causal",
+            JobOutput::Observational(_) => "observational",
+            JobOutput::Forecast(_) => "forecast",
+            JobOutput::Uplift(_) => "uplift",
+        }
+    }
+
     /// The JSON stored in the job's `result` column.
     pub fn to_json(&self) -> Option<String> {
         match self {
@@ -36,6 +53,7 @@ impl JobOutput {
             JobOutput::Causal(c) => serde_json::to_string(c),
             JobOutput::Forecast(f) => serde_json::to_string(f),
             JobOutput::Uplift(u) => serde_json::to_string(u),
+            JobOutput::Observational(o) => serde_json::to_string(o),
         }
         .ok()
     }
@@ -45,7 +63,12 @@ impl JobOutput {
     pub fn from_json(kind: JobKind, json: &str) -> Option<JobOutput> {
         Some(match kind {
             JobKind::Retrain => JobOutput::Model(Box::new(serde_json::from_str(json).ok()?)),
-            JobKind::Causal => JobOutput::Causal(Box::new(serde_json::from_str(json).ok()?)),
+            // A causal run stored either report; the observational one has fields the other
+            // lacks, so it is tried first.
+            JobKind::Causal => match serde_json::from_str(json) {
+                Ok(o) => JobOutput::Observational(Box::new(o)),
+                Err(_) => JobOutput::Causal(Box::new(serde_json::from_str(json).ok()?)),
+            },
             JobKind::Forecast => JobOutput::Forecast(Box::new(serde_json::from_str(json).ok()?)),
             JobKind::Uplift => JobOutput::Uplift(Box::new(serde_json::from_str(json).ok()?)),
         })
@@ -103,6 +126,8 @@ pub struct JobSettings {
     pub uplift: crate::app::uplift::UpliftOptions,
     /// `report causal --by FIELD`: the segments section for that context field only.
     pub causal_by: Option<String>,
+    /// `report causal --covariates ...`: the causal job fits the propensity from these.
+    pub observational: Option<ObservationalRequest>,
 }
 
 impl Default for JobSettings {
@@ -116,6 +141,7 @@ impl Default for JobSettings {
             alpha: None,
             uplift: Default::default(),
             causal_by: None,
+            observational: None,
         }
     }
 }
@@ -215,14 +241,18 @@ pub fn run_on(
             &progress,
         )
         .map(|s| JobOutput::Model(Box::new(s))),
-        JobKind::Causal => causal_report_by(
-            store,
-            campaign,
-            settings.alpha,
-            settings.causal_by.as_deref(),
-            &progress,
-        )
-        .map(|r| JobOutput::Causal(Box::new(r))),
+        JobKind::Causal => match &settings.observational {
+            Some(request) => observational_report(store, campaign, request, &progress)
+                .map(|r| JobOutput::Observational(Box::new(r))),
+            None => causal_report_by(
+                store,
+                campaign,
+                settings.alpha,
+                settings.causal_by.as_deref(),
+                &progress,
+            )
+            .map(|r| JobOutput::Causal(Box::new(r))),
+        },
         JobKind::Forecast => forecast(
             store,
             campaign,
@@ -270,7 +300,10 @@ pub fn run_on(
 /// The options a report ran with, as saved beside it.
 fn report_parameters(kind: JobKind, settings: &JobSettings) -> serde_json::Value {
     match kind {
-        JobKind::Causal => serde_json::json!({ "alpha": settings.alpha, "by": settings.causal_by }),
+        JobKind::Causal => match &settings.observational {
+            Some(request) => serde_json::json!(request),
+            None => serde_json::json!({ "alpha": settings.alpha, "by": settings.causal_by }),
+        },
         JobKind::Uplift => serde_json::json!({
             "alpha": settings.alpha.or(settings.uplift.alpha),
             "learner": settings.uplift.learner.map(|l| l.as_str()),
@@ -301,7 +334,7 @@ fn save_report(
     crate::app::reports::save(
         store,
         campaign,
-        kind.as_str(),
+        out.report_kind(),
         env.clock.now(),
         &env.actor,
         Some(job_id),

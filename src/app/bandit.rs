@@ -456,6 +456,10 @@ pub fn check_spec(spec: &crate::domain::CampaignSpec) -> std::result::Result<(),
             "campaign `{}` is an A/B test: a bandit configuration needs kind bandit",
             spec.key
         )),
+        (Some(_), CampaignKind::Observational) => Err(format!(
+            "campaign `{}` is observational: a bandit configuration needs kind bandit",
+            spec.key
+        )),
         (None, _) => Ok(()),
     }
 }

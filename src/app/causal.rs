@@ -98,6 +98,12 @@ pub fn causal_report_by(
     progress: &dyn Progress,
 ) -> Result<CausalReport> {
     let (campaign, arms) = store.campaign(key)?;
+    if campaign.spec.kind == crate::domain::CampaignKind::Observational {
+        return Err(AppError::Invalid(format!(
+            "campaign `{key}` is observational: it has no logged propensities to weight by; \
+             name the context fields that drove treatment with --covariates F1,F2,..."
+        )));
+    }
     // The campaign's alpha unless the command overrides it, as for every other report.
     let overrides = super::report::ReportOverrides {
         alpha,

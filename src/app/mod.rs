@@ -5,6 +5,7 @@ pub mod bandit;
 pub mod bench;
 pub mod bench_aa;
 pub mod causal;
+pub mod causal_observational;
 pub mod causal_randomised;
 pub mod causal_segments;
 pub mod champion;
@@ -209,6 +210,12 @@ pub fn assign(
         error,
     })?;
     let (campaign, arms) = store.campaign(key)?;
+    if campaign.spec.kind == crate::domain::CampaignKind::Observational {
+        return Err(AppError::Invalid(format!(
+            "campaign `{key}` is observational: treatment was chosen outside liftdeck, so \
+             liftdeck does not assign its units; ingest assignment lines with the arm each unit got"
+        )));
+    }
     if campaign.status != Status::Running {
         return Err(AppError::NotRunning {
             key: key.into(),

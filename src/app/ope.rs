@@ -106,6 +106,13 @@ pub fn campaign_log_with(
     context_fields: &[String],
 ) -> Result<CampaignLog> {
     let (campaign, arms) = store.campaign(key)?;
+    if campaign.spec.kind == crate::domain::CampaignKind::Observational {
+        return Err(AppError::Invalid(format!(
+            "campaign `{key}` is observational: off-policy evaluation needs the propensities \
+             a policy logged, and treatment here was chosen outside liftdeck; use \
+             `report causal {key} --covariates ...`"
+        )));
+    }
     let metric = campaign.spec.metric.as_str();
     let reward = campaign.spec.bandit.as_ref().map_or_else(
         || RewardKind::for_metric(metric).unwrap_or(RewardKind::Conversion),

@@ -189,6 +189,11 @@ fn body_text(kind: &str, result: &serde_json::Value, nf: &NumberFormat) -> Strin
         "uplift" => serde_json::from_value::<super::uplift::UpliftReport>(result.clone())
             .ok()
             .map(|r| super::uplift::format_text(&r)),
+        "observational" => serde_json::from_value::<
+            super::causal_observational::ObservationalCausalReport,
+        >(result.clone())
+        .ok()
+        .map(|r| super::causal_observational::format_text(&r)),
         _ => None,
     };
     typed.unwrap_or_else(|| serde_json::to_string_pretty(result).unwrap_or_default() + "\n")
@@ -212,6 +217,21 @@ fn headline(kind: &str, result: &str) -> String {
                     crate::format::p_value(e.p_value)
                 ))
             }),
+        "observational" => {
+            serde_json::from_str::<super::causal_observational::ObservationalCausalReport>(result)
+                .ok()
+                .map(|r| {
+                    format!(
+                        "{} {} {} AIPW {:+.4} (95% CI {:+.4} to {:+.4})",
+                        escape_control(&r.treated),
+                        r.estimand.to_uppercase(),
+                        escape_control(&r.metric),
+                        r.aipw.effect,
+                        r.aipw.low,
+                        r.aipw.high
+                    )
+                })
+        }
         "uplift" => serde_json::from_str::<super::uplift::UpliftReport>(result)
             .ok()
             .map(|r| {

@@ -202,7 +202,7 @@ fn create(session: &Session, env: &Env, a: CreateArgs) -> Result<ExitCode> {
             a.bandit.apply(&mut config);
             Some(config)
         }
-        (true, CampaignKind::Ab) => {
+        (true, CampaignKind::Ab | CampaignKind::Observational) => {
             return Err(usage!(
                 "--policy, --reward and the other bandit settings need --kind bandit"
             ))

@@ -8,6 +8,7 @@ use super::{write_stdout, JsonFlag, Session};
 use anyhow::Result;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use liftdeck::app::causal_observational::ObservationalRequest;
 use liftdeck::app::train::LearnerChoice;
 use liftdeck::app::train_pipeline::{parse_epoch_stage, RetrainOptions};
 use liftdeck::app::Env;
@@ -84,11 +85,29 @@ pub struct TrainArgs {
 pub struct CausalArgs {
     campaign: String,
     /// Significance level of the intervals and p-values (default: the campaign's, else 0.05).
-    #[arg(long)]
+    /// Not with --covariates, whose intervals are 95%.
+    #[arg(long, conflicts_with = "covariates")]
     alpha: Option<f64>,
     /// Limit the segments section (CATE per segment) to this context field.
     #[arg(long)]
     by: Option<String>,
+    /// Context fields that drove treatment, comma-separated: estimate the effect with a
+    /// propensity fitted from them (required for an observational campaign).
+    #[arg(long, value_delimiter = ',')]
+    covariates: Vec<String>,
+    /// Drop units whose fitted propensity is outside [LO, 1 - LO] (with --covariates).
+    #[arg(long, requires = "covariates")]
+    trim: Option<f64>,
+    /// ate (every unit) or att (the treated units), with --covariates.
+    #[arg(long, value_parser = ["ate", "att"], requires = "covariates")]
+    estimand: Option<String>,
+    /// Outcome per unit: conversion, revenue, profit or cost (default: the campaign's metric,
+    /// else conversion), with --covariates.
+    #[arg(long, requires = "covariates")]
+    metric: Option<String>,
+    /// Seed of the refutation checks, with --covariates.
+    #[arg(long, default_value_t = 1, requires = "covariates")]
+    seed: u64,
     #[command(flatten)]
     out: JsonFlag,
 }
@@ -275,9 +294,31 @@ fn check_alpha(alpha: Option<f64>) -> Result<()> {
 
 pub fn causal(session: &Session, env: &Env, a: CausalArgs) -> Result<ExitCode> {
     check_alpha(a.alpha)?;
+    if a.trim.is_some_and(|t| !(0.0..0.5).contains(&t)) {
+        bail_usage!("--trim must be at least 0 and below 0.5");
+    }
+    let covariates: Vec<String> = a
+        .covariates
+        .iter()
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty())
+        .collect();
+    if !a.covariates.is_empty() && covariates.is_empty() {
+        bail_usage!(
+            "--covariates needs at least one context field, e.g. --covariates age,pre_value"
+        );
+    }
+    let observational = (!covariates.is_empty()).then(|| ObservationalRequest {
+        covariates,
+        trim: a.trim,
+        att: a.estimand.as_deref() == Some("att"),
+        metric: a.metric.clone(),
+        seed: a.seed,
+    });
     let settings = JobSettings {
         alpha: a.alpha,
         causal_by: a.by,
+        observational,
         ..JobSettings::default()
     };
     run(
@@ -414,6 +455,8 @@ fn format_output(out: &JobOutput, json: bool) -> Result<String> {
         (JobOutput::Forecast(f), true) => serde_json::to_string_pretty(f)? + "\n",
         (JobOutput::Uplift(u), true) => serde_json::to_string_pretty(u)? + "\n",
         (JobOutput::Uplift(u), false) => liftdeck::app::uplift::format_text(u),
+        (JobOutput::Observational(o), true) => serde_json::to_string_pretty(o)? + "\n",
+        (JobOutput::Observational(o), false) => liftdeck::app::causal_observational::format_text(o),
         (JobOutput::Model(m), false) => liftdeck::app::train::format_text(m),
         (JobOutput::Causal(c), false) => {
             liftdeck::app::causal::format_text_with(c, &super::report::number_format())

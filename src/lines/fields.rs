@@ -32,7 +32,9 @@ pub struct AssignmentLine {
     pub campaign: String,
     pub unit: String,
     pub arm: String,
-    pub propensity: f64,
+    /// `None` when the line omits it: allowed only for an observational campaign, which ingest
+    /// checks once it knows the campaign (the line format does not).
+    pub propensity: Option<f64>,
     /// A JSON object: the line's own text where that reads the same as the parsed object
     /// (see `context_text`), else the object re-serialised.
     pub context: String,
@@ -52,7 +54,7 @@ impl From<Record> for IngestRecord {
                     campaign: a.campaign,
                     unit: a.unit,
                     arm: a.arm,
-                    propensity: a.propensity,
+                    propensity: Some(a.propensity),
                     context: Value::Object(a.context).to_string(),
                     pre_value,
                     ts: a.ts,
@@ -71,7 +73,8 @@ impl From<IngestRecord> for Record {
                 campaign: a.campaign,
                 unit: a.unit,
                 arm: a.arm,
-                propensity: a.propensity,
+                // What ingest stores for an observational line without one (see the README).
+                propensity: a.propensity.unwrap_or(1.0),
                 // `context_text` only lets through text that parses as an object.
                 context: serde_json::from_str(&a.context).unwrap_or_default(),
                 ts: a.ts,
@@ -146,13 +149,13 @@ pub(super) fn from_fields(f: Fields<'_>) -> Result<IngestRecord, LineError> {
             let campaign = required(f.campaign, "campaign")?.into_owned();
             let unit = required(f.unit, "unit")?.into_owned();
             let arm = required(f.arm, "arm")?.into_owned();
-            let propensity = f.propensity.ok_or_else(|| {
-                LineError::new(RejectReason::MissingField, "missing field `propensity`")
-            })?;
-            if !(propensity.is_finite() && propensity > 0.0 && propensity <= 1.0) {
+            // Optional here: whether it is required depends on the campaign's kind, which
+            // ingest knows (`store::batch`); a value given must still be a probability.
+            let propensity = f.propensity;
+            if let Some(p) = propensity.filter(|p| !(p.is_finite() && *p > 0.0 && *p <= 1.0)) {
                 return Err(LineError::new(
                     RejectReason::BadPropensity,
-                    format!("field `propensity` must be in (0, 1], got {propensity}"),
+                    format!("field `propensity` must be in (0, 1], got {p}"),
                 ));
             }
             let ts = timestamp(f.ts)?;

@@ -18,8 +18,8 @@ use super::write_lock::LockTimer;
 pub use super::write_lock::WriteLimits;
 use super::{Result, Store};
 use crate::domain::{
-    ArmRollup, CampaignDefinition, EventEffect, EventRecord, Micros, Record, StandardKind, Status,
-    UnitTotals,
+    ArmRollup, CampaignDefinition, CampaignKind, EventEffect, EventRecord, Micros, Record,
+    StandardKind, Status, UnitTotals,
 };
 use crate::lines::{AssignmentLine, IngestRecord, LineError, RejectReason};
 use foldhash::HashMap;
@@ -61,6 +61,8 @@ pub struct Ingestor<'s> {
 struct CampaignInfo {
     id: i64,
     status: Status,
+    /// An observational campaign's lines may omit the propensity.
+    kind: CampaignKind,
     arms: Vec<(String, i64)>,
     custom_kinds: Vec<String>,
     /// (start, period) in start order: an assignment belongs to the allocation period in force
@@ -295,6 +297,7 @@ fn campaign_info<'b>(
         let info = load_campaign(conn, key)?.map(|(c, arms)| CampaignInfo {
             id: c.id,
             status: c.status,
+            kind: c.spec.kind,
             arms: arms.iter().map(|a| (a.key.clone(), a.id)).collect(),
             custom_kinds: c.spec.custom_kinds.clone(),
             periods: Vec::new(),
@@ -380,6 +383,22 @@ fn apply_assignment(
             ),
         ));
     };
+    // The column is NOT NULL: an observational line without a propensity stores 1.0, which
+    // means "not logged" for that kind and which no estimator reads (README, Observational).
+    let propensity = match (a.propensity, info.kind) {
+        (Some(p), _) => p,
+        (None, CampaignKind::Observational) => 1.0,
+        (None, _) => {
+            return Err(reject(
+                RejectReason::MissingField,
+                format!(
+                    "missing field `propensity` (required unless the campaign is observational; `{}` is {})",
+                    a.campaign,
+                    info.kind.as_str()
+                ),
+            ))
+        }
+    };
     let inserted = conn
         .prepare_cached(
             "INSERT OR IGNORE INTO assignments
@@ -390,7 +409,7 @@ fn apply_assignment(
             campaign_id,
             a.unit,
             arm_id,
-            a.propensity,
+            propensity,
             a.context,
             a.ts,
             period

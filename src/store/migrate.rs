@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/009_bandit_allocation_periods.sql"),
     include_str!("../../migrations/010_model_registry.sql"),
     include_str!("../../migrations/011_saved_reports.sql"),
+    include_str!("../../migrations/012_observational_campaign_kind.sql"),
 ];
 
 /// The schema version this build writes and understands.

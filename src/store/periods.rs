@@ -116,7 +116,8 @@ pub(crate) fn insert_first_period(
         .map(|a| if total > 0.0 { a.weight / total } else { 0.0 })
         .collect();
     let stage = match spec.kind {
-        CampaignKind::Ab => Stage::Fixed,
+        // An observational campaign's weights are never used: one fixed period.
+        CampaignKind::Ab | CampaignKind::Observational => Stage::Fixed,
         CampaignKind::Bandit => Stage::Explore,
     };
     insert_period(

@@ -32,6 +32,8 @@ mod jobs;
 mod model_registry;
 mod obd_click_model;
 mod observational;
+mod observational_cli;
+mod observational_refute;
 mod observational_sim;
 mod ope;
 mod ope_model;

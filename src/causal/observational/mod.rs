@@ -8,8 +8,10 @@
 mod diagnostics;
 mod estimators;
 mod linalg;
+pub mod refute;
 
 pub use diagnostics::{CovariateBalance, Overlap, BALANCE_FLAG, HISTOGRAM_BINS};
+pub use refute::{refute, Refutation, RefutationKind};
 
 use crate::model::logistic::{fit_newton, Rows};
 
