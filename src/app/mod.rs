@@ -7,6 +7,7 @@ pub mod bench_aa;
 pub mod causal;
 pub mod champion;
 pub mod demo;
+pub mod did;
 mod feed;
 pub mod forecast;
 pub mod health;
