@@ -111,7 +111,7 @@ impl PanelMetric {
     }
 }
 
-/// One assigned unit with its non-zero periods (key, total) in key order.
+/// One assigned unit with the periods in which it had events, as (key, total), in no order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PanelRow {
     pub unit: String,
@@ -179,10 +179,11 @@ impl Store {
              JOIN arms a ON a.id = s.arm_id
              LEFT JOIN e ON e.unit = s.unit
              WHERE s.campaign_id = ?1
-             ORDER BY s.unit, e.period",
+             ORDER BY s.unit",
             bucket = period.key_sql("ts"),
             sum = metric.sum_sql(),
         );
+        // Units come in primary-key order, so only the event aggregate is sorted (by its GROUP BY).
         let mut stmt = self.conn.prepare(&sql)?;
         let mut rows = stmt.query(params![id, path])?;
         let mut current: Option<PanelRow> = None;
