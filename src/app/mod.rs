@@ -10,6 +10,7 @@ pub mod causal_randomised;
 pub mod causal_segments;
 pub mod champion;
 pub mod demo;
+pub mod did;
 mod feed;
 pub mod forecast;
 pub mod health;

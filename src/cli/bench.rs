@@ -101,6 +101,31 @@ pub enum BenchCmd {
         #[command(flatten)]
         json: super::JsonFlag,
     },
+    /// The DiD estimate on a units x periods panel, beside Python (linearmodels PanelOLS,
+    /// statsmodels) on the same panel in the same run.
+    Did {
+        #[arg(long, default_value_t = 100_000)]
+        units: usize,
+        #[arg(long, default_value_t = 30)]
+        periods: usize,
+        #[arg(long, default_value_t = 500)]
+        clusters: usize,
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Python with linearmodels and statsmodels (skipped when absent).
+        #[arg(long, default_value = "python3")]
+        python: String,
+        /// The comparison script.
+        #[arg(long, default_value = "bench/did_compare.py")]
+        script: PathBuf,
+        /// Working directory for the panel CSV (default: a temp dir).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        #[command(flatten)]
+        json: super::JsonFlag,
+    },
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -210,6 +235,37 @@ pub fn run(cmd: BenchCmd) -> Result<ExitCode> {
                 latency_calls,
                 write_vw,
             })?;
+            if json.json {
+                super::write_json(&r)?;
+            } else {
+                println!("{r}");
+            }
+        }
+        BenchCmd::Did {
+            units,
+            periods,
+            clusters,
+            repeats,
+            seed,
+            python,
+            script,
+            dir,
+            json,
+        } => {
+            let (dir, _keep) = bench_dir(dir)?;
+            let shell = which(&python);
+            if shell.is_none() {
+                eprintln!("note: `{python}` not found; the Python side is skipped");
+            }
+            let options = app::bench::DidBenchOptions {
+                units,
+                periods,
+                clusters,
+                repeats,
+                seed,
+            };
+            let py = shell.as_deref().map(|p| (p, script.as_path()));
+            let r = app::bench::bench_did(&options, &dir, py)?;
             if json.json {
                 super::write_json(&r)?;
             } else {

@@ -9,6 +9,7 @@
 pub mod bandit;
 pub mod bench;
 pub mod campaign;
+pub mod did;
 pub mod exit;
 pub mod feed;
 pub mod import;

@@ -36,6 +36,9 @@ pub enum ReportCmd {
     Ab(Box<ReportArgs>),
     /// Each arm's effect weighted by the logged propensities (IPW), with a balance check.
     Causal(super::jobs::CausalArgs),
+    /// Difference in differences: the treated x post effect on a unit x period panel, with
+    /// cluster-robust errors, an event study and parallel-trend checks.
+    Did(super::did::DidArgs),
     /// Off-policy evaluation: what a candidate policy would have earned, estimated from the
     /// campaign's own logs (IPS, SNIPS, DM, DR, SNDR, switch-DR with bootstrap intervals), or
     /// with --replay a learning policy replayed over logs collected uniformly.
@@ -111,6 +114,7 @@ pub fn run(session: &Session, env: &liftdeck::app::Env, cmd: ReportCmd) -> Resul
     match cmd {
         ReportCmd::Ab(args) => report_ab(session, *args),
         ReportCmd::Causal(args) => super::jobs::causal(session, env, args),
+        ReportCmd::Did(args) => super::did::did(session, args),
         ReportCmd::Ope(args) => ope(session, args),
         ReportCmd::Uplift(args) => super::uplift::uplift(session, env, args),
         ReportCmd::List(args) => list(session, args),

@@ -21,6 +21,7 @@ mod console_models_retrain;
 mod console_trust;
 mod crash;
 mod demo;
+mod did_cli;
 mod health;
 mod import_obd;
 mod ingest_bad_input;

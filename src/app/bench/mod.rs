@@ -11,6 +11,7 @@
 //! This file keeps what both benchmarks share: fresh demo databases, file sizes and medians.
 
 mod assign;
+mod did;
 mod ingest;
 mod input;
 mod procfs;
@@ -20,6 +21,7 @@ mod train;
 mod train_data;
 
 pub use assign::{bench_assign, AssignBench, AssignRun};
+pub use did::{bench_did, synthetic_panel, DidBench, DidBenchOptions, DidBenchRow};
 pub use ingest::{bench_ingest, IngestBench, IngestRun};
 pub use regret::{bench_regret, RegretBench, RegretRow};
 pub use train::{bench_train, BenchLearners, LearnerBench, Phase, TrainBench, TrainBenchOptions};
