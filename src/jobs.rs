@@ -29,6 +29,7 @@ pub enum JobOutput {
     Causal(Box<CausalReport>),
     Forecast(Box<Forecast>),
     Uplift(Box<crate::app::uplift::UpliftReport>),
+    Did(Box<crate::app::did::DidCommandReport>),
     /// `report causal --covariates`: a fitted propensity instead of the logged one.
     Observational(Box<ObservationalCausalReport>),
 }
@@ -43,6 +44,7 @@ impl JobOutput {
             JobOutput::Observational(_) => "observational",
             JobOutput::Forecast(_) => "forecast",
             JobOutput::Uplift(_) => "uplift",
+            JobOutput::Did(_) => "did",
         }
     }
 
@@ -53,6 +55,7 @@ impl JobOutput {
             JobOutput::Causal(c) => serde_json::to_string(c),
             JobOutput::Forecast(f) => serde_json::to_string(f),
             JobOutput::Uplift(u) => serde_json::to_string(u),
+            JobOutput::Did(d) => serde_json::to_string(d),
             JobOutput::Observational(o) => serde_json::to_string(o),
         }
         .ok()
@@ -71,6 +74,7 @@ impl JobOutput {
             },
             JobKind::Forecast => JobOutput::Forecast(Box::new(serde_json::from_str(json).ok()?)),
             JobKind::Uplift => JobOutput::Uplift(Box::new(serde_json::from_str(json).ok()?)),
+            JobKind::Did => JobOutput::Did(Box::new(serde_json::from_str(json).ok()?)),
         })
     }
 }
@@ -124,6 +128,9 @@ pub struct JobSettings {
     pub alpha: Option<f64>,
     /// The uplift report's learner, features and treated arm (`report uplift` flags).
     pub uplift: crate::app::uplift::UpliftOptions,
+    /// `report did`: the launch time, period, cluster and metric (no defaults: a DiD needs
+    /// to be told when the campaign started).
+    pub did: Option<crate::app::did::DidRequest>,
     /// `report causal --by FIELD`: the segments section for that context field only.
     pub causal_by: Option<String>,
     /// `report causal --covariates ...`: the causal job fits the propensity from these.
@@ -140,6 +147,7 @@ impl Default for JobSettings {
             forecast_days: 30.0,
             alpha: None,
             uplift: Default::default(),
+            did: None,
             causal_by: None,
             observational: None,
         }
@@ -261,6 +269,17 @@ pub fn run_on(
             &progress,
         )
         .map(|f| JobOutput::Forecast(Box::new(f))),
+        JobKind::Did => match &settings.did {
+            Some(request) if request.campaign == campaign => {
+                progress.update(0.0, "building the unit x period panel")?;
+                crate::app::did::did_report(store, request).map(|d| JobOutput::Did(Box::new(d)))
+            }
+            _ => Err(AppError::Invalid(
+                "a difference-in-differences report needs its launch time and period: \
+                 liftdeck report did KEY --post-start TS --period week"
+                    .into(),
+            )),
+        },
         JobKind::Uplift => {
             let opts = crate::app::uplift::UpliftOptions {
                 alpha: settings.alpha.or(settings.uplift.alpha),
@@ -303,6 +322,16 @@ fn report_parameters(kind: JobKind, settings: &JobSettings) -> serde_json::Value
         JobKind::Causal => match &settings.observational {
             Some(request) => serde_json::json!(request),
             None => serde_json::json!({ "alpha": settings.alpha, "by": settings.causal_by }),
+        },
+        JobKind::Did => match &settings.did {
+            Some(d) => serde_json::json!({
+                "post_start": crate::clock::format_rfc3339(d.post_start),
+                "period": d.period.as_str(),
+                "cluster": d.cluster.as_deref().unwrap_or("unit"),
+                "metric": d.metric.map(|m| m.as_str()),
+                "alpha": d.alpha,
+            }),
+            None => serde_json::json!({}),
         },
         JobKind::Uplift => serde_json::json!({
             "alpha": settings.alpha.or(settings.uplift.alpha),

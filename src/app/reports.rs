@@ -189,6 +189,9 @@ fn body_text(kind: &str, result: &serde_json::Value, nf: &NumberFormat) -> Strin
         "uplift" => serde_json::from_value::<super::uplift::UpliftReport>(result.clone())
             .ok()
             .map(|r| super::uplift::format_text(&r)),
+        "did" => serde_json::from_value::<super::did::DidCommandReport>(result.clone())
+            .ok()
+            .map(|r| r.format_text()),
         "observational" => serde_json::from_value::<
             super::causal_observational::ObservationalCausalReport,
         >(result.clone())
@@ -216,6 +219,20 @@ fn headline(kind: &str, result: &str) -> String {
                     crate::format::lift(e.ipw_diff),
                     crate::format::p_value(e.p_value)
                 ))
+            }),
+        "did" => serde_json::from_str::<super::did::DidCommandReport>(result)
+            .ok()
+            .map(|r| {
+                let e = &r.did.effect;
+                format!(
+                    "DiD {} per {} {:+.4} (CI {:+.4} to {:+.4}), {}",
+                    escape_control(&r.metric),
+                    escape_control(&r.period),
+                    e.estimate,
+                    e.ci_low,
+                    e.ci_high,
+                    r.verdict_message
+                )
             }),
         "observational" => {
             serde_json::from_str::<super::causal_observational::ObservationalCausalReport>(result)

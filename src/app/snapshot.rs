@@ -122,14 +122,17 @@ pub enum JobKind {
     Forecast,
     /// The uplift report (`u` on the Causal panel, `report uplift`).
     Uplift,
+    /// Difference in differences (`report did`).
+    Did,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 4] = [
+    pub const ALL: [JobKind; 5] = [
         JobKind::Retrain,
         JobKind::Causal,
         JobKind::Forecast,
         JobKind::Uplift,
+        JobKind::Did,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -138,6 +141,7 @@ impl JobKind {
             JobKind::Causal => "causal",
             JobKind::Forecast => "forecast",
             JobKind::Uplift => "uplift",
+            JobKind::Did => "did",
         }
     }
 
@@ -147,7 +151,7 @@ impl JobKind {
 
     /// Whether the job's result is a report kept in the saved reports (`report list`).
     pub fn is_report(self) -> bool {
-        matches!(self, JobKind::Causal | JobKind::Uplift)
+        matches!(self, JobKind::Causal | JobKind::Uplift | JobKind::Did)
     }
 
     /// Whether the job writes more than its own job record (refused in read-only sessions).

@@ -1,12 +1,14 @@
 //! `report did KEY --post-start TS --period day|week|month|quarter [--cluster unit|FIELD]
-//! [--metric M] [--alpha A] [--json]`: difference in differences (see `app::did`). It runs
-//! directly, not as a background job: it reads one aggregated query and fits in closed form.
+//! [--metric M] [--alpha A] [--json]`: difference in differences (see `app::did`). It runs as
+//! a job like `report causal`, so the report is saved (`report list`) unless read-only.
 
 use super::exit::bail_usage;
-use super::{write_stdout, JsonFlag, Session};
+use super::{JsonFlag, Session};
 use anyhow::Result;
 use clap::Args;
-use liftdeck::app::did::{did_report, DidRequest};
+use liftdeck::app::did::DidRequest;
+use liftdeck::app::Env;
+use liftdeck::jobs::{JobKind, JobSettings};
 use liftdeck::store::{PanelMetric, PanelPeriod};
 use std::process::ExitCode;
 
@@ -40,7 +42,7 @@ fn parse_ts(s: &str) -> Result<i64, String> {
         .ok_or_else(|| format!("`{s}` is not an RFC 3339 time like 2026-08-31T00:00:00Z"))
 }
 
-pub fn did(session: &Session, a: DidArgs) -> Result<ExitCode> {
+pub fn did(session: &Session, env: &Env, a: DidArgs) -> Result<ExitCode> {
     let metric = match a.metric.as_deref() {
         None => None,
         Some(m) => match PanelMetric::parse(m) {
@@ -53,21 +55,24 @@ pub fn did(session: &Session, a: DidArgs) -> Result<ExitCode> {
     let Some(period) = PanelPeriod::parse(&a.period) else {
         bail_usage!("--period `{}`: use day, week, month or quarter", a.period);
     };
-    let store = session.open_to_read()?;
     let req = DidRequest {
-        campaign: a.campaign,
+        campaign: a.campaign.clone(),
         post_start: a.post_start,
         period,
         cluster: (a.cluster != "unit").then_some(a.cluster),
         metric,
         alpha: a.alpha,
     };
-    let report = did_report(&store, &req)?;
-    let text = if a.out.json {
-        serde_json::to_string_pretty(&report)? + "\n"
-    } else {
-        report.format_text()
+    let settings = JobSettings {
+        did: Some(req),
+        ..JobSettings::default()
     };
-    write_stdout(&text)?;
-    Ok(ExitCode::SUCCESS)
+    super::jobs::run(
+        session,
+        env,
+        &settings,
+        JobKind::Did,
+        &a.campaign,
+        a.out.json,
+    )
 }

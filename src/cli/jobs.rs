@@ -454,6 +454,8 @@ fn format_output(out: &JobOutput, json: bool) -> Result<String> {
         (JobOutput::Causal(c), true) => serde_json::to_string_pretty(c)? + "\n",
         (JobOutput::Forecast(f), true) => serde_json::to_string_pretty(f)? + "\n",
         (JobOutput::Uplift(u), true) => serde_json::to_string_pretty(u)? + "\n",
+        (JobOutput::Did(d), true) => serde_json::to_string_pretty(d)? + "\n",
+        (JobOutput::Did(d), false) => d.format_text(),
         (JobOutput::Uplift(u), false) => liftdeck::app::uplift::format_text(u),
         (JobOutput::Observational(o), true) => serde_json::to_string_pretty(o)? + "\n",
         (JobOutput::Observational(o), false) => liftdeck::app::causal_observational::format_text(o),

@@ -114,7 +114,7 @@ pub fn run(session: &Session, env: &liftdeck::app::Env, cmd: ReportCmd) -> Resul
     match cmd {
         ReportCmd::Ab(args) => report_ab(session, *args),
         ReportCmd::Causal(args) => super::jobs::causal(session, env, args),
-        ReportCmd::Did(args) => super::did::did(session, args),
+        ReportCmd::Did(args) => super::did::did(session, env, args),
         ReportCmd::Ope(args) => ope(session, args),
         ReportCmd::Uplift(args) => super::uplift::uplift(session, env, args),
         ReportCmd::List(args) => list(session, args),

@@ -141,6 +141,11 @@ fn about(kind: JobKind) -> &'static str {
              scores the rest: the Qini curve and coefficient, AUUC, uplift by decile and whom \
              to target."
         }
+        JobKind::Did => {
+            "report did KEY --post-start TS --period week estimates a region- or \
+             cohort-launched campaign's effect by difference in differences; its saved \
+             reports are listed below."
+        }
         JobKind::Forecast => {
             "F projects shipping each arm to all traffic for 30 days at the recent unit rate: \
              incremental conversions, revenue, cost, profit and ROI with 95% intervals."
@@ -282,6 +287,7 @@ pub fn job_lines(panel: &JobPanel, theme: &Theme, width: usize) -> Vec<Line<'sta
         }
         JobOutput::Causal(c) => crate::app::causal::format_text_for_width(c, panel.numbers, width),
         JobOutput::Uplift(u) => crate::app::uplift::format_text(u),
+        JobOutput::Did(d) => d.format_text(),
         JobOutput::Observational(o) => crate::app::causal_observational::format_text(o),
     };
     lines.extend(wrap(&text, width).into_iter().map(Line::from));

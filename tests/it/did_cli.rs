@@ -382,3 +382,52 @@ fn months_and_days_bucket_by_the_utc_calendar() {
     assert_eq!(periods.last().expect("last"), "2026-09-25");
     assert_eq!(days["first_post_period"], "2026-08-31");
 }
+
+/// A DiD report runs as a job and is saved with what it was asked: `report show` gives back
+/// the JSON `--json` printed, and a read-only run saves nothing.
+#[test]
+fn a_did_report_is_saved_with_its_launch_time_and_period() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = db_with(&dir, "launch", &Shop::default());
+    let direct = json(&db, "launch", &["--cluster", "region"]);
+    let mut ro = Command::new(bin());
+    ro.arg("--db").arg(&db).arg("--read-only");
+    ro.args([
+        "report",
+        "did",
+        "launch",
+        "--post-start",
+        "2026-08-31T00:00:00Z",
+    ]);
+    ro.args(["--period", "week"]);
+    assert!(ro.output().expect("run").status.success());
+    let show = Command::new(bin())
+        .arg("--db")
+        .arg(&db)
+        .args(["report", "show", "1", "--format", "json"])
+        .output()
+        .expect("show");
+    assert!(
+        show.status.success(),
+        "{}",
+        String::from_utf8_lossy(&show.stderr)
+    );
+    let saved: Value = serde_json::from_slice(&show.stdout).expect("json");
+    assert_eq!(saved["kind"], "did");
+    assert_eq!(saved["result"], direct);
+    assert_eq!(saved["parameters"]["cluster"], "region");
+    assert_eq!(saved["parameters"]["period"], "week");
+    assert_eq!(saved["parameters"]["post_start"], "2026-08-31T00:00:00Z");
+    let list = Command::new(bin())
+        .arg("--db")
+        .arg(&db)
+        .args(["report", "list", "--json"])
+        .output()
+        .expect("list");
+    let rows: Value = serde_json::from_slice(&list.stdout).expect("json");
+    assert_eq!(
+        rows.as_array().map(Vec::len),
+        Some(1),
+        "read-only saved nothing"
+    );
+}

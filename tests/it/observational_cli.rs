@@ -500,3 +500,33 @@ fn a_stored_causal_job_result_reads_back_as_the_report_it_was() {
         Some(JobOutput::Observational(_))
     ));
 }
+
+/// An observational report is saved under its own kind with the covariates it used.
+#[test]
+fn an_observational_report_is_saved_under_its_own_kind() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("obs.db");
+    campaign(&dir, &db, "mail", &lines("mail", 600, 3, Shape::default()));
+    let direct = json(&run(
+        &db,
+        &[
+            "report",
+            "causal",
+            "mail",
+            "--covariates",
+            "age,pre_value",
+            "--json",
+        ],
+    ));
+    let saved = json(&run(&db, &["report", "show", "1", "--format", "json"]));
+    assert_eq!(saved["kind"], "observational");
+    assert_eq!(saved["result"], direct);
+    assert_eq!(
+        saved["parameters"]["covariates"],
+        serde_json::json!(["age", "pre_value"])
+    );
+    let text = ok(&run(&db, &["report", "show", "1"]));
+    assert!(text.contains("AIPW"), "{text}");
+    let list = ok(&run(&db, &["report", "list"]));
+    assert!(list.contains("observational"), "{list}");
+}
