@@ -245,6 +245,37 @@ impl Replay {
                 );
                 Ok(())
             }
+            "report_causal" => {
+                // What an analyst runs from the shell beside the console: `report causal KEY
+                // --covariates a,b` (saved, so the console's `c` can rerun it).
+                let covariates: Vec<String> = s("covariates")
+                    .ok_or("report_causal needs `covariates`")?
+                    .split(',')
+                    .map(str::to_string)
+                    .collect();
+                let settings = crate::jobs::JobSettings {
+                    read_only: self.exec.read_only,
+                    observational: Some(crate::app::causal_observational::ObservationalRequest {
+                        covariates,
+                        seed: 1,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                };
+                let never = std::sync::atomic::AtomicBool::new(false);
+                crate::jobs::run_on(
+                    &mut self.exec.store,
+                    &self.exec.env,
+                    &settings,
+                    crate::jobs::JobKind::Causal,
+                    &campaign()?,
+                    &never,
+                    &|_| {},
+                )
+                .map_err(|e| e.to_string())?;
+                self.reload();
+                Ok(())
+            }
             "restart" => {
                 // The console quits and starts again on the same database: nothing of this
                 // session's state survives, only what the store kept.

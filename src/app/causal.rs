@@ -101,7 +101,8 @@ pub fn causal_report_by(
     if campaign.spec.kind == crate::domain::CampaignKind::Observational {
         return Err(AppError::Invalid(format!(
             "campaign `{key}` is observational: it has no logged propensities to weight by; \
-             name the context fields that drove treatment with --covariates F1,F2,..."
+             name the context fields that drove treatment with `liftdeck report causal {key} \
+             --covariates F1,F2,...`; the console's c then reruns it with the same covariates"
         )));
     }
     // The campaign's alpha unless the command overrides it, as for every other report.

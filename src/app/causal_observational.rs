@@ -16,7 +16,7 @@ use crate::text::escape_control;
 use serde::{Deserialize, Serialize};
 
 /// What the operator asked for.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ObservationalRequest {
     /// Context fields used as covariates, in order.
     pub covariates: Vec<String>,

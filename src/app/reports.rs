@@ -157,6 +157,21 @@ pub fn recent(store: &Store, campaign: &str, limit: usize) -> Result<Vec<SavedRe
         .collect()
 }
 
+/// What the newest saved observational report of `campaign` was asked (its covariates, trim,
+/// estimand, metric and seed), for the console's `c`, which cannot type covariates: it reruns
+/// the analyst's last specification. `None` when there is none.
+pub fn last_observational_request(
+    store: &Store,
+    campaign: &str,
+) -> Result<Option<super::causal_observational::ObservationalRequest>> {
+    // Newest first; a campaign has few reports, and the list is bounded all the same.
+    Ok(store
+        .reports(Some(campaign), 200)?
+        .into_iter()
+        .filter(|r| r.kind == "observational")
+        .find_map(|r| serde_json::from_str(&r.parameters).ok()))
+}
+
 /// A saved report's body, as the command that made it printed it, for `width` columns.
 pub fn body_for_width(r: &SavedReport, nf: &NumberFormat, width: usize) -> String {
     match r.kind.as_str() {

@@ -83,6 +83,21 @@ impl Executor {
         }
     }
 
+    /// For an observational campaign, the newest saved observational report's request, so `c`
+    /// reruns the analyst's covariates; `None` otherwise (the job then says what to run).
+    fn observational_request(
+        &self,
+        campaign: &str,
+    ) -> Option<crate::app::causal_observational::ObservationalRequest> {
+        let (c, _) = self.store.campaign(campaign).ok()?;
+        if c.spec.kind != crate::domain::CampaignKind::Observational {
+            return None;
+        }
+        crate::app::reports::last_observational_request(&self.store, campaign)
+            .ok()
+            .flatten()
+    }
+
     /// Carries out one effect for a console focused on `focus`; the answer always ends with
     /// a fresh snapshot when anything may have changed.
     pub fn apply(&mut self, effect: Effect, focus: Focus, jobs: &mut dyn JobRunner) -> Vec<Msg> {
@@ -111,10 +126,17 @@ impl Executor {
                 campaign,
                 learner,
             } => {
-                // The console's defaults, with the learner the operator chose.
+                // The console's defaults, with the learner the operator chose; an
+                // observational campaign's causal report reruns the newest saved one's
+                // covariates (the console has no way to type them).
+                let observational = match kind {
+                    JobKind::Causal => self.observational_request(&campaign),
+                    _ => None,
+                };
                 let settings = JobSettings {
                     read_only: self.read_only,
                     learner,
+                    observational,
                     ..Default::default()
                 };
                 out.extend(jobs.start(&mut self.store, &self.env, kind, &campaign, &settings));

@@ -530,3 +530,30 @@ fn an_observational_report_is_saved_under_its_own_kind() {
     let list = ok(&run(&db, &["report", "list"]));
     assert!(list.contains("observational"), "{list}");
 }
+
+/// The console cannot type covariates: on an observational campaign `c` reruns the newest
+/// saved observational report's, and says what to run when there is none.
+#[test]
+fn the_console_reruns_the_saved_covariates_on_c() {
+    let mut fixture = String::from(
+        "{\"op\":\"create\",\"key\":\"mail\",\"kind\":\"observational\",\"arms\":\"control:50,treated:50\",\"control\":\"control\"}\n{\"op\":\"start\",\"campaign\":\"mail\"}\n",
+    );
+    fixture.push_str(&lines("mail", 600, 5, Shape::default()));
+    fixture.push_str(
+        "{\"op\":\"key\",\"keys\":\"<Tab><Tab><Tab><Tab>c\"}\n\
+         {\"op\":\"expect_screen\",\"contains\":\"--covariates F1,F2\"}\n\
+         {\"op\":\"report_causal\",\"campaign\":\"mail\",\"covariates\":\"age,pre_value\"}\n\
+         {\"op\":\"key\",\"keys\":\"c\"}\n\
+         {\"op\":\"expect_screen\",\"contains\":\"AIPW\"}\n\
+         {\"op\":\"expect_screen\",\"contains\":\"saved reports (2;\"}\n",
+    );
+    let mut replay = liftdeck::replay::Replay::new((100, 60), false).expect("replay");
+    replay.run(&fixture).expect("fixture runs");
+    let failed: Vec<_> = replay.checks.iter().filter(|c| !c.passed).collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    let saved = replay.store().reports(Some("mail"), 10).expect("reports");
+    assert_eq!(saved.len(), 2);
+    assert!(saved.iter().all(|r| r.kind == "observational"));
+    // The console's run used the shell's covariates.
+    assert_eq!(saved[0].parameters, saved[1].parameters);
+}
