@@ -21,6 +21,7 @@ pub mod clock;
 pub mod domain;
 pub mod format;
 pub mod jobs;
+pub mod linalg;
 pub mod lines;
 pub mod model;
 pub mod replay;

@@ -272,7 +272,7 @@ fn wald(beta: &[f64], covariance: &[Vec<f64>], df_denom: usize) -> Option<PreTre
         return None;
     }
     let block: Vec<Vec<f64>> = covariance[..q].iter().map(|r| r[..q].to_vec()).collect();
-    let inv = within::invert(&block)?;
+    let inv = crate::linalg::invert(&block)?;
     let w: f64 = (0..q)
         .map(|a| (0..q).map(|b| beta[a] * inv[a][b] * beta[b]).sum::<f64>())
         .sum();

@@ -293,7 +293,7 @@ pub fn fit_newton(x: &Rows, y: &[f64], l2: f64, max_iter: usize) -> Option<Logis
                 h[a * k + a] += l2;
             }
         }
-        let delta = cholesky_solve(&mut h, &grad, k)?;
+        let delta = crate::linalg::cholesky_solve(&mut h, &grad, k)?;
         let mut step = 1.0;
         let mut next = model.clone();
         loop {
@@ -316,44 +316,6 @@ pub fn fit_newton(x: &Rows, y: &[f64], l2: f64, max_iter: usize) -> Option<Logis
         }
     }
     None
-}
-
-/// Solves A·x = b for a symmetric positive-definite A (k×k, row-major, overwritten by its
-/// Cholesky factor). `None` when A is not positive definite.
-fn cholesky_solve(a: &mut [f64], b: &[f64], k: usize) -> Option<Vec<f64>> {
-    for j in 0..k {
-        let mut diag = a[j * k + j];
-        for m in 0..j {
-            diag -= a[j * k + m] * a[j * k + m];
-        }
-        // Written so a NaN diagonal also fails.
-        if diag.is_nan() || diag <= 1e-14 {
-            return None;
-        }
-        let l = diag.sqrt();
-        a[j * k + j] = l;
-        for i in j + 1..k {
-            let mut v = a[i * k + j];
-            for m in 0..j {
-                v -= a[i * k + m] * a[j * k + m];
-            }
-            a[i * k + j] = v / l;
-        }
-    }
-    let mut z = b.to_vec();
-    for i in 0..k {
-        for m in 0..i {
-            z[i] -= a[i * k + m] * z[m];
-        }
-        z[i] /= a[i * k + i];
-    }
-    for i in (0..k).rev() {
-        for m in i + 1..k {
-            z[i] -= a[m * k + i] * z[m];
-        }
-        z[i] /= a[i * k + i];
-    }
-    Some(z)
 }
 
 #[cfg(test)]

@@ -96,7 +96,7 @@ pub(super) fn fit(panel: &Checked<'_>, weights: &[Vec<f64>]) -> Result<WithinFit
             xty[a] += d[i] * s;
         }
     }
-    let bread = invert(&xtx).ok_or(WithinFailure::Singular)?;
+    let bread = crate::linalg::invert(&xtx).ok_or(WithinFailure::Singular)?;
     let beta: Vec<f64> = bread.iter().map(|r| dot(r, &xty)).collect();
     // The fitted within regressor part per period: Σ_k β_k c_k(t), scaled by d_i per unit.
     let fitted_shape: Vec<f64> = (0..periods)
@@ -151,41 +151,4 @@ fn multiply(a: &[Vec<f64>], b: &[Vec<f64>]) -> Vec<Vec<f64>> {
                 .collect()
         })
         .collect()
-}
-
-/// Gauss–Jordan inverse with partial pivoting; None when a pivot vanishes relative to the
-/// matrix's scale (the matrices here are at most periods x periods).
-pub(super) fn invert(m: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
-    let n = m.len();
-    let scale = m.iter().flatten().fold(0.0_f64, |s, v| s.max(v.abs()));
-    if n == 0 || scale == 0.0 || !scale.is_finite() {
-        return None;
-    }
-    let mut a: Vec<Vec<f64>> = m.to_vec();
-    let mut inv: Vec<Vec<f64>> = (0..n)
-        .map(|i| (0..n).map(|j| f64::from(u8::from(i == j))).collect())
-        .collect();
-    for col in 0..n {
-        let pivot = (col..n).max_by(|&x, &y| a[x][col].abs().total_cmp(&a[y][col].abs()))?;
-        if a[pivot][col].abs() <= 1e-12 * scale {
-            return None;
-        }
-        a.swap(col, pivot);
-        inv.swap(col, pivot);
-        let p = a[col][col];
-        a[col].iter_mut().for_each(|v| *v /= p);
-        inv[col].iter_mut().for_each(|v| *v /= p);
-        for r in 0..n {
-            if r != col {
-                let f = a[r][col];
-                if f != 0.0 {
-                    for j in 0..n {
-                        a[r][j] -= f * a[col][j];
-                        inv[r][j] -= f * inv[col][j];
-                    }
-                }
-            }
-        }
-    }
-    Some(inv)
 }

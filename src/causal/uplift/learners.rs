@@ -9,6 +9,7 @@
 //!   logged), so g does not depend on x: it is the mean logged chance of treatment.
 
 use super::UpliftError;
+use crate::linalg::solve;
 use crate::model::logistic::{fit_newton, Logistic, Rows};
 use serde::{Deserialize, Serialize};
 
@@ -172,37 +173,4 @@ pub fn ridge(x: &Rows, y: &[f64], l2: f64) -> Option<Vec<f64>> {
         }
     }
     solve(a, b, k)
-}
-
-/// Gaussian elimination with partial pivoting; `None` on a pivot below 1e-12 of the largest entry.
-fn solve(mut a: Vec<f64>, mut b: Vec<f64>, k: usize) -> Option<Vec<f64>> {
-    let scale = a.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
-    if scale.is_nan() || scale <= 0.0 || !scale.is_finite() {
-        return None;
-    }
-    for col in 0..k {
-        let p = (col..k).max_by(|&i, &j| a[i * k + col].abs().total_cmp(&a[j * k + col].abs()))?;
-        if a[p * k + col].abs() <= 1e-12 * scale {
-            return None;
-        }
-        if p != col {
-            for m in 0..k {
-                a.swap(p * k + m, col * k + m);
-            }
-            b.swap(p, col);
-        }
-        for r in col + 1..k {
-            let f = a[r * k + col] / a[col * k + col];
-            for m in col..k {
-                a[r * k + m] -= f * a[col * k + m];
-            }
-            b[r] -= f * b[col];
-        }
-    }
-    let mut out = vec![0.0; k];
-    for r in (0..k).rev() {
-        let s: f64 = (r + 1..k).map(|m| a[r * k + m] * out[m]).sum();
-        out[r] = (b[r] - s) / a[r * k + r];
-    }
-    Some(out)
 }
