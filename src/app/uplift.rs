@@ -471,6 +471,17 @@ pub fn format_text(r: &UpliftReport) -> String {
         num(e.qini_coefficient),
         num(e.auuc)
     );
+    if let (Some(false), Some((orders, half))) =
+        (e.targeting.overall_measurable(), e.targeting.overall())
+    {
+        let _ = writeln!(
+            s,
+            "note: offering to everyone added {orders:+.1} +/- {half:.1} orders on the held-out \
+             units, not measurably more than none; the Qini coefficient and AUUC are divided by \
+             that total (as CausalML normalises them), so they are unstable here: read the \
+             deciles"
+        );
+    }
     let _ = writeln!(
         s,
         "\ndecile  treated  control  treated%  control%  uplift   {:.0}% interval",
