@@ -26,6 +26,7 @@ fn bench_causal_prints_every_stage_without_python() {
         "X-learner fit (70%)",
         "T: score 30% + Qini/AUUC/deciles",
         "X: score 30% + Qini/AUUC/deciles",
+        "of which the propensity fit alone",
         "total",
         "aipw_ate",
         "qini_x",
@@ -50,5 +51,5 @@ fn bench_causal_data_is_seeded_and_estimates_find_the_effect() {
     assert!((est("aipw_ate") - r.true_ate).abs() < 0.02, "{r}");
     assert!((est("naive") - r.true_ate).abs() > (est("aipw_ate") - r.true_ate).abs());
     assert!(est("qini_t") > 0.0 && est("qini_x") > 0.0, "{r}");
-    assert_eq!(r.liftdeck.stages.len(), 5);
+    assert_eq!(r.liftdeck.stages.len(), 6);
 }

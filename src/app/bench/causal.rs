@@ -11,7 +11,7 @@
 
 use crate::causal::observational::{self, ObservationalOptions, Units};
 use crate::causal::uplift::{self, LearnerKind, LearnerOptions, Outcome};
-use crate::model::logistic::Rows;
+use crate::model::logistic::{fit_newton, Rows};
 use rand::rngs::Xoshiro256PlusPlus as Prng;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -36,6 +36,10 @@ pub const STAGES: [(&str, &str); 5] = [
     ("t_eval", "T: score 30% + Qini/AUUC/deciles"),
     ("x_eval", "X: score 30% + Qini/AUUC/deciles"),
 ];
+
+/// Timed apart from the stages and left out of the total: the part of `observational` that is
+/// the propensity model's Newton fit alone.
+pub const PROPENSITY_ONLY: (&str, &str) = ("propensity", "  of which the propensity fit alone");
 
 /// The generated units.
 #[derive(Debug, Clone)]
@@ -166,7 +170,16 @@ pub fn time_liftdeck(d: &CausalData, repeats: usize) -> anyhow::Result<CausalBen
         }
     }
     let propensity = train_t.iter().filter(|t| **t).count() as f64 / train_t.len().max(1) as f64;
+    let mut all_x = Rows::new(COVARIATES);
+    for row in &d.x {
+        all_x.push(row);
+    }
+    let labels: Vec<f64> = d.treated.iter().map(|&t| f64::from(u8::from(t))).collect();
     for _ in 0..repeats.max(1) {
+        // `estimate`'s own call: no penalty, at most 100 Newton steps.
+        timed(times.entry(PROPENSITY_ONLY.0).or_default(), || {
+            fit_newton(&all_x, &labels, 0.0, 100)
+        });
         let units = Units {
             covariates: &d.x,
             names: &[],
@@ -291,6 +304,18 @@ impl fmt::Display for CausalBench {
                 ratio.map_or("-".into(), |r| format!("{r:.1}"))
             )?;
         }
+        let (key, label) = PROPENSITY_ONLY;
+        let l = self.liftdeck.stages.get(key).copied();
+        let p = py.and_then(|p| p.stages.get(key).copied());
+        let ratio = l
+            .zip(p)
+            .map_or("-".into(), |(l, p)| format!("{:.1}", p / l));
+        writeln!(
+            f,
+            "  {label:<36} {:>12} {:>12} {ratio:>10}",
+            cell(l),
+            cell(p)
+        )?;
         let total_p = total_p.filter(|_| py.is_some());
         writeln!(
             f,
