@@ -126,6 +126,27 @@ pub enum BenchCmd {
         #[command(flatten)]
         json: super::JsonFlag,
     },
+    /// Every stage of the causal report (propensity, IPW, AIPW, T/X learners, Qini) on an
+    /// observational data set, beside Python (statsmodels, scikit-learn, CausalML) on the same CSV.
+    Causal {
+        #[arg(long, default_value_t = 1_000_000)]
+        units: usize,
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Python with statsmodels, scikit-learn and causalml (`none` skips the comparison).
+        #[arg(long, default_value = "python3")]
+        python: String,
+        /// The comparison script.
+        #[arg(long, default_value = "bench/causal_compare.py")]
+        script: PathBuf,
+        /// Working directory for the units CSV (default: a temp dir).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        #[command(flatten)]
+        json: super::JsonFlag,
+    },
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -266,6 +287,33 @@ pub fn run(cmd: BenchCmd) -> Result<ExitCode> {
             };
             let py = shell.as_deref().map(|p| (p, script.as_path()));
             let r = app::bench::bench_did(&options, &dir, py)?;
+            if json.json {
+                super::write_json(&r)?;
+            } else {
+                println!("{r}");
+            }
+        }
+        BenchCmd::Causal {
+            units,
+            repeats,
+            seed,
+            python,
+            script,
+            dir,
+            json,
+        } => {
+            let (dir, _keep) = bench_dir(dir)?;
+            let shell = if python == "none" {
+                None
+            } else {
+                let s = which(&python);
+                if s.is_none() {
+                    eprintln!("note: `{python}` not found; the Python side is skipped");
+                }
+                s
+            };
+            let py = shell.as_deref().map(|p| (p, script.as_path()));
+            let r = app::bench::bench_causal(units, repeats, seed, &dir, py)?;
             if json.json {
                 super::write_json(&r)?;
             } else {

@@ -3,6 +3,7 @@
 
 mod assignment;
 mod bandit_loop;
+mod bench_causal;
 mod causal_did;
 mod causal_randomised;
 mod champion;

@@ -11,6 +11,7 @@
 //! This file keeps what both benchmarks share: fresh demo databases, file sizes and medians.
 
 mod assign;
+mod causal;
 mod did;
 mod ingest;
 mod input;
@@ -21,6 +22,7 @@ mod train;
 mod train_data;
 
 pub use assign::{bench_assign, AssignBench, AssignRun};
+pub use causal::{bench_causal, synthetic_units, CausalBench, CausalBenchSide, CausalData};
 pub use did::{bench_did, synthetic_panel, DidBench, DidBenchOptions, DidBenchRow};
 pub use ingest::{bench_ingest, IngestBench, IngestRun};
 pub use regret::{bench_regret, RegretBench, RegretRow};
