@@ -30,9 +30,57 @@ pub struct RoiRow {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IncrementalRow {
     pub arm: String,
+    /// The arm's offer in words (`10% coupon`), empty for an arm without one.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub offer: String,
     pub units: u64,
     pub orders: i64,
     pub totals: Option<IncrementalTotals>,
+    /// The totals as one sentence (money in `$`; the text report rewrites it in the
+    /// operator's currency).
+    #[serde(default)]
+    pub summary: String,
+}
+
+/// What the sentence calls the arm: `the 10% coupon (`coupon`)`, or `arm `x`` without offer.
+fn arm_phrase(arm: &str, offer: &str) -> String {
+    let arm = escape_control(arm);
+    if offer.is_empty() {
+        format!("arm `{arm}`")
+    } else {
+        format!("the {} (`{arm}`)", escape_control(offer))
+    }
+}
+
+/// The incremental totals of one arm as the sentence an operator repeats: "the 10% coupon
+/// (`coupon`) produced 412 +/- 95 extra orders and cost $3,120.00 in discounts, of which
+/// $2,480.00 went to customers who would have bought anyway". The "+/-" is the half-width of
+/// the interval at the report's level. When that interval includes zero the sentence says the
+/// extra orders are not distinguishable from none; when it lies below zero, that the offer
+/// cost orders.
+pub fn summary_sentence(r: &IncrementalRow, nf: &NumberFormat) -> String {
+    let who = arm_phrase(&r.arm, &r.offer);
+    let Some(t) = &r.totals else {
+        return format!("{who}: no incremental totals (an arm has no orders, or too few units)");
+    };
+    let e = &t.extra_orders;
+    let pm = format::quantity(e.half_width());
+    let orders = if e.low > 0.0 {
+        format!("{} +/- {pm} extra orders", format::quantity(e.value))
+    } else if e.high < 0.0 {
+        format!("{} +/- {pm} fewer orders", format::quantity(-e.value))
+    } else {
+        format!(
+            "{} +/- {pm} extra orders — not distinguishable from none —",
+            format::quantity_change(e.value)
+        )
+    };
+    format!(
+        "{who} produced {orders} and cost {} in discounts, of which {} went to customers who \
+         would have bought anyway",
+        nf.money(t.discount_cost),
+        nf.money(t.cost_to_anyway_buyers.value),
+    )
 }
 
 /// Per-arm sums of the one pass.
@@ -115,9 +163,11 @@ pub fn roi_rows(sums: &[ArmSums], arms: &[String], control: usize, alpha: f64) -
 }
 
 /// `profit[a]` is arm a's per-unit profit effect and standard error (the weighted one).
+/// `offers[a]` is arm a's offer in words (may be shorter than `arms`: then none).
 pub fn incremental_rows(
     sums: &[ArmSums],
     arms: &[String],
+    offers: &[String],
     control: usize,
     profit: &[Option<(f64, f64)>],
     alpha: f64,
@@ -132,16 +182,22 @@ pub fn incremental_rows(
     arms.iter()
         .enumerate()
         .filter(|(a, _)| *a != control)
-        .map(|(a, arm)| IncrementalRow {
-            arm: arm.clone(),
-            units: sums[a].rollup.units.max(0) as u64,
-            orders: sums[a].rollup.purchases,
-            totals: incremental(
-                &totals(&sums[a]),
-                &c,
-                profit.get(a).copied().flatten(),
-                alpha,
-            ),
+        .map(|(a, arm)| {
+            let mut row = IncrementalRow {
+                arm: arm.clone(),
+                offer: offers.get(a).cloned().unwrap_or_default(),
+                units: sums[a].rollup.units.max(0) as u64,
+                orders: sums[a].rollup.purchases,
+                totals: incremental(
+                    &totals(&sums[a]),
+                    &c,
+                    profit.get(a).copied().flatten(),
+                    alpha,
+                ),
+                summary: String::new(),
+            };
+            row.summary = summary_sentence(&row, &NumberFormat::default());
+            row
         })
         .collect()
 }
@@ -172,6 +228,7 @@ pub fn format_sections(roi: &[RoiRow], inc: &[IncrementalRow], nf: &NumberFormat
             ));
             continue;
         };
+        s.push_str(&wrap(&summary_sentence(r, nf), 78));
         let e = &t.extra_orders;
         let a = &t.cost_to_anyway_buyers;
         s.push_str(&format!(
@@ -204,4 +261,27 @@ pub fn format_sections(roi: &[RoiRow], inc: &[IncrementalRow], nf: &NumberFormat
         }
     }
     s
+}
+
+/// `text` broken at spaces into lines of at most `width` characters (a longer word keeps its
+/// own line), each ending in a newline.
+fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            out.push_str(&line);
+            out.push('\n');
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
 }

@@ -15,7 +15,8 @@
 //!   bought the extra orders. This assumes a non-incremental order carries the same discount
 //!   as an incremental one on average (a coupon of fixed value or rate applied to every order);
 //! - the margin (revenue - cost) on the incremental orders is (R_t - C_t)·(1 - s), on the same
-//!   assumption about the margin per order;
+//!   assumption about the margin per order; 1 - s is not clipped at 0, so when the offer lost
+//!   orders (s > 1) the margin is negative, as the extra orders are;
 //! - the net incremental profit is the per-unit profit effect times n_t, which already nets
 //!   the subsidy out.
 
@@ -105,10 +106,14 @@ pub fn incremental(
         low: raw.low.clamp(0.0, 1.0),
         high: raw.high.clamp(0.0, 1.0),
     };
+    // The margin follows the extra orders, sign included: when the treated arm ordered less
+    // per unit than control (s > 1) the offer lost orders and the margin on them is negative,
+    // so 1 - s is not clipped at 0. It is clipped at 1: the incremental orders cannot be more
+    // than all the treated orders.
     let not_anyway = Interval {
-        value: 1.0 - anyway_share.value,
-        low: 1.0 - anyway_share.high,
-        high: 1.0 - anyway_share.low,
+        value: (1.0 - s).min(1.0),
+        low: (1.0 - raw.high).min(1.0),
+        high: (1.0 - raw.low).min(1.0),
     };
     let totals = IncrementalTotals {
         extra_orders,
@@ -168,5 +173,30 @@ mod tests {
         assert!((r.anyway_share.value - 0.75).abs() < 1e-12);
         assert!((r.cost_to_anyway_buyers.value - 300.0).abs() < 1e-9);
         assert!((r.margin_on_incremental.value - 0.25 * 4600.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_margin_goes_negative_with_the_extra_orders() {
+        // Treated ordered a little less than control: the extra orders' interval straddles
+        // zero, and the margin on them must straddle zero too, not stop at $0.
+        let t = ArmTotals {
+            units: 1000.0,
+            orders_per_unit: (0.19, 0.02),
+            revenue: 5000.0,
+            cost: 400.0,
+        };
+        let c = ArmTotals {
+            orders_per_unit: (0.20, 0.02),
+            ..t
+        };
+        let r = incremental(&t, &c, None, 0.05).expect("totals");
+        assert!(r.extra_orders.value < 0.0 && r.extra_orders.high > 0.0);
+        let m = &r.margin_on_incremental;
+        assert!(m.value < 0.0, "margin {m:?}");
+        assert!(m.low < 0.0 && m.high > 0.0, "margin {m:?}");
+        assert!(m.low <= m.value && m.value <= m.high);
+        // The cost split stays a share of what was paid.
+        let a = &r.cost_to_anyway_buyers;
+        assert!(a.low >= 0.0 && a.high <= 400.0 + 1e-9);
     }
 }
