@@ -43,6 +43,7 @@ mod ope_policies;
 mod periods;
 mod replays;
 mod report_ab;
+mod report_ab_observational;
 mod report_bandit;
 mod report_support;
 mod rfm;
