@@ -3,7 +3,9 @@
 //! `stats::roi`), the incremental totals (`causal::incremental`), and their text sections.
 //! Everything is accumulated per arm as the A/B engine's rollup sums, in the report's one pass.
 
-use crate::causal::incremental::{incremental, ArmTotals, IncrementalTotals};
+use crate::causal::incremental::{
+    incremental, roi_of, ArmTotals, IncrementalTotals, MoneyMoments, RoiInterval, WeightedMoney,
+};
 use crate::causal::ipw::{difference, ArmMoments, Difference};
 use crate::domain::ArmRollup;
 use crate::format::{self, NumberFormat};
@@ -24,7 +26,26 @@ pub struct RoiEstimate {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoiRow {
     pub arm: String,
+    /// Difference in means (the A/B engine's `stats::roi`).
     pub roi: Option<RoiEstimate>,
+    /// Hájek-weighted revenue and cost deltas (weights 1/propensity), delta-method interval
+    /// from the IPW contrast's linearisation: the campaign's ROI when propensities varied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weighted: Option<RoiEstimate>,
+    /// Revenue and cost deltas each CUPED-adjusted on `pre_value` (the A/B engine's CUPED,
+    /// its own θ per outcome), their within-arm covariance after adjustment in the variance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cuped: Option<RoiEstimate>,
+}
+
+impl From<RoiInterval> for RoiEstimate {
+    fn from(r: RoiInterval) -> Self {
+        RoiEstimate {
+            roi: r.roi,
+            se: r.se,
+            ci: (r.low, r.high),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,6 +110,8 @@ pub struct ArmSums {
     pub rollup: ArmRollup,
     /// Orders per unit, weighted by the logged propensities.
     pub orders: ArmMoments,
+    /// Revenue and cost per unit, weighted by the logged propensities (for the weighted ROI).
+    pub money: WeightedMoney,
 }
 
 impl ArmSums {
@@ -112,6 +135,7 @@ impl ArmSums {
         d.x_purchases_sum = x * orders;
         self.rollup += d;
         self.orders.add(orders, row.propensity);
+        self.money.add(r, c, row.propensity);
     }
 }
 
@@ -146,7 +170,11 @@ pub fn cuped_effects(sums: &[ArmSums], control: usize, alpha: f64) -> Vec<Vec<Op
         .collect()
 }
 
+/// Per treatment arm, ROI against control three ways: difference in means, propensity-weighted
+/// and CUPED-adjusted.
 pub fn roi_rows(sums: &[ArmSums], arms: &[String], control: usize, alpha: f64) -> Vec<RoiRow> {
+    let cuped_money = cuped_money(sums);
+    let weighted_control = sums[control].money.moments();
     arms.iter()
         .enumerate()
         .filter(|(a, _)| *a != control)
@@ -158,11 +186,64 @@ pub fn roi_rows(sums: &[ArmSums], arms: &[String], control: usize, alpha: f64) -
                     se: r.se,
                     ci: (r.ci.low, r.ci.high),
                 }),
+            weighted: match (sums[a].money.moments(), weighted_control) {
+                (Some(t), Some(c)) => roi_of(&t, &c, alpha).map(RoiEstimate::from),
+                _ => None,
+            },
+            cuped: match (cuped_money.get(a), cuped_money.get(control)) {
+                (Some(Some(t)), Some(Some(c))) => roi_of(t, c, alpha).map(RoiEstimate::from),
+                _ => None,
+            },
         })
         .collect()
 }
 
-/// `profit[a]` is arm a's per-unit profit effect and standard error (the weighted one).
+/// Each arm's CUPED-adjusted revenue and cost per unit with their variances, and the
+/// covariance of the two adjusted means: with θ_r, θ_c the pooled fits and S the within-arm
+/// centred sums, Cov = (S_rc - θ_c·S_rx - θ_r·S_cx + θ_r·θ_c·S_xx) / ((n - 1)·n).
+fn cuped_money(sums: &[ArmSums]) -> Vec<Option<MoneyMoments>> {
+    let inputs: Vec<ArmInput> = sums
+        .iter()
+        .map(|s| ArmInput {
+            key: String::new(),
+            weight: 1.0,
+            rollup: s.rollup.clone(),
+        })
+        .collect();
+    let (Some(rev), Some(cost)) = (
+        cuped(Metric::Revenue, &inputs),
+        cuped(Metric::Cost, &inputs),
+    ) else {
+        return vec![None; sums.len()];
+    };
+    sums.iter()
+        .enumerate()
+        .map(|(a, s)| {
+            let r = rev.estimates.get(a).copied().flatten()?;
+            let c = cost.estimates.get(a).copied().flatten()?;
+            let u = &s.rollup;
+            let n = u.units as f64;
+            if n < 2.0 {
+                return None;
+            }
+            let centred = |ab: f64, a: f64, b: f64| ab - a * b / n;
+            let s_rc = centred(u.revenue_cost_sum, u.revenue_sum, u.cost_sum);
+            let s_rx = centred(u.x_revenue_sum, u.revenue_sum, u.x_sum);
+            let s_cx = centred(u.x_cost_sum, u.cost_sum, u.x_sum);
+            let s_xx = centred(u.x_sumsq, u.x_sum, u.x_sum);
+            let (tr, tc) = (rev.theta, cost.theta);
+            let cov = (s_rc - tc * s_rx - tr * s_cx + tr * tc * s_xx) / ((n - 1.0) * n);
+            Some(MoneyMoments {
+                revenue: r.value,
+                cost: c.value,
+                var_revenue: r.variance,
+                var_cost: c.variance,
+                cov,
+            })
+        })
+        .collect()
+}
+
 /// `offers[a]` is arm a's offer in words (may be shorter than `arms`: then none).
 pub fn incremental_rows(
     sums: &[ArmSums],
@@ -218,6 +299,16 @@ pub fn format_sections(roi: &[RoiRow], inc: &[IncrementalRow], nf: &NumberFormat
             None => s.push_str(&format!(
                 "ROI {arm} vs control: - (no extra cost, or too few units)\n"
             )),
+        }
+        // Beside the difference in means, as the effects table shows its rows.
+        for (label, x) in [("propensity-weighted", &r.weighted), ("CUPED", &r.cuped)] {
+            if let Some(x) = x {
+                s.push_str(&format!(
+                    "  {label:<19} {} {}\n",
+                    format::roi(x.roi),
+                    format::interval(Some(x.ci.0), Some(x.ci.1), format::roi)
+                ));
+            }
         }
     }
     for r in inc {

@@ -136,6 +136,110 @@ pub fn incremental(
     finite.then_some(totals)
 }
 
+/// One arm's revenue and cost per unit as Hájek means (weights 1/propensity), with their
+/// linearised variances and covariance: the same linearisation as the IPW contrast's
+/// (`causal::ipw::ArmMoments::weighted`), unit i contributing w_i·(y_i - μ)/Σw, so
+/// Var(μ_r) = Σw²(r-μ_r)²/(Σw)² and Cov(μ_r, μ_c) = Σw²(r-μ_r)(c-μ_c)/(Σw)².
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct WeightedMoney {
+    pub n: u64,
+    sum_w: f64,
+    sum_wr: f64,
+    sum_wc: f64,
+    sum_ww: f64,
+    sum_wwr: f64,
+    sum_wwc: f64,
+    sum_wwrr: f64,
+    sum_wwcc: f64,
+    sum_wwrc: f64,
+}
+
+/// Means, variances and covariance of an arm's revenue and cost per unit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MoneyMoments {
+    pub revenue: f64,
+    pub cost: f64,
+    pub var_revenue: f64,
+    pub var_cost: f64,
+    pub cov: f64,
+}
+
+impl WeightedMoney {
+    /// Adds one unit's revenue and cost; it had probability `propensity` of its arm.
+    pub fn add(&mut self, revenue: f64, cost: f64, propensity: f64) {
+        let w = 1.0 / propensity;
+        let ww = w * w;
+        self.n += 1;
+        self.sum_w += w;
+        self.sum_wr += w * revenue;
+        self.sum_wc += w * cost;
+        self.sum_ww += ww;
+        self.sum_wwr += ww * revenue;
+        self.sum_wwc += ww * cost;
+        self.sum_wwrr += ww * revenue * revenue;
+        self.sum_wwcc += ww * cost * cost;
+        self.sum_wwrc += ww * revenue * cost;
+    }
+
+    /// `None` under two units or without positive weight.
+    pub fn moments(&self) -> Option<MoneyMoments> {
+        if self.n < 2 || self.sum_w <= 0.0 || self.sum_w.is_nan() {
+            return None;
+        }
+        let (r, c) = (self.sum_wr / self.sum_w, self.sum_wc / self.sum_w);
+        let w2 = self.sum_w * self.sum_w;
+        // Σw²(a-μa)(b-μb) expanded so it accumulates in one pass.
+        let centred = |ab: f64, a: f64, b: f64, mu_a: f64, mu_b: f64| {
+            ab - mu_b * a - mu_a * b + mu_a * mu_b * self.sum_ww
+        };
+        Some(MoneyMoments {
+            revenue: r,
+            cost: c,
+            var_revenue: centred(self.sum_wwrr, self.sum_wwr, self.sum_wwr, r, r).max(0.0) / w2,
+            var_cost: centred(self.sum_wwcc, self.sum_wwc, self.sum_wwc, c, c).max(0.0) / w2,
+            cov: centred(self.sum_wwrc, self.sum_wwr, self.sum_wwc, r, c) / w2,
+        })
+    }
+}
+
+/// An ROI with its standard error and interval at the report's level.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RoiInterval {
+    pub roi: f64,
+    pub se: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+/// ROI = Δr/Δc - 1 of `treated` against `control` (arms independent), by the delta method:
+/// Var ≈ Var(Δr)/Δc² + Δr²·Var(Δc)/Δc⁴ - 2·Δr·Cov(Δr, Δc)/Δc³, as `stats::roi` does for the
+/// difference in means. `None` when Δc = 0 or the variance is not positive.
+pub fn roi_of(treated: &MoneyMoments, control: &MoneyMoments, alpha: f64) -> Option<RoiInterval> {
+    let (dr, dc) = (
+        treated.revenue - control.revenue,
+        treated.cost - control.cost,
+    );
+    if dc == 0.0 || !dc.is_finite() {
+        return None;
+    }
+    let var_dr = treated.var_revenue + control.var_revenue;
+    let var_dc = treated.var_cost + control.var_cost;
+    let cov = treated.cov + control.cov;
+    let var = var_dr / (dc * dc) + dr * dr * var_dc / dc.powi(4) - 2.0 * dr * cov / dc.powi(3);
+    let roi = dr / dc - 1.0;
+    if !(var > 0.0 && var.is_finite() && roi.is_finite()) {
+        return None;
+    }
+    let z = Normal::standard().inverse_cdf(1.0 - alpha / 2.0);
+    let se = var.sqrt();
+    Some(RoiInterval {
+        roi,
+        se,
+        low: roi - z * se,
+        high: roi + z * se,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@ mod bandit_loop;
 mod causal_did;
 mod causal_incremental_sentence;
 mod causal_randomised;
+mod causal_roi;
 mod champion;
 mod cli_conventions;
 mod cli_safety;
