@@ -38,6 +38,7 @@ mod observational;
 mod observational_cli;
 mod observational_refute;
 mod observational_sim;
+mod observational_width;
 mod ope;
 mod ope_model;
 mod ope_policies;
