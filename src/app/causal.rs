@@ -235,7 +235,15 @@ pub fn causal_report_by(
         .map(|a| a.effect.map(|e| (e.ipw_diff, e.ipw_se)))
         .collect();
     let roi = super::causal_randomised::roi_rows(&sums, &names, ci, alpha);
-    let incremental = super::causal_randomised::incremental_rows(&sums, &names, ci, &profit, alpha);
+    let offers: Vec<String> = arms
+        .iter()
+        .map(|a| match a.offer {
+            crate::domain::Offer::None => String::new(),
+            ref o => o.describe(),
+        })
+        .collect();
+    let incremental =
+        super::causal_randomised::incremental_rows(&sums, &names, &offers, ci, &profit, alpha);
     let segments = segments.finish(&names, ci, alpha)?;
     let mut notes = Vec::new();
     if let Some(s) = &strata {

@@ -10,6 +10,7 @@ use crate::causal::observational::{
     RefutationKind, Units,
 };
 use crate::domain::CampaignKind;
+use crate::format::NumberFormat;
 use crate::stats::metrics::Metric;
 use crate::store::Store;
 use crate::text::escape_control;
@@ -358,49 +359,115 @@ fn check_label(check: &str) -> &str {
     })
 }
 
-/// The plain-text report, as `report causal --covariates` and the console print it.
+/// The report in the default number format (`$`), at full width: what `report causal
+/// --covariates` prints.
 pub fn format_text(r: &ObservationalCausalReport) -> String {
+    format_text_for_width(r, &NumberFormat::default(), usize::MAX)
+}
+
+/// From this many columns the estimates are a table; narrower, one line per estimate and the
+/// long lines split, so the console's panel at 80 columns cuts nothing.
+pub const TABLE_WIDTH: usize = 96;
+
+/// The report for `width` columns: a conversion effect is a signed percentage, the other
+/// metrics money in the operator's currency. Every line fits `width` (a line that would not,
+/// a long note or refusal reason, is wrapped at spaces).
+pub fn format_text_for_width(
+    r: &ObservationalCausalReport,
+    nf: &NumberFormat,
+    width: usize,
+) -> String {
+    let table = width >= TABLE_WIDTH;
+    let is_rate = r.metric == Metric::Conversion.name();
     let show = |x: f64| {
-        if r.metric == Metric::Conversion.name() {
+        if is_rate {
             crate::format::lift(x)
         } else {
-            format!("{x:+.2}")
+            nf.money_change(x)
         }
     };
-    let mut s = format!(
-        "observational causal report: {} ({})  {} = {} vs {}  metric {}\n  covariates {}  trim {}  units {}\n\n",
-        escape_control(&r.campaign),
-        r.kind,
-        r.estimand.to_uppercase(),
-        escape_control(&r.treated),
-        escape_control(&r.control),
-        r.metric,
-        r.covariates.iter().map(|c| escape_control(c)).collect::<Vec<_>>().join(", "),
-        r.trim.map_or_else(|| "none".to_string(), |t| format!("[{t}, {}]", 1.0 - t)),
-        crate::format::count(r.units as i64),
-    );
-    s.push_str(&format!(
-        "  {:<8} {:>12} {:>12} {:>27}\n",
-        "", "effect", "SE", "95% CI"
-    ));
-    for (name, e) in [("naive", &r.naive), ("IPW", &r.ipw), ("AIPW", &r.aipw)] {
+    let show_se = |x: f64| {
+        if is_rate {
+            crate::format::rate(x)
+        } else {
+            nf.money(x)
+        }
+    };
+    let covariates = r
+        .covariates
+        .iter()
+        .map(|c| escape_control(c))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let trim = r
+        .trim
+        .map_or_else(|| "none".to_string(), |t| format!("[{t}, {}]", 1.0 - t));
+    let mut s = if table {
+        format!(
+            "observational causal report: {} ({})  {} = {} vs {}  metric {}\n  covariates {}  trim {}  units {}\n\n",
+            escape_control(&r.campaign),
+            r.kind,
+            r.estimand.to_uppercase(),
+            escape_control(&r.treated),
+            escape_control(&r.control),
+            r.metric,
+            covariates,
+            trim,
+            crate::format::count(r.units as i64),
+        )
+    } else {
+        format!(
+            "observational causal report: {} ({})\n  {} = {} vs {}  metric {}\n  covariates {}\n  trim {}  units {}\n\n",
+            escape_control(&r.campaign),
+            r.kind,
+            r.estimand.to_uppercase(),
+            escape_control(&r.treated),
+            escape_control(&r.control),
+            r.metric,
+            covariates,
+            trim,
+            crate::format::count(r.units as i64),
+        )
+    };
+    if table {
         s.push_str(&format!(
-            "  {name:<8} {:>12} {:>12} {:>27}\n",
-            show(e.effect),
-            format!("{:.4}", e.se),
-            crate::format::interval(Some(e.low), Some(e.high), show)
+            "  {:<8} {:>12} {:>12} {:>27}\n",
+            "", "effect", "SE", "95% CI"
         ));
+    }
+    for (name, e) in [("naive", &r.naive), ("IPW", &r.ipw), ("AIPW", &r.aipw)] {
+        let ci = crate::format::interval(Some(e.low), Some(e.high), show);
+        if table {
+            s.push_str(&format!(
+                "  {name:<8} {:>12} {:>12} {ci:>27}\n",
+                show(e.effect),
+                show_se(e.se),
+            ));
+        } else {
+            s.push_str(&format!(
+                "  {name:<5} {} SE {} 95% CI {ci}\n",
+                show(e.effect),
+                show_se(e.se),
+            ));
+        }
     }
     s.push_str(&format!(
         "\nkept: treated {} control {}   trimmed: treated {} control {}\n",
         r.kept_treated, r.kept_control, r.dropped_treated, r.dropped_control
     ));
-    s.push_str(&format!(
-        "effective sample size: treated {:.1} control {:.1}   top 1% of units hold {:.1}% of the weight\n",
-        r.ess_treated,
-        r.ess_control,
+    let ess = format!(
+        "effective sample size: treated {:.1} control {:.1}",
+        r.ess_treated, r.ess_control
+    );
+    let top = format!(
+        "top 1% of units hold {:.1}% of the weight",
         100.0 * r.top1_weight_share
-    ));
+    );
+    if table {
+        s.push_str(&format!("{ess}   {top}\n"));
+    } else {
+        s.push_str(&format!("{ess}\n{top}\n"));
+    }
     s.push_str("propensity histogram (bins of 0.1):\n");
     for (name, h) in [
         ("treated", &r.histogram_treated),
@@ -440,5 +507,34 @@ pub fn format_text(r: &ObservationalCausalReport) -> String {
     for n in &r.notes {
         s.push_str(&format!("note: {n}\n"));
     }
-    s
+    fit_width(&s, width)
+}
+
+/// Every line of `text` at most `width` characters: a longer one is broken at spaces, the
+/// continuation indented by four (a single word longer than the width keeps its own line).
+fn fit_width(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        if line.chars().count() <= width {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        let indent: String = line.chars().take_while(|c| *c == ' ').collect();
+        let mut words = line.split_whitespace();
+        let mut current = format!("{indent}{}", words.next().unwrap_or_default());
+        for word in words {
+            if current.chars().count() + 1 + word.chars().count() > width {
+                out.push_str(&current);
+                out.push('\n');
+                current = format!("{indent}    {word}");
+            } else {
+                current.push(' ');
+                current.push_str(word);
+            }
+        }
+        out.push_str(&current);
+        out.push('\n');
+    }
+    out
 }

@@ -222,11 +222,13 @@ pub fn report_ab(
             }
             None => with_guardrails(&inputs),
         };
-        return Ok(vec![ReportOutput {
+        let mut out = vec![ReportOutput {
             report,
             capping: None,
             segment: None,
-        }]);
+        }];
+        note_observational(&campaign, &mut out);
+        return Ok(out);
     }
     let rows = store.unit_rollups(key, by, cap)?;
     let mut segments: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
@@ -263,7 +265,24 @@ pub fn report_ab(
             segment: by.map(|_| seg.clone()),
         });
     }
+    note_observational(&campaign, &mut out);
     Ok(out)
+}
+
+/// An observational campaign's arms were chosen by people or rules, so the A/B comparison is
+/// the naive one: say so on every report and name the report that adjusts for it.
+fn note_observational(campaign: &crate::domain::Campaign, out: &mut [ReportOutput]) {
+    if campaign.spec.kind != crate::domain::CampaignKind::Observational {
+        return;
+    }
+    let key = crate::text::escape_control(&campaign.spec.key);
+    for o in out {
+        o.report.notes.push(format!(
+            "treatment was not randomised (an observational campaign): these are naive \
+             differences, biased by whatever chose who was treated; run `liftdeck report causal \
+             {key} --covariates F1,F2,...` with the context fields that drove treatment"
+        ));
+    }
 }
 
 const CONTEXTUAL_NOTE: &str = "a contextual policy chose arms by the unit's context within \

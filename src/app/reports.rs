@@ -178,6 +178,11 @@ pub fn body_for_width(r: &SavedReport, nf: &NumberFormat, width: usize) -> Strin
         "causal" => serde_json::from_value::<super::causal::CausalReport>(r.result.clone())
             .map(|c| super::causal::format_text_for_width(&c, nf, width))
             .unwrap_or_else(|_| body_text(&r.kind, &r.result, nf)),
+        "observational" => serde_json::from_value::<
+            super::causal_observational::ObservationalCausalReport,
+        >(r.result.clone())
+        .map(|o| super::causal_observational::format_text_for_width(&o, nf, width))
+        .unwrap_or_else(|_| body_text(&r.kind, &r.result, nf)),
         _ => body_text(&r.kind, &r.result, nf),
     }
 }
@@ -211,7 +216,7 @@ fn body_text(kind: &str, result: &serde_json::Value, nf: &NumberFormat) -> Strin
             super::causal_observational::ObservationalCausalReport,
         >(result.clone())
         .ok()
-        .map(|r| super::causal_observational::format_text(&r)),
+        .map(|r| super::causal_observational::format_text_for_width(&r, nf, usize::MAX)),
         _ => None,
     };
     typed.unwrap_or_else(|| serde_json::to_string_pretty(result).unwrap_or_default() + "\n")

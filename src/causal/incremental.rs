@@ -15,7 +15,8 @@
 //!   bought the extra orders. This assumes a non-incremental order carries the same discount
 //!   as an incremental one on average (a coupon of fixed value or rate applied to every order);
 //! - the margin (revenue - cost) on the incremental orders is (R_t - C_t)·(1 - s), on the same
-//!   assumption about the margin per order;
+//!   assumption about the margin per order; 1 - s is not clipped at 0, so when the offer lost
+//!   orders (s > 1) the margin is negative, as the extra orders are;
 //! - the net incremental profit is the per-unit profit effect times n_t, which already nets
 //!   the subsidy out.
 
@@ -105,10 +106,14 @@ pub fn incremental(
         low: raw.low.clamp(0.0, 1.0),
         high: raw.high.clamp(0.0, 1.0),
     };
+    // The margin follows the extra orders, sign included: when the treated arm ordered less
+    // per unit than control (s > 1) the offer lost orders and the margin on them is negative,
+    // so 1 - s is not clipped at 0. It is clipped at 1: the incremental orders cannot be more
+    // than all the treated orders.
     let not_anyway = Interval {
-        value: 1.0 - anyway_share.value,
-        low: 1.0 - anyway_share.high,
-        high: 1.0 - anyway_share.low,
+        value: (1.0 - s).min(1.0),
+        low: (1.0 - raw.high).min(1.0),
+        high: (1.0 - raw.low).min(1.0),
     };
     let totals = IncrementalTotals {
         extra_orders,
@@ -129,6 +134,110 @@ pub fn incremental(
     .iter()
     .all(|x| x.is_finite());
     finite.then_some(totals)
+}
+
+/// One arm's revenue and cost per unit as Hájek means (weights 1/propensity), with their
+/// linearised variances and covariance: the same linearisation as the IPW contrast's
+/// (`causal::ipw::ArmMoments::weighted`), unit i contributing w_i·(y_i - μ)/Σw, so
+/// Var(μ_r) = Σw²(r-μ_r)²/(Σw)² and Cov(μ_r, μ_c) = Σw²(r-μ_r)(c-μ_c)/(Σw)².
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct WeightedMoney {
+    pub n: u64,
+    sum_w: f64,
+    sum_wr: f64,
+    sum_wc: f64,
+    sum_ww: f64,
+    sum_wwr: f64,
+    sum_wwc: f64,
+    sum_wwrr: f64,
+    sum_wwcc: f64,
+    sum_wwrc: f64,
+}
+
+/// Means, variances and covariance of an arm's revenue and cost per unit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MoneyMoments {
+    pub revenue: f64,
+    pub cost: f64,
+    pub var_revenue: f64,
+    pub var_cost: f64,
+    pub cov: f64,
+}
+
+impl WeightedMoney {
+    /// Adds one unit's revenue and cost; it had probability `propensity` of its arm.
+    pub fn add(&mut self, revenue: f64, cost: f64, propensity: f64) {
+        let w = 1.0 / propensity;
+        let ww = w * w;
+        self.n += 1;
+        self.sum_w += w;
+        self.sum_wr += w * revenue;
+        self.sum_wc += w * cost;
+        self.sum_ww += ww;
+        self.sum_wwr += ww * revenue;
+        self.sum_wwc += ww * cost;
+        self.sum_wwrr += ww * revenue * revenue;
+        self.sum_wwcc += ww * cost * cost;
+        self.sum_wwrc += ww * revenue * cost;
+    }
+
+    /// `None` under two units or without positive weight.
+    pub fn moments(&self) -> Option<MoneyMoments> {
+        if self.n < 2 || self.sum_w <= 0.0 || self.sum_w.is_nan() {
+            return None;
+        }
+        let (r, c) = (self.sum_wr / self.sum_w, self.sum_wc / self.sum_w);
+        let w2 = self.sum_w * self.sum_w;
+        // Σw²(a-μa)(b-μb) expanded so it accumulates in one pass.
+        let centred = |ab: f64, a: f64, b: f64, mu_a: f64, mu_b: f64| {
+            ab - mu_b * a - mu_a * b + mu_a * mu_b * self.sum_ww
+        };
+        Some(MoneyMoments {
+            revenue: r,
+            cost: c,
+            var_revenue: centred(self.sum_wwrr, self.sum_wwr, self.sum_wwr, r, r).max(0.0) / w2,
+            var_cost: centred(self.sum_wwcc, self.sum_wwc, self.sum_wwc, c, c).max(0.0) / w2,
+            cov: centred(self.sum_wwrc, self.sum_wwr, self.sum_wwc, r, c) / w2,
+        })
+    }
+}
+
+/// An ROI with its standard error and interval at the report's level.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RoiInterval {
+    pub roi: f64,
+    pub se: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+/// ROI = Δr/Δc - 1 of `treated` against `control` (arms independent), by the delta method:
+/// Var ≈ Var(Δr)/Δc² + Δr²·Var(Δc)/Δc⁴ - 2·Δr·Cov(Δr, Δc)/Δc³, as `stats::roi` does for the
+/// difference in means. `None` when Δc = 0 or the variance is not positive.
+pub fn roi_of(treated: &MoneyMoments, control: &MoneyMoments, alpha: f64) -> Option<RoiInterval> {
+    let (dr, dc) = (
+        treated.revenue - control.revenue,
+        treated.cost - control.cost,
+    );
+    if dc == 0.0 || !dc.is_finite() {
+        return None;
+    }
+    let var_dr = treated.var_revenue + control.var_revenue;
+    let var_dc = treated.var_cost + control.var_cost;
+    let cov = treated.cov + control.cov;
+    let var = var_dr / (dc * dc) + dr * dr * var_dc / dc.powi(4) - 2.0 * dr * cov / dc.powi(3);
+    let roi = dr / dc - 1.0;
+    if !(var > 0.0 && var.is_finite() && roi.is_finite()) {
+        return None;
+    }
+    let z = Normal::standard().inverse_cdf(1.0 - alpha / 2.0);
+    let se = var.sqrt();
+    Some(RoiInterval {
+        roi,
+        se,
+        low: roi - z * se,
+        high: roi + z * se,
+    })
 }
 
 #[cfg(test)]
@@ -168,5 +277,30 @@ mod tests {
         assert!((r.anyway_share.value - 0.75).abs() < 1e-12);
         assert!((r.cost_to_anyway_buyers.value - 300.0).abs() < 1e-9);
         assert!((r.margin_on_incremental.value - 0.25 * 4600.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_margin_goes_negative_with_the_extra_orders() {
+        // Treated ordered a little less than control: the extra orders' interval straddles
+        // zero, and the margin on them must straddle zero too, not stop at $0.
+        let t = ArmTotals {
+            units: 1000.0,
+            orders_per_unit: (0.19, 0.02),
+            revenue: 5000.0,
+            cost: 400.0,
+        };
+        let c = ArmTotals {
+            orders_per_unit: (0.20, 0.02),
+            ..t
+        };
+        let r = incremental(&t, &c, None, 0.05).expect("totals");
+        assert!(r.extra_orders.value < 0.0 && r.extra_orders.high > 0.0);
+        let m = &r.margin_on_incremental;
+        assert!(m.value < 0.0, "margin {m:?}");
+        assert!(m.low < 0.0 && m.high > 0.0, "margin {m:?}");
+        assert!(m.low <= m.value && m.value <= m.high);
+        // The cost split stays a share of what was paid.
+        let a = &r.cost_to_anyway_buyers;
+        assert!(a.low >= 0.0 && a.high <= 400.0 + 1e-9);
     }
 }

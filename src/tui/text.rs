@@ -288,7 +288,9 @@ pub fn job_lines(panel: &JobPanel, theme: &Theme, width: usize) -> Vec<Line<'sta
         JobOutput::Causal(c) => crate::app::causal::format_text_for_width(c, panel.numbers, width),
         JobOutput::Uplift(u) => crate::app::uplift::format_text(u),
         JobOutput::Did(d) => d.format_text(),
-        JobOutput::Observational(o) => crate::app::causal_observational::format_text(o),
+        JobOutput::Observational(o) => {
+            crate::app::causal_observational::format_text_for_width(o, panel.numbers, width)
+        }
     };
     lines.extend(wrap(&text, width).into_iter().map(Line::from));
     lines

@@ -127,7 +127,7 @@ fn incremental_totals_recover_the_extra_orders_and_the_subsidy() {
     let (mut extra_err, mut subsidy_err) = (0.0, 0.0);
     for _ in 0..runs {
         let (sums, extra, anyway) = coupon_test(&mut rng, n);
-        let rows = incremental_rows(&sums, &names, 0, &[None, None], 0.05);
+        let rows = incremental_rows(&sums, &names, &[], 0, &[None, None], 0.05);
         let t = rows[0].totals.expect("totals");
         // The expected extra orders: n·(1 - p0)·q.
         let expected = n as f64 * 0.9 * 0.06;
