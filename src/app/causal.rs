@@ -249,7 +249,9 @@ pub fn causal_report_by(
     if let Some(s) = &strata {
         notes.push(format!(
             "weights moved over {} allocation periods: the stratified effect (the A/B report's) \
-             is shown beside the propensity-weighted one",
+             is shown beside the propensity-weighted one. The diff-means and CUPED lines pool \
+             units from periods with different weights, so they also carry whatever changed \
+             over time; the campaign's effect is the weighted or stratified one",
             s.summary().strata
         ));
         let split: Vec<String> = outcomes

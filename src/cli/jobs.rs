@@ -458,7 +458,13 @@ fn format_output(out: &JobOutput, json: bool) -> Result<String> {
         (JobOutput::Did(d), false) => d.format_text(),
         (JobOutput::Uplift(u), false) => liftdeck::app::uplift::format_text(u),
         (JobOutput::Observational(o), true) => serde_json::to_string_pretty(o)? + "\n",
-        (JobOutput::Observational(o), false) => liftdeck::app::causal_observational::format_text(o),
+        (JobOutput::Observational(o), false) => {
+            liftdeck::app::causal_observational::format_text_for_width(
+                o,
+                &super::report::number_format(),
+                usize::MAX,
+            )
+        }
         (JobOutput::Model(m), false) => liftdeck::app::train::format_text(m),
         (JobOutput::Causal(c), false) => {
             liftdeck::app::causal::format_text_with(c, &super::report::number_format())
