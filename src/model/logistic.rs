@@ -251,6 +251,70 @@ pub fn objective_gradient(model: &Logistic, x: &Rows, y: &[f64], l2: f64) -> (f6
     (loss, grad)
 }
 
+/// The objective, its gradient and its Hessian at one point, from one pass over the rows.
+struct NewtonPoint {
+    loss: f64,
+    grad: Vec<f64>,
+    /// (1/n)·Σ p(1−p)·x̃x̃ᵀ + λ on the weights' diagonal, x̃ = (x, 1), row-major.
+    hessian: Vec<f64>,
+}
+
+/// `objective_gradient` and the Hessian in the same pass: the logit and p are computed once
+/// per row. The loss and gradient sum in the same order as `objective_gradient`'s.
+fn newton_pass(model: &Logistic, x: &Rows, y: &[f64], l2: f64) -> NewtonPoint {
+    let (n, d) = (x.len(), x.d);
+    let k = d + 1;
+    let mut grad = vec![0.0; k];
+    let mut h = vec![0.0; k * k];
+    let mut loss = 0.0;
+    for (i, &yi) in y.iter().enumerate().take(n) {
+        let row = x.row(i);
+        let z = model.bias
+            + model
+                .weights
+                .iter()
+                .zip(row)
+                .map(|(w, v)| w * v)
+                .sum::<f64>();
+        loss += z.max(0.0) + (-z.abs()).exp().ln_1p() - yi * z;
+        let p = sigmoid(z);
+        let err = p - yi;
+        for (g, xv) in grad.iter_mut().zip(row) {
+            *g += err * xv;
+        }
+        grad[d] += err;
+        let w = p * (1.0 - p);
+        for a in 0..k {
+            let wa = w * if a < d { row[a] } else { 1.0 };
+            let line = &mut h[a * k..a * k + a + 1];
+            for (b, cell) in line.iter_mut().enumerate() {
+                *cell += wa * if b < d { row[b] } else { 1.0 };
+            }
+        }
+    }
+    let scale = 1.0 / n.max(1) as f64;
+    loss *= scale;
+    grad.iter_mut().for_each(|g| *g *= scale);
+    for (g, w) in grad.iter_mut().zip(&model.weights) {
+        *g += l2 * w;
+        loss += 0.5 * l2 * w * w;
+    }
+    for a in 0..k {
+        for b in 0..=a {
+            h[a * k + b] *= scale;
+            h[b * k + a] = h[a * k + b];
+        }
+        if a < d {
+            h[a * k + a] += l2;
+        }
+    }
+    NewtonPoint {
+        loss,
+        grad,
+        hessian: h,
+    }
+}
+
 /// The exact optimum of the same objective by Newton's method on the full data (iteratively
 /// reweighted least squares), for when the answer must match a statistics package to 1e-4,
 /// which Adam's decaying steps only approach. Each step solves H·Δ = g by Cholesky and halves
@@ -267,36 +331,14 @@ pub fn fit_newton(x: &Rows, y: &[f64], l2: f64, max_iter: usize) -> Option<Logis
         weights: vec![0.0; d],
         bias: (rate / (1.0 - rate)).ln(),
     };
-    let k = d + 1;
+    let mut here = newton_pass(&model, x, y, l2);
     for _ in 0..max_iter {
-        let (loss, grad) = objective_gradient(&model, x, y, l2);
-        // Hessian (1/n)·Σ p(1−p)·x̃x̃ᵀ + λ on the weights' diagonal, x̃ = (x, 1).
-        let mut h = vec![0.0; k * k];
-        for i in 0..n {
-            let row = x.row(i);
-            let p = model.predict(row);
-            let w = p * (1.0 - p);
-            for a in 0..k {
-                let xa = if a < d { row[a] } else { 1.0 };
-                for b in 0..=a {
-                    let xb = if b < d { row[b] } else { 1.0 };
-                    h[a * k + b] += w * xa * xb;
-                }
-            }
-        }
-        for a in 0..k {
-            for b in 0..=a {
-                h[a * k + b] /= n as f64;
-                h[b * k + a] = h[a * k + b];
-            }
-            if a < d {
-                h[a * k + a] += l2;
-            }
-        }
-        let delta = crate::linalg::cholesky_solve(&mut h, &grad, k)?;
+        let delta = crate::linalg::cholesky_solve(&mut here.hessian, &here.grad, d + 1)?;
         let mut step = 1.0;
         let mut next = model.clone();
-        loop {
+        // The candidate's pass also gives its gradient and Hessian: an accepted full step
+        // (nearly every step near the optimum) costs one pass over the rows, not three.
+        let there = loop {
             for (j, dj) in delta.iter().enumerate() {
                 if j < d {
                     next.weights[j] = model.weights[j] - step * dj;
@@ -304,13 +346,14 @@ pub fn fit_newton(x: &Rows, y: &[f64], l2: f64, max_iter: usize) -> Option<Logis
                     next.bias = model.bias - step * dj;
                 }
             }
-            let (next_loss, _) = objective_gradient(&next, x, y, l2);
-            if next_loss <= loss || step < 1e-10 {
-                break;
+            let there = newton_pass(&next, x, y, l2);
+            if there.loss <= here.loss || step < 1e-10 {
+                break there;
             }
             step *= 0.5;
-        }
+        };
         model = next;
+        here = there;
         if delta.iter().all(|v| (step * v).abs() < 1e-12) {
             return Some(model);
         }
