@@ -336,9 +336,7 @@ pub fn fit_newton(x: &Rows, y: &[f64], l2: f64, max_iter: usize) -> Option<Logis
         let delta = crate::linalg::cholesky_solve(&mut here.hessian, &here.grad, d + 1)?;
         let mut step = 1.0;
         let mut next = model.clone();
-        // The candidate's pass also gives its gradient and Hessian: an accepted full step
-        // (nearly every step near the optimum) costs one pass over the rows, not three.
-        let there = loop {
+        let place = |next: &mut Logistic, step: f64| {
             for (j, dj) in delta.iter().enumerate() {
                 if j < d {
                     next.weights[j] = model.weights[j] - step * dj;
@@ -346,11 +344,23 @@ pub fn fit_newton(x: &Rows, y: &[f64], l2: f64, max_iter: usize) -> Option<Logis
                     next.bias = model.bias - step * dj;
                 }
             }
-            let there = newton_pass(&next, x, y, l2);
-            if there.loss <= here.loss || step < 1e-10 {
-                break there;
+        };
+        // The full step's pass also gives its gradient and Hessian: accepted (nearly every
+        // step near the optimum), it costs one pass over the rows, not three. Halvings are
+        // judged on the loss alone, and the point they settle on gets its full pass after.
+        place(&mut next, step);
+        let full = newton_pass(&next, x, y, l2);
+        let there = if full.loss <= here.loss {
+            full
+        } else {
+            loop {
+                step *= 0.5;
+                place(&mut next, step);
+                let (loss, _) = objective_gradient(&next, x, y, l2);
+                if loss <= here.loss || step < 1e-10 {
+                    break newton_pass(&next, x, y, l2);
+                }
             }
-            step *= 0.5;
         };
         model = next;
         here = there;
