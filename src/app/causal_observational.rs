@@ -402,33 +402,26 @@ pub fn format_text_for_width(
     let trim = r
         .trim
         .map_or_else(|| "none".to_string(), |t| format!("[{t}, {}]", 1.0 - t));
-    let mut s = if table {
-        format!(
-            "observational causal report: {} ({})  {} = {} vs {}  metric {}\n  covariates {}  trim {}  units {}\n\n",
-            escape_control(&r.campaign),
-            r.kind,
-            r.estimand.to_uppercase(),
-            escape_control(&r.treated),
-            escape_control(&r.control),
-            r.metric,
-            covariates,
-            trim,
-            crate::format::count(r.units as i64),
-        )
+    // The same header either way; narrower, each part starts its own line.
+    let (after_kind, after_metric) = if table {
+        ("  ", "\n  ")
     } else {
-        format!(
-            "observational causal report: {} ({})\n  {} = {} vs {}  metric {}\n  covariates {}\n  trim {}  units {}\n\n",
-            escape_control(&r.campaign),
-            r.kind,
-            r.estimand.to_uppercase(),
-            escape_control(&r.treated),
-            escape_control(&r.control),
-            r.metric,
-            covariates,
-            trim,
-            crate::format::count(r.units as i64),
-        )
+        ("\n  ", "\n  ")
     };
+    let after_covariates = if table { "  " } else { "\n  " };
+    let mut s = format!(
+        "observational causal report: {} ({}){after_kind}{} = {} vs {}  metric {}{after_metric}\
+         covariates {}{after_covariates}trim {}  units {}\n\n",
+        escape_control(&r.campaign),
+        r.kind,
+        r.estimand.to_uppercase(),
+        escape_control(&r.treated),
+        escape_control(&r.control),
+        r.metric,
+        covariates,
+        trim,
+        crate::format::count(r.units as i64),
+    );
     if table {
         s.push_str(&format!(
             "  {:<8} {:>12} {:>12} {:>27}\n",
