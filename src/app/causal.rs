@@ -234,7 +234,16 @@ pub fn causal_report_by(
         .iter()
         .map(|a| a.effect.map(|e| (e.ipw_diff, e.ipw_se)))
         .collect();
-    let roi = super::causal_randomised::roi_rows(&sums, &names, ci, alpha);
+    let mut roi = super::causal_randomised::roi_rows(&sums, &names, ci, alpha);
+    // A bandit's ROI also gets the A/B report's period-stratified estimate, as every other
+    // outcome does above.
+    if let Some(s) = &strata {
+        for row in &mut roi {
+            if let Some(a) = names.iter().position(|n| *n == row.arm) {
+                row.stratified = s.roi(ci, a, alpha).map(Into::into);
+            }
+        }
+    }
     let offers: Vec<String> = arms
         .iter()
         .map(|a| match a.offer {

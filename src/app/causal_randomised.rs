@@ -36,6 +36,20 @@ pub struct RoiRow {
     /// its own θ per outcome), their within-arm covariance after adjustment in the variance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cuped: Option<RoiEstimate>,
+    /// For a campaign whose weights moved: the A/B report's period-stratified ROI
+    /// (`stats::stratified::Strata::roi`), beside the weighted one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stratified: Option<RoiEstimate>,
+}
+
+impl From<crate::stats::roi::Roi> for RoiEstimate {
+    fn from(r: crate::stats::roi::Roi) -> Self {
+        RoiEstimate {
+            roi: r.roi,
+            se: r.se,
+            ci: (r.ci.low, r.ci.high),
+        }
+    }
 }
 
 impl From<RoiInterval> for RoiEstimate {
@@ -181,11 +195,7 @@ pub fn roi_rows(sums: &[ArmSums], arms: &[String], control: usize, alpha: f64) -
         .map(|(a, arm)| RoiRow {
             arm: arm.clone(),
             roi: crate::stats::roi::roi_vs_control(&sums[control].rollup, &sums[a].rollup, alpha)
-                .map(|r| RoiEstimate {
-                    roi: r.roi,
-                    se: r.se,
-                    ci: (r.ci.low, r.ci.high),
-                }),
+                .map(RoiEstimate::from),
             weighted: match (sums[a].money.moments(), weighted_control) {
                 (Some(t), Some(c)) => roi_of(&t, &c, alpha).map(RoiEstimate::from),
                 _ => None,
@@ -194,6 +204,7 @@ pub fn roi_rows(sums: &[ArmSums], arms: &[String], control: usize, alpha: f64) -
                 (Some(Some(t)), Some(Some(c))) => roi_of(t, c, alpha).map(RoiEstimate::from),
                 _ => None,
             },
+            stratified: None,
         })
         .collect()
 }
@@ -301,7 +312,11 @@ pub fn format_sections(roi: &[RoiRow], inc: &[IncrementalRow], nf: &NumberFormat
             )),
         }
         // Beside the difference in means, as the effects table shows its rows.
-        for (label, x) in [("propensity-weighted", &r.weighted), ("CUPED", &r.cuped)] {
+        for (label, x) in [
+            ("propensity-weighted", &r.weighted),
+            ("CUPED", &r.cuped),
+            ("stratified", &r.stratified),
+        ] {
             if let Some(x) = x {
                 s.push_str(&format!(
                     "  {label:<19} {} {}\n",

@@ -113,3 +113,46 @@ fn weighted_roi_intervals_cover_the_true_roi() {
     // The plain ROI is biased by the periods: it covers clearly less often.
     assert!(naive < coverage - 0.05, "plain coverage {naive}");
 }
+
+/// A bandit's causal report gives the A/B report's period-stratified ROI beside the weighted
+/// one: the same estimator (`Strata::roi`), so the same figures, and only when weights moved.
+#[test]
+fn a_bandits_stratified_roi_is_the_ab_reports() {
+    use liftdeck::app::report::{options_for, report_ab, Capping, ReportOverrides};
+    let fixture = std::fs::read_to_string(crate::common::fixture("replays/bandit_learns.jsonl"))
+        .expect("fixture");
+    // The campaign line and its traffic (the allocation loop moves the weights); no keys.
+    let text: String = fixture
+        .lines()
+        .filter(|l| l.contains("\"type\":\"campaign\"") || l.contains("\"op\":\"traffic\""))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let mut replay = liftdeck::replay::Replay::new((100, 40), false).expect("replay");
+    replay.run(&text).expect("runs");
+    let store = replay.store();
+    let key = "discount-sells";
+    let causal = liftdeck::app::causal::causal_report(store, key, None, &liftdeck::app::NoProgress)
+        .expect("causal");
+    let (campaign, _) = store.campaign(key).expect("campaign");
+    let opts = options_for(&campaign.spec, &ReportOverrides::default()).expect("options");
+    let metric = liftdeck::stats::ab::Metric::Conversion;
+    let ab = report_ab(store, key, metric, &opts, Capping::None, None).expect("ab");
+    let ab = &ab[0].report;
+    let mut compared = 0;
+    for row in &causal.roi {
+        let s = row
+            .stratified
+            .as_ref()
+            .expect("weights moved: a stratified ROI");
+        let arm = ab
+            .arms
+            .iter()
+            .find(|a| a.key == row.arm)
+            .expect("arm in the A/B report");
+        assert!((s.roi - arm.roi.expect("roi")).abs() < 1e-12, "{}", row.arm);
+        assert!((s.ci.0 - arm.roi_ci_low.expect("low")).abs() < 1e-12);
+        assert!((s.ci.1 - arm.roi_ci_high.expect("high")).abs() < 1e-12);
+        compared += 1;
+    }
+    assert_eq!(compared, 2);
+}
