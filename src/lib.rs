@@ -19,6 +19,7 @@ pub mod bandit;
 pub mod causal;
 pub mod clock;
 pub mod domain;
+pub mod forecast;
 pub mod format;
 pub mod jobs;
 pub mod linalg;

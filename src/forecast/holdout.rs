@@ -1,0 +1,1 @@
+//! Holdout sizing (placeholder, filled in below).

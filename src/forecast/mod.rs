@@ -1,0 +1,2 @@
+pub mod holdout;
+pub mod ledger;
