@@ -25,6 +25,7 @@ mod console_trust;
 mod crash;
 mod demo;
 mod did_cli;
+mod forecast_holdout;
 mod forecast_ledger;
 mod health;
 mod import_obd;
