@@ -26,6 +26,8 @@ mod crash;
 mod demo;
 mod did_cli;
 mod forecast_budget;
+mod forecast_holdout;
+mod forecast_ledger;
 mod health;
 mod import_obd;
 mod ingest_bad_input;
