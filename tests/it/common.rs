@@ -168,3 +168,25 @@ pub fn ingest_with_cli(db: &Path, text: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Runs the built binary on `db` with `args`: no `$LIFTDECK_DB`, no stdin.
+pub fn run_cli(db: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(bin())
+        .env_remove("LIFTDECK_DB")
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run liftdeck")
+}
+
+/// A run's stdout; panics with its stderr unless it succeeded.
+pub fn cli_ok(o: &std::process::Output) -> String {
+    assert!(
+        o.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}

@@ -3,35 +3,19 @@
 //! `--covariates`, a missing or constant covariate, an empty arm, no overlap, `assign`,
 //! `report ope`, a propensity still required for an A/B test, more than two arms.
 
-use crate::common::*;
+use crate::common::{cli_ok as ok, run_cli as run};
 use liftdeck::store::Store;
 use rand::rngs::Xoshiro256PlusPlus as Prng;
 use rand::{Rng, SeedableRng};
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 /// The revenue the treatment adds per unit.
 const EFFECT: f64 = 3.0;
 
-fn run(db: &Path, args: &[&str]) -> Output {
-    Command::new(bin())
-        .env_remove("LIFTDECK_DB")
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run liftdeck")
-}
-
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn ok(o: &Output) -> String {
-    assert!(o.status.success(), "failed: {}", stderr(o));
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 fn json(o: &Output) -> serde_json::Value {

@@ -2,32 +2,13 @@
 //! one line each, money in the operator's currency; at full width the table is kept. Both the
 //! job's text (`format_text_for_width`) and a saved report's body (`body_for_width`).
 
-use crate::common::*;
+use crate::common::{cli_ok as ok, run_cli as run};
 use liftdeck::app::causal_observational::{format_text_for_width, ObservationalCausalReport};
 use liftdeck::app::reports::{body_for_width, SavedReport};
 use liftdeck::format::NumberFormat;
 use rand::rngs::Xoshiro256PlusPlus as Prng;
 use rand::{Rng, SeedableRng};
 use std::fmt::Write as _;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-fn run(db: &Path, args: &[&str]) -> Output {
-    Command::new(bin())
-        .env_remove("LIFTDECK_DB")
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run liftdeck")
-}
-
-fn ok(o: &Output) -> String {
-    let e = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "failed: {e}");
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 fn uniform(rng: &mut Prng) -> f64 {
     (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64

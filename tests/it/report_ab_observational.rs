@@ -1,30 +1,9 @@
 //! `report ab` on an observational campaign says treatment was not randomised and points at
 //! `report causal KEY --covariates ...`; an A/B test's report does not.
 
-use crate::common::*;
+use crate::common::{cli_ok as ok, run_cli as run};
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-fn run(db: &Path, args: &[&str]) -> Output {
-    Command::new(bin())
-        .env_remove("LIFTDECK_DB")
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run liftdeck")
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 /// A campaign `key` of `kind` with 200 units, every fourth one treated, a few buying.
 fn campaign(dir: &tempfile::TempDir, db: &Path, key: &str, kind: &str) {
