@@ -8,7 +8,10 @@ mod cli;
 use anyhow::Result;
 use clap::Parser;
 use cli::exit::{self, CliError};
-use cli::{bandit, bench, campaign, feed, import, jobs, model, ops, report, Cli, Command, Session};
+use cli::{
+    bandit, bench, campaign, feed, forecast, import, jobs, model, ops, report, Cli, Command,
+    Session,
+};
 use liftdeck::app::Env;
 use std::process::ExitCode;
 
@@ -76,7 +79,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bandit(cmd) => bandit::run(s, &env, cmd),
         Command::Train(args) => jobs::train(s, &env, args),
         Command::Model(cmd) => model::run(s, &env, cmd),
-        Command::Forecast(args) => jobs::forecast(s, &env, args),
+        Command::Forecast(args) => forecast::run(s, &env, args),
         Command::Power(args) => report::power(args),
         Command::Replay(args) => ops::replay(args, s.read_only),
         Command::Health(args) => ops::health(s, &env, args),

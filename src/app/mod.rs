@@ -18,6 +18,7 @@ pub mod import_obd;
 pub mod maturity;
 pub mod models;
 pub mod ope;
+pub mod plan_forecast;
 pub mod predict;
 pub mod report;
 pub mod reports;

@@ -112,17 +112,12 @@ pub struct CausalArgs {
     out: JsonFlag,
 }
 
-#[derive(Args)]
+/// `forecast KEY`'s arguments (parsed by `forecast::ForecastCli`).
 pub struct ForecastArgs {
-    campaign: String,
-    /// How many days of shipping to project.
-    #[arg(long, default_value_t = 30.0)]
-    days: f64,
-    /// 1 - the interval level (default: the campaign's alpha, else 0.05).
-    #[arg(long)]
-    alpha: Option<f64>,
-    #[command(flatten)]
-    out: JsonFlag,
+    pub(super) campaign: String,
+    pub(super) days: f64,
+    pub(super) alpha: Option<f64>,
+    pub(super) out: JsonFlag,
 }
 
 pub fn train(session: &Session, env: &Env, a: TrainArgs) -> Result<ExitCode> {

@@ -12,6 +12,7 @@ pub mod campaign;
 pub mod did;
 pub mod exit;
 pub mod feed;
+pub mod forecast;
 pub mod import;
 pub mod jobs;
 pub mod model;
@@ -104,8 +105,9 @@ pub enum Command {
     /// The conversion-model registry: list and show versions, activate one, roll back.
     #[command(subcommand)]
     Model(model::ModelCmd),
-    /// Project what shipping each arm to all traffic would earn over the coming days.
-    Forecast(jobs::ForecastArgs),
+    /// Forecasts: `forecast KEY` projects what shipping each arm of a campaign that ran would
+    /// earn over the coming days; `forecast plan PLAN.json` what a planned campaign will earn.
+    Forecast(forecast::ForecastCli),
     /// Whole-process benchmarks (see BENCHMARKS.md).
     #[command(subcommand)]
     Bench(bench::BenchCmd),
@@ -149,6 +151,7 @@ impl Command {
             | Command::Bench(_) => DbUse::Write,
             Command::Model(m) if m.writes() => DbUse::Write,
             Command::Model(_) => DbUse::Read,
+            Command::Forecast(f) if f.writes() => DbUse::Write,
             Command::Console
             | Command::Campaign(C::List { .. } | C::Show { .. })
             | Command::Export(_)
@@ -196,7 +199,7 @@ impl Command {
             },
             Command::Train(_) => "train",
             Command::Model(m) => m.name(),
-            Command::Forecast(_) => "forecast",
+            Command::Forecast(f) => f.name(),
             Command::Bench(_) => "bench",
         }
     }

@@ -1,0 +1,102 @@
+//! `liftdeck forecast`: `forecast KEY` projects shipping an arm of a campaign that ran (a job,
+//! see `jobs.rs`); the subcommands forecast campaigns that have not run yet from a plan file.
+
+use super::jobs::ForecastArgs;
+use super::{write_stdout, JsonFlag, Session};
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use liftdeck::app::Env;
+use liftdeck::forecast::plan::Plan;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct ForecastCli {
+    #[command(subcommand)]
+    pub cmd: Option<ForecastCmd>,
+    /// The campaign whose arms `forecast KEY` projects.
+    pub campaign: Option<String>,
+    /// How many days of shipping to project.
+    #[arg(long, default_value_t = 30.0)]
+    pub days: f64,
+    /// 1 - the interval level (default: the campaign's alpha, else 0.05).
+    #[arg(long)]
+    pub alpha: Option<f64>,
+    #[command(flatten)]
+    pub out: JsonFlag,
+}
+
+#[derive(Subcommand)]
+pub enum ForecastCmd {
+    /// Forecast a planned campaign (PLAN.json, see the README) from past randomised campaigns:
+    /// reach, conversions with and without the offer, incremental conversions, revenue, cost,
+    /// profit and ROI with 80% and 95% intervals, by segment.
+    Plan(PlanArgs),
+}
+
+#[derive(Args)]
+pub struct PlanArgs {
+    /// The plan file (`-` reads standard input).
+    pub plan: PathBuf,
+    #[command(flatten)]
+    pub out: JsonFlag,
+}
+
+impl ForecastCli {
+    pub fn name(&self) -> &'static str {
+        match &self.cmd {
+            None => "forecast",
+            Some(ForecastCmd::Plan(_)) => "forecast plan",
+        }
+    }
+
+    pub fn writes(&self) -> bool {
+        match &self.cmd {
+            None | Some(ForecastCmd::Plan(_)) => false,
+        }
+    }
+}
+
+/// Reads and checks a plan file; errors name the file and the field.
+pub fn read_plan(path: &std::path::Path) -> Result<Plan> {
+    let text = if path.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin()).context("reading the plan from stdin")?
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?
+    };
+    Plan::parse(&text).map_err(|e| super::CliError::Data(format!("{}: {e}", path.display())).into())
+}
+
+pub fn run(session: &Session, env: &Env, cli: ForecastCli) -> Result<ExitCode> {
+    match (cli.cmd, cli.campaign) {
+        (Some(ForecastCmd::Plan(a)), _) => plan(session, a),
+        (None, Some(campaign)) => super::jobs::forecast(
+            session,
+            env,
+            ForecastArgs {
+                campaign,
+                days: cli.days,
+                alpha: cli.alpha,
+                out: cli.out,
+            },
+        ),
+        (None, None) => Err(super::CliError::Usage(
+            "give a campaign (`forecast KEY`) or a subcommand (`forecast plan PLAN.json`)".into(),
+        )
+        .into()),
+    }
+}
+
+fn plan(session: &Session, a: PlanArgs) -> Result<ExitCode> {
+    let plan = read_plan(&a.plan)?;
+    let store = session.open_to_read()?;
+    let f = liftdeck::app::plan_forecast::forecast_plan(&store, &plan, &liftdeck::app::NoProgress)?;
+    let text = if a.out.json {
+        serde_json::to_string_pretty(&f)? + "\n"
+    } else {
+        liftdeck::app::plan_forecast::format_text(&f, &super::report::number_format(), 100)
+    };
+    write_stdout(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
