@@ -13,6 +13,7 @@ pub mod demo;
 pub mod did;
 mod feed;
 pub mod forecast;
+pub mod forecast_ledger;
 pub mod health;
 pub mod import_obd;
 pub mod maturity;

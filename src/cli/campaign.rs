@@ -29,6 +29,11 @@ pub enum CampaignCmd {
     /// Start (or resume) a campaign.
     Start {
         key: String,
+        /// Forecast this plan (PLAN.json, see the README) and freeze the forecast with the
+        /// start, for `forecast review KEY` once the campaign stops. Refused, and nothing
+        /// changes, when the plan cannot be forecast. A resume keeps the first frozen forecast.
+        #[arg(long)]
+        plan: Option<std::path::PathBuf>,
         #[command(flatten)]
         out: JsonFlag,
     },
@@ -168,7 +173,16 @@ pub fn run(session: &Session, env: &Env, cmd: CampaignCmd) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        CampaignCmd::Start { key, out } => status(session, env, &key, Status::Running, out),
+        CampaignCmd::Start {
+            key,
+            plan: Some(plan),
+            out,
+        } => start_from_plan(session, env, &key, &plan, out),
+        CampaignCmd::Start {
+            key,
+            plan: None,
+            out,
+        } => status(session, env, &key, Status::Running, out),
         CampaignCmd::Pause { key, out } => status(session, env, &key, Status::Paused, out),
         CampaignCmd::Stop { key, out } => status(session, env, &key, Status::Stopped, out),
         CampaignCmd::Edit(a) => edit(session, env, *a),
@@ -339,6 +353,40 @@ fn status(session: &Session, env: &Env, key: &str, to: Status, out: JsonFlag) ->
         write_json(&serde_json::json!({ "campaign": key, "from": from, "to": to }))?;
     } else {
         write_stdout(&format!("{key}: {from} -> {to}\n"))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `campaign start KEY --plan PLAN.json`: forecast, then start and freeze in one transaction.
+fn start_from_plan(
+    session: &Session,
+    env: &Env,
+    key: &str,
+    plan_path: &std::path::Path,
+    out: JsonFlag,
+) -> Result<ExitCode> {
+    let plan = super::forecast::read_plan(plan_path)?;
+    let mut store = session.open_to_write()?;
+    let forecast =
+        app::plan_forecast::forecast_plan(&store, &plan, &app::NoProgress).map_err(|e| {
+            app::AppError::Invalid(format!(
+                "campaign `{key}` not started: the plan {} cannot be forecast: {e}",
+                plan_path.display()
+            ))
+        })?;
+    let frozen = app::forecast_ledger::freeze(&mut store, env, key, &plan, &forecast)?;
+    if out.json {
+        write_json(&frozen)?;
+    } else {
+        let what = if frozen.newly_frozen {
+            "forecast frozen"
+        } else {
+            "kept the forecast frozen at its first start"
+        };
+        write_stdout(&format!(
+            "{key}: {} -> running; {what} ({})\n",
+            frozen.from, frozen.model
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -33,6 +33,30 @@ pub enum ForecastCmd {
     /// reach, conversions with and without the offer, incremental conversions, revenue, cost,
     /// profit and ROI with 80% and 95% intervals, by segment.
     Plan(PlanArgs),
+    /// Score the forecast a stopped campaign was started with (`campaign start KEY --plan`)
+    /// against the effect its randomised causal report measured, and store the review
+    /// (reviewing again replaces it with the effect measured then).
+    Review(ReviewArgs),
+    /// The running score of reviewed forecasts per offer type: interval coverage, bias, CRPS
+    /// and the recalibration factor later forecasts get.
+    Ledger(LedgerArgs),
+}
+
+#[derive(Args)]
+pub struct ReviewArgs {
+    /// The stopped campaign to review.
+    pub campaign: String,
+    #[command(flatten)]
+    pub out: JsonFlag,
+}
+
+#[derive(Args)]
+pub struct LedgerArgs {
+    /// Only this offer type (discount, coupon, spend_threshold, recommend).
+    #[arg(long)]
+    pub offer_type: Option<String>,
+    #[command(flatten)]
+    pub out: JsonFlag,
 }
 
 #[derive(Args)]
@@ -48,12 +72,15 @@ impl ForecastCli {
         match &self.cmd {
             None => "forecast",
             Some(ForecastCmd::Plan(_)) => "forecast plan",
+            Some(ForecastCmd::Review(_)) => "forecast review",
+            Some(ForecastCmd::Ledger(_)) => "forecast ledger",
         }
     }
 
     pub fn writes(&self) -> bool {
         match &self.cmd {
-            None | Some(ForecastCmd::Plan(_)) => false,
+            None | Some(ForecastCmd::Plan(_)) | Some(ForecastCmd::Ledger(_)) => false,
+            Some(ForecastCmd::Review(_)) => true,
         }
     }
 }
@@ -71,6 +98,8 @@ pub fn read_plan(path: &std::path::Path) -> Result<Plan> {
 pub fn run(session: &Session, env: &Env, cli: ForecastCli) -> Result<ExitCode> {
     match (cli.cmd, cli.campaign) {
         (Some(ForecastCmd::Plan(a)), _) => plan(session, a),
+        (Some(ForecastCmd::Review(a)), _) => review(session, env, a),
+        (Some(ForecastCmd::Ledger(a)), _) => ledger(session, a),
         (None, Some(campaign)) => super::jobs::forecast(
             session,
             env,
@@ -98,5 +127,29 @@ fn plan(session: &Session, a: PlanArgs) -> Result<ExitCode> {
         liftdeck::app::plan_forecast::format_text(&f, &super::report::number_format(), 100)
     };
     write_stdout(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn review(session: &Session, env: &Env, a: ReviewArgs) -> Result<ExitCode> {
+    use liftdeck::app::forecast_ledger;
+    let mut store = session.open_to_write()?;
+    let r = forecast_ledger::review(&mut store, env, &a.campaign)?;
+    if a.out.json {
+        super::write_json(&r)?;
+    } else {
+        write_stdout(&forecast_ledger::format_review(&r))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ledger(session: &Session, a: LedgerArgs) -> Result<ExitCode> {
+    use liftdeck::app::forecast_ledger;
+    let store = session.open_to_read()?;
+    let l = forecast_ledger::ledger(&store, a.offer_type.as_deref())?;
+    if a.out.json {
+        super::write_json(&l)?;
+    } else {
+        write_stdout(&forecast_ledger::format_ledger(&l))?;
+    }
     Ok(ExitCode::SUCCESS)
 }

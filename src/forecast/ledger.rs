@@ -78,7 +78,7 @@ pub struct Outcome {
 }
 
 /// One forecast joined with its outcome.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Score {
     pub inside_80: bool,
     pub inside_95: bool,
@@ -94,7 +94,7 @@ pub struct Score {
 }
 
 /// A share with its Wilson 95% interval.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Coverage {
     pub hits: usize,
     pub n: usize,
@@ -104,7 +104,7 @@ pub struct Coverage {
 }
 
 /// The running score across reviewed forecasts.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Summary {
     pub n: usize,
     pub coverage_80: Coverage,
@@ -273,7 +273,7 @@ pub fn summarise(reviewed: &[(Forecast, Outcome)]) -> Result<Summary, LedgerErro
 }
 
 /// The factor later intervals of one offer type are scaled by.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Recalibration {
     pub offer_type: String,
     /// The factor applied: the raw factor shrunk towards 1.

@@ -327,40 +327,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let from: String = tx
-            .prepare_cached("SELECT status FROM campaigns WHERE key = ?1")?
-            .query_row([key], |r| r.get(0))
-            .optional()?
-            .ok_or_else(|| StoreError::UnknownCampaign(key.into()))?;
-        let from: Status = from.parse().map_err(StoreError::Corrupt)?;
-        if !from.can_move_to(to) {
-            let legal: Vec<&str> = from.legal_moves().iter().map(|s| s.as_str()).collect();
-            return Err(StoreError::IllegalMove {
-                key: key.into(),
-                from,
-                to,
-                legal: if legal.is_empty() {
-                    "none (stopped is final)".into()
-                } else {
-                    legal.join(", ")
-                },
-            });
-        }
-        tx.prepare_cached(
-            "UPDATE campaigns SET status = ?2,
-                 started_at = CASE WHEN started_at IS NULL AND ?2 = 'running' THEN ?3 ELSE started_at END,
-                 stopped_at = CASE WHEN ?2 = 'stopped' THEN ?3 ELSE stopped_at END
-             WHERE key = ?1",
-        )?
-        .execute(params![key, to.as_str(), ts])?;
-        Store::audit_on(
-            &tx,
-            ts,
-            actor,
-            &format!("campaign.{}", verb(to)),
-            Some(key),
-            &format!("{from} -> {to}"),
-        )?;
+        let from = set_status_on(&tx, key, to, ts, actor)?;
         tx.commit()?;
         Ok(from)
     }
@@ -403,6 +370,52 @@ pub struct AuditEntry {
     pub action: String,
     pub campaign: Option<String>,
     pub detail: String,
+}
+
+/// Moves `key` to `to` inside the caller's transaction (so a start can commit together with
+/// what it stores beside it, e.g. the frozen forecast), audited. Returns the old status.
+pub(super) fn set_status_on(
+    tx: &Connection,
+    key: &str,
+    to: Status,
+    ts: i64,
+    actor: &str,
+) -> Result<Status> {
+    let from: String = tx
+        .prepare_cached("SELECT status FROM campaigns WHERE key = ?1")?
+        .query_row([key], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::UnknownCampaign(key.into()))?;
+    let from: Status = from.parse().map_err(StoreError::Corrupt)?;
+    if !from.can_move_to(to) {
+        let legal: Vec<&str> = from.legal_moves().iter().map(|s| s.as_str()).collect();
+        return Err(StoreError::IllegalMove {
+            key: key.into(),
+            from,
+            to,
+            legal: if legal.is_empty() {
+                "none (stopped is final)".into()
+            } else {
+                legal.join(", ")
+            },
+        });
+    }
+    tx.prepare_cached(
+            "UPDATE campaigns SET status = ?2,
+                 started_at = CASE WHEN started_at IS NULL AND ?2 = 'running' THEN ?3 ELSE started_at END,
+                 stopped_at = CASE WHEN ?2 = 'stopped' THEN ?3 ELSE stopped_at END
+             WHERE key = ?1",
+        )?
+        .execute(params![key, to.as_str(), ts])?;
+    Store::audit_on(
+        tx,
+        ts,
+        actor,
+        &format!("campaign.{}", verb(to)),
+        Some(key),
+        &format!("{from} -> {to}"),
+    )?;
+    Ok(from)
 }
 
 fn verb(to: Status) -> &'static str {

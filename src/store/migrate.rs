@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/010_model_registry.sql"),
     include_str!("../../migrations/011_saved_reports.sql"),
     include_str!("../../migrations/012_observational_campaign_kind.sql"),
+    include_str!("../../migrations/013_forecast_ledger.sql"),
 ];
 
 /// The schema version this build writes and understands.

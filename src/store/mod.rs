@@ -5,6 +5,7 @@
 mod bandit_reads;
 mod batch;
 mod campaigns;
+mod forecasts;
 mod jobs;
 pub mod migrate;
 mod models;
@@ -23,6 +24,9 @@ pub use crate::domain::ArmRollup;
 pub use bandit_reads::LoggedAssignment;
 pub use batch::{BatchOutcome, IngestItem, Ingestor, WriteLimits};
 pub use campaigns::AuditEntry;
+pub use forecasts::{
+    FrozenForecastRow, NewForecastReview, NewFrozenForecast, ReviewedForecastRow, StartedFromPlan,
+};
 pub use jobs::{JobRow, UnitRow};
 pub use models::{ActiveChange, Choice, ModelVersion, NewModel, ACTIVE, ARCHIVED, CANDIDATE};
 pub use ope::LoggedDecision;

@@ -28,6 +28,7 @@ mod did_cli;
 mod forecast_budget;
 mod forecast_holdout;
 mod forecast_ledger;
+mod forecast_ledger_cli;
 mod health;
 mod import_obd;
 mod ingest_bad_input;
