@@ -5,6 +5,8 @@
 //! scoring of frozen forecasts against measured effects with recalibration (`ledger`).
 
 pub mod budget;
+pub mod coverage;
+pub mod effect;
 pub mod holdout;
 pub mod ledger;
 pub mod plan;

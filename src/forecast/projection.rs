@@ -79,6 +79,12 @@ pub enum SupportWarning {
         value: String,
         message: String,
     },
+    /// No past randomised campaign ran this offer type: the effect is borrowed from another.
+    OfferTypeNeverRun {
+        offer_type: String,
+        borrowed_from: String,
+        message: String,
+    },
     /// Only this many past campaigns tested the offer type: campaign-to-campaign variation is
     /// assumed, not measured.
     FewCampaigns { campaigns: usize, message: String },
@@ -91,6 +97,7 @@ impl SupportWarning {
         match self {
             SupportWarning::DepthOutsideTested { message, .. }
             | SupportWarning::SegmentUnseen { message, .. }
+            | SupportWarning::OfferTypeNeverRun { message, .. }
             | SupportWarning::FewCampaigns { message, .. }
             | SupportWarning::ThinAudience { message, .. } => message,
         }

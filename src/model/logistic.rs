@@ -315,6 +315,13 @@ fn newton_pass(model: &Logistic, x: &Rows, y: &[f64], l2: f64) -> NewtonPoint {
     }
 }
 
+/// The Hessian of the objective at `model` ((1/n)·Σ p(1−p)·x̃x̃ᵀ + λ on the weights'
+/// diagonal, x̃ = (x, 1), row-major, (d+1)²): n times it is the precision of the Laplace
+/// approximation to the posterior, which the forecasts draw parameters from.
+pub fn hessian_at(model: &Logistic, x: &Rows, y: &[f64], l2: f64) -> Vec<f64> {
+    newton_pass(model, x, y, l2).hessian
+}
+
 /// The exact optimum of the same objective by Newton's method on the full data (iteratively
 /// reweighted least squares), for when the answer must match a statistics package to 1e-4,
 /// which Adam's decaying steps only approach. Each step solves H·Δ = g by Cholesky and halves
