@@ -124,6 +124,16 @@ impl Targeting {
         self.offers
     }
 
+    /// All values, row-major (`user * offers + offer`).
+    pub fn values(&self) -> &[f64] {
+        &self.value
+    }
+
+    /// All costs, row-major (`user * offers + offer`).
+    pub fn costs(&self) -> &[f64] {
+        &self.cost
+    }
+
     pub fn value(&self, user: usize, offer: usize) -> f64 {
         self.value[user * self.offers + offer]
     }

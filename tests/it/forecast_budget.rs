@@ -306,3 +306,21 @@ fn beats_both_baselines_on_a_simulated_shop_with_heterogeneous_effects() {
         );
     }
 }
+
+#[test]
+fn the_benchmarks_table_lagrangian_fits_and_the_path_is_never_below_it() {
+    // `liftdeck bench budget` times this beside numpy; it must fit the budget and the path
+    // (which spends the rest) must reach at least its objective
+    let shop = shop::simulate_discounts(3000, &[0.05, 0.1, 0.2, 0.3], 3).expect("shop");
+    let t = &shop.targeting;
+    let curve = CostCurve::build(t);
+    let full = curve.points().last().map_or(0.0, |p| p.spend);
+    for share in [0.1, 0.3, 0.7] {
+        let budget = share * full;
+        let (lambda, spend, value) = liftdeck::app::bench::lagrangian_table(t, budget, 50);
+        assert!(lambda > 0.0 && spend <= budget);
+        let ours = curve.allocate(budget).expect("allocate");
+        assert!(ours.value >= value - 1e-9, "{} < {value}", ours.value);
+        assert!(ours.value <= curve.lp_bound(budget) + 1e-9);
+    }
+}
