@@ -147,6 +147,33 @@ pub enum BenchCmd {
         #[command(flatten)]
         json: super::JsonFlag,
     },
+    /// The budget allocation (hull cost curve, Lagrangian) on N users x K offers, beside a
+    /// numpy vectorised Lagrangian on the same table in the same run.
+    Budget {
+        #[arg(long, default_value_t = 1_000_000)]
+        users: usize,
+        /// Offers per user, "no offer" included.
+        #[arg(long, default_value_t = 4)]
+        offers: usize,
+        /// The budget as a share of the spend that gives everyone their best offer.
+        #[arg(long, default_value_t = 0.3)]
+        share: f64,
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Python with numpy (default: $LIFTDECK_PYTHON, else python3; `none` skips it).
+        #[arg(long)]
+        python: Option<String>,
+        /// The comparison script.
+        #[arg(long, default_value = "bench/budget_compare.py")]
+        script: PathBuf,
+        /// Working directory for the table file (default: a temp dir).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        #[command(flatten)]
+        json: super::JsonFlag,
+    },
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -314,6 +341,45 @@ pub fn run(cmd: BenchCmd) -> Result<ExitCode> {
             };
             let py = shell.as_deref().map(|p| (p, script.as_path()));
             let r = app::bench::bench_causal(units, repeats, seed, &dir, py)?;
+            if json.json {
+                super::write_json(&r)?;
+            } else {
+                println!("{r}");
+            }
+        }
+        BenchCmd::Budget {
+            users,
+            offers,
+            share,
+            repeats,
+            seed,
+            python,
+            script,
+            dir,
+            json,
+        } => {
+            let (dir, _keep) = bench_dir(dir)?;
+            let python = python
+                .or_else(|| std::env::var("LIFTDECK_PYTHON").ok())
+                .unwrap_or_else(|| "python3".into());
+            let shell = if python == "none" {
+                None
+            } else {
+                let s = which(&python);
+                if s.is_none() {
+                    eprintln!("note: `{python}` not found; the Python side is skipped");
+                }
+                s
+            };
+            let options = app::bench::BudgetBenchOptions {
+                users,
+                offers,
+                share,
+                repeats,
+                seed,
+            };
+            let py = shell.as_deref().map(|p| (p, script.as_path()));
+            let r = app::bench::bench_budget(&options, &dir, py)?;
             if json.json {
                 super::write_json(&r)?;
             } else {

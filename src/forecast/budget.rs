@@ -21,6 +21,7 @@
 //! offer to the top-N by purchase propensity" — are [`top_by_uplift`] and
 //! [`top_by_propensity`], spending the same budget.
 
+pub mod exact;
 pub mod shop;
 
 use std::cmp::Ordering;
@@ -121,6 +122,16 @@ impl Targeting {
 
     pub fn offers(&self) -> usize {
         self.offers
+    }
+
+    /// All values, row-major (`user * offers + offer`).
+    pub fn values(&self) -> &[f64] {
+        &self.value
+    }
+
+    /// All costs, row-major (`user * offers + offer`).
+    pub fn costs(&self) -> &[f64] {
+        &self.cost
     }
 
     pub fn value(&self, user: usize, offer: usize) -> f64 {
@@ -289,12 +300,39 @@ impl CostCurve {
         Ok(self.fill(&mut at, 0.0, 0.0, budget))
     }
 
-    /// [`CostCurve::allocate`], then the budget the boundary left is spent by single moves:
-    /// repeatedly the one change of one user's offer (any offer, on the hull or not) that
-    /// fits what is left and gains the most. Never worse than `allocate`, never over budget;
-    /// O(NK) per move, at most `offers` moves.
+    /// [`CostCurve::allocate`], then repaired at the boundary and the leftover spent:
+    ///
+    /// 1. For each of the first [`REPAIR_USERS`] users whose upgrade did not fit (the
+    ///    boundary user first) and each of its offers (on the hull or not), that user is held
+    ///    at that offer and the others are filled again in efficiency order with what is left
+    ///    — which undoes the least efficient upgrades of the others when the held offer costs
+    ///    more. The best of these and the plain answer is kept. This is where the plain walk
+    ///    loses most: one user's large upgrade that just misses the budget.
+    /// 2. What is left is spent by single moves: repeatedly the one change of one user's offer
+    ///    that fits and gains the most (at most `offers` moves).
+    ///
+    /// Never worse than `allocate`, never over budget; O(REPAIR_USERS · K · NK) after the
+    /// curve, so linear in the users.
     pub fn allocate_refined(&self, t: &Targeting, budget: f64) -> Result<Allocation, BudgetError> {
-        let mut a = self.allocate(budget)?;
+        check_budget(budget)?;
+        let n = self.start.len() - 1;
+        let mut at = vec![0u32; n];
+        let (mut best, stuck) = self.fill_tracked(&mut at, 0.0, 0.0, budget, None);
+        for &held in &stuck {
+            for k in 0..t.offers {
+                let (c, v) = (t.cost(held, k), t.value(held, k));
+                if c > budget {
+                    continue;
+                }
+                at.iter_mut().for_each(|p| *p = 0);
+                let (mut a, _) = self.fill_tracked(&mut at, c, v, budget, Some(held));
+                a.choice[held] = k as u32;
+                if a.value > best.value {
+                    best = a;
+                }
+            }
+        }
+        let mut a = best;
         for _ in 0..t.offers {
             let left = budget - a.spend;
             let mut best: Option<(usize, usize, f64, f64)> = None;
@@ -315,6 +353,17 @@ impl CostCurve {
         Ok(a)
     }
 
+    /// The answer to use: [`CostCurve::allocate_refined`], and for tables of at most
+    /// [`exact::EXACT_USERS`] users the exact optimum by branch and bound from it
+    /// ([`exact::solve_exact`], stopped at [`exact::NODE_LIMIT`] nodes with the best so far).
+    pub fn allocate_best(&self, t: &Targeting, budget: f64) -> Result<Allocation, BudgetError> {
+        let refined = self.allocate_refined(t, budget)?;
+        if t.users > exact::EXACT_USERS {
+            return Ok(refined);
+        }
+        Ok(exact::solve_exact(self, t, budget, &refined, exact::NODE_LIMIT)?.allocation)
+    }
+
     fn offer_at(&self, user: usize, pos: u32) -> u32 {
         self.vertex[self.start[user] + pos as usize]
     }
@@ -322,9 +371,25 @@ impl CostCurve {
     /// Walks the upgrades in order from the hull positions `at` (which spend `spent` and
     /// bring `gained`). Totals are summed in the curve's order, so at a curve point's spend
     /// `allocate` gives that point back exactly.
-    fn fill(&self, at: &mut [u32], mut spent: f64, mut gained: f64, budget: f64) -> Allocation {
+    fn fill(&self, at: &mut [u32], spent: f64, gained: f64, budget: f64) -> Allocation {
+        self.fill_tracked(at, spent, gained, budget, None).0
+    }
+
+    /// [`CostCurve::fill`], leaving user `held` out of the walk (its offer is the caller's),
+    /// and also naming the first [`REPAIR_USERS`] users that got stuck, in walk order.
+    fn fill_tracked(
+        &self,
+        at: &mut [u32],
+        mut spent: f64,
+        mut gained: f64,
+        budget: f64,
+        held: Option<usize>,
+    ) -> (Allocation, Vec<usize>) {
         const STUCK: u32 = 1 << 31;
-        let mut boundary_user = None;
+        let mut stuck = Vec::new();
+        if let Some(h) = held {
+            at[h] = STUCK;
+        }
         for u in &self.upgrades {
             let i = u.user as usize;
             if at[i] & STUCK != 0 || at[i] + 1 != u.to {
@@ -335,7 +400,9 @@ impl CostCurve {
                 gained += u.dv;
                 at[i] = u.to;
             } else {
-                boundary_user.get_or_insert(i);
+                if stuck.len() < REPAIR_USERS {
+                    stuck.push(i);
+                }
                 at[i] |= STUCK; // its later upgrades build on this one: it stays put
             }
         }
@@ -344,14 +411,22 @@ impl CostCurve {
             .enumerate()
             .map(|(i, &p)| self.offer_at(i, p & !STUCK))
             .collect();
-        Allocation {
-            choice,
-            spend: spent,
-            value: gained,
-            boundary_user,
-        }
+        let boundary_user = stuck.first().copied();
+        (
+            Allocation {
+                choice,
+                spend: spent,
+                value: gained,
+                boundary_user,
+            },
+            stuck,
+        )
     }
 }
+
+/// How many of the users stuck at the boundary [`CostCurve::allocate_refined`] tries to
+/// repair: the gap to the optimum sits with the first few large upgrades that just miss.
+pub const REPAIR_USERS: usize = 4;
 
 fn check_budget(budget: f64) -> Result<(), BudgetError> {
     if budget.is_finite() && budget >= 0.0 {

@@ -3,9 +3,23 @@
 //! on seeded random tables, and the simulated shop against the two baselines.
 
 use liftdeck::forecast::budget::{
-    shop, solve_lagrangian, top_by_propensity, top_by_uplift, BudgetError, CostCurve, Targeting,
+    exact, shop, solve_lagrangian, top_by_propensity, top_by_uplift, BudgetError, CostCurve,
+    Targeting,
 };
 use proptest::prelude::*;
+
+/// value / optimum, 1 when both are 0 (a budget too small for any offer worth giving)
+fn ratio_to(value: f64, optimum: f64) -> f64 {
+    if optimum.abs() < 1e-12 {
+        if value >= -1e-12 {
+            1.0
+        } else {
+            0.0
+        }
+    } else {
+        value / optimum
+    }
+}
 
 fn table(users: usize, offers: usize, rows: &[(f64, f64)]) -> Targeting {
     let value = rows.iter().map(|r| r.0).collect();
@@ -20,6 +34,8 @@ fn reaches_98_percent_of_the_exact_optimum_and_sits_within_one_user_of_the_lp_bo
     let cases = golden["cases"].as_array().expect("cases");
     assert!(cases.len() >= 5);
     let mut worst = f64::INFINITY;
+    let mut heuristic_worst = f64::INFINITY;
+    let mut plain_worst = f64::INFINITY;
     let mut below = 0;
     for case in cases {
         let users = case["users"].as_u64().expect("users") as usize;
@@ -52,8 +68,22 @@ fn reaches_98_percent_of_the_exact_optimum_and_sits_within_one_user_of_the_lp_bo
             let optimum = case["optimum"][j].as_f64().expect("optimum");
             let lp = case["lp_bound"][j].as_f64().expect("lp");
             let plain = curve.allocate(budget).expect("allocate");
-            let ours = curve.allocate_refined(&t, budget).expect("refined");
-            assert!(ours.value >= plain.value - 1e-12);
+            let refined = curve.allocate_refined(&t, budget).expect("refined");
+            assert!(refined.value >= plain.value - 1e-12);
+            let (rs, rv) = t.totals(&refined.choice);
+            assert!(rs <= budget + 1e-12 && (rv - refined.value).abs() < 1e-9);
+            let ours = curve.allocate_best(&t, budget).expect("best");
+            assert!(ours.value >= refined.value - 1e-12);
+            let exact =
+                exact::solve_exact(&curve, &t, budget, &plain, exact::NODE_LIMIT).expect("exact");
+            assert!(exact.proven, "node limit at {users}x{offers}");
+            assert!(
+                (exact.allocation.value - optimum).abs() < 1e-6,
+                "branch and bound {} vs milp {optimum}",
+                exact.allocation.value
+            );
+            heuristic_worst = heuristic_worst.min(ratio_to(refined.value, optimum));
+            plain_worst = plain_worst.min(ratio_to(plain.value, optimum));
             assert!(
                 plain.value >= lp - most_one_user - 1e-9,
                 "more than one user below the LP bound"
@@ -68,7 +98,7 @@ fn reaches_98_percent_of_the_exact_optimum_and_sits_within_one_user_of_the_lp_bo
                 curve.lp_bound(budget)
             );
             assert!(value <= optimum + 1e-9 && optimum <= lp + 1e-9);
-            let ratio = value / optimum;
+            let ratio = ratio_to(value, optimum);
             eprintln!("{users}x{offers} at {budget}: ratio {ratio:.4}");
             below += usize::from(ratio < 0.98);
             worst = worst.min(ratio);
@@ -79,11 +109,12 @@ fn reaches_98_percent_of_the_exact_optimum_and_sits_within_one_user_of_the_lp_bo
             );
         }
     }
-    eprintln!("worst ratio to the exact optimum: {worst:.5}; {below} budgets below 98%");
-    // KNOWN GAP (reported): the ISSUE's >= 98% is not met at the tightest budgets of the
-    // smallest cases, where one user's value is a large share of the optimum; what is
-    // asserted here is the guarantee the method has (at most one user below the LP bound).
-    assert!(worst > 0.5);
+    eprintln!(
+        "worst ratio to the exact optimum: {worst:.5} (allocate_refined alone \
+         {heuristic_worst:.5}, allocate {plain_worst:.5}); {below} budgets below 98%"
+    );
+    // the issue: at least 98% of the exact optimum on every case
+    assert_eq!(below, 0, "worst ratio {worst:.5}");
 }
 
 #[test]
@@ -143,7 +174,11 @@ fn bad_tables_and_budgets_are_refused_with_reasons() {
 }
 
 fn arb_table() -> impl Strategy<Value = Targeting> {
-    (1usize..12, 1usize..5).prop_flat_map(|(n, k)| {
+    arb_table_of(1..12)
+}
+
+fn arb_table_of(users: std::ops::Range<usize>) -> impl Strategy<Value = Targeting> {
+    (users, 1usize..5).prop_flat_map(|(n, k)| {
         proptest::collection::vec((-2.0f64..6.0, 0.0f64..4.0), n * k).prop_map(move |cells| {
             let mut value = Vec::with_capacity(n * k);
             let mut cost = Vec::with_capacity(n * k);
@@ -200,6 +235,44 @@ proptest! {
     }
 }
 
+fn brute_force(t: &Targeting, budget: f64) -> f64 {
+    let (n, k) = (t.users(), t.offers());
+    let mut pick = vec![0u32; n];
+    let mut best = 0.0_f64;
+    loop {
+        let (spend, value) = t.totals(&pick);
+        if spend <= budget {
+            best = best.max(value);
+        }
+        let mut i = 0;
+        while i < n && pick[i] as usize + 1 == k {
+            pick[i] = 0;
+            i += 1;
+        }
+        if i == n {
+            return best;
+        }
+        pick[i] += 1;
+    }
+}
+
+proptest! {
+    #[test]
+    fn allocate_best_is_the_brute_force_optimum_on_small_tables(
+        t in arb_table_of(1..7),
+        budget in 0.0f64..20.0,
+    ) {
+        let curve = CostCurve::build(&t);
+        let best = curve.allocate_best(&t, budget).expect("best");
+        let (spend, value) = t.totals(&best.choice);
+        prop_assert!(spend <= budget);
+        prop_assert!((value - best.value).abs() < 1e-9);
+        let refined = curve.allocate_refined(&t, budget).expect("refined");
+        prop_assert!(refined.value <= best.value + 1e-12);
+        prop_assert!((best.value - brute_force(&t, budget)).abs() < 1e-9);
+    }
+}
+
 #[test]
 fn beats_both_baselines_on_a_simulated_shop_with_heterogeneous_effects() {
     let shop = shop::simulate(4000, 7).expect("shop");
@@ -233,5 +306,23 @@ fn beats_both_baselines_on_a_simulated_shop_with_heterogeneous_effects() {
             "budget {budget:.0}: ours {:.0}, top-N by uplift {:.0}, top-N by propensity {:.0}",
             ours.value, uplift.value, propensity.value
         );
+    }
+}
+
+#[test]
+fn the_benchmarks_table_lagrangian_fits_and_the_path_is_never_below_it() {
+    // `liftdeck bench budget` times this beside numpy; it must fit the budget and the path
+    // (which spends the rest) must reach at least its objective
+    let shop = shop::simulate_discounts(3000, &[0.05, 0.1, 0.2, 0.3], 3).expect("shop");
+    let t = &shop.targeting;
+    let curve = CostCurve::build(t);
+    let full = curve.points().last().map_or(0.0, |p| p.spend);
+    for share in [0.1, 0.3, 0.7] {
+        let budget = share * full;
+        let (lambda, spend, value) = liftdeck::app::bench::lagrangian_table(t, budget, 50);
+        assert!(lambda > 0.0 && spend <= budget);
+        let ours = curve.allocate(budget).expect("allocate");
+        assert!(ours.value >= value - 1e-9, "{} < {value}", ours.value);
+        assert!(ours.value <= curve.lp_bound(budget) + 1e-9);
     }
 }

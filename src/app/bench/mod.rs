@@ -11,6 +11,7 @@
 //! This file keeps what both benchmarks share: fresh demo databases, file sizes and medians.
 
 mod assign;
+mod budget;
 mod causal;
 mod did;
 mod ingest;
@@ -22,6 +23,9 @@ mod train;
 mod train_data;
 
 pub use assign::{bench_assign, AssignBench, AssignRun};
+pub use budget::{
+    bench_budget, lagrangian_table, BudgetBench, BudgetBenchOptions, BudgetBenchSide,
+};
 pub use causal::{bench_causal, synthetic_units, CausalBench, CausalBenchSide, CausalData};
 pub use did::{bench_did, synthetic_panel, DidBench, DidBenchOptions, DidBenchRow};
 pub use ingest::{bench_ingest, IngestBench, IngestRun};

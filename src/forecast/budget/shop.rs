@@ -26,8 +26,13 @@ pub struct Shop {
 
 /// `users` users from `seed`, offers `0` (none) and [`DISCOUNTS`].
 pub fn simulate(users: usize, seed: u64) -> Result<Shop, BudgetError> {
+    simulate_discounts(users, &DISCOUNTS, seed)
+}
+
+/// [`simulate`] with other discounts after "no offer" (the benchmark's `--offers`).
+pub fn simulate_discounts(users: usize, discounts: &[f64], seed: u64) -> Result<Shop, BudgetError> {
     let mut rng = Prng::seed_from_u64(seed);
-    let k = DISCOUNTS.len() + 1;
+    let k = discounts.len() + 1;
     let mut value = Vec::with_capacity(users * k);
     let mut cost = Vec::with_capacity(users * k);
     let mut propensity = Vec::with_capacity(users);
@@ -41,7 +46,7 @@ pub fn simulate(users: usize, seed: u64) -> Result<Shop, BudgetError> {
         let knee = 0.03 + 0.12 * rng.random::<f64>();
         value.push(0.0);
         cost.push(0.0);
-        for d in DISCOUNTS {
+        for &d in discounts {
             let p = (p0 + reach * (1.0 - (-d / knee).exp())).min(0.99);
             value.push(p * basket * (margin - d) - p0 * basket * margin);
             cost.push(p * basket * d);
