@@ -22,6 +22,8 @@ pub struct CoverageConfig {
     pub campaigns: usize,
     pub units_per_arm: usize,
     pub draws: usize,
+    /// Audience units scored per draw.
+    pub max_sample: usize,
     pub seed: u64,
 }
 
@@ -32,8 +34,9 @@ impl CoverageConfig {
             trainings: 40,
             plans_per_training: 5,
             campaigns: 4,
-            units_per_arm: 700,
-            draws: 200,
+            units_per_arm: 500,
+            draws: 120,
+            max_sample: 800,
             seed: 1,
         }
     }
@@ -211,7 +214,7 @@ pub fn run(cfg: &CoverageConfig) -> Result<CoverageResult, EffectError> {
             let opts = DrawOptions {
                 draws: cfg.draws,
                 seed: seed.wrapping_add(i as u64),
-                max_sample: 4_000,
+                max_sample: cfg.max_sample,
             };
             let forecast = effect::forecast(&model, &plan, &contexts, Training::default(), &opts)?;
             let (truth_incremental, truth_profit) =

@@ -1,0 +1,38 @@
+//! The forecast's intervals by simulation: 200 seeded plans forecast from earlier simulated
+//! campaigns, each then run on new shoppers and compared with the closed-form truth. The
+//! long version (more plans, bigger histories) is `liftdeck bench forecast`.
+
+use liftdeck::forecast::coverage::{run, CoverageConfig};
+
+#[test]
+fn two_hundred_held_out_plans_fall_inside_their_intervals_about_as_often_as_stated() {
+    let cfg = CoverageConfig::fast();
+    let r = run(&cfg).expect("the simulated histories train");
+    assert!(r.checks.len() >= 200, "{} plans", r.checks.len());
+    let [c80, c95, p80, p95] = r.shares();
+    // With 200 plans a share's standard error is about 0.028 at 80% and 0.015 at 95%; the
+    // bands allow that and a little over-coverage from the estimated campaign spread.
+    assert!((0.72..=0.89).contains(&c80), "incremental orders inside 80%: {c80}");
+    assert!((0.90..=0.99).contains(&c95), "incremental orders inside 95%: {c95}");
+    assert!((0.72..=0.90).contains(&p80), "incremental profit inside 80%: {p80}");
+    assert!((0.89..=0.99).contains(&p95), "incremental profit inside 95%: {p95}");
+    // The intervals must carry information: a forecaster that is always uncertain covers
+    // everything. The median 95% interval is narrower than the spread of the truths.
+    let mut widths: Vec<f64> = r
+        .checks
+        .iter()
+        .map(|c| {
+            let b = c.forecast.incremental_conversions;
+            (b.high_95 - b.low_95) / c.plan.traffic.expected_users()
+        })
+        .collect();
+    widths.sort_by(f64::total_cmp);
+    let truths: Vec<f64> = r
+        .checks
+        .iter()
+        .map(|c| c.truth_incremental / c.plan.traffic.expected_users())
+        .collect();
+    let spread = truths.iter().cloned().fold(f64::MIN, f64::max)
+        - truths.iter().cloned().fold(f64::MAX, f64::min);
+    assert!(widths[widths.len() / 2] < spread, "{} vs {spread}", widths[widths.len() / 2]);
+}
