@@ -131,9 +131,7 @@ impl Audience {
             let v = ctx.get(field);
             match cond {
                 Condition::Is(want) => v.and_then(text_of).is_some_and(|t| t == *want),
-                Condition::OneOf(want) => v
-                    .and_then(text_of)
-                    .is_some_and(|t| want.contains(&t)),
+                Condition::OneOf(want) => v.and_then(text_of).is_some_and(|t| want.contains(&t)),
                 Condition::Range { min, max } => v
                     .and_then(Value::as_f64)
                     .is_some_and(|x| min.is_none_or(|m| x >= m) && max.is_none_or(|m| x <= m)),
