@@ -314,3 +314,36 @@ fn a_read_only_session_forecasts_plans_and_a_still_ships_an_arm() {
         }]
     ));
 }
+
+#[test]
+fn the_replayed_plan_forecast_keeps_no_job_row_and_a_puts_the_arms_first() {
+    let mut replay = liftdeck::replay::Replay::new((80, 24), false).expect("replay");
+    replay
+        .run(
+            r#"{"op":"sim","seed":7,"shoppers":300,"seconds":60}
+{"op":"key","keys":"<Tab><Tab><Tab><Tab><Tab>e<Tab><Tab>15<Enter>F"}"#,
+        )
+        .expect("runs");
+    let screen = replay.screen();
+    assert!(screen.contains("plan draft: 15% discount"), "{screen}");
+    // The plan belongs to no stored campaign: the job does not look one up to record itself
+    // (that would refuse it as `no campaign`), and nothing is recorded under its name.
+    let status = &replay.app().status_line;
+    assert!(status.contains("forecast_plan of draft"), "{status}");
+    assert!(!status.contains("no campaign"), "{status}");
+    let rows = replay.store().latest_jobs("draft").expect("jobs");
+    assert!(rows.is_empty(), "{rows:?}");
+    replay.run(r#"{"op":"key","keys":"a"}"#).expect("a");
+    let first = replay
+        .screen()
+        .lines()
+        .nth(3)
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        first.contains("plan forecast: F forecasts the plan"),
+        "{first}"
+    );
+    replay.run(r#"{"op":"key","keys":"F"}"#).expect("F");
+    assert!(replay.screen().contains("plan draft: 15% discount"));
+}
