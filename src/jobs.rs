@@ -28,6 +28,8 @@ pub enum JobOutput {
     Model(Box<ModelSummary>),
     Causal(Box<CausalReport>),
     Forecast(Box<Forecast>),
+    /// A planned campaign's forecast (the Forecast panel's `F`).
+    PlanForecast(Box<crate::forecast::projection::PlanForecast>),
     Uplift(Box<crate::app::uplift::UpliftReport>),
     Did(Box<crate::app::did::DidCommandReport>),
     /// `report causal --covariates`: a fitted propensity instead of the logged one.
@@ -43,6 +45,7 @@ impl JobOutput {
             JobOutput::Causal(_) => "causal",
             JobOutput::Observational(_) => "observational",
             JobOutput::Forecast(_) => "forecast",
+            JobOutput::PlanForecast(_) => "forecast_plan",
             JobOutput::Uplift(_) => "uplift",
             JobOutput::Did(_) => "did",
         }
@@ -54,6 +57,7 @@ impl JobOutput {
             JobOutput::Model(m) => serde_json::to_string(m),
             JobOutput::Causal(c) => serde_json::to_string(c),
             JobOutput::Forecast(f) => serde_json::to_string(f),
+            JobOutput::PlanForecast(f) => serde_json::to_string(f),
             JobOutput::Uplift(u) => serde_json::to_string(u),
             JobOutput::Did(d) => serde_json::to_string(d),
             JobOutput::Observational(o) => serde_json::to_string(o),
@@ -73,6 +77,9 @@ impl JobOutput {
                 Err(_) => JobOutput::Causal(Box::new(serde_json::from_str(json).ok()?)),
             },
             JobKind::Forecast => JobOutput::Forecast(Box::new(serde_json::from_str(json).ok()?)),
+            JobKind::PlanForecast => {
+                JobOutput::PlanForecast(Box::new(serde_json::from_str(json).ok()?))
+            }
             JobKind::Uplift => JobOutput::Uplift(Box::new(serde_json::from_str(json).ok()?)),
             JobKind::Did => JobOutput::Did(Box::new(serde_json::from_str(json).ok()?)),
         })
@@ -135,6 +142,8 @@ pub struct JobSettings {
     pub causal_by: Option<String>,
     /// `report causal --covariates ...`: the causal job fits the propensity from these.
     pub observational: Option<ObservationalRequest>,
+    /// The plan the plan forecast (`JobKind::PlanForecast`) forecasts.
+    pub plan: Option<Box<crate::forecast::plan::Plan>>,
 }
 
 impl Default for JobSettings {
@@ -150,6 +159,7 @@ impl Default for JobSettings {
             did: None,
             causal_by: None,
             observational: None,
+            plan: None,
         }
     }
 }
@@ -219,8 +229,9 @@ pub fn run_on(
         ));
     }
     let progress = Reporter { kind, cancel, sink };
-    // A read-only session cannot record its run; the result still reaches the screen.
-    let job_id = if read_only {
+    // A read-only session cannot record its run; the result still reaches the screen. A plan
+    // forecast belongs to no stored campaign and only reads, so it keeps no job record.
+    let job_id = if read_only || kind == JobKind::PlanForecast {
         None
     } else {
         Some(store.start_job(kind.as_str(), campaign, &env.actor, env.clock.now())?)
@@ -269,6 +280,15 @@ pub fn run_on(
             &progress,
         )
         .map(|f| JobOutput::Forecast(Box::new(f))),
+        JobKind::PlanForecast => match &settings.plan {
+            Some(plan) => crate::app::plan_forecast::forecast_plan(store, plan, &progress)
+                .map(|f| JobOutput::PlanForecast(Box::new(f))),
+            None => Err(AppError::Invalid(
+                "a plan forecast needs a plan: the Forecast panel's e, or liftdeck forecast \
+                 plan PLAN.json"
+                    .into(),
+            )),
+        },
         JobKind::Did => match &settings.did {
             Some(request) if request.campaign == campaign => {
                 progress.update(0.0, "building the unit x period panel")?;

@@ -120,6 +120,8 @@ pub enum JobKind {
     Retrain,
     Causal,
     Forecast,
+    /// The Forecast panel's plan forecast (`F`): about a planned campaign, not a stored one.
+    PlanForecast,
     /// The uplift report (`u` on the Causal panel, `report uplift`).
     Uplift,
     /// Difference in differences (`report did`).
@@ -127,10 +129,11 @@ pub enum JobKind {
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 5] = [
+    pub const ALL: [JobKind; 6] = [
         JobKind::Retrain,
         JobKind::Causal,
         JobKind::Forecast,
+        JobKind::PlanForecast,
         JobKind::Uplift,
         JobKind::Did,
     ];
@@ -140,6 +143,7 @@ impl JobKind {
             JobKind::Retrain => "retrain",
             JobKind::Causal => "causal",
             JobKind::Forecast => "forecast",
+            JobKind::PlanForecast => "forecast_plan",
             JobKind::Uplift => "uplift",
             JobKind::Did => "did",
         }

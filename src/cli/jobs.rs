@@ -448,6 +448,12 @@ fn format_output(out: &JobOutput, json: bool) -> Result<String> {
         (JobOutput::Model(m), true) => serde_json::to_string_pretty(m)? + "\n",
         (JobOutput::Causal(c), true) => serde_json::to_string_pretty(c)? + "\n",
         (JobOutput::Forecast(f), true) => serde_json::to_string_pretty(f)? + "\n",
+        (JobOutput::PlanForecast(f), true) => serde_json::to_string_pretty(f)? + "\n",
+        (JobOutput::PlanForecast(f), false) => liftdeck::app::plan_forecast::format_text(
+            f,
+            &super::report::number_format(),
+            usize::MAX,
+        ),
         (JobOutput::Uplift(u), true) => serde_json::to_string_pretty(u)? + "\n",
         (JobOutput::Did(d), true) => serde_json::to_string_pretty(d)? + "\n",
         (JobOutput::Did(d), false) => d.format_text(),

@@ -142,6 +142,22 @@ impl Executor {
                 out.extend(jobs.start(&mut self.store, &self.env, kind, &campaign, &settings));
                 true
             }
+            Effect::ForecastPlan(plan) => {
+                let name = plan.name.clone();
+                let settings = JobSettings {
+                    read_only: self.read_only,
+                    plan: Some(plan),
+                    ..Default::default()
+                };
+                out.extend(jobs.start(
+                    &mut self.store,
+                    &self.env,
+                    JobKind::PlanForecast,
+                    &name,
+                    &settings,
+                ));
+                false
+            }
             Effect::CancelJob(kind) => {
                 jobs.cancel(kind);
                 return out;

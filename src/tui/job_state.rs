@@ -40,6 +40,13 @@ impl App {
     }
 
     pub(super) fn on_job(&mut self, update: JobUpdate) -> Vec<Effect> {
+        if let JobUpdate::Finished {
+            end: JobEnd::Done(crate::jobs::JobOutput::PlanForecast(f)),
+            ..
+        } = &update
+        {
+            self.forecast.latest = Some((**f).clone());
+        }
         match update {
             JobUpdate::Progress { kind, done, stage } => {
                 if let Some(j) = self

@@ -36,6 +36,10 @@ pub enum Action {
     RunJob,
     /// The Causal panel's second job: the uplift report.
     RunUplift,
+    /// The Forecast panel: open the plan form, forecast the plan, pin the result as plan A.
+    EditPlan,
+    ForecastPlan,
+    PinPlan,
     /// The Causal panel: show an older saved report, or a newer one.
     OlderReport,
     NewerReport,
@@ -227,11 +231,32 @@ pub const BINDINGS: &[Binding] = &[
         "newer",
     ),
     bind(
+        "e",
+        &[Panel::Forecast],
+        Action::EditPlan,
+        "edit the plan (Tab next, Enter keeps, Esc closes)",
+        "plan",
+    ),
+    bind(
         "F",
         &[Panel::Forecast],
-        Action::RunJob,
-        "forecast shipping each arm",
+        Action::ForecastPlan,
+        "forecast the plan (80%/95% intervals)",
         "forecast",
+    ),
+    bind(
+        "P",
+        &[Panel::Forecast],
+        Action::PinPlan,
+        "pin this result as plan A (the next is B)",
+        "pin A",
+    ),
+    bind(
+        "a",
+        &[Panel::Forecast],
+        Action::RunJob,
+        "forecast shipping each arm of the campaign",
+        "arms",
     ),
 ];
 

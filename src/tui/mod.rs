@@ -13,6 +13,7 @@ pub mod keys;
 pub mod learner_pick;
 pub mod list;
 pub mod panel;
+pub mod plan_form;
 pub mod saved_reports;
 pub mod state;
 pub mod text;
@@ -23,7 +24,7 @@ mod view_bandit;
 mod view_bandit_chart;
 mod view_campaigns;
 pub mod view_causal;
-mod view_jobs;
+pub mod view_forecast;
 pub mod view_models;
 pub mod view_models_chart;
 

@@ -75,6 +75,8 @@ pub struct App {
     /// Which of the Causal panel's jobs it shows: the causal report (`c`) or uplift (`u`),
     /// the one last started.
     pub causal_job: JobKind,
+    /// The Forecast panel's plan form, results, pinned plan A, cost curve and ledger score.
+    pub forecast: super::plan_form::ForecastState,
 }
 
 /// Inputs to `update`.
@@ -109,6 +111,8 @@ pub enum Effect {
         learner: LearnerChoice,
     },
     CancelJob(JobKind),
+    /// The Forecast panel's `F`: forecast this plan in the background.
+    ForecastPlan(Box<crate::forecast::plan::Plan>),
 }
 
 impl App {
@@ -143,6 +147,7 @@ impl App {
             learner_pick: None,
             saved_cursor: None,
             causal_job: JobKind::Causal,
+            forecast: Default::default(),
         }
     }
 
@@ -211,6 +216,7 @@ impl App {
             Panel::Health => text::health_lines(&self.snapshot, &self.theme, width).len(),
             Panel::Models => super::view_models::lines(self, width).len(),
             Panel::Causal => super::saved_reports::causal_lines(self, width).len(),
+            Panel::Forecast => super::view_forecast::lines(self, width).len(),
             p => match p.job() {
                 Some(kind) => text::job_lines(&self.job_panel(kind), &self.theme, width).len(),
                 None => 0,
@@ -331,6 +337,9 @@ impl App {
         if self.learner_pick.is_some() {
             return self.on_learner_pick_key(key);
         }
+        if self.forecast.editing {
+            return self.on_plan_form_key(key);
+        }
         if self.show_help {
             // Any key closes help and does nothing else (`q` included).
             self.show_help = false;
@@ -362,6 +371,9 @@ impl App {
                 if self.panel == Panel::Causal {
                     self.causal_job = JobKind::Causal;
                 }
+                if self.panel == Panel::Forecast {
+                    self.forecast.arms_first = true;
+                }
                 return self.run_job();
             }
             Action::RunUplift => {
@@ -369,6 +381,9 @@ impl App {
                 self.causal_job = JobKind::Uplift;
                 return self.run_job_of(JobKind::Uplift);
             }
+            Action::EditPlan => self.open_plan_form(),
+            Action::ForecastPlan => return self.forecast_plan(),
+            Action::PinPlan => self.status_line = self.forecast.pin(),
             Action::OlderReport => self.older_report(),
             Action::NewerReport => self.newer_report(),
             Action::NextPanel | Action::PrevPanel => {
@@ -505,7 +520,11 @@ impl App {
             self.status_line.clear();
             return vec![];
         }
-        let uplift = (self.panel == Panel::Causal).then_some(JobKind::Uplift);
+        let uplift = match self.panel {
+            Panel::Causal => Some(JobKind::Uplift),
+            Panel::Forecast => Some(JobKind::PlanForecast),
+            _ => None,
+        };
         if let Some(kind) = self
             .panel
             .job()

@@ -147,8 +147,13 @@ fn about(kind: JobKind) -> &'static str {
              reports are listed below."
         }
         JobKind::Forecast => {
-            "F projects shipping each arm to all traffic for 30 days at the recent unit rate: \
-             incremental conversions, revenue, cost, profit and ROI with 95% intervals."
+            "a projects shipping each arm of the selected campaign to all traffic for 30 days at \
+             the recent unit rate: incremental conversions, revenue, cost, profit and ROI with \
+             95% intervals."
+        }
+        JobKind::PlanForecast => {
+            "F forecasts the plan (e edits it) from every past randomised campaign: \
+             incremental orders, cost, profit and ROI with 80% and 95% intervals."
         }
     }
 }
@@ -286,6 +291,9 @@ pub fn job_lines(panel: &JobPanel, theme: &Theme, width: usize) -> Vec<Line<'sta
             crate::app::forecast::format_text_for_width(f, panel.numbers, width)
         }
         JobOutput::Causal(c) => crate::app::causal::format_text_for_width(c, panel.numbers, width),
+        JobOutput::PlanForecast(f) => {
+            crate::app::plan_forecast::format_text(f, panel.numbers, width)
+        }
         JobOutput::Uplift(u) => crate::app::uplift::format_text(u),
         JobOutput::Did(d) => d.format_text(),
         JobOutput::Observational(o) => {

@@ -45,7 +45,7 @@ pub fn render(app: &App, frame: &mut Frame) {
         Panel::Bandit => super::view_bandit::render(app, frame, body),
         Panel::Models => super::view_models::render(app, frame, body),
         Panel::Causal => super::view_causal::render(app, frame, body),
-        Panel::Forecast => super::view_jobs::render(app, frame, body),
+        Panel::Forecast => super::view_forecast::render(app, frame, body),
     }
     frame.render_widget(
         Paragraph::new(app.status_line.as_str())

@@ -213,7 +213,7 @@ fn metric_key_cycles_and_job_panels_run_show_progress_and_cancel() {
         text.contains("cancelled") && !text.contains("42%"),
         "{text}"
     );
-    // Causal and Forecast panels run their own jobs with their own keys.
+    // Causal and Forecast panels run their own jobs with their own keys (`a`: ship an arm).
     app.update(key(KeyCode::Tab));
     assert!(matches!(
         app.update(key(KeyCode::Char('c'))).as_slice(),
@@ -224,7 +224,7 @@ fn metric_key_cycles_and_job_panels_run_show_progress_and_cancel() {
     ));
     app.update(key(KeyCode::Tab));
     assert!(matches!(
-        app.update(key(KeyCode::Char('F'))).as_slice(),
+        app.update(key(KeyCode::Char('a'))).as_slice(),
         [Effect::StartJob {
             kind: JobKind::Forecast,
             ..

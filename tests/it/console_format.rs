@@ -205,7 +205,7 @@ fn bandit_shares_and_job_panels_use_the_one_format() {
     assert!(text.contains("IPW +$") || text.contains("IPW -$"), "{text}");
     // The forecast at 80 columns: projections abbreviated, ROI a percentage.
     replay
-        .run(r#"{"op":"key","keys":"<Tab>F"}"#)
+        .run(r#"{"op":"key","keys":"<Tab>a"}"#)
         .expect("forecast");
     let mut seen = String::new();
     for _ in 0..10 {
@@ -447,7 +447,7 @@ fn the_forecast_panel_at_80_columns_is_the_forecast_renderer_at_that_width() {
     replay
         .run(
             r#"{"op":"sim","seed":7,"shoppers":3000,"seconds":600}
-{"op":"key","keys":"<Tab><Tab><Tab><Tab><Tab>F"}"#,
+{"op":"key","keys":"<Tab><Tab><Tab><Tab><Tab>a"}"#,
         )
         .expect("forecast");
     let JobOutput::Forecast(f) = job_output(&replay, JobKind::Forecast) else {

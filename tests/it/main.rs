@@ -73,6 +73,7 @@ mod stratified;
 mod terminal_safety;
 mod train_flags;
 mod train_learners;
+mod tui_forecast;
 mod uplift;
 mod uplift_cli;
 #[allow(dead_code)]
