@@ -64,7 +64,9 @@ pub fn read_history(store: &Store, progress: &dyn Progress) -> Result<StoreHisto
                 let Ok(Value::Object(ctx)) = serde_json::from_str::<Value>(&r.context) else {
                     continue;
                 };
-                let e = latest.entry(r.unit.clone()).or_insert((r.assigned_at, ctx.clone()));
+                let e = latest
+                    .entry(r.unit.clone())
+                    .or_insert((r.assigned_at, ctx.clone()));
                 if r.assigned_at > e.0 {
                     *e = (r.assigned_at, ctx.clone());
                 }
@@ -120,7 +122,10 @@ pub fn forecast_from(
     progress: &dyn Progress,
 ) -> Result<PlanForecast> {
     let refuse = |e: effect::EffectError| {
-        AppError::Invalid(format!("plan `{}` cannot be forecast: {e}", escape_control(&plan.name)))
+        AppError::Invalid(format!(
+            "plan `{}` cannot be forecast: {e}",
+            escape_control(&plan.name)
+        ))
     };
     progress.update(0.55, "fitting the response model")?;
     let model = effect::fit(&data.history).map_err(refuse)?;

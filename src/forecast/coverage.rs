@@ -217,8 +217,10 @@ pub fn run(cfg: &CoverageConfig) -> Result<CoverageResult, EffectError> {
                 max_sample: cfg.max_sample,
             };
             let forecast = effect::forecast(&model, &plan, &contexts, Training::default(), &opts)?;
-            let (truth_incremental, truth_profit) =
-                truth(&plan, seed.wrapping_mul(31).wrapping_add(1_000_003 + i as u64));
+            let (truth_incremental, truth_profit) = truth(
+                &plan,
+                seed.wrapping_mul(31).wrapping_add(1_000_003 + i as u64),
+            );
             checks.push(PlanCheck {
                 plan,
                 truth_incremental,

@@ -133,8 +133,8 @@ impl Gaussian {
         let mut y = vec![0.0; k];
         for i in 0..k {
             let mut s = if i == j { 1.0 } else { 0.0 };
-            for m in 0..i {
-                s -= self.factor[i * k + m] * y[m];
+            for (m, ym) in y.iter().enumerate().take(i) {
+                s -= self.factor[i * k + m] * ym;
             }
             y[i] = s / self.factor[i * k + i];
         }
@@ -197,7 +197,13 @@ fn conversion_width(d_phi: usize, types: usize) -> usize {
 }
 
 /// Writes the conversion row for features `phi` under an offer in `block` with `dose`.
-pub(crate) fn conversion_row(phi: &[f64], types: usize, block: Option<usize>, dose: f64, out: &mut Vec<f64>) {
+pub(crate) fn conversion_row(
+    phi: &[f64],
+    types: usize,
+    block: Option<usize>,
+    dose: f64,
+    out: &mut Vec<f64>,
+) {
     let d = phi.len();
     out.clear();
     out.extend_from_slice(phi);
@@ -292,7 +298,10 @@ pub fn fit(history: &History) -> Result<EffectModel, EffectError> {
                 control[u.campaign].1 += v;
             }
             Some(b) => {
-                let key = (u.campaign, serde_json::to_string(&u.offer).unwrap_or_default());
+                let key = (
+                    u.campaign,
+                    serde_json::to_string(&u.offer).unwrap_or_default(),
+                );
                 let e = arms.entry(key).or_insert((b, 0.0, 0.0));
                 e.1 += r;
                 e.2 += v;
@@ -306,7 +315,12 @@ pub fn fit(history: &History) -> Result<EffectModel, EffectError> {
         .map(|c| (c.0 / c.1, 1.0 / c.1))
         .collect();
     let tau_base = (base.len() >= 2).then(|| dersimonian_laird(&base));
-    let base_of = |c: usize| control.get(c).filter(|c| c.1 > 0.0).map(|c| (c.0 / c.1, 1.0 / c.1));
+    let base_of = |c: usize| {
+        control
+            .get(c)
+            .filter(|c| c.1 > 0.0)
+            .map(|c| (c.0 / c.1, 1.0 / c.1))
+    };
 
     let mut support = vec![TypeSupport::default(); nt];
     for u in units {
@@ -340,13 +354,18 @@ pub fn fit(history: &History) -> Result<EffectModel, EffectError> {
         let mut ratios = Vec::new();
         let mut thresholds: std::collections::BTreeMap<u64, (f64, usize, usize)> =
             Default::default();
-        for u in units.iter().filter(|u| u.converted && block(&u.offer) == Some(b)) {
+        for u in units
+            .iter()
+            .filter(|u| u.converted && block(&u.offer) == Some(b))
+        {
             match u.offer {
                 Offer::Coupon { pct } | Offer::Discount { pct } if pct > 0.0 && gross(u) > 0.0 => {
                     ratios.push((u.cost / (pct / 100.0 * gross(u))).clamp(0.0, 1.0));
                 }
                 Offer::SpendThreshold { min_spend, .. } => {
-                    let e = thresholds.entry(min_spend.to_bits()).or_insert((min_spend, 0, 0));
+                    let e = thresholds
+                        .entry(min_spend.to_bits())
+                        .or_insert((min_spend, 0, 0));
                     e.1 += 1;
                     e.2 += usize::from(u.cost > 0.0);
                     ratios.push(f64::from(u8::from(u.cost > 0.0)));

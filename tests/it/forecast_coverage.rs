@@ -12,10 +12,22 @@ fn two_hundred_held_out_plans_fall_inside_their_intervals_about_as_often_as_stat
     let [c80, c95, p80, p95] = r.shares();
     // With 200 plans a share's standard error is about 0.028 at 80% and 0.015 at 95%; the
     // bands allow that and a little over-coverage from the estimated campaign spread.
-    assert!((0.72..=0.89).contains(&c80), "incremental orders inside 80%: {c80}");
-    assert!((0.90..=0.99).contains(&c95), "incremental orders inside 95%: {c95}");
-    assert!((0.72..=0.90).contains(&p80), "incremental profit inside 80%: {p80}");
-    assert!((0.89..=0.99).contains(&p95), "incremental profit inside 95%: {p95}");
+    assert!(
+        (0.72..=0.89).contains(&c80),
+        "incremental orders inside 80%: {c80}"
+    );
+    assert!(
+        (0.90..=0.99).contains(&c95),
+        "incremental orders inside 95%: {c95}"
+    );
+    assert!(
+        (0.72..=0.90).contains(&p80),
+        "incremental profit inside 80%: {p80}"
+    );
+    assert!(
+        (0.89..=0.99).contains(&p95),
+        "incremental profit inside 95%: {p95}"
+    );
     // The intervals must carry information: a forecaster that is always uncertain covers
     // everything. The median 95% interval is narrower than the spread of the truths.
     let mut widths: Vec<f64> = r
@@ -34,5 +46,9 @@ fn two_hundred_held_out_plans_fall_inside_their_intervals_about_as_often_as_stat
         .collect();
     let spread = truths.iter().cloned().fold(f64::MIN, f64::max)
         - truths.iter().cloned().fold(f64::MAX, f64::min);
-    assert!(widths[widths.len() / 2] < spread, "{} vs {spread}", widths[widths.len() / 2]);
+    assert!(
+        widths[widths.len() / 2] < spread,
+        "{} vs {spread}",
+        widths[widths.len() / 2]
+    );
 }

@@ -223,14 +223,21 @@ impl Scorer<'_> {
         let base: f64 = bias + phi.iter().zip(&p.conv).map(|(x, w)| x * w).sum::<f64>();
         let at = d + self.om.block * (1 + d);
         let coef = &p.conv[at..at + 1 + d];
-        let mut lift = self.om.dose * (coef[0] + phi.iter().zip(&coef[1..]).map(|(x, w)| x * w).sum::<f64>());
+        let mut lift =
+            self.om.dose * (coef[0] + phi.iter().zip(&coef[1..]).map(|(x, w)| x * w).sum::<f64>());
         lift = lift * p.lift_factor + p.lift_shift;
         let mut eta0 = base + p.base_shift;
         if unseen {
             eta0 += p.unseen_base.ln();
             lift *= p.unseen_lift;
         }
-        let g0 = (p.basket[0] + phi.iter().zip(&p.basket[1..]).map(|(x, w)| x * w).sum::<f64>()).exp()
+        let g0 = (p.basket[0]
+            + phi
+                .iter()
+                .zip(&p.basket[1..])
+                .map(|(x, w)| x * w)
+                .sum::<f64>())
+        .exp()
             * m.smearing;
         let shift = if self.om.borrowed {
             0.0
@@ -367,7 +374,11 @@ fn totals(s: &Sums, t: f64, margin: f64, noise: f64) -> Totals {
     // The realised users are a sample of the audience: their summed uplift varies by
     // sd·√t around t times the mean.
     let incremental = t * u + noise * sd_u * t.sqrt();
-    let scale = if u.abs() > 0.0 { incremental / (t * u) } else { 1.0 };
+    let scale = if u.abs() > 0.0 {
+        incremental / (t * u)
+    } else {
+        1.0
+    };
     let cost = t * m(s.p1c1);
     let subsidy = t * m(s.p0c1);
     let margin_on_incremental = margin * t * (m(s.p1g1) - m(s.p0g0)) * scale;
@@ -437,7 +448,9 @@ fn sample(model: &EffectModel, audience: &[Map<String, Value>], opts: &DrawOptio
             s.slots
                 .iter()
                 .enumerate()
-                .filter(|(_, (f, v))| c.get(f).and_then(super::encode::text_of).as_deref() == Some(v))
+                .filter(|(_, (f, v))| {
+                    c.get(f).and_then(super::encode::text_of).as_deref() == Some(v)
+                })
                 .map(|(j, _)| j)
                 .collect(),
         );
@@ -552,9 +565,9 @@ pub fn forecast(
     };
     let nseg = smp.slots.len();
     let draws = opts.draws.max(20);
-    let mut cols: Vec<Vec<f64>> = vec![Vec::with_capacity(draws); 12];
-    let mut seg_inc = vec![Vec::with_capacity(draws); nseg];
-    let mut seg_profit = vec![Vec::with_capacity(draws); nseg];
+    let mut cols: Vec<Vec<f64>> = (0..12).map(|_| Vec::with_capacity(draws)).collect();
+    let mut seg_inc: Vec<Vec<f64>> = (0..nseg).map(|_| Vec::with_capacity(draws)).collect();
+    let mut seg_profit: Vec<Vec<f64>> = (0..nseg).map(|_| Vec::with_capacity(draws)).collect();
     let mut lifts = Vec::with_capacity(draws);
     let mut rates = (0.0, 0.0);
     for _ in 0..draws {
@@ -586,7 +599,11 @@ pub fn forecast(
             tot.revenue,
             tot.cost,
             tot.profit,
-            if tot.cost > 0.0 { tot.profit / tot.cost } else { f64::NAN },
+            if tot.cost > 0.0 {
+                tot.profit / tot.cost
+            } else {
+                f64::NAN
+            },
             tot.subsidy,
             tot.cost_on_incremental,
             tot.margin_on_incremental,
@@ -670,7 +687,12 @@ pub fn forecast(
 
 /// Power and assurance of the plan's holdout from the forecast's rates and lift spread, and
 /// the smallest holdout share that reaches the plan's power at the point lift.
-fn holdout_advice(plan: &Plan, rates: (f64, f64), lifts: &[f64], reach: f64) -> Option<HoldoutAdvice> {
+fn holdout_advice(
+    plan: &Plan,
+    rates: (f64, f64),
+    lifts: &[f64],
+    reach: f64,
+) -> Option<HoldoutAdvice> {
     use crate::forecast::holdout::{power_wald, review, HoldoutPlan};
     let (p0, p1) = rates;
     let n = lifts.len() as f64;

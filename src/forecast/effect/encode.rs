@@ -15,8 +15,16 @@ const CLIP_SD: f64 = 5.0;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Column {
-    Category { field: String, value: String },
-    Number { field: String, log: bool, mean: f64, sd: f64 },
+    Category {
+        field: String,
+        value: String,
+    },
+    Number {
+        field: String,
+        log: bool,
+        mean: f64,
+        sd: f64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -124,8 +132,12 @@ impl Encoder {
             .iter()
             .map(|c| match c {
                 Column::Category { field, value } => format!("{field}={value}"),
-                Column::Number { field, log: false, .. } => field.clone(),
-                Column::Number { field, log: true, .. } => format!("ln1p({field})"),
+                Column::Number {
+                    field, log: false, ..
+                } => field.clone(),
+                Column::Number {
+                    field, log: true, ..
+                } => format!("ln1p({field})"),
             })
             .collect()
     }
@@ -134,23 +146,25 @@ impl Encoder {
     /// the training mean (0 after standardising).
     pub fn encode(&self, ctx: &Map<String, Value>, out: &mut Vec<f64>) {
         out.clear();
-        out.extend(self.columns.iter().map(|c| match c {
-            Column::Category { field, value } => {
-                f64::from(u8::from(ctx.get(field).and_then(text_of).as_ref() == Some(value)))
+        out.extend(self.columns.iter().map(|c| {
+            match c {
+                Column::Category { field, value } => f64::from(u8::from(
+                    ctx.get(field).and_then(text_of).as_ref() == Some(value),
+                )),
+                Column::Number {
+                    field,
+                    log,
+                    mean,
+                    sd,
+                } => ctx
+                    .get(field)
+                    .and_then(Value::as_f64)
+                    .filter(|x| x.is_finite())
+                    .map_or(0.0, |x| {
+                        let x = if *log { x.max(0.0).ln_1p() } else { x };
+                        ((x - mean) / sd).clamp(-CLIP_SD, CLIP_SD)
+                    }),
             }
-            Column::Number {
-                field,
-                log,
-                mean,
-                sd,
-            } => ctx
-                .get(field)
-                .and_then(Value::as_f64)
-                .filter(|x| x.is_finite())
-                .map_or(0.0, |x| {
-                    let x = if *log { x.max(0.0).ln_1p() } else { x };
-                    ((x - mean) / sd).clamp(-CLIP_SD, CLIP_SD)
-                }),
         }));
     }
 
@@ -184,8 +198,10 @@ mod tests {
     fn the_commonest_value_is_the_reference_and_numbers_get_a_log_twin() {
         let rows: Vec<_> = (0..100)
             .map(|i| {
-                ctx(json!({"device": if i % 3 == 0 { "desktop" } else { "mobile" },
-                            "pre_value": f64::from(i), "delta": f64::from(i) - 50.0}))
+                ctx(
+                    json!({"device": if i % 3 == 0 { "desktop" } else { "mobile" },
+                            "pre_value": f64::from(i), "delta": f64::from(i) - 50.0}),
+                )
             })
             .collect();
         let e = Encoder::learn(rows.iter());

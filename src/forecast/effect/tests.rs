@@ -48,12 +48,33 @@ fn coverage_probe() {
     let t = std::time::Instant::now();
     let r = coverage::run(&cfg).expect("runs");
     eprintln!("{:?} in {:?}", r.shares(), t.elapsed());
-    let h = coverage::simulated_history(cfg.seed.wrapping_mul(7919), cfg.campaigns, cfg.units_per_arm);
+    let h = coverage::simulated_history(
+        cfg.seed.wrapping_mul(7919),
+        cfg.campaigns,
+        cfg.units_per_arm,
+    );
     let m = fit(&h).expect("fit");
-    eprintln!("tau_base {:?} support {:?}", m.tau_base, m.support.iter().map(|s| (s.tau, s.campaigns.len(), s.depths.clone(), s.take_rate)).collect::<Vec<_>>());
+    eprintln!(
+        "tau_base {:?} support {:?}",
+        m.tau_base,
+        m.support
+            .iter()
+            .map(|s| (s.tau, s.campaigns.len(), s.depths.clone(), s.take_rate))
+            .collect::<Vec<_>>()
+    );
     let names = m.encoder.names();
     let k = m.conversion.mean.len();
-    for j in 0..k { eprintln!("coef {j} {} {:.3} sd {:.3}", names.get(j % (names.len()+1)).cloned().unwrap_or_default(), m.conversion.mean[j], m.conversion.sd(j)); }
+    for j in 0..k {
+        eprintln!(
+            "coef {j} {} {:.3} sd {:.3}",
+            names
+                .get(j % (names.len() + 1))
+                .cloned()
+                .unwrap_or_default(),
+            m.conversion.mean[j],
+            m.conversion.sd(j)
+        );
+    }
     for c in &r.checks {
         let f = &c.forecast.incremental_conversions;
         eprintln!(
