@@ -47,6 +47,12 @@ fn populated(dir: &tempfile::TempDir) -> (PathBuf, liftdeck::store::Store, PathB
     app::create_campaign(&mut store, &test_env(), &spec).expect("draft");
     let lines = dir.path().join("more.jsonl");
     std::fs::write(&lines, sim_jsonl(4, 20)).expect("write");
+    // A plan, for `forecast plan` and `campaign start --plan` (commands run in `dir`).
+    std::fs::write(
+        dir.path().join("plan.json"),
+        r#"{"name": "p", "offer": {"type": "coupon", "pct": 10}, "traffic": {"audience_size": 1000}}"#,
+    )
+    .expect("write plan");
     (db, store, lines)
 }
 
@@ -56,6 +62,8 @@ fn mutating_commands(lines: &Path) -> Vec<Vec<String>> {
     [
         vec!["campaign", "create", "--key", "n", "--arms", "a:1,b:1"],
         vec!["campaign", "start", "d1"],
+        vec!["campaign", "start", "d1", "--plan", "plan.json"],
+        vec!["forecast", "review", "coupon-10"],
         vec!["campaign", "pause", "coupon-10"],
         vec!["campaign", "stop", "coupon-10"],
         vec!["campaign", "edit", "d1", "--name", "x"],
@@ -85,6 +93,8 @@ fn reading_commands() -> Vec<Vec<&'static str>> {
         vec!["report", "ab", "coupon-10"],
         vec!["report", "causal", "coupon-10"],
         vec!["forecast", "coupon-10"],
+        vec!["forecast", "plan", "plan.json"],
+        vec!["forecast", "ledger"],
         vec![],
     ]
 }
@@ -126,6 +136,11 @@ fn reading_commands_never_create_a_database() {
     let dir = tempfile::tempdir().expect("tmp");
     let missing = dir.path().join("typo.db");
     let lines = dir.path().join("none.jsonl");
+    std::fs::write(
+        dir.path().join("plan.json"),
+        r#"{"name": "p", "offer": {"type": "coupon", "pct": 10}, "traffic": {"audience_size": 1000}}"#,
+    )
+    .expect("write plan");
     let writes_existing = mutating_commands(&lines)
         .into_iter()
         .filter(|a| !(a[0] == "ingest" || a[0] == "demo" || a[0] == "bench" || a[1] == "create"))

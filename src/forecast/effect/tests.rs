@@ -92,3 +92,154 @@ fn coverage_probe() {
         );
     }
 }
+
+mod support {
+    use super::super::*;
+    use crate::forecast::coverage::simulated_history;
+    use crate::forecast::plan::{Plan, Traffic};
+    use crate::forecast::projection::{SupportWarning, Training};
+    use serde_json::json;
+
+    fn plan(offer: Offer) -> Plan {
+        Plan {
+            name: "p".into(),
+            offer,
+            audience: Default::default(),
+            traffic: Traffic {
+                audience_size: Some(10_000.0),
+                daily_users: None,
+                days: None,
+                cv: Some(0.0),
+            },
+            margin: 0.5,
+            cost_per_redemption: None,
+            budget: None,
+            depths: Vec::new(),
+            holdout: 0.1,
+            alpha: 0.05,
+            power: 0.8,
+        }
+    }
+
+    fn setup() -> (EffectModel, Vec<Map<String, Value>>) {
+        // Campaigns with coupons and discounts of 5-30% only.
+        let h = simulated_history(11, 4, 500);
+        let contexts = h.units.iter().map(|u| u.context.clone()).collect();
+        (fit(&h).expect("fits"), contexts)
+    }
+
+    fn run(
+        m: &EffectModel,
+        p: &Plan,
+        audience: &[Map<String, Value>],
+    ) -> crate::forecast::projection::PlanForecast {
+        let opts = DrawOptions {
+            draws: 200,
+            seed: 3,
+            max_sample: 1_000,
+        };
+        forecast(m, p, audience, Training::default(), &opts).expect("forecast")
+    }
+
+    fn relative_width(f: &crate::forecast::projection::PlanForecast) -> f64 {
+        let b = f.incremental_conversions;
+        (b.high_95 - b.low_95) / b.value.abs().max(1e-9)
+    }
+
+    #[test]
+    fn a_depth_beyond_the_tested_ones_is_warned_and_widened() {
+        let (m, aud) = setup();
+        let b = m
+            .block(&Offer::Discount { pct: 10.0 })
+            .expect("discounts ran");
+        let hi = *m.support[b].depths.last().expect("depths");
+        let inside = run(&m, &plan(Offer::Discount { pct: hi }), &aud);
+        let beyond = run(&m, &plan(Offer::Discount { pct: 3.0 * hi }), &aud);
+        assert!(!inside
+            .warnings
+            .iter()
+            .any(|w| matches!(w, SupportWarning::DepthOutsideTested { .. })));
+        let w = beyond
+            .warnings
+            .iter()
+            .find(|w| matches!(w, SupportWarning::DepthOutsideTested { .. }))
+            .expect("warned");
+        assert!(w.message().contains("extrapolated"), "{}", w.message());
+        assert!(
+            relative_width(&beyond) > 1.2 * relative_width(&inside),
+            "{} vs {}",
+            relative_width(&beyond),
+            relative_width(&inside)
+        );
+    }
+
+    #[test]
+    fn an_offer_type_never_run_borrows_with_a_warning_and_a_much_wider_interval() {
+        let (m, aud) = setup();
+        let rec = run(&m, &plan(Offer::Recommend { items: 6 }), &aud);
+        let w = rec
+            .warnings
+            .iter()
+            .find_map(|w| match w {
+                SupportWarning::OfferTypeNeverRun { borrowed_from, .. } => Some(borrowed_from),
+                _ => None,
+            })
+            .expect("warned");
+        assert_eq!(w, "discount");
+        let disc = run(&m, &plan(Offer::Discount { pct: 10.0 }), &aud);
+        assert!(relative_width(&rec) > 1.5 * relative_width(&disc));
+    }
+
+    #[test]
+    fn an_audience_segment_no_campaign_had_is_warned_and_an_empty_audience_refused() {
+        let (m, mut aud) = setup();
+        let p = plan(Offer::Coupon { pct: 10.0 });
+        for c in aud.iter_mut().take(300) {
+            c.insert("region".into(), json!("mena"));
+        }
+        let f = run(&m, &p, &aud);
+        assert!(f.warnings.iter().any(|w| matches!(w,
+            SupportWarning::SegmentUnseen { field, value, .. } if field == "region" && value == "mena")));
+        let thin = run(&m, &p, &aud[..50]);
+        assert!(thin
+            .warnings
+            .iter()
+            .any(|w| matches!(w, SupportWarning::ThinAudience { units: 50, .. })));
+        let err = forecast(&m, &p, &[], Training::default(), &DrawOptions::default())
+            .expect_err("no audience");
+        assert!(
+            err.to_string().contains("no unit in the store matches"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bands_are_ordered_and_the_cost_split_adds_up() {
+        let (m, aud) = setup();
+        let f = run(&m, &plan(Offer::Coupon { pct: 15.0 }), &aud);
+        for b in [
+            f.reach,
+            f.conversions_without,
+            f.conversions_with,
+            f.incremental_conversions,
+            f.incremental_revenue,
+            f.cost,
+            f.incremental_profit,
+        ] {
+            assert!(b.low_95 <= b.low_80 && b.low_80 <= b.value, "{b:?}");
+            assert!(b.value <= b.high_80 && b.high_80 <= b.high_95, "{b:?}");
+        }
+        // Profit = margin on the extra orders − subsidy − discount on the extra orders, draw by
+        // draw, so the medians agree up to the spread of the medians.
+        let s = f.split;
+        let implied = s.margin_on_incremental.value - s.subsidy.value - s.cost_on_incremental.value;
+        let tol = 0.25 * (f.incremental_profit.high_80 - f.incremental_profit.low_80);
+        assert!(
+            (implied - f.incremental_profit.value).abs() < tol,
+            "{implied} vs {:?}",
+            f.incremental_profit
+        );
+        assert_eq!(f.incremental_conversion_draws.len(), 200);
+        assert!(f.segments.iter().any(|s| s.field == "segment"));
+    }
+}
