@@ -36,6 +36,9 @@ pub struct Frozen {
 /// later reader knows which model said it without re-running anything.
 pub fn model_description(f: &PlanForecast) -> String {
     let t = &f.training;
+    if !t.model.is_empty() {
+        return format!("{}; {} draws; data {}", t.model, t.draws, t.data_hash);
+    }
     format!(
         "plan forecaster: {} predictive draws from {} randomised campaigns ({} of offer type \
          {}), {} units, data {}",

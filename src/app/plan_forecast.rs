@@ -6,7 +6,7 @@ use super::{AppError, Progress, Result};
 use crate::domain::{CampaignKind, Offer};
 use crate::forecast::effect::{self, DrawOptions, History, HistoryUnit};
 use crate::forecast::plan::Plan;
-use crate::forecast::projection::{Band, PlanForecast, Training};
+use crate::forecast::projection::{Band, LedgerStanding, PlanForecast, Training};
 use crate::format::{self, NumberFormat};
 use crate::store::Store;
 use crate::text::escape_control;
@@ -146,6 +146,13 @@ pub fn forecast_from(
     progress.update(0.75, "drawing the forecast")?;
     let mut f = effect::forecast(&model, plan, &audience, training, &DrawOptions::default())
         .map_err(refuse)?;
+    let ledger = super::forecast_ledger::ledger(store, Some(&f.offer_type))?;
+    f.ledger = ledger.offer_types.first().map(|t| LedgerStanding {
+        reviewed: t.summary.n,
+        coverage_80: t.summary.coverage_80.share,
+        coverage_95: t.summary.coverage_95.share,
+        mean_error: t.summary.mean_error,
+    });
     if let Some(r) = super::forecast_ledger::recalibration_for(store, &f.offer_type)? {
         recalibrate(&mut f, r.factor, crate::forecast::ledger::describe(&r));
     }
@@ -282,6 +289,17 @@ pub fn format_text(f: &PlanForecast, nf: &NumberFormat, width: usize) -> String 
         for w in &h.warnings {
             let _ = writeln!(out, "  ! {}", escape_control(w));
         }
+    }
+    if let Some(l) = &f.ledger {
+        let _ = writeln!(
+            out,
+            "ledger: {} reviewed {} forecasts, {:.0}% inside 80%, {:.0}% inside 95%, mean error {:+.1} orders",
+            l.reviewed,
+            escape_control(&f.offer_type),
+            100.0 * l.coverage_80,
+            100.0 * l.coverage_95,
+            l.mean_error
+        );
     }
     if let Some((_, why)) = &f.recalibration {
         let _ = writeln!(out, "recalibrated: {}", escape_control(why));

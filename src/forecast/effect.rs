@@ -180,7 +180,31 @@ pub struct EffectModel {
     pub campaigns: Vec<String>,
 }
 
+/// Bumped when the model's form changes, so a frozen forecast says which forecaster made it.
+pub const FORECASTER_VERSION: u32 = 1;
+
 impl EffectModel {
+    /// One line naming the forecaster and the fitted model, frozen with a forecast.
+    pub fn describe(&self) -> String {
+        let types: Vec<&str> = self.types.iter().map(|t| OFFER_TYPES[*t]).collect();
+        let spread = |t: Option<f64>| t.map_or("assumed".to_string(), |v| format!("{v:.3}"));
+        let taus: Vec<String> = self
+            .types
+            .iter()
+            .zip(&self.support)
+            .map(|(t, s)| format!("{} {}", OFFER_TYPES[*t], spread(s.tau)))
+            .collect();
+        format!(
+            "liftdeck effect model v{FORECASTER_VERSION}: logistic dose-response, {} coefficients \
+             on {} features, offer types {}; Laplace posterior; campaign spread baseline {}, {}",
+            self.conversion.mean.len(),
+            self.encoder.len(),
+            types.join(", "),
+            spread(self.tau_base),
+            taus.join(", ")
+        )
+    }
+
     pub fn phi_len(&self) -> usize {
         self.encoder.len()
     }

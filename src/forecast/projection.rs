@@ -132,6 +132,9 @@ pub struct CostSplit {
 /// and a hash of all of it so a frozen forecast can say which data it saw.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Training {
+    /// The forecaster and its fitted model: version, size, offer types, campaign spreads.
+    #[serde(default)]
+    pub model: String,
     pub campaigns: Vec<String>,
     /// Campaigns among them that tested this offer type.
     pub campaigns_with_offer_type: Vec<String>,
@@ -168,6 +171,17 @@ pub struct HoldoutAdvice {
     pub warnings: Vec<String>,
 }
 
+/// How past forecasts of this offer type scored once their campaigns ended (the ledger).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LedgerStanding {
+    pub reviewed: usize,
+    /// Shares of reviewed campaigns whose measured effect fell inside the 80% / 95% interval.
+    pub coverage_80: f64,
+    pub coverage_95: f64,
+    /// Mean forecast minus measured incremental orders (positive: optimistic).
+    pub mean_error: f64,
+}
+
 /// The forecast of one plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlanForecast {
@@ -197,6 +211,9 @@ pub struct PlanForecast {
     pub recalibration: Option<(f64, String)>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holdout: Option<HoldoutAdvice>,
+    /// The ledger's score for this offer type, when any forecast of it was reviewed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger: Option<LedgerStanding>,
     pub training: Training,
     /// Draws of incremental conversions, kept so the ledger can score the forecast by CRPS.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -46,6 +46,13 @@ impl App {
         } = &update
         {
             self.forecast.latest = Some((**f).clone());
+            if let Some(l) = f.ledger {
+                self.forecast.ledger = Some(super::plan_form::LedgerScore {
+                    coverage_80: l.coverage_80,
+                    coverage_95: l.coverage_95,
+                    n: l.reviewed,
+                });
+            }
         }
         match update {
             JobUpdate::Progress { kind, done, stage } => {

@@ -58,6 +58,7 @@ fn forecast(point: f64, sigma: f64, hash: &str) -> PlanForecast {
         warnings: Vec::new(),
         recalibration: None,
         holdout: None,
+        ledger: None,
         training: Training {
             campaigns: vec!["past1".into(), "past2".into()],
             campaigns_with_offer_type: vec!["past1".into()],

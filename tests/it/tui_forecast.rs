@@ -71,6 +71,7 @@ fn forecast(name: &str, pct: f64) -> PlanForecast {
             holdout_needed: Some(0.2),
             warnings: vec![],
         }),
+        ledger: None,
         training: Training::default(),
         incremental_conversion_draws: vec![],
     }

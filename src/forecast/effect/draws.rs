@@ -644,6 +644,7 @@ pub fn forecast(
     }
     let holdout = holdout_advice(plan, rates, &lifts, reach_mean);
     training.draws = draws;
+    training.model = model.describe();
     training.audience_units = audience.len() as u64;
     if let Some(b) = model.block(offer) {
         let s = &model.support[b];
@@ -680,6 +681,7 @@ pub fn forecast(
         warnings,
         recalibration: None,
         holdout,
+        ledger: None,
         training,
         incremental_conversion_draws: inc_draws,
     })
