@@ -9,7 +9,7 @@ use super::effect::{self, DrawOptions, EffectError, History, HistoryUnit};
 use super::plan::{Audience, Condition, Plan, Traffic};
 use super::projection::{PlanForecast, Training};
 use crate::domain::{Offer, StandardKind};
-use crate::sim::{expectation, Shop, Shopper};
+use crate::sim::{expectation_in, Season, Shop, Shopper};
 use rand::rngs::Xoshiro256PlusPlus as Prng;
 use rand::{RngExt, SeedableRng};
 
@@ -24,6 +24,9 @@ pub struct CoverageConfig {
     pub draws: usize,
     /// Audience units scored per draw.
     pub max_sample: usize,
+    /// How much campaigns differ (`sim::Season` drawn per campaign, past and planned): SD of
+    /// the baseline log-odds shift and of the log of the lift's multiplier.
+    pub season_sd: (f64, f64),
     pub seed: u64,
 }
 
@@ -37,6 +40,7 @@ impl CoverageConfig {
             units_per_arm: 500,
             draws: 120,
             max_sample: 800,
+            season_sd: (0.1, 0.25),
             seed: 1,
         }
     }
@@ -94,9 +98,23 @@ fn random_offer(rng: &mut Prng) -> Offer {
     }
 }
 
+fn season(rng: &mut Prng, sd: (f64, f64)) -> Season {
+    let normal = |rng: &mut Prng| crate::bandit::sample::standard_normal(rng);
+    Season {
+        baseline: sd.0 * normal(rng),
+        effect: sd.1 * normal(rng),
+    }
+}
+
 /// One unit's outcome in the simulated shop.
-fn unit(shop: &mut Shop, s: &Shopper, offer: &Offer, campaign: usize) -> HistoryUnit {
-    let events = shop.visit(s, offer);
+fn unit(
+    shop: &mut Shop,
+    s: &Shopper,
+    offer: &Offer,
+    campaign: usize,
+    season: Season,
+) -> HistoryUnit {
+    let events = shop.visit_in(s, offer, season);
     let purchase = events.iter().find(|e| e.kind == StandardKind::Purchase);
     HistoryUnit {
         campaign,
@@ -108,18 +126,30 @@ fn unit(shop: &mut Shop, s: &Shopper, offer: &Offer, campaign: usize) -> History
     }
 }
 
-/// A history of `campaigns` past A/B tests, each a control and two random offers.
+/// A history of `campaigns` past A/B tests, each a control and two random offers, all in the
+/// shop's average season.
 pub fn simulated_history(seed: u64, campaigns: usize, units_per_arm: usize) -> History {
+    seasonal_history(seed, campaigns, units_per_arm, (0.0, 0.0))
+}
+
+/// `simulated_history` with each campaign in its own season (`season_sd` as in the config).
+pub fn seasonal_history(
+    seed: u64,
+    campaigns: usize,
+    units_per_arm: usize,
+    season_sd: (f64, f64),
+) -> History {
     let mut rng = Prng::seed_from_u64(seed);
     let mut h = History::default();
     for c in 0..campaigns {
         let mut shop = Shop::new(seed.wrapping_mul(1000).wrapping_add(c as u64));
         let arms = [Offer::None, random_offer(&mut rng), random_offer(&mut rng)];
+        let mood = season(&mut rng, season_sd);
         h.campaigns.push(format!("past-{c}"));
         for _ in 0..units_per_arm * arms.len() {
             let s = shop.next_shopper();
             let arm = &arms[rng.random_range(0..arms.len())];
-            h.units.push(unit(&mut shop, &s, arm, c));
+            h.units.push(unit(&mut shop, &s, arm, c, mood));
         }
     }
     h
@@ -172,10 +202,11 @@ fn plan_for(model: &effect::EffectModel, rng: &mut Prng, i: usize) -> Option<Pla
     })
 }
 
-/// The plan's truth: its offered users drawn fresh from the shop, their expected
-/// incremental conversions and incremental profit summed in closed form.
-fn truth(plan: &Plan, seed: u64) -> (f64, f64) {
+/// The plan's truth: its offered users drawn fresh from the shop in a season of its own,
+/// their expected incremental conversions and incremental profit summed in closed form.
+fn truth(plan: &Plan, seed: u64, season_sd: (f64, f64)) -> (f64, f64) {
     let mut shop = Shop::new(seed);
+    let mood = season(&mut Prng::seed_from_u64(seed ^ 0x5EA5_0115), season_sd);
     let offered = (plan.traffic.expected_users() * (1.0 - plan.holdout)).round() as usize;
     let (mut inc, mut profit, mut n) = (0.0, 0.0, 0);
     while n < offered {
@@ -184,7 +215,10 @@ fn truth(plan: &Plan, seed: u64) -> (f64, f64) {
             continue;
         }
         n += 1;
-        let (with, without) = (expectation(&s, &plan.offer), expectation(&s, &Offer::None));
+        let (with, without) = (
+            expectation_in(&s, &plan.offer, mood),
+            expectation_in(&s, &Offer::None, mood),
+        );
         inc += with.purchase - without.purchase;
         let gross = |e: &crate::sim::Expectation| e.revenue + e.cost;
         profit += plan.margin * (gross(&with) - gross(&without)) - with.cost;
@@ -197,7 +231,7 @@ pub fn run(cfg: &CoverageConfig) -> Result<CoverageResult, EffectError> {
     let mut checks = Vec::new();
     for t in 0..cfg.trainings {
         let seed = cfg.seed.wrapping_mul(7919).wrapping_add(t as u64);
-        let history = simulated_history(seed, cfg.campaigns, cfg.units_per_arm);
+        let history = seasonal_history(seed, cfg.campaigns, cfg.units_per_arm, cfg.season_sd);
         let model = effect::fit(&history)?;
         let mut rng = Prng::seed_from_u64(seed ^ 0xA5A5);
         for i in 0..cfg.plans_per_training {
@@ -220,6 +254,7 @@ pub fn run(cfg: &CoverageConfig) -> Result<CoverageResult, EffectError> {
             let (truth_incremental, truth_profit) = truth(
                 &plan,
                 seed.wrapping_mul(31).wrapping_add(1_000_003 + i as u64),
+                cfg.season_sd,
             );
             checks.push(PlanCheck {
                 plan,

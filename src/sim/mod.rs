@@ -18,8 +18,10 @@
 mod response;
 mod truth;
 
+pub use response::Season;
 pub use truth::{
-    arm_truth, expectation, shopper_from_context, true_rates, ArmTruth, Expectation, TrueRates,
+    arm_truth, expectation, expectation_in, shopper_from_context, true_rates, ArmTruth,
+    Expectation, TrueRates,
 };
 
 use crate::domain::{Offer, StandardKind};
@@ -211,7 +213,12 @@ impl Shop {
     /// One visit: exposure, then maybe click, add-to-cart and purchase, drawn with exactly the
     /// probabilities of `expectation`. Delays grow along the funnel.
     pub fn visit(&mut self, shopper: &Shopper, offer: &Offer) -> Vec<SimEvent> {
-        let r = Response::of(shopper, offer);
+        self.visit_in(shopper, offer, Season::default())
+    }
+
+    /// A visit during a campaign whose period differs from the average by `season`.
+    pub fn visit_in(&mut self, shopper: &Shopper, offer: &Offer, season: Season) -> Vec<SimEvent> {
+        let r = Response::in_season(shopper, offer, season);
         let rng = &mut self.outcomes;
         let event = |kind, delay_secs| SimEvent {
             kind,

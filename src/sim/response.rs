@@ -48,8 +48,23 @@ pub(super) struct Response {
     pub(super) terms: Terms,
 }
 
+/// How one campaign's period differs from the shop's average: a log-odds shift of every
+/// shopper's purchase chance (season, weather, what competitors do) and a relative change of
+/// the offer's lift (how well this campaign's creative and timing land), lift × exp(effect).
+/// The default is no difference; the forecast's coverage simulation draws one per campaign so
+/// that campaigns genuinely vary, as real ones do.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Season {
+    pub baseline: f64,
+    pub effect: f64,
+}
+
 impl Response {
     pub(super) fn of(s: &Shopper, offer: &Offer) -> Response {
+        Response::in_season(s, offer, Season::default())
+    }
+
+    pub(super) fn in_season(s: &Shopper, offer: &Offer, season: Season) -> Response {
         let (new, returning) = match *offer {
             Offer::Coupon { .. } => COUPON_LIFT,
             _ => DISCOUNT_LIFT,
@@ -86,7 +101,7 @@ impl Response {
                 (0.0, 0.25 * g, 0.45 * g, 1.0 + 0.05 * g, Terms::Plain)
             }
         };
-        let x = s.baseline_log_odds() + lift;
+        let x = s.baseline_log_odds() + season.baseline + lift * season.effect.exp();
         Response {
             purchase: logistic(x),
             cart: logistic(x + CART_GAP + cart_boost),

@@ -2,7 +2,7 @@
 //! population averages per arm, so estimators are checked against the truth rather than
 //! against each other.
 
-use super::response::{Basket, Response, Terms, THRESHOLD_REACH, TOP_UP_OVERSHOOT};
+use super::response::{Basket, Response, Season, Terms, THRESHOLD_REACH, TOP_UP_OVERSHOOT};
 use super::{Device, Segment, Shop, Shopper, REGIONS};
 use crate::domain::Offer;
 use serde_json::{Map, Value};
@@ -30,7 +30,12 @@ pub struct ArmTruth {
 
 /// Exact expectations for one shopper under an offer (no randomness).
 pub fn expectation(shopper: &Shopper, offer: &Offer) -> Expectation {
-    let r = Response::of(shopper, offer);
+    expectation_in(shopper, offer, Season::default())
+}
+
+/// `expectation` during a campaign whose period differs by `season`.
+pub fn expectation_in(shopper: &Shopper, offer: &Offer, season: Season) -> Expectation {
+    let r = Response::in_season(shopper, offer, season);
     let b = Basket { scale: r.scale };
     let (revenue, cost) = match r.terms {
         Terms::Plain => (b.mean(), 0.0),

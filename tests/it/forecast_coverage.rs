@@ -10,8 +10,10 @@ fn two_hundred_held_out_plans_fall_inside_their_intervals_about_as_often_as_stat
     let r = run(&cfg).expect("the simulated histories train");
     assert!(r.checks.len() >= 200, "{} plans", r.checks.len());
     let [c80, c95, p80, p95] = r.shares();
-    // With 200 plans a share's standard error is about 0.028 at 80% and 0.015 at 95%; the
-    // bands allow that and a little over-coverage from the estimated campaign spread.
+    // Every simulated campaign, past or planned, has its own season (CoverageConfig::fast), so
+    // the campaign spread is real and must be learnt. With 200 plans a share's standard error
+    // is about 0.028 at 80% and 0.015 at 95%; the bands allow about two of them (measured:
+    // 0.77 / 0.925 for orders, 0.805 / 0.935 for profit).
     assert!(
         (0.72..=0.89).contains(&c80),
         "incremental orders inside 80%: {c80}"
