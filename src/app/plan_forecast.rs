@@ -315,7 +315,7 @@ pub fn format_text(f: &PlanForecast, nf: &NumberFormat, width: usize) -> String 
         t.campaigns_with_offer_type.len(),
         format::count(t.units as i64),
         t.draws,
-        &t.data_hash.chars().take(12).collect::<String>()
+        escape_control(&t.data_hash)
     );
     // Rows are laid out for 100 columns; narrower callers (the console) draw their own.
     let _ = width;

@@ -13,7 +13,8 @@
 //!   a one-step score estimate of how far their log-odds sat from the pooled fit; the
 //!   DerSimonian–Laird moment estimator turns those into τ² (baseline) and τ²_t (the effect of
 //!   type t), added to every draw as a new campaign's own deviation. With fewer than
-//!   `MIN_ARMS_FOR_TAU` arms of a type the spread is assumed (`TAU_PRIOR`), not measured.
+//!   `MIN_CAMPAIGNS_FOR_TAU` campaigns of a type the spread is assumed (`TAU_PRIOR`), not
+//!   measured; arms of one campaign share its season, so they are pooled per campaign first.
 //! - Order value: least squares of ln(gross order value) on φ(x) and the offer type over the
 //!   converting units, back-transformed with Duan's smearing factor.
 //! - Offer cost: coupons and discounts cost `take rate · pct · order value`, the take rate
@@ -36,8 +37,9 @@ use crate::model::logistic::{fit_newton, hessian_at, Rows};
 use encode::Encoder;
 use serde_json::{Map, Value};
 
-/// Arms of one offer type needed before the campaign-to-campaign spread is estimated.
-pub const MIN_ARMS_FOR_TAU: usize = 3;
+/// Campaigns (with a control and an arm of the offer type) needed before the
+/// campaign-to-campaign spread is estimated rather than assumed.
+pub const MIN_CAMPAIGNS_FOR_TAU: usize = 3;
 /// The spread assumed (log-odds) when it cannot be estimated: a new campaign's effect may sit
 /// about 0.15 on the log-odds scale (±15% in odds) from what past ones showed.
 pub const TAU_PRIOR: f64 = 0.15;
@@ -338,7 +340,7 @@ pub fn fit(history: &History) -> Result<EffectModel, EffectError> {
         .filter(|c| c.1 > 0.0)
         .map(|c| (c.0 / c.1, 1.0 / c.1))
         .collect();
-    let tau_base = (base.len() >= 2).then(|| dersimonian_laird(&base));
+    let tau_base = (base.len() >= MIN_CAMPAIGNS_FOR_TAU).then(|| dersimonian_laird(&base));
     let base_of = |c: usize| {
         control
             .get(c)
@@ -362,15 +364,24 @@ pub fn fit(history: &History) -> Result<EffectModel, EffectError> {
         s.campaigns.dedup();
     }
     for (b, s) in support.iter_mut().enumerate() {
-        let deviations: Vec<(f64, f64)> = arms
+        // Arms of one campaign share its season, so their residuals are pooled per campaign
+        // (observed − expected and Σ p(1−p) summed over its arms of this type) and the
+        // spread is estimated across campaigns.
+        let mut per_campaign: std::collections::BTreeMap<usize, (f64, f64)> = Default::default();
+        for ((c, _), v) in arms.iter().filter(|(_, v)| v.0 == b) {
+            let e = per_campaign.entry(*c).or_default();
+            e.0 += v.1;
+            e.1 += v.2;
+        }
+        let deviations: Vec<(f64, f64)> = per_campaign
             .iter()
-            .filter(|(_, v)| v.0 == b && v.2 > 0.0)
-            .filter_map(|((c, _), v)| {
+            .filter(|(_, v)| v.1 > 0.0)
+            .filter_map(|(c, v)| {
                 let (d0, v0) = base_of(*c)?;
-                Some((v.1 / v.2 - d0, 1.0 / v.2 + v0))
+                Some((v.0 / v.1 - d0, 1.0 / v.1 + v0))
             })
             .collect();
-        s.tau = (deviations.len() >= MIN_ARMS_FOR_TAU).then(|| dersimonian_laird(&deviations));
+        s.tau = (deviations.len() >= MIN_CAMPAIGNS_FOR_TAU).then(|| dersimonian_laird(&deviations));
     }
 
     // Take rates and thresholds.
