@@ -414,4 +414,33 @@ fn the_ledger_equals_summarise_on_the_same_reviews_and_recalibrates_from_twenty(
     let text = cli_ok(&run_cli(&db, &["--read-only", "forecast", "ledger"]));
     assert!(text.contains("20 reviewed forecasts"), "{text}");
     assert!(text.contains("widened"), "{text}");
+
+    // The next discount plan is forecast from these 20 campaigns and comes out recalibrated
+    // by the ledger's factor, said in its output, with the ledger's standing beside it.
+    let store = Store::open(&db).expect("open");
+    let p = plan();
+    let f = liftdeck::app::plan_forecast::forecast_plan(&store, &p, &liftdeck::app::NoProgress)
+        .expect("forecast");
+    let (factor, why) = f.recalibration.clone().expect("recalibrated");
+    assert_eq!(factor, recal.factor);
+    assert_eq!(why, pure::describe(&recal));
+    let standing = f.ledger.expect("standing");
+    assert_eq!(standing.reviewed, 20);
+    assert_eq!(standing.coverage_95, expected.coverage_95.share);
+    drop(store);
+    std::fs::write(
+        dir.path().join("plan.json"),
+        serde_json::to_string(&p).expect("plan"),
+    )
+    .expect("write");
+    let plan_path = dir.path().join("plan.json");
+    let text = cli_ok(&run_cli(
+        &db,
+        &["forecast", "plan", plan_path.to_str().expect("utf-8")],
+    ));
+    assert!(text.contains("recalibrated: intervals widened"), "{text}");
+    assert!(
+        text.contains("ledger: 20 reviewed discount forecasts"),
+        "{text}"
+    );
 }
