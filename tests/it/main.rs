@@ -26,6 +26,7 @@ mod crash;
 mod demo;
 mod did_cli;
 mod forecast_budget;
+mod forecast_budget_cli;
 mod forecast_coverage;
 mod forecast_holdout;
 mod forecast_ledger;
