@@ -373,6 +373,24 @@ pub fn plan_budget(
     budget_from(plan, &data, budget, source, progress)
 }
 
+/// The console's `B`: the plan's own budget, or else the cost of the plan's forecast from
+/// the same read of the store (the answer's `budget_source` says which).
+pub fn budget_for_console(
+    store: &Store,
+    plan: &Plan,
+    progress: &dyn Progress,
+) -> Result<PlanBudget> {
+    let data = read_history(store, progress)?;
+    let (budget, source) = match plan.budget {
+        Some(b) => (b, BudgetSource::Plan),
+        None => {
+            let f = super::plan_forecast::forecast_from(store, plan, &data, progress)?;
+            (f.cost.value, BudgetSource::ForecastCost)
+        }
+    };
+    budget_from(plan, &data, budget, source, progress)
+}
+
 /// The budget answer as text: the mix at B, its outcome beside both baselines, the verdict,
 /// then the cost curve.
 pub fn format_text(b: &PlanBudget, nf: &NumberFormat) -> String {

@@ -75,6 +75,7 @@ mod terminal_safety;
 mod train_flags;
 mod train_learners;
 mod tui_forecast;
+mod tui_forecast_budget;
 mod uplift;
 mod uplift_cli;
 #[allow(dead_code)]
