@@ -30,6 +30,8 @@ pub enum JobOutput {
     Forecast(Box<Forecast>),
     /// A planned campaign's forecast (the Forecast panel's `F`).
     PlanForecast(Box<crate::forecast::projection::PlanForecast>),
+    /// A plan's budget allocation and cost curve (the Forecast panel's `B`).
+    PlanBudget(Box<crate::app::plan_budget::PlanBudget>),
     Uplift(Box<crate::app::uplift::UpliftReport>),
     Did(Box<crate::app::did::DidCommandReport>),
     /// `report causal --covariates`: a fitted propensity instead of the logged one.
@@ -46,6 +48,7 @@ impl JobOutput {
             JobOutput::Observational(_) => "observational",
             JobOutput::Forecast(_) => "forecast",
             JobOutput::PlanForecast(_) => "forecast_plan",
+            JobOutput::PlanBudget(_) => "forecast_budget",
             JobOutput::Uplift(_) => "uplift",
             JobOutput::Did(_) => "did",
         }
@@ -58,6 +61,7 @@ impl JobOutput {
             JobOutput::Causal(c) => serde_json::to_string(c),
             JobOutput::Forecast(f) => serde_json::to_string(f),
             JobOutput::PlanForecast(f) => serde_json::to_string(f),
+            JobOutput::PlanBudget(b) => serde_json::to_string(b),
             JobOutput::Uplift(u) => serde_json::to_string(u),
             JobOutput::Did(d) => serde_json::to_string(d),
             JobOutput::Observational(o) => serde_json::to_string(o),
@@ -79,6 +83,9 @@ impl JobOutput {
             JobKind::Forecast => JobOutput::Forecast(Box::new(serde_json::from_str(json).ok()?)),
             JobKind::PlanForecast => {
                 JobOutput::PlanForecast(Box::new(serde_json::from_str(json).ok()?))
+            }
+            JobKind::PlanBudget => {
+                JobOutput::PlanBudget(Box::new(serde_json::from_str(json).ok()?))
             }
             JobKind::Uplift => JobOutput::Uplift(Box::new(serde_json::from_str(json).ok()?)),
             JobKind::Did => JobOutput::Did(Box::new(serde_json::from_str(json).ok()?)),
@@ -231,7 +238,7 @@ pub fn run_on(
     let progress = Reporter { kind, cancel, sink };
     // A read-only session cannot record its run; the result still reaches the screen. A plan
     // forecast belongs to no stored campaign and only reads, so it keeps no job record.
-    let job_id = if read_only || kind == JobKind::PlanForecast {
+    let job_id = if read_only || matches!(kind, JobKind::PlanForecast | JobKind::PlanBudget) {
         None
     } else {
         Some(store.start_job(kind.as_str(), campaign, &env.actor, env.clock.now())?)
@@ -286,6 +293,15 @@ pub fn run_on(
             None => Err(AppError::Invalid(
                 "a plan forecast needs a plan: the Forecast panel's e, or liftdeck forecast \
                  plan PLAN.json"
+                    .into(),
+            )),
+        },
+        JobKind::PlanBudget => match &settings.plan {
+            Some(plan) => crate::app::plan_budget::budget_for_console(store, plan, &progress)
+                .map(|b| JobOutput::PlanBudget(Box::new(b))),
+            None => Err(AppError::Invalid(
+                "a plan budget needs a plan: the Forecast panel's e, or liftdeck forecast \
+                 budget PLAN.json"
                     .into(),
             )),
         },

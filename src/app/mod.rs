@@ -19,6 +19,7 @@ pub mod import_obd;
 pub mod maturity;
 pub mod models;
 pub mod ope;
+pub mod plan_budget;
 pub mod plan_forecast;
 pub mod predict;
 pub mod report;

@@ -122,6 +122,8 @@ pub enum JobKind {
     Forecast,
     /// The Forecast panel's plan forecast (`F`): about a planned campaign, not a stored one.
     PlanForecast,
+    /// The Forecast panel's budget allocation (`B`, `forecast budget`): also about a plan.
+    PlanBudget,
     /// The uplift report (`u` on the Causal panel, `report uplift`).
     Uplift,
     /// Difference in differences (`report did`).
@@ -129,11 +131,12 @@ pub enum JobKind {
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 6] = [
+    pub const ALL: [JobKind; 7] = [
         JobKind::Retrain,
         JobKind::Causal,
         JobKind::Forecast,
         JobKind::PlanForecast,
+        JobKind::PlanBudget,
         JobKind::Uplift,
         JobKind::Did,
     ];
@@ -144,6 +147,7 @@ impl JobKind {
             JobKind::Causal => "causal",
             JobKind::Forecast => "forecast",
             JobKind::PlanForecast => "forecast_plan",
+            JobKind::PlanBudget => "forecast_budget",
             JobKind::Uplift => "uplift",
             JobKind::Did => "did",
         }

@@ -40,6 +40,21 @@ pub enum ForecastCmd {
     /// The running score of reviewed forecasts per offer type: interval coverage, bias, CRPS
     /// and the recalibration factor later forecasts get.
     Ledger(LedgerArgs),
+    /// Choose per user which depth of the plan's offer (or none) to give within a budget, to
+    /// maximise incremental profit; the cost curve with intervals against giving the deepest
+    /// offer to the top users by uplift and the plan's offer to the top users by propensity.
+    Budget(BudgetArgs),
+}
+
+#[derive(Args)]
+pub struct BudgetArgs {
+    /// The plan file (`-` reads standard input); its `depths` are the alternatives.
+    pub plan: PathBuf,
+    /// The budget in money for the whole plan (default: the plan's `budget`).
+    #[arg(long)]
+    pub budget: Option<f64>,
+    #[command(flatten)]
+    pub out: JsonFlag,
 }
 
 #[derive(Args)]
@@ -74,12 +89,16 @@ impl ForecastCli {
             Some(ForecastCmd::Plan(_)) => "forecast plan",
             Some(ForecastCmd::Review(_)) => "forecast review",
             Some(ForecastCmd::Ledger(_)) => "forecast ledger",
+            Some(ForecastCmd::Budget(_)) => "forecast budget",
         }
     }
 
     pub fn writes(&self) -> bool {
         match &self.cmd {
-            None | Some(ForecastCmd::Plan(_)) | Some(ForecastCmd::Ledger(_)) => false,
+            None
+            | Some(ForecastCmd::Plan(_))
+            | Some(ForecastCmd::Ledger(_))
+            | Some(ForecastCmd::Budget(_)) => false,
             Some(ForecastCmd::Review(_)) => true,
         }
     }
@@ -100,6 +119,7 @@ pub fn run(session: &Session, env: &Env, cli: ForecastCli) -> Result<ExitCode> {
         (Some(ForecastCmd::Plan(a)), _) => plan(session, a),
         (Some(ForecastCmd::Review(a)), _) => review(session, env, a),
         (Some(ForecastCmd::Ledger(a)), _) => ledger(session, a),
+        (Some(ForecastCmd::Budget(a)), _) => budget(session, a),
         (None, Some(campaign)) => super::jobs::forecast(
             session,
             env,
@@ -150,6 +170,38 @@ fn ledger(session: &Session, a: LedgerArgs) -> Result<ExitCode> {
         super::write_json(&l)?;
     } else {
         write_stdout(&forecast_ledger::format_ledger(&l))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn budget(session: &Session, a: BudgetArgs) -> Result<ExitCode> {
+    use liftdeck::app::plan_budget::{self, BudgetSource};
+    let plan = read_plan(&a.plan)?;
+    let (amount, source) = match (a.budget, plan.budget) {
+        (Some(b), _) => (b, BudgetSource::Given),
+        (None, Some(b)) => (b, BudgetSource::Plan),
+        (None, None) => {
+            return Err(super::CliError::Usage(
+                "give the budget: --budget B, or a `budget` in the plan file".into(),
+            )
+            .into())
+        }
+    };
+    if !amount.is_finite() || amount <= 0.0 {
+        return Err(super::CliError::Usage(format!(
+            "the budget must be a positive amount of money (got {amount})"
+        ))
+        .into());
+    }
+    let store = session.open_to_read()?;
+    let b = plan_budget::plan_budget(&store, &plan, amount, source, &liftdeck::app::NoProgress)?;
+    if a.out.json {
+        super::write_json(&b)?;
+    } else {
+        write_stdout(&plan_budget::format_text(
+            &b,
+            &super::report::number_format(),
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
 }

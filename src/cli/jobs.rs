@@ -454,6 +454,10 @@ fn format_output(out: &JobOutput, json: bool) -> Result<String> {
             &super::report::number_format(),
             usize::MAX,
         ),
+        (JobOutput::PlanBudget(b), true) => serde_json::to_string_pretty(b)? + "\n",
+        (JobOutput::PlanBudget(b), false) => {
+            liftdeck::app::plan_budget::format_text(b, &super::report::number_format())
+        }
         (JobOutput::Uplift(u), true) => serde_json::to_string_pretty(u)? + "\n",
         (JobOutput::Did(d), true) => serde_json::to_string_pretty(d)? + "\n",
         (JobOutput::Did(d), false) => d.format_text(),

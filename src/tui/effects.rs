@@ -158,6 +158,22 @@ impl Executor {
                 ));
                 false
             }
+            Effect::BudgetPlan(plan) => {
+                let name = plan.name.clone();
+                let settings = JobSettings {
+                    read_only: self.read_only,
+                    plan: Some(plan),
+                    ..Default::default()
+                };
+                out.extend(jobs.start(
+                    &mut self.store,
+                    &self.env,
+                    JobKind::PlanBudget,
+                    &name,
+                    &settings,
+                ));
+                false
+            }
             Effect::CancelJob(kind) => {
                 jobs.cancel(kind);
                 return out;

@@ -54,6 +54,13 @@ impl App {
                 });
             }
         }
+        let budget_status = match &update {
+            JobUpdate::Finished {
+                end: JobEnd::Done(crate::jobs::JobOutput::PlanBudget(b)),
+                ..
+            } => Some(self.budget_done(b)),
+            _ => None,
+        };
         match update {
             JobUpdate::Progress { kind, done, stage } => {
                 if let Some(j) = self
@@ -71,7 +78,8 @@ impl App {
                 end,
             } => {
                 self.status_line = match &end {
-                    JobEnd::Done(_) => format!("{} of {campaign} finished", kind.as_str()),
+                    JobEnd::Done(_) => budget_status
+                        .unwrap_or_else(|| format!("{} of {campaign} finished", kind.as_str())),
                     JobEnd::Failed(e) => {
                         format!("error: {} of {campaign} failed: {e}", kind.as_str())
                     }

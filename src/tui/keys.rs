@@ -39,6 +39,8 @@ pub enum Action {
     /// The Forecast panel: open the plan form, forecast the plan, pin the result as plan A.
     EditPlan,
     ForecastPlan,
+    /// The Forecast panel: the budget allocation's cost curve for the plan (`B`).
+    BudgetPlan,
     PinPlan,
     /// The Causal panel: show an older saved report, or a newer one.
     OlderReport,
@@ -243,6 +245,13 @@ pub const BINDINGS: &[Binding] = &[
         Action::ForecastPlan,
         "forecast the plan (80%/95% intervals)",
         "forecast",
+    ),
+    bind(
+        "B",
+        &[Panel::Forecast],
+        Action::BudgetPlan,
+        "budget: who gets which depth, the cost curve",
+        "budget",
     ),
     bind(
         "P",

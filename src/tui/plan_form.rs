@@ -76,6 +76,8 @@ pub struct ForecastState {
     pub job_plan: Option<String>,
     /// `forecast budget`'s cost curve, once the console computes it.
     pub cost_curve: Option<Vec<CostPoint>>,
+    /// The name of the plan last sent to `B`'s budget (its job view is under that name).
+    pub budget_plan: Option<String>,
     /// The ledger's score, once the console reads it.
     pub ledger: Option<LedgerScore>,
     /// `a` ran the ship-an-arm forecast last: its text comes first on the panel (`F` puts
@@ -320,6 +322,75 @@ impl App {
         self.forecast.job_plan = Some(plan.name.clone());
         self.status_line = format!("forecast of plan {} started: Esc cancels", plan.name);
         vec![Effect::ForecastPlan(Box::new(plan))]
+    }
+
+    /// `B`: the budget allocation for the plan in the form, in the background. Its budget is
+    /// the plan's, else the cost of the plan's forecast (the job computes it); the status
+    /// line says which once it finishes.
+    pub(super) fn budget_plan(&mut self) -> Vec<Effect> {
+        if self.job_running(JobKind::PlanBudget) {
+            self.status_line = "the plan budget is already running: Esc cancels it".into();
+            return vec![];
+        }
+        let plan = match self.forecast.form.build() {
+            Ok(p) => p,
+            Err(errors) => {
+                self.status_line = format!(
+                    "{} problem(s) in the plan: no budget computed; fix them and press Enter",
+                    errors.len()
+                );
+                self.forecast.form.focus = errors.first().map_or(0, |e| e.0);
+                self.forecast.form.errors = errors;
+                self.forecast.editing = true;
+                return vec![];
+            }
+        };
+        self.forecast.form.errors.clear();
+        self.job_view(JobKind::PlanBudget, &plan.name).state = JobState::Running {
+            done: 0.0,
+            stage: "starting".into(),
+        };
+        self.forecast.budget_plan = Some(plan.name.clone());
+        self.status_line = format!(
+            "budget of plan {} started (budget: the cost of its forecast): Esc cancels",
+            plan.name
+        );
+        vec![Effect::BudgetPlan(Box::new(plan))]
+    }
+
+    /// A finished budget: its allocation's curve (spend -> incremental orders, 80%) for the
+    /// panel, and the status line saying which budget it used and the verdict.
+    pub(super) fn budget_done(&mut self, b: &crate::app::plan_budget::PlanBudget) -> String {
+        use crate::app::plan_budget::BudgetSource;
+        self.forecast.cost_curve = Some(
+            b.curve
+                .iter()
+                .map(|r| CostPoint {
+                    spend: r.allocation.spend,
+                    orders: r.allocation.orders.value,
+                    low: r.allocation.orders.low_80,
+                    high: r.allocation.orders.high_80,
+                })
+                .collect(),
+        );
+        let source = match b.budget_source {
+            BudgetSource::ForecastCost => "the cost of the plan's forecast, as the plan names none",
+            BudgetSource::Plan => "the plan's budget",
+            BudgetSource::Given => "given",
+        };
+        let verdict = if b.beats_baselines_by > 0.0 {
+            format!(
+                "beats both baselines by {}",
+                self.numbers.money_compact(b.beats_baselines_by)
+            )
+        } else {
+            "does not beat both baselines".to_string()
+        };
+        format!(
+            "budget of plan {} at {} ({source}): the allocation {verdict}",
+            b.plan,
+            self.numbers.money_compact(b.budget)
+        )
     }
 }
 

@@ -113,6 +113,8 @@ pub enum Effect {
     CancelJob(JobKind),
     /// The Forecast panel's `F`: forecast this plan in the background.
     ForecastPlan(Box<crate::forecast::plan::Plan>),
+    /// The Forecast panel's `B`: solve this plan's budget in the background.
+    BudgetPlan(Box<crate::forecast::plan::Plan>),
 }
 
 impl App {
@@ -383,6 +385,7 @@ impl App {
             }
             Action::EditPlan => self.open_plan_form(),
             Action::ForecastPlan => return self.forecast_plan(),
+            Action::BudgetPlan => return self.budget_plan(),
             Action::PinPlan => self.status_line = self.forecast.pin(),
             Action::OlderReport => self.older_report(),
             Action::NewerReport => self.newer_report(),
@@ -520,16 +523,16 @@ impl App {
             self.status_line.clear();
             return vec![];
         }
-        let uplift = match self.panel {
-            Panel::Causal => Some(JobKind::Uplift),
-            Panel::Forecast => Some(JobKind::PlanForecast),
-            _ => None,
+        let uplift: &[JobKind] = match self.panel {
+            Panel::Causal => &[JobKind::Uplift],
+            Panel::Forecast => &[JobKind::PlanForecast, JobKind::PlanBudget],
+            _ => &[],
         };
         if let Some(kind) = self
             .panel
             .job()
             .into_iter()
-            .chain(uplift)
+            .chain(uplift.iter().copied())
             .find(|k| self.job_running(*k))
         {
             self.status_line = format!("cancelling {}…", kind.as_str());

@@ -151,6 +151,10 @@ fn about(kind: JobKind) -> &'static str {
              the recent unit rate: incremental conversions, revenue, cost, profit and ROI with \
              95% intervals."
         }
+        JobKind::PlanBudget => {
+            "B chooses per user which depth of the plan's offer (or none) to give within its \
+             budget, and draws the cost curve against the two baselines."
+        }
         JobKind::PlanForecast => {
             "F forecasts the plan (e edits it) from every past randomised campaign: \
              incremental orders, cost, profit and ROI with 80% and 95% intervals."
@@ -294,6 +298,7 @@ pub fn job_lines(panel: &JobPanel, theme: &Theme, width: usize) -> Vec<Line<'sta
         JobOutput::PlanForecast(f) => {
             crate::app::plan_forecast::format_text(f, panel.numbers, width)
         }
+        JobOutput::PlanBudget(b) => crate::app::plan_budget::format_text(b, panel.numbers),
         JobOutput::Uplift(u) => crate::app::uplift::format_text(u),
         JobOutput::Did(d) => d.format_text(),
         JobOutput::Observational(o) => {

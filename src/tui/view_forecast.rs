@@ -349,9 +349,10 @@ fn cost_curve_lines(
         "budget cost curve (spend → incremental orders, 80%):".to_string(),
         app.theme.title,
     ));
+    budget_job_lines(app, width, out);
     let Some(curve) = curve.filter(|c| !c.is_empty()) else {
         out.push(Line::from(
-            "  not computed yet: liftdeck forecast budget PLAN.json (no console key yet)",
+            "  not computed yet: B computes it (liftdeck forecast budget PLAN.json)",
         ));
         return;
     };
@@ -370,6 +371,48 @@ fn cost_curve_lines(
         let name = format!("  {}", app.numbers.money_compact(p.spend));
         out.push(band_row(&name, b, Unit::Orders, &app.numbers, ax, width));
     }
+}
+
+/// `B`'s run while it runs, fails or is cancelled (a finished one is the curve below).
+fn budget_job_lines(app: &App, width: usize, out: &mut Vec<Line<'static>>) {
+    let Some(name) = &app.forecast.budget_plan else {
+        return;
+    };
+    let Some(job) = app
+        .jobs
+        .iter()
+        .find(|j| j.kind == JobKind::PlanBudget && &j.campaign == name)
+    else {
+        return;
+    };
+    let name = escape_control(name);
+    let (text, style) = match &job.state {
+        JobState::Running { done, stage } => (
+            format!(
+                "  budgeting plan {name}: {:.0}% {} (Esc cancels)",
+                100.0 * done,
+                escape_control(stage)
+            ),
+            app.theme.title,
+        ),
+        JobState::Failed(e) => (
+            format!(
+                "  ! FAILED: the budget of plan {name} did not run: {}",
+                escape_control(e)
+            ),
+            app.theme.alarm,
+        ),
+        JobState::Cancelled => (
+            format!("  budget of plan {name} cancelled: the previous curve stays"),
+            app.theme.title,
+        ),
+        JobState::Done => return,
+    };
+    out.extend(
+        text::wrap(&text, width)
+            .into_iter()
+            .map(|l| Line::styled(l, style)),
+    );
 }
 
 fn ledger_lines(

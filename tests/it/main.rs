@@ -26,6 +26,7 @@ mod crash;
 mod demo;
 mod did_cli;
 mod forecast_budget;
+mod forecast_budget_cli;
 mod forecast_coverage;
 mod forecast_holdout;
 mod forecast_ledger;
@@ -74,6 +75,7 @@ mod terminal_safety;
 mod train_flags;
 mod train_learners;
 mod tui_forecast;
+mod tui_forecast_budget;
 mod uplift;
 mod uplift_cli;
 #[allow(dead_code)]
