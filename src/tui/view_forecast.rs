@@ -427,7 +427,7 @@ fn ledger_lines(
     ));
     let Some(s) = score else {
         out.push(Line::from(
-            "  not scored yet: liftdeck forecast ledger (no console key yet)",
+            "  no reviewed forecast of this offer type yet (F fills it; liftdeck forecast ledger)",
         ));
         return;
     };

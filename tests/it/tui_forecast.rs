@@ -170,7 +170,7 @@ fn cost_curve_and_ledger_say_not_computed_until_fed_then_draw_the_data() {
     let before = lines(&app);
     assert!(before.contains("budget cost curve"));
     assert!(before.contains("not computed yet"));
-    assert!(before.contains("not scored yet"));
+    assert!(before.contains("no reviewed forecast of this offer type yet"));
     app.forecast.cost_curve = Some(vec![
         CostPoint {
             spend: 1_000.0,
