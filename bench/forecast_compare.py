@@ -17,7 +17,7 @@ Point: the sums over users at the posterior mean of p0, p1-p0, p1*c1 and
 margin*(p1*g1 - p0*g0) - p1*c1 (what liftdeck's score_users sums to).
 Draws: per draw Gamma(shape) weights and the eight weighted sums of draws.rs, once as a loop over
 draws (matrix-vector products) and once in chunks of draws (matrix-matrix products).
-Prints JSON: median seconds of each, the time to read the inputs, and the point sums.
+Prints JSON: median wall and CPU seconds of each, the time to read the inputs, and the point sums.
 """
 import argparse
 import json
@@ -97,9 +97,10 @@ def main():
         }
         point_times.append(time.perf_counter() - t0)
 
-    loop_times, mean_uplift = [], 0.0
+    loop_times, loop_cpu, mean_uplift = [], [], 0.0
     for _ in range(repeats):
         rng = np.random.default_rng(m["seed"])
+        c0 = time.process_time()
         t0 = time.perf_counter()
         lifts = []
         for j in range(draws):
@@ -107,17 +108,20 @@ def main():
             s = weighted_sums(w, *outcomes(x, conv_draws[j], basket_draws[j], m))
             lifts.append((s[2, 0] - s[1, 0]) / s[0, 0])
         loop_times.append(time.perf_counter() - t0)
+        loop_cpu.append(time.process_time() - c0)
         mean_uplift = float(np.mean(lifts))
 
-    chunk_times = []
+    chunk_times, chunk_cpu = [], []
     for _ in range(repeats):
         rng = np.random.default_rng(m["seed"])
+        c0 = time.process_time()
         t0 = time.perf_counter()
         for j in range(0, draws, CHUNK):
             k = min(CHUNK, draws - j)
             w = rng.gamma(shape, size=(n, k))
             weighted_sums(w, *outcomes(x, conv_draws[j: j + k], basket_draws[j: j + k], m))
         chunk_times.append(time.perf_counter() - t0)
+        chunk_cpu.append(time.process_time() - c0)
 
     print(json.dumps({
         "label": f"numpy {np.__version__}",
@@ -125,6 +129,8 @@ def main():
         "point": float(np.median(point_times)),
         "draws_loop": float(np.median(loop_times)),
         "draws_matmul": float(np.median(chunk_times)),
+        "draws_loop_cpu": float(np.median(loop_cpu)),
+        "draws_matmul_cpu": float(np.median(chunk_cpu)),
         "sums": sums,
         "mean_uplift": mean_uplift,
     }))

@@ -65,6 +65,9 @@ pub struct PythonSide {
     pub point: f64,
     pub draws_loop: f64,
     pub draws_matmul: f64,
+    /// CPU seconds (`time.process_time`, every thread) of the two.
+    pub draws_loop_cpu: f64,
+    pub draws_matmul_cpu: f64,
     pub sums: PointSums,
     /// Mean over draws of the weighted mean uplift (a sanity figure, not compared exactly).
     pub mean_uplift: f64,
@@ -83,6 +86,10 @@ pub struct SpeedBench {
     pub forecast_all: f64,
     /// The same at the minimum draws, for the fixed part.
     pub forecast_min_draws: f64,
+    /// CPU seconds (this process, /proc) of the same two, median: on a shared machine the
+    /// wall clock includes time waiting for a core.
+    pub forecast_all_cpu: f64,
+    pub forecast_min_draws_cpu: f64,
     /// `forecast` with the default `max_sample`.
     pub forecast_default: f64,
     pub default_max_sample: usize,
@@ -95,13 +102,13 @@ pub struct SpeedBench {
 }
 
 impl SpeedBench {
-    /// Seconds per draw over all users, and the fixed part, from the two draw counts.
+    /// CPU seconds per draw over all users, and the fixed part, from the two draw counts.
     pub fn split(&self) -> (f64, f64) {
         let extra = self.draws.saturating_sub(MIN_DRAWS).max(1) as f64;
-        let per_draw = (self.forecast_all - self.forecast_min_draws) / extra;
+        let per_draw = (self.forecast_all_cpu - self.forecast_min_draws_cpu) / extra;
         (
             per_draw,
-            self.forecast_min_draws - MIN_DRAWS as f64 * per_draw,
+            self.forecast_min_draws_cpu - MIN_DRAWS as f64 * per_draw,
         )
     }
 
@@ -287,20 +294,22 @@ pub fn bench_forecast_speed(
         seed: o.seed,
         max_sample,
     };
-    let forecast_time = |d: DrawOptions| -> anyhow::Result<f64> {
-        let mut times = Vec::with_capacity(repeats);
+    let forecast_time = |d: DrawOptions| -> anyhow::Result<(f64, f64)> {
+        let (mut wall, mut cpu) = (Vec::with_capacity(repeats), Vec::with_capacity(repeats));
         for _ in 0..repeats {
+            let c0 = super::procfs::process_cpu_seconds();
             let (f, s) =
                 time(|| effect::forecast(&model, &plan, &contexts, Training::default(), &d));
             f?;
-            times.push(s);
+            wall.push(s);
+            cpu.push(super::procfs::process_cpu_seconds() - c0);
         }
-        Ok(median(times))
+        Ok((median(wall), median(cpu)))
     };
     let default_max_sample = DrawOptions::default().max_sample;
-    let forecast_all = forecast_time(opts(o.draws, o.users))?;
-    let forecast_min_draws = forecast_time(opts(MIN_DRAWS, o.users))?;
-    let forecast_default = forecast_time(opts(o.draws, default_max_sample))?;
+    let (forecast_all, forecast_all_cpu) = forecast_time(opts(o.draws, o.users))?;
+    let (forecast_min_draws, forecast_min_draws_cpu) = forecast_time(opts(MIN_DRAWS, o.users))?;
+    let (forecast_default, _) = forecast_time(opts(o.draws, default_max_sample))?;
     let mut phi = Vec::new();
     let (_, encode) = time(|| {
         let mut s = 0.0;
@@ -348,6 +357,8 @@ pub fn bench_forecast_speed(
         shoppers,
         forecast_all,
         forecast_min_draws,
+        forecast_all_cpu,
+        forecast_min_draws_cpu,
         forecast_default,
         default_max_sample,
         encode,
@@ -374,17 +385,17 @@ impl fmt::Display for SpeedBench {
         )?;
         writeln!(
             f,
-            "  liftdeck forecast, every user every draw   {:>9.3} s",
-            self.forecast_all
+            "  liftdeck forecast, every user every draw   {:>9.3} s wall, {:.3} s CPU",
+            self.forecast_all, self.forecast_all_cpu
         )?;
         writeln!(
             f,
-            "    fixed part (sample + encode audience)    {fixed:>9.3} s  (from {:.3} s at {MIN_DRAWS} draws)",
-            self.forecast_min_draws
+            "    fixed part (sample + encode audience)    {fixed:>9.3} s CPU (from {:.3} s CPU, {:.3} s wall at {MIN_DRAWS} draws)",
+            self.forecast_min_draws_cpu, self.forecast_min_draws
         )?;
         writeln!(
             f,
-            "    per draw over all users                  {per_draw:>9.4} s  ({:.1} ns a user)",
+            "    per draw over all users                  {per_draw:>9.4} s CPU ({:.1} ns a user)",
             1e9 * per_draw / self.users.max(1) as f64
         )?;
         writeln!(
@@ -425,17 +436,21 @@ impl fmt::Display for SpeedBench {
             }
             writeln!(
                 f,
-                "  {}: one scoring pass {:.3} s; {} draws as a loop {:.3} s ({:.1}x liftdeck's \
-                 forecast), in matrix chunks {:.3} s ({:.1}x); reading the inputs {:.2} s (not timed)",
-                p.label,
-                p.point,
-                self.draws,
-                p.draws_loop,
-                p.draws_loop / self.forecast_all,
-                p.draws_matmul,
-                p.draws_matmul / self.forecast_all,
-                p.load
+                "  {}: one scoring pass {:.3} s; reading the inputs {:.2} s (not timed)",
+                p.label, p.point, p.load
             )?;
+            for (how, wall, cpu) in [
+                ("as a loop", p.draws_loop, p.draws_loop_cpu),
+                ("in matrix chunks", p.draws_matmul, p.draws_matmul_cpu),
+            ] {
+                writeln!(
+                    f,
+                    "  {} draws {how}: {wall:.3} s wall ({:.1}x liftdeck's forecast), {cpu:.3} s CPU ({:.1}x)",
+                    self.draws,
+                    wall / self.forecast_all,
+                    cpu / self.forecast_all_cpu
+                )?;
+            }
         }
         if let Some(note) = &self.python_note {
             writeln!(f, "  python side skipped: {note}")?;
