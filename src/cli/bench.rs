@@ -174,6 +174,61 @@ pub enum BenchCmd {
         #[command(flatten)]
         json: super::JsonFlag,
     },
+    /// The plan forecaster: `coverage` (the long coverage proof on held-out simulated plans)
+    /// or `speed` (a plan over 1M users, every user every draw, beside numpy).
+    #[command(subcommand)]
+    Forecast(ForecastBench),
+}
+
+#[derive(Subcommand)]
+pub enum ForecastBench {
+    /// Shares of held-out simulated plans inside their 80%/95% intervals, with Wilson
+    /// intervals, by audience and offer type, and the median relative interval width.
+    Coverage {
+        #[arg(long, default_value_t = 1_000)]
+        plans: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Past campaigns in each simulated history.
+        #[arg(long, default_value_t = 6)]
+        campaigns: usize,
+        #[arg(long, default_value_t = 1_500)]
+        units_per_arm: usize,
+        #[arg(long, default_value_t = 400)]
+        draws: usize,
+        /// Audience units scored per draw.
+        #[arg(long, default_value_t = 3_000)]
+        max_sample: usize,
+        /// Run every campaign in the shop's average season (no true campaign-to-campaign
+        /// variation); by default each past and planned campaign has its own.
+        #[arg(long)]
+        no_seasons: bool,
+        #[command(flatten)]
+        json: super::JsonFlag,
+    },
+    /// Time to forecast one plan over N users with every user scored in every draw, beside
+    /// numpy computing the same per-draw sums on the same features and parameter draws.
+    Speed {
+        #[arg(long, default_value_t = 1_000_000)]
+        users: usize,
+        #[arg(long, default_value_t = 400)]
+        draws: usize,
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Python with numpy (default: $LIFTDECK_PYTHON, else python3; `none` skips it).
+        #[arg(long)]
+        python: Option<String>,
+        /// The comparison script.
+        #[arg(long, default_value = "bench/forecast_compare.py")]
+        script: PathBuf,
+        /// Working directory for the features and draws (default: a temp dir).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        #[command(flatten)]
+        json: super::JsonFlag,
+    },
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -386,8 +441,81 @@ pub fn run(cmd: BenchCmd) -> Result<ExitCode> {
                 println!("{r}");
             }
         }
+        BenchCmd::Forecast(f) => run_forecast(f)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn python_shell(python: Option<String>) -> Option<PathBuf> {
+    let python = python
+        .or_else(|| std::env::var("LIFTDECK_PYTHON").ok())
+        .unwrap_or_else(|| "python3".into());
+    if python == "none" {
+        return None;
+    }
+    let s = which(&python);
+    if s.is_none() {
+        eprintln!("note: `{python}` not found; the Python side is skipped");
+    }
+    s
+}
+
+fn run_forecast(cmd: ForecastBench) -> Result<()> {
+    match cmd {
+        ForecastBench::Coverage {
+            plans,
+            seed,
+            campaigns,
+            units_per_arm,
+            draws,
+            max_sample,
+            no_seasons,
+            json,
+        } => {
+            let o = app::bench::CoverageBenchOptions {
+                plans,
+                campaigns,
+                units_per_arm,
+                draws,
+                max_sample,
+                seed,
+                seasons: !no_seasons,
+            };
+            let r = app::bench::bench_forecast_coverage(&o)?;
+            if json.json {
+                super::write_json(&r)?;
+            } else {
+                println!("{r}");
+            }
+        }
+        ForecastBench::Speed {
+            users,
+            draws,
+            repeats,
+            seed,
+            python,
+            script,
+            dir,
+            json,
+        } => {
+            let (dir, _keep) = bench_dir(dir)?;
+            let shell = python_shell(python);
+            let o = app::bench::SpeedBenchOptions {
+                users,
+                draws,
+                repeats,
+                seed,
+            };
+            let py = shell.as_deref().map(|p| (p, script.as_path()));
+            let r = app::bench::bench_forecast_speed(&o, &dir, py)?;
+            if json.json {
+                super::write_json(&r)?;
+            } else {
+                println!("{r}");
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The working directory: `--dir` (created if needed), else a temporary one that lives as

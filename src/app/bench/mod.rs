@@ -14,6 +14,8 @@ mod assign;
 mod budget;
 mod causal;
 mod did;
+mod forecast;
+mod forecast_speed;
 mod ingest;
 mod input;
 mod procfs;
@@ -28,6 +30,12 @@ pub use budget::{
 };
 pub use causal::{bench_causal, synthetic_units, CausalBench, CausalBenchSide, CausalData};
 pub use did::{bench_did, synthetic_panel, DidBench, DidBenchOptions, DidBenchRow};
+pub use forecast::{
+    bench_forecast_coverage, CoverageBench, CoverageBenchOptions, CoverageRow, RelativeWidths,
+};
+pub use forecast_speed::{
+    bench_forecast_speed, PointSums, PythonSide, SpeedBench, SpeedBenchOptions,
+};
 pub use ingest::{bench_ingest, IngestBench, IngestRun};
 pub use regret::{bench_regret, RegretBench, RegretRow};
 pub use train::{bench_train, BenchLearners, LearnerBench, Phase, TrainBench, TrainBenchOptions};
