@@ -170,12 +170,14 @@ pub fn wilson(hits: usize, n: usize, z: f64) -> Coverage {
     let denom = 1.0 + z2 / nf;
     let centre = (p + z2 / (2.0 * nf)) / denom;
     let half = z / denom * (p * (1.0 - p) / nf + z2 / (4.0 * nf * nf)).sqrt();
+    // At p = 0 or 1 the exact bound is p itself; rounding can leave it a hair inside, and an
+    // interval must hold its own share.
     Coverage {
         hits,
         n,
         share: p,
-        lo: (centre - half).max(0.0),
-        hi: (centre + half).min(1.0),
+        lo: (centre - half).clamp(0.0, p),
+        hi: (centre + half).clamp(p, 1.0),
     }
 }
 

@@ -112,6 +112,14 @@ fn coverage_and_bias_on_hand_made_cases() {
     assert!((sum.coverage_95.lo - (centre - half)).abs() < 1e-12);
     assert!((sum.coverage_95.hi - (centre + half)).abs() < 1e-12);
     assert_eq!(wilson(0, 0, Z95).n, 0);
+    // All or none inside: the interval still holds its share (rounding once left 10 of 10
+    // with an upper bound of 0.9999999999999999).
+    for n in 1..200 {
+        let all = wilson(n, n, Z95);
+        assert!(all.lo <= all.share && all.share <= all.hi, "{all:?}");
+        let none = wilson(0, n, Z95);
+        assert!(none.lo <= none.share && none.share <= none.hi, "{none:?}");
+    }
 }
 
 #[test]

@@ -258,6 +258,7 @@ mod tests {
             draws: 40,
             max_sample: 200,
             seed: 3,
+            seasons: true,
         };
         let b = bench_forecast_coverage(&o).expect("the small run trains");
         assert_eq!(b.overall.plans, b.plans);
