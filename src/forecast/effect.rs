@@ -9,12 +9,13 @@
 //!   interactions γ_t let the effect differ by segment.
 //! - Parameter uncertainty: the Laplace approximation, θ ~ N(θ̂, (n·H)⁻¹), H the Hessian of
 //!   the fitted objective.
-//! - Campaign-to-campaign variation: each training campaign's control and each treated arm get
-//!   a one-step score estimate of how far their log-odds sat from the pooled fit; the
-//!   DerSimonian–Laird moment estimator turns those into τ² (baseline) and τ²_t (the effect of
-//!   type t), added to every draw as a new campaign's own deviation. With fewer than
-//!   `MIN_CAMPAIGNS_FOR_TAU` campaigns of a type the spread is assumed (`TAU_PRIOR`), not
-//!   measured; arms of one campaign share its season, so they are pooled per campaign first.
+//! - Campaign-to-campaign variation: each training campaign's control and its arms of a type
+//!   (pooled: they share its season) get a one-step score estimate of how far their log-odds
+//!   sat from the pooled fit, the arms' relative to the lift they were expected to have. A new
+//!   campaign's baseline shift and lift multiplier exp(N(0, τ²)) are drawn with τ sampled from
+//!   its posterior (`spread_posterior`, half-normal priors `TAU_PRIOR`, `TAU_REL_PRIOR`);
+//!   DerSimonian–Laird gives the point shown. Below `MIN_CAMPAIGNS_FOR_TAU` campaigns of a
+//!   type the spread rests mostly on the prior, and the forecast says so.
 //! - Order value: least squares of ln(gross order value) on φ(x) and the offer type over the
 //!   converting units, back-transformed with Duan's smearing factor.
 //! - Offer cost: coupons and discounts cost `take rate · pct · order value`, the take rate
@@ -40,9 +41,13 @@ use serde_json::{Map, Value};
 /// Campaigns (with a control and an arm of the offer type) needed before the
 /// campaign-to-campaign spread is estimated rather than assumed.
 pub const MIN_CAMPAIGNS_FOR_TAU: usize = 3;
-/// The spread assumed (log-odds) when it cannot be estimated: a new campaign's effect may sit
-/// about 0.15 on the log-odds scale (±15% in odds) from what past ones showed.
+/// Prior scale (half-normal) of how far a new campaign's baseline sits from past ones, on the
+/// log-odds: about ±15% in odds.
 pub const TAU_PRIOR: f64 = 0.15;
+/// Prior scale of how far a new campaign's lift sits from the model's, relative: about ±30%.
+pub const TAU_REL_PRIOR: f64 = 0.3;
+/// Quantiles kept of a spread's posterior.
+const SPREAD_QUANTILES: usize = 64;
 /// Training units a forecast needs at the least, and converting units in it.
 pub const MIN_UNITS: usize = 200;
 pub const MIN_CONVERSIONS: usize = 20;
@@ -152,8 +157,13 @@ pub struct TypeSupport {
     /// Campaigns that tested it (indices into History::campaigns).
     pub campaigns: Vec<usize>,
     pub treated_units: usize,
-    /// Campaign-to-campaign spread of the effect (log-odds), `None` when too few arms.
+    /// Campaign-to-campaign spread of the effect, relative (a new campaign's lift is the
+    /// model's times exp(N(0, τ²))): the DerSimonian–Laird estimate, `None` below
+    /// `MIN_CAMPAIGNS_FOR_TAU` campaigns.
     pub tau: Option<f64>,
+    /// Equal-probability quantiles of τ's posterior (half-normal prior `TAU_REL_PRIOR`),
+    /// which the draws sample so that an uncertain spread widens the interval.
+    pub spread: Vec<f64>,
     /// Share of buyers who redeemed, mean and standard error (coupons and discounts: of the
     /// percentage; spend thresholds: of buyers), `None` when no buyer saw the offer.
     pub take_rate: Option<(f64, f64)>,
@@ -175,6 +185,8 @@ pub struct EffectModel {
     pub smearing: f64,
     /// Campaign-to-campaign spread of control log-odds, and the number of campaigns behind it.
     pub tau_base: Option<f64>,
+    /// Quantiles of the baseline spread's posterior (half-normal prior `TAU_PRIOR`).
+    pub base_spread: Vec<f64>,
     pub support: Vec<TypeSupport>,
     /// Gross order values of all converting training units, sorted (for threshold reach).
     pub order_values: Vec<f64>,
@@ -306,7 +318,9 @@ pub fn fit(history: &History) -> Result<EffectModel, EffectError> {
     // Scores: how far each campaign's control and each treated arm sat from the fit.
     let k = history.campaigns.len();
     let mut control = vec![(0.0, 0.0); k]; // (observed - expected, Σ p(1-p))
-    let mut arms: std::collections::BTreeMap<(usize, String), (usize, f64, f64)> =
+                                           // (block, observed − expected, Σ p(1−p), Σ p(1−p)·lift): the lift is the unit's fitted
+                                           // log-odds effect of its offer, so a campaign's deviation can be read relative to it.
+    let mut arms: std::collections::BTreeMap<(usize, String), (usize, f64, f64, f64)> =
         Default::default();
     for (i, u) in units.iter().enumerate() {
         let z = model.bias
@@ -328,9 +342,16 @@ pub fn fit(history: &History) -> Result<EffectModel, EffectError> {
                     u.campaign,
                     serde_json::to_string(&u.offer).unwrap_or_default(),
                 );
-                let e = arms.entry(key).or_insert((b, 0.0, 0.0));
+                let at = d_phi + b * (1 + d_phi);
+                let lift: f64 = model.weights[at..at + 1 + d_phi]
+                    .iter()
+                    .zip(&x.row(i)[at..at + 1 + d_phi])
+                    .map(|(w, v)| w * v)
+                    .sum();
+                let e = arms.entry(key).or_insert((b, 0.0, 0.0, 0.0));
                 e.1 += r;
                 e.2 += v;
+                e.3 += v * lift;
             }
             None => {}
         }
@@ -341,6 +362,7 @@ pub fn fit(history: &History) -> Result<EffectModel, EffectError> {
         .map(|c| (c.0 / c.1, 1.0 / c.1))
         .collect();
     let tau_base = (base.len() >= MIN_CAMPAIGNS_FOR_TAU).then(|| dersimonian_laird(&base));
+    let base_spread = spread_posterior(&base, TAU_PRIOR);
     let base_of = |c: usize| {
         control
             .get(c)
@@ -367,21 +389,27 @@ pub fn fit(history: &History) -> Result<EffectModel, EffectError> {
         // Arms of one campaign share its season, so their residuals are pooled per campaign
         // (observed − expected and Σ p(1−p) summed over its arms of this type) and the
         // spread is estimated across campaigns.
-        let mut per_campaign: std::collections::BTreeMap<usize, (f64, f64)> = Default::default();
+        let mut per_campaign: std::collections::BTreeMap<usize, (f64, f64, f64)> =
+            Default::default();
         for ((c, _), v) in arms.iter().filter(|(_, v)| v.0 == b) {
             let e = per_campaign.entry(*c).or_default();
             e.0 += v.1;
             e.1 += v.2;
+            e.2 += v.3;
         }
+        // A campaign's log-odds deviation relative to the lift it was expected to have: a
+        // creative that lands better moves a big effect more than a small one.
         let deviations: Vec<(f64, f64)> = per_campaign
             .iter()
-            .filter(|(_, v)| v.1 > 0.0)
+            .filter(|(_, v)| v.1 > 0.0 && (v.2 / v.1).abs() > 1e-3)
             .filter_map(|(c, v)| {
                 let (d0, v0) = base_of(*c)?;
-                Some((v.0 / v.1 - d0, 1.0 / v.1 + v0))
+                let lift = v.2 / v.1;
+                Some(((v.0 / v.1 - d0) / lift, (1.0 / v.1 + v0) / (lift * lift)))
             })
             .collect();
         s.tau = (deviations.len() >= MIN_CAMPAIGNS_FOR_TAU).then(|| dersimonian_laird(&deviations));
+        s.spread = spread_posterior(&deviations, TAU_REL_PRIOR);
     }
 
     // Take rates and thresholds.
@@ -447,11 +475,57 @@ pub fn fit(history: &History) -> Result<EffectModel, EffectError> {
         basket: basket_fit.0,
         smearing: basket_fit.1,
         tau_base,
+        base_spread,
         support,
         order_values,
         units: units.len(),
         campaigns: history.campaigns.clone(),
     })
+}
+
+/// The posterior of a between-campaign SD τ given (deviation, variance) pairs, each
+/// deviation ~ N(0, variance + τ²), under a half-normal prior of scale `prior`, on a grid; as
+/// `SPREAD_QUANTILES` equal-probability quantiles. Plugging in a point estimate of τ from a
+/// handful of campaigns under-covers (it is often 0 by chance); sampling its posterior does not.
+pub fn spread_posterior(studies: &[(f64, f64)], prior: f64) -> Vec<f64> {
+    const GRID: usize = 400;
+    let top = studies
+        .iter()
+        .map(|(d, _)| 2.0 * d.abs())
+        .fold(6.0 * prior, f64::max)
+        .min(50.0 * prior.max(1e-6));
+    let taus: Vec<f64> = (0..GRID)
+        .map(|i| top * (i as f64 + 0.5) / GRID as f64)
+        .collect();
+    let logp: Vec<f64> = taus
+        .iter()
+        .map(|t| {
+            let prior_term = -0.5 * (t / prior).powi(2);
+            prior_term
+                + studies
+                    .iter()
+                    .filter(|(d, v)| d.is_finite() && v.is_finite())
+                    .map(|(d, v)| {
+                        let s2 = v + t * t;
+                        -0.5 * (s2.ln() + d * d / s2)
+                    })
+                    .sum::<f64>()
+        })
+        .collect();
+    let max = logp.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let w: Vec<f64> = logp.iter().map(|l| (l - max).exp()).collect();
+    let total: f64 = w.iter().sum();
+    let mut out = Vec::with_capacity(SPREAD_QUANTILES);
+    let (mut acc, mut i) = (0.0, 0);
+    for q in 0..SPREAD_QUANTILES {
+        let target = (q as f64 + 0.5) / SPREAD_QUANTILES as f64 * total;
+        while i + 1 < GRID && acc + w[i] < target {
+            acc += w[i];
+            i += 1;
+        }
+        out.push(taus[i]);
+    }
+    out
 }
 
 /// DerSimonian–Laird between-study SD from (estimate, variance) pairs.

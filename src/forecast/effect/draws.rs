@@ -9,7 +9,7 @@
 //! users varies as the mean of min-ish(M, T) users would: the store's sample and the users who
 //! will actually come each add their own sampling spread.
 
-use super::{dose, EffectError, EffectModel, OFFER_TYPES, TAU_PRIOR};
+use super::{dose, EffectError, EffectModel, OFFER_TYPES, TAU_REL_PRIOR};
 use crate::bandit::sample::{gamma, standard_normal};
 use crate::domain::Offer;
 use crate::forecast::plan::{offer_depth, offer_type, Plan};
@@ -18,7 +18,7 @@ use crate::forecast::projection::{
 };
 use crate::model::logistic::sigmoid;
 use rand::rngs::Xoshiro256PlusPlus as Prng;
-use rand::SeedableRng;
+use rand::{RngExt, SeedableRng};
 use serde_json::{Map, Value};
 
 /// Spread (log scale) of the factor a borrowed effect is multiplied by when the offer type
@@ -176,21 +176,26 @@ fn draw_params(
     let conv = model.conversion.draw(&z(model.conversion.mean.len()));
     let basket = model.basket.draw(&z(model.basket.mean.len()));
     let e = z(7);
-    let tau_lift = if om.borrowed {
-        TAU_PRIOR
-    } else {
-        model.support[om.block].tau.unwrap_or(TAU_PRIOR)
+    let pick = |q: &[f64], u: f64| -> f64 {
+        if q.is_empty() {
+            0.0
+        } else {
+            q[((u * q.len() as f64) as usize).min(q.len() - 1)]
+        }
     };
+    let lift_spread = pick(&model.support[om.block].spread, rng.random::<f64>());
+    let base_spread = pick(&model.base_spread, rng.random::<f64>());
     let mut lift_factor = (EXTRAPOLATION_SPREAD * om.extrapolation * e[0]).exp();
     if om.borrowed {
         lift_factor *= (BORROWED_SPREAD * e[1]).exp();
     }
+    lift_factor *= (lift_spread * e[4]).exp();
     Params {
         conv,
         basket,
         take: (take.0 + take.1 * e[2]).clamp(0.0, 1.0),
-        base_shift: model.tau_base.unwrap_or(TAU_PRIOR) * e[3],
-        lift_shift: tau_lift * e[4],
+        base_shift: base_spread * e[3],
+        lift_shift: 0.0,
         lift_factor,
         unseen_base: (UNSEEN_SPREAD * e[5]).exp(),
         unseen_lift: (UNSEEN_SPREAD * e[6]).exp(),
@@ -497,8 +502,9 @@ fn support_warnings(
                 campaigns: arms,
                 message: format!(
                     "only {arms} past campaign(s) tested {t} offers: how much a new campaign's \
-                     effect differs from theirs is assumed ({TAU_PRIOR} on the log-odds), not \
-                     measured"
+                     effect differs from theirs rests mostly on the prior (about ±{:.0}%), \
+                     not on measurement",
+                    100.0 * TAU_REL_PRIOR
                 ),
             });
         }
