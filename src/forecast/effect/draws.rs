@@ -5,9 +5,11 @@
 //!
 //! The target is the expected outcome of the users the plan reaches (their conversion
 //! chances summed, not a coin flip for each): what a perfectly measured campaign would report.
-//! The composition weights are Gamma(a) with 1/a = 1 + M/T, so the weighted mean of M sampled
-//! users varies as the mean of min-ish(M, T) users would: the store's sample and the users who
-//! will actually come each add their own sampling spread.
+//! The audience's make-up is a Bayesian bootstrap of the M sampled store units (Exp(1)
+//! weights: the store's sample is one sample of the audience); the T users who will actually
+//! come add their own spread, sd·√T around T times the mean, as a separate normal term. (An
+//! earlier version folded both into Gamma(1/(1 + M/T)) weights and added the normal term
+//! too, counting the users who come twice.)
 
 use super::{dose, EffectError, EffectModel, OFFER_TYPES, TAU_REL_PRIOR};
 use crate::bandit::sample::{gamma, standard_normal};
@@ -584,7 +586,8 @@ pub fn forecast(
             reach_mean
         };
         let t = reach * treated_share;
-        let shape = 1.0 / (1.0 + m / t.max(1.0));
+        // Exp(1) = Gamma(1): the plain Bayesian bootstrap.
+        let shape = 1.0;
         let mut all = Sums::default();
         let mut segs = vec![Sums::default(); nseg];
         for (i, phi) in smp.phi.iter().enumerate() {
