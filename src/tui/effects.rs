@@ -98,6 +98,23 @@ impl Executor {
             .flatten()
     }
 
+    /// Starts a job on a plan (its forecast or its budget); a plan belongs to no campaign, so
+    /// the job goes by the plan's name.
+    fn start_plan_job(
+        &mut self,
+        jobs: &mut dyn JobRunner,
+        kind: JobKind,
+        plan: Box<crate::forecast::plan::Plan>,
+    ) -> Vec<Msg> {
+        let name = plan.name.clone();
+        let settings = JobSettings {
+            read_only: self.read_only,
+            plan: Some(plan),
+            ..Default::default()
+        };
+        jobs.start(&mut self.store, &self.env, kind, &name, &settings)
+    }
+
     /// Carries out one effect for a console focused on `focus`; the answer always ends with
     /// a fresh snapshot when anything may have changed.
     pub fn apply(&mut self, effect: Effect, focus: Focus, jobs: &mut dyn JobRunner) -> Vec<Msg> {
@@ -143,35 +160,11 @@ impl Executor {
                 true
             }
             Effect::ForecastPlan(plan) => {
-                let name = plan.name.clone();
-                let settings = JobSettings {
-                    read_only: self.read_only,
-                    plan: Some(plan),
-                    ..Default::default()
-                };
-                out.extend(jobs.start(
-                    &mut self.store,
-                    &self.env,
-                    JobKind::PlanForecast,
-                    &name,
-                    &settings,
-                ));
+                out.extend(self.start_plan_job(jobs, JobKind::PlanForecast, plan));
                 false
             }
             Effect::BudgetPlan(plan) => {
-                let name = plan.name.clone();
-                let settings = JobSettings {
-                    read_only: self.read_only,
-                    plan: Some(plan),
-                    ..Default::default()
-                };
-                out.extend(jobs.start(
-                    &mut self.store,
-                    &self.env,
-                    JobKind::PlanBudget,
-                    &name,
-                    &settings,
-                ));
+                out.extend(self.start_plan_job(jobs, JobKind::PlanBudget, plan));
                 false
             }
             Effect::CancelJob(kind) => {

@@ -294,26 +294,36 @@ impl App {
         vec![]
     }
 
+    /// The form's plan, or `None` with the form opened on its problems (`refused` says what
+    /// did not happen).
+    fn checked_plan(&mut self, refused: &str) -> Option<Plan> {
+        match self.forecast.form.build() {
+            Ok(p) => {
+                self.forecast.form.errors.clear();
+                Some(p)
+            }
+            Err(errors) => {
+                self.status_line = format!(
+                    "{} problem(s) in the plan: {refused}; fix them and press Enter",
+                    errors.len()
+                );
+                self.forecast.form.focus = errors.first().map_or(0, |e| e.0);
+                self.forecast.form.errors = errors;
+                self.forecast.editing = true;
+                None
+            }
+        }
+    }
+
     /// `F`: forecast the plan in the background; a plan with problems opens the form on them.
     pub(super) fn forecast_plan(&mut self) -> Vec<Effect> {
         if self.job_running(JobKind::PlanForecast) {
             self.status_line = "the plan forecast is already running: Esc cancels it".into();
             return vec![];
         }
-        let plan = match self.forecast.form.build() {
-            Ok(p) => p,
-            Err(errors) => {
-                self.status_line = format!(
-                    "{} problem(s) in the plan: nothing forecast; fix them and press Enter",
-                    errors.len()
-                );
-                self.forecast.form.focus = errors.first().map_or(0, |e| e.0);
-                self.forecast.form.errors = errors;
-                self.forecast.editing = true;
-                return vec![];
-            }
+        let Some(plan) = self.checked_plan("nothing forecast") else {
+            return vec![];
         };
-        self.forecast.form.errors.clear();
         self.forecast.arms_first = false;
         self.job_view(JobKind::PlanForecast, &plan.name).state = JobState::Running {
             done: 0.0,
@@ -332,20 +342,9 @@ impl App {
             self.status_line = "the plan budget is already running: Esc cancels it".into();
             return vec![];
         }
-        let plan = match self.forecast.form.build() {
-            Ok(p) => p,
-            Err(errors) => {
-                self.status_line = format!(
-                    "{} problem(s) in the plan: no budget computed; fix them and press Enter",
-                    errors.len()
-                );
-                self.forecast.form.focus = errors.first().map_or(0, |e| e.0);
-                self.forecast.form.errors = errors;
-                self.forecast.editing = true;
-                return vec![];
-            }
+        let Some(plan) = self.checked_plan("no budget computed") else {
+            return vec![];
         };
-        self.forecast.form.errors.clear();
         self.job_view(JobKind::PlanBudget, &plan.name).state = JobState::Running {
             done: 0.0,
             stage: "starting".into(),
