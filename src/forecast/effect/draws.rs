@@ -191,12 +191,17 @@ fn draw_params(
     if om.borrowed {
         lift_factor *= (BORROWED_SPREAD * e[1]).exp();
     }
-    lift_factor *= (lift_spread * e[4]).exp();
+    // The pooled fit is itself an average over k campaigns that each sat τ away: its own
+    // error carries τ²/k that the unit-level Laplace posterior does not see (units of one
+    // campaign are not independent draws of the effect). A new campaign's deviation from the
+    // truth of the fit therefore has variance τ²(1 + 1/k).
+    let design = |k: usize| (1.0 + 1.0 / k.max(1) as f64).sqrt();
+    lift_factor *= (lift_spread * design(model.support[om.block].campaigns.len()) * e[4]).exp();
     Params {
         conv,
         basket,
         take: (take.0 + take.1 * e[2]).clamp(0.0, 1.0),
-        base_shift: base_spread * e[3],
+        base_shift: base_spread * design(model.campaigns.len()) * e[3],
         lift_shift: 0.0,
         lift_factor,
         unseen_base: (UNSEEN_SPREAD * e[5]).exp(),

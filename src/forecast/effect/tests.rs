@@ -246,3 +246,42 @@ fn the_spread_posterior_follows_the_data_and_falls_back_on_its_prior() {
     // Quantiles ascend.
     assert!(w.windows(2).all(|p| p[0] <= p[1]));
 }
+
+#[test]
+#[ignore = "diagnostic: mean fitted uplift over 30 histories against the closed-form truth on the same units (no seasons)"]
+fn bias_probe() {
+    use crate::sim::{expectation, shopper_from_context};
+    let mut ratios = std::collections::BTreeMap::<String, Vec<f64>>::new();
+    for seed in 100u64..130 {
+        let h = coverage::simulated_history(seed, 6, 1_500);
+        let m = fit(&h).expect("fit");
+        for offer in [Offer::Coupon { pct: 15.0 }, Offer::Discount { pct: 15.0 }] {
+            let Some(b) = m.block(&offer) else { continue };
+            let d = &m.support[b].depths;
+            if !(d[0] <= 15.0 && 15.0 <= d[d.len() - 1]) {
+                continue;
+            }
+            let ctx: Vec<_> = h.units.iter().map(|u| u.context.clone()).collect();
+            let s =
+                score_users(&m, &[Offer::None, offer.clone()], 1.0, None, &ctx, None).expect("s");
+            let fitted: f64 = (0..s.users).map(|i| s.uplift[i * 2 + 1]).sum::<f64>();
+            let truth: f64 = ctx
+                .iter()
+                .filter_map(shopper_from_context)
+                .map(|sh| {
+                    expectation(&sh, &offer).purchase - expectation(&sh, &Offer::None).purchase
+                })
+                .sum();
+            ratios
+                .entry(offer.describe())
+                .or_default()
+                .push(fitted / truth);
+        }
+    }
+    for (k, v) in ratios {
+        let n = v.len() as f64;
+        let m = v.iter().sum::<f64>() / n;
+        let sd = (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+        eprintln!("{k}: n {n} mean ratio {m:.3} se {:.3}", sd / n.sqrt());
+    }
+}
