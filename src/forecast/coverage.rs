@@ -182,23 +182,16 @@ fn plan_for(model: &effect::EffectModel, rng: &mut Prng, i: usize) -> Option<Pla
         _ => Offer::Discount { pct },
     };
     let users = [2_000.0, 5_000.0, 20_000.0][rng.random_range(0..3)];
+    let traffic = Traffic {
+        audience_size: Some(users),
+        daily_users: None,
+        days: None,
+        cv: Some(0.0),
+    };
     Some(Plan {
-        name: format!("plan-{i}"),
-        offer,
         audience: audience(rng),
-        traffic: Traffic {
-            audience_size: Some(users),
-            daily_users: None,
-            days: None,
-            cv: Some(0.0),
-        },
         margin: 0.5,
-        cost_per_redemption: None,
-        budget: None,
-        depths: Vec::new(),
-        holdout: 0.1,
-        alpha: 0.05,
-        power: 0.8,
+        ..Plan::with_defaults(&format!("plan-{i}"), offer, traffic)
     })
 }
 

@@ -226,6 +226,24 @@ pub fn with_depth(offer: &Offer, depth: f64) -> Offer {
 }
 
 impl Plan {
+    /// A plan for everyone with every optional field at its default (margin 1, holdout 10%,
+    /// alpha 0.05, power 0.8), as `Plan::parse` would fill it.
+    pub fn with_defaults(name: &str, offer: Offer, traffic: Traffic) -> Plan {
+        Plan {
+            name: name.into(),
+            offer,
+            audience: Audience::default(),
+            traffic,
+            margin: one(),
+            cost_per_redemption: None,
+            budget: None,
+            depths: Vec::new(),
+            holdout: default_holdout(),
+            alpha: default_alpha(),
+            power: default_power(),
+        }
+    }
+
     /// Parses and checks a plan from JSON text.
     pub fn parse(text: &str) -> Result<Plan, PlanError> {
         let plan: Plan = serde_json::from_str(text).map_err(|e| {

@@ -59,10 +59,9 @@ struct Params {
     conv: Vec<f64>,
     basket: Vec<f64>,
     take: f64,
-    /// Log-odds deviation of a new campaign's baseline and of its effect.
+    /// Log-odds deviation of a new campaign's baseline.
     base_shift: f64,
-    lift_shift: f64,
-    /// Multiplier of the lift (extrapolation, borrowing).
+    /// Multiplier of the lift (campaign spread, extrapolation, borrowing).
     lift_factor: f64,
     /// Multipliers of the odds and lift of users in unseen segments.
     unseen_base: f64,
@@ -169,7 +168,6 @@ fn draw_params(
             basket: model.basket.mean.clone(),
             take: take.0,
             base_shift: 0.0,
-            lift_shift: 0.0,
             lift_factor: 1.0,
             unseen_base: 1.0,
             unseen_lift: 1.0,
@@ -202,7 +200,6 @@ fn draw_params(
         basket,
         take: (take.0 + take.1 * e[2]).clamp(0.0, 1.0),
         base_shift: base_spread * design(model.campaigns.len()) * e[3],
-        lift_shift: 0.0,
         lift_factor,
         unseen_base: (UNSEEN_SPREAD * e[5]).exp(),
         unseen_lift: (UNSEEN_SPREAD * e[6]).exp(),
@@ -237,7 +234,7 @@ impl Scorer<'_> {
         let coef = &p.conv[at..at + 1 + d];
         let mut lift =
             self.om.dose * (coef[0] + phi.iter().zip(&coef[1..]).map(|(x, w)| x * w).sum::<f64>());
-        lift = lift * p.lift_factor + p.lift_shift;
+        lift *= p.lift_factor;
         let mut eta0 = base + p.base_shift;
         if unseen {
             eta0 += p.unseen_base.ln();

@@ -79,23 +79,15 @@ mod support {
     use serde_json::json;
 
     fn plan(offer: Offer) -> Plan {
+        let traffic = Traffic {
+            audience_size: Some(10_000.0),
+            daily_users: None,
+            days: None,
+            cv: Some(0.0),
+        };
         Plan {
-            name: "p".into(),
-            offer,
-            audience: Default::default(),
-            traffic: Traffic {
-                audience_size: Some(10_000.0),
-                daily_users: None,
-                days: None,
-                cv: Some(0.0),
-            },
             margin: 0.5,
-            cost_per_redemption: None,
-            budget: None,
-            depths: Vec::new(),
-            holdout: 0.1,
-            alpha: 0.05,
-            power: 0.8,
+            ..Plan::with_defaults("p", offer, traffic)
         }
     }
 
