@@ -25,6 +25,7 @@ pub mod jobs;
 pub mod linalg;
 pub mod lines;
 pub mod model;
+pub mod privacy;
 pub mod replay;
 pub mod sim;
 pub mod stats;

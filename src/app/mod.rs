@@ -22,6 +22,7 @@ pub mod ope;
 pub mod plan_budget;
 pub mod plan_forecast;
 pub mod predict;
+pub mod privacy;
 pub mod report;
 pub mod reports;
 pub mod snapshot;

@@ -19,6 +19,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/011_saved_reports.sql"),
     include_str!("../../migrations/012_observational_campaign_kind.sql"),
     include_str!("../../migrations/013_forecast_ledger.sql"),
+    include_str!("../../migrations/014_privacy_erasure.sql"),
+    include_str!("../../migrations/015_privacy_dp_budget.sql"),
+    include_str!("../../migrations/016_retention_and_audit.sql"),
 ];
 
 /// The schema version this build writes and understands.

@@ -70,6 +70,48 @@ impl Store {
     }
 }
 
+/// Settings that say a database pseudonymises unit ids (`app::privacy` owns their meaning).
+pub const PSEUDONYMIZE_FINGERPRINT: &str = "pseudonymize.fingerprint";
+pub const PSEUDONYMIZE_KEY_FILE: &str = "pseudonymize.key_file";
+
+/// Why a database cannot start pseudonymising.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PseudonymizeStart {
+    Started,
+    /// It already holds this many assigned units under raw ids; hashed ids beside them would
+    /// split one customer in two.
+    HoldsRawIds(i64),
+}
+
+impl Store {
+    /// Records, once, that this database pseudonymises with the key of `fingerprint` (and,
+    /// when given, where its key file lives so later commands find it without the flag), with
+    /// its audit row, in one transaction. Refused when raw ids are already stored.
+    pub fn start_pseudonymizing(
+        &mut self,
+        fingerprint: &str,
+        key_file: Option<&str>,
+        ts: i64,
+        actor: &str,
+    ) -> Result<PseudonymizeStart> {
+        let tx = self.conn.transaction()?;
+        let held: i64 = tx.query_row("SELECT COUNT(*) FROM assignments", [], |r| r.get(0))?;
+        if held > 0 {
+            return Ok(PseudonymizeStart::HoldsRawIds(held));
+        }
+        let upsert = "INSERT INTO settings (name, value) VALUES (?1, ?2)
+                      ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+        tx.execute(upsert, params![PSEUDONYMIZE_FINGERPRINT, fingerprint])?;
+        if let Some(path) = key_file {
+            tx.execute(upsert, params![PSEUDONYMIZE_KEY_FILE, path])?;
+        }
+        let detail = format!("key fingerprint {fingerprint}");
+        Store::audit_on(&tx, ts, actor, "privacy.pseudonymize", None, &detail)?;
+        tx.commit()?;
+        Ok(PseudonymizeStart::Started)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

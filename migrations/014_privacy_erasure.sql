@@ -1,0 +1,1 @@
+-- Version 14: erasure on request (step 9). Filled by the erasure work.

@@ -1,0 +1,1 @@
+-- Version 15: differentially private releases and each campaign's privacy budget (step 9).

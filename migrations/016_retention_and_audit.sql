@@ -1,0 +1,1 @@
+-- Version 16: retention (prune) and the audit log's SSH client (step 9).
