@@ -41,6 +41,17 @@ fn a_history_without_control_or_offers_is_refused_with_the_reason() {
     assert!(fit(&tiny).expect_err("tiny").to_string().contains("200"));
 }
 
+/// `LIFTDECK_PROBE_SEASON=base,lift` overrides the seasons' SDs, to split their effects.
+fn probe_season() -> (f64, f64) {
+    std::env::var("LIFTDECK_PROBE_SEASON")
+        .ok()
+        .and_then(|v| {
+            let (a, b) = v.split_once(',')?;
+            Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
+        })
+        .unwrap_or(CoverageConfig::fast().season_sd)
+}
+
 #[test]
 #[ignore = "size probe: bias and dispersion of the standardised errors at the long size"]
 fn coverage_probe() {
@@ -50,6 +61,7 @@ fn coverage_probe() {
         units_per_arm: 1_500,
         draws: 400,
         max_sample: 3_000,
+        season_sd: probe_season(),
         ..CoverageConfig::fast()
     };
     let r = coverage::run(&cfg).expect("runs");
@@ -68,6 +80,23 @@ fn coverage_probe() {
         let m = z.iter().sum::<f64>() / n;
         let sd = (z.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
         eprintln!("{name}: n {n} mean z {m:.3} sd z {sd:.3}");
+        // The same on the log scale, where a lift multiplier's error is symmetric.
+        let lz: Vec<f64> = r
+            .checks
+            .iter()
+            .filter(|c| matches!(c.plan.offer, Offer::Discount { .. }) == pick)
+            .filter(|c| {
+                c.truth_incremental > 0.0 && c.forecast.incremental_conversions.low_95 > 0.0
+            })
+            .map(|c| {
+                let b = c.forecast.incremental_conversions;
+                (c.truth_incremental / b.value).ln() / ((b.high_95 / b.low_95).ln() / 3.92)
+            })
+            .collect();
+        let ln = lz.len() as f64;
+        let lm = lz.iter().sum::<f64>() / ln;
+        let lsd = (lz.iter().map(|v| (v - lm).powi(2)).sum::<f64>() / (ln - 1.0)).sqrt();
+        eprintln!("{name}: log scale n {ln} mean {lm:.3} sd {lsd:.3}");
     }
 }
 
