@@ -358,3 +358,62 @@ pub fn create_key_file(path: &Path) -> std::io::Result<String> {
     file.sync_all()?;
     Ok(key.fingerprint())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lines::AssignmentLine;
+
+    fn line(context: &str) -> IngestRecord {
+        IngestRecord::Assignment(AssignmentLine {
+            campaign: "c".into(),
+            unit: "u-42".into(),
+            arm: "a".into(),
+            propensity: Some(0.5),
+            context: context.into(),
+            pre_value: Some(2.0),
+            ts: 0,
+        })
+    }
+
+    #[test]
+    fn rules_hash_drop_and_leave_other_fields_alone() {
+        let key = Key::from_bytes([7; KEY_BYTES]);
+        let rules = BTreeMap::from([
+            ("email".to_string(), ContextRule::Hash),
+            ("pre_value".to_string(), ContextRule::Drop),
+        ]);
+        let ids = UnitIds::pseudonymized(key.clone()).with_context_rules(rules);
+        let IngestRecord::Assignment(a) =
+            ids.map_record(line(r#"{"email":"a@b.c","device":"m","pre_value":2.0}"#))
+        else {
+            panic!("an assignment stays one");
+        };
+        assert_eq!(
+            a.unit, "p1-gjzuor6ihbz4viexrhkzw6ngxi",
+            "the unit test vector"
+        );
+        let m: Map<String, Value> = serde_json::from_str(&a.context).expect("object");
+        assert_eq!(m["email"], key.context_value("email", "a@b.c"));
+        assert_eq!(m["device"], "m");
+        assert!(!m.contains_key("pre_value"));
+        assert_eq!(a.pre_value, None, "a dropped covariate is no covariate");
+        // Untouched contexts keep their own text.
+        let IngestRecord::Assignment(b) = ids.map_record(line(r#"{"device":"m"}"#)) else {
+            panic!("assignment");
+        };
+        assert_eq!(b.context, r#"{"device":"m"}"#);
+        assert_eq!(b.pre_value, Some(2.0));
+    }
+
+    #[test]
+    fn hash_without_a_key_drops_rather_than_stores_the_value() {
+        let rules = BTreeMap::from([("email".to_string(), ContextRule::Hash)]);
+        let ids = UnitIds::raw().with_context_rules(rules);
+        let mut m = serde_json::from_str(r#"{"email":"a@b.c"}"#).expect("object");
+        assert!(ids.map_context(&mut m));
+        assert!(m.is_empty());
+        assert!(ids.redacts());
+        assert!(!UnitIds::raw().redacts());
+    }
+}
