@@ -9,8 +9,8 @@ use anyhow::Result;
 use clap::Parser;
 use cli::exit::{self, CliError};
 use cli::{
-    bandit, bench, campaign, feed, forecast, import, jobs, model, ops, report, Cli, Command,
-    Session,
+    bandit, bench, campaign, feed, forecast, import, jobs, model, ops, privacy, report, Cli,
+    Command, Session,
 };
 use liftdeck::app::Env;
 use std::process::ExitCode;
@@ -58,7 +58,7 @@ fn clap_exit(e: &clap::Error, json: bool) -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     let env = Env::from_process();
     let command = cli.command.unwrap_or(Command::Console);
-    let session = Session::new(cli.db, cli.read_only, &command);
+    let session = Session::new(cli.db, cli.read_only, &command).with_pseudonymize(cli.pseudonymize);
     // The one gate: a command that changes anything is refused before it opens a file.
     if session.read_only && command.db_use().mutates() {
         return Err(CliError::ReadOnly(format!("`liftdeck {}`", command.name())).into());
@@ -83,5 +83,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Power(args) => report::power(args),
         Command::Replay(args) => ops::replay(args, s.read_only),
         Command::Health(args) => ops::health(s, &env, args),
+        Command::Keygen(args) => privacy::keygen(args),
+        Command::Privacy(cmd) => privacy::run(s, &env, cmd),
     }
 }

@@ -6,6 +6,7 @@ mod read;
 
 use read::{BoundedLines, LineRead};
 
+use super::privacy::{UnitIds, WITHHELD_LINE};
 use super::{AppError, Env, Result};
 use crate::domain::{CampaignDefinition, Micros, Record};
 use crate::lines::{
@@ -13,6 +14,7 @@ use crate::lines::{
     LineError, RejectReason, CSV_HEADER, DEFAULT_MAX_FUTURE, DEFAULT_MAX_LINE_BYTES,
 };
 use crate::store::{ExportRow, IngestItem, Ingestor, Store, WriteLimits};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::sync::mpsc::sync_channel;
@@ -42,6 +44,9 @@ pub struct IngestOptions {
     /// Lines stamped more than this after the ingest clock are rejected as `future_timestamp`.
     pub max_future: Micros,
     pub write_limits: WriteLimits,
+    /// How raw unit ids and identifying context fields become stored ones
+    /// (`app::privacy::unit_ids`); raw by default.
+    pub unit_ids: UnitIds,
 }
 
 impl IngestOptions {
@@ -52,6 +57,7 @@ impl IngestOptions {
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             max_future: DEFAULT_MAX_FUTURE,
             write_limits: WriteLimits::default(),
+            unit_ids: UnitIds::raw(),
         }
     }
 }
@@ -193,13 +199,22 @@ pub fn ingest_with(
                     in_flight -= 1;
                     summary.lines += batch.lines.len() as u64;
                     let touched = assigned_campaigns(&batch.parsed);
-                    let items = batch
+                    let lines = batch
                         .lines
                         .iter()
                         .zip(batch.parsed)
-                        .map(|(span, parsed)| IngestItem {
-                            line: span.number,
-                            raw: batch.text.get(span.start..span.end).unwrap_or(""),
+                        .map(|(span, parsed)| {
+                            let raw = batch.text.get(span.start..span.end).unwrap_or("");
+                            (span.number, raw, parsed)
+                        })
+                        .collect();
+                    let (texts, parsed) = stored_lines(&options.unit_ids, lines);
+                    let items = texts
+                        .iter()
+                        .zip(parsed)
+                        .map(|((line, raw), parsed)| IngestItem {
+                            line: *line,
+                            raw,
                             parsed,
                         })
                         .collect();
@@ -289,12 +304,18 @@ pub fn ingest_with(
                 }
                 summary.lines += raw.len() as u64;
                 let touched = assigned_campaigns(&parsed);
-                let items = raw
+                let lines = raw
                     .iter()
                     .zip(parsed)
-                    .map(|((n, text), parsed)| IngestItem {
-                        line: *n,
-                        raw: text,
+                    .map(|((n, text), parsed)| (*n, text.as_str(), parsed))
+                    .collect();
+                let (texts, parsed) = stored_lines(&options.unit_ids, lines);
+                let items = texts
+                    .iter()
+                    .zip(parsed)
+                    .map(|((line, raw), parsed)| IngestItem {
+                        line: *line,
+                        raw,
                         parsed,
                     })
                     .collect();
@@ -309,6 +330,31 @@ pub fn ingest_with(
         }
     }
     Ok(summary)
+}
+
+type Parsed = std::result::Result<IngestRecord, LineError>;
+
+/// A batch's lines as the store receives them: each record's unit and context mapped by the
+/// database's `UnitIds` and, where that mapping redacts, raw text rebuilt from the mapped
+/// record (kept for the rejects table) so no raw id or identifying value is stored through it.
+fn stored_lines<'a>(
+    ids: &UnitIds,
+    lines: Vec<(u64, &'a str, Parsed)>,
+) -> (Vec<(u64, Cow<'a, str>)>, Vec<Parsed>) {
+    lines
+        .into_iter()
+        .map(|(line, raw, parsed)| {
+            if !ids.redacts() {
+                return ((line, Cow::Borrowed(raw)), parsed);
+            }
+            let parsed = parsed.map(|r| ids.map_record(r));
+            let raw = match &parsed {
+                Ok(r) => Cow::Owned(to_json_line(&Record::from(r.clone()))),
+                Err(_) => Cow::Borrowed(WITHHELD_LINE),
+            };
+            ((line, raw), parsed)
+        })
+        .unzip()
 }
 
 /// The campaigns a batch assigns units in, once each: the bandits among them may be due an

@@ -10,6 +10,7 @@
 //! `click` is 1. Event ids carry the campaign key, so one file imported into two campaigns
 //! gives two sets of events.
 
+use super::privacy::{UnitIds, WITHHELD_LINE};
 use super::{AppError, Env, Result};
 use crate::domain::{
     ArmSpec, AssignmentRecord, BanditConfig, CampaignKind, CampaignSpec, EventRecord, Micros,
@@ -362,6 +363,18 @@ pub fn import_obd(
     path: &Path,
     key: Option<&str>,
 ) -> Result<ImportSummary> {
+    import_obd_with(store, env, &UnitIds::raw(), path, key)
+}
+
+/// [`import_obd`] on a database that may pseudonymise: every unit id (and context) goes
+/// through `ids` before it is stored, the event ids that name a unit included.
+pub fn import_obd_with(
+    store: &mut Store,
+    env: &Env,
+    ids: &UnitIds,
+    path: &Path,
+    key: Option<&str>,
+) -> Result<ImportSummary> {
     let items = read_items(path)?;
     let key = key.map_or_else(|| default_key(path), str::to_string);
     let created = ensure_campaign(store, env, path, &key, &items)?;
@@ -379,11 +392,11 @@ pub fn import_obd(
     for_each_row(path, &items, |line, raw, parsed| {
         batch.push((line, raw, parsed));
         if batch.len() == ROWS_PER_BATCH {
-            apply_rows(&mut ingestor, &key, &tag, &mut batch, &mut summary)?;
+            apply_rows(&mut ingestor, ids, &key, &tag, &mut batch, &mut summary)?;
         }
         Ok(())
     })?;
-    apply_rows(&mut ingestor, &key, &tag, &mut batch, &mut summary)?;
+    apply_rows(&mut ingestor, ids, &key, &tag, &mut batch, &mut summary)?;
     drop(ingestor);
     if created {
         // A log is history: stopped, so the allocation loop never learns on it or writes
@@ -475,6 +488,7 @@ fn campaign_spec(path: &Path, key: &str, items: &[i64]) -> CampaignSpec {
 /// rejected by line), then the events of the rows whose assignment was stored or already there.
 fn apply_rows(
     ingestor: &mut Ingestor<'_>,
+    ids: &UnitIds,
     key: &str,
     tag: &str,
     batch: &mut Vec<(u64, String, std::result::Result<ObdRow, LineError>)>,
@@ -485,16 +499,26 @@ fn apply_rows(
     }
     let rows = std::mem::take(batch);
     summary.rows += rows.len() as u64;
-    let unit = |r: &ObdRow| format!("{tag}-{}", r.index);
+    let unit = |r: &ObdRow| ids.stored(&format!("{tag}-{}", r.index)).into_owned();
     let mut assignments = Vec::with_capacity(rows.len());
     for (line, raw, parsed) in &rows {
         let parsed = match parsed {
             Err(e) => Err(e.clone()),
-            Ok(r) => assignment(key, &unit(r), r).map(Record::Assignment),
+            // The unit is already the stored id; only the context is left to map.
+            Ok(r) => assignment(key, &unit(r), r).map(|mut a| {
+                ids.map_context(&mut a.context);
+                Record::Assignment(a)
+            }),
         };
         assignments.push(IngestItem {
             line: *line,
-            raw: raw.as_str(),
+            // A row's user features are context: kept out of the rejects table when rules
+            // keep them out of contexts.
+            raw: if ids.redacts() {
+                WITHHELD_LINE
+            } else {
+                raw.as_str()
+            },
             parsed,
         });
     }

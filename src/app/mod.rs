@@ -209,6 +209,21 @@ pub fn assign(
     unit: &str,
     context: serde_json::Map<String, serde_json::Value>,
 ) -> Result<Assignment> {
+    assign_with(store, env, &privacy::UnitIds::raw(), key, unit, context)
+}
+
+/// [`assign`] on a database that may pseudonymise: `ids` (from `privacy::unit_ids`) maps the
+/// raw `unit` and the context before anything is stored or looked up. The arm is drawn from
+/// the raw id, so a customer gets the same arm whether or not the database pseudonymises.
+pub fn assign_with(
+    store: &mut Store,
+    env: &Env,
+    ids: &privacy::UnitIds,
+    key: &str,
+    unit: &str,
+    mut context: serde_json::Map<String, serde_json::Value>,
+) -> Result<Assignment> {
+    ids.map_context(&mut context);
     crate::lines::check_context(&context).map_err(|error| AppError::Line {
         source_name: "--context".into(),
         line: 1,
@@ -230,7 +245,8 @@ pub fn assign(
     if unit.is_empty() {
         return Err(AppError::Invalid("unit must not be empty".into()));
     }
-    if let Some((arm, propensity)) = store.assignment(campaign.id, unit)? {
+    let stored = ids.stored(unit);
+    if let Some((arm, propensity)) = store.assignment(campaign.id, &stored)? {
         return Ok(Assignment::Arm {
             arm,
             propensity,
@@ -255,7 +271,7 @@ pub fn assign(
     let arm = arms[index].key.clone();
     let record = Record::Assignment(AssignmentRecord {
         campaign: key.into(),
-        unit: unit.into(),
+        unit: stored.into_owned(),
         arm: arm.clone(),
         propensity,
         context,

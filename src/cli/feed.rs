@@ -128,7 +128,8 @@ pub fn assign(session: &Session, env: &Env, args: AssignArgs) -> Result<ExitCode
         },
     };
     let mut store = session.open_to_write()?;
-    match app::assign(&mut store, env, &campaign, &unit, context)? {
+    let ids = session.unit_ids(&mut store, env)?;
+    match app::assign_with(&mut store, env, &ids, &campaign, &unit, context)? {
         Assignment::Arm {
             arm,
             propensity,
@@ -177,7 +178,7 @@ pub fn ingest(session: &Session, env: &Env, args: IngestArgs) -> Result<ExitCode
         .ok()
         .and_then(|s| s.checked_mul(1_000_000))
         .ok_or_else(|| usage!("--max-future {max_future}s is too large"))?;
-    let options = IngestOptions {
+    let mut options = IngestOptions {
         batch_lines: batch,
         max_line_bytes,
         max_future,
@@ -194,6 +195,7 @@ pub fn ingest(session: &Session, env: &Env, args: IngestArgs) -> Result<ExitCode
         )
     };
     let mut store = session.open_or_create()?;
+    options.unit_ids = session.unit_ids(&mut store, env)?;
     let summary = app::ingest_with(&mut store, env, reader, &source, &options, |_| {})?;
     let shown = escape_control(&source);
     for (line, e) in &summary.samples {

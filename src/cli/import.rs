@@ -37,7 +37,9 @@ pub fn run(session: &Session, env: &Env, cmd: ImportCmd) -> Result<ExitCode> {
     std::fs::metadata(&args.path)?;
     import_obd::read_items(&args.path)?;
     let mut store = session.open_or_create()?;
-    let summary = import_obd::import_obd(&mut store, env, &args.path, args.campaign.as_deref())?;
+    let ids = session.unit_ids(&mut store, env)?;
+    let summary =
+        import_obd::import_obd_with(&mut store, env, &ids, &args.path, args.campaign.as_deref())?;
     let shown = escape_control(&summary.source);
     for (line, e) in &summary.samples {
         eprintln!("{shown} line {line}: {}", escape_control(&e.to_string()));

@@ -17,6 +17,7 @@ pub mod import;
 pub mod jobs;
 pub mod model;
 pub mod ops;
+pub mod privacy;
 pub mod report;
 pub mod uplift;
 
@@ -55,6 +56,17 @@ pub struct Cli {
     /// refused with exit 77 before anything is opened.
     #[arg(long, global = true)]
     pub read_only: bool,
+    /// Pseudonymise unit ids (and identifying context fields) with the key in KEYFILE
+    /// (`liftdeck keygen`) at ingest, assign and import. The first use records the key's
+    /// fingerprint and file in the database; from then on those commands refuse to run
+    /// without the matching key (the recorded file is used when this flag is absent).
+    #[arg(
+        long,
+        global = true,
+        env = "LIFTDECK_PSEUDONYMIZE",
+        value_name = "KEYFILE"
+    )]
+    pub pseudonymize: Option<PathBuf>,
     /// Console colours: default, high-contrast or mono (NO_COLOR forces mono).
     #[arg(long, global = true, default_value = "default")]
     pub theme: String,
@@ -111,6 +123,12 @@ pub enum Command {
     /// Whole-process benchmarks (see BENCHMARKS.md).
     #[command(subcommand)]
     Bench(bench::BenchCmd),
+    /// Create a pseudonymisation key file (mode 0600) for --pseudonymize; prints its
+    /// fingerprint, never the key. Writes no database.
+    Keygen(privacy::KeygenArgs),
+    /// Pseudonymisation: identifying context fields and the database's privacy status.
+    #[command(subcommand)]
+    Privacy(privacy::PrivacyCmd),
 }
 
 /// What a command does to the database: the one place that decides what `--read-only`
@@ -148,7 +166,12 @@ impl Command {
             | Command::Assign(_)
             | Command::Bandit(bandit::BanditCmd::Update(_) | bandit::BanditCmd::Set(_))
             | Command::Train(_)
-            | Command::Bench(_) => DbUse::Write,
+            | Command::Bench(_)
+            // Writes a key file, not the database; still refused under --read-only, whose
+            // promise is that nothing is written.
+            | Command::Keygen(_) => DbUse::Write,
+            Command::Privacy(p) if p.writes() => DbUse::Write,
+            Command::Privacy(_) => DbUse::Read,
             Command::Model(m) if m.writes() => DbUse::Write,
             Command::Model(_) => DbUse::Read,
             Command::Forecast(f) if f.writes() => DbUse::Write,
@@ -201,6 +224,8 @@ impl Command {
             Command::Model(m) => m.name(),
             Command::Forecast(f) => f.name(),
             Command::Bench(_) => "bench",
+            Command::Keygen(_) => "keygen",
+            Command::Privacy(p) => p.name(),
         }
     }
 }
@@ -229,6 +254,8 @@ pub fn json_requested(args: &[std::ffi::OsString]) -> bool {
 pub struct Session {
     pub db: PathBuf,
     pub read_only: bool,
+    /// `--pseudonymize KEYFILE`, for the commands that take raw unit ids.
+    pub pseudonymize: Option<PathBuf>,
 }
 
 impl Session {
@@ -243,7 +270,31 @@ impl Session {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_DB)),
         };
-        Session { db, read_only }
+        Session {
+            db,
+            read_only,
+            pseudonymize: None,
+        }
+    }
+
+    /// The same session with the `--pseudonymize` key file.
+    pub fn with_pseudonymize(mut self, key_file: Option<PathBuf>) -> Session {
+        self.pseudonymize = key_file.filter(|p| !p.as_os_str().is_empty());
+        self
+    }
+
+    /// How this session's raw unit ids become stored ones (`app::privacy::unit_ids`): every
+    /// command that takes raw ids calls this on the store it writes.
+    pub fn unit_ids(
+        &self,
+        store: &mut Store,
+        env: &liftdeck::app::Env,
+    ) -> Result<liftdeck::app::privacy::UnitIds> {
+        Ok(liftdeck::app::privacy::unit_ids(
+            store,
+            self.pseudonymize.as_deref(),
+            env,
+        )?)
     }
 
     /// Fails with exit 66 unless the database exists and is not an empty file.
@@ -370,5 +421,13 @@ mod tests {
         assert!(!Command::Console.db_use().mutates());
         assert!(!DbUse::Read.mutates() && !DbUse::None.mutates());
         assert!(DbUse::Write.mutates() && DbUse::Create.mutates());
+        // keygen writes a key file: refused under --read-only like any write.
+        let keygen = Cli::try_parse_from(["liftdeck", "keygen", "k.key"]).expect("parse");
+        assert!(keygen.command.expect("command").db_use().mutates());
+        let context = Cli::try_parse_from(["liftdeck", "privacy", "context", "email", "drop"])
+            .expect("parse");
+        assert!(context.command.expect("command").db_use().mutates());
+        let status = Cli::try_parse_from(["liftdeck", "privacy", "status"]).expect("parse");
+        assert!(!status.command.expect("command").db_use().mutates());
     }
 }

@@ -18,7 +18,9 @@ mod rfm;
 mod rollup_sql;
 mod rollups;
 mod settings;
-pub use settings::{PseudonymizeStart, PSEUDONYMIZE_FINGERPRINT, PSEUDONYMIZE_KEY_FILE};
+pub use settings::{
+    PseudonymizeStart, PRIVACY_CONTEXT_PREFIX, PSEUDONYMIZE_FINGERPRINT, PSEUDONYMIZE_KEY_FILE,
+};
 mod write_lock;
 
 pub use crate::domain::ArmRollup;

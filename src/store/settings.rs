@@ -112,6 +112,60 @@ impl Store {
     }
 }
 
+/// Prefix of the settings that mark a context field identifying: `privacy.context.email` =
+/// `hash` or `drop` (`app::privacy` owns the meaning; no row means the field is kept).
+pub const PRIVACY_CONTEXT_PREFIX: &str = "privacy.context.";
+
+impl Store {
+    /// Every identifying context field and its rule text, by field name.
+    pub fn context_rules(&self) -> Result<Vec<(String, String)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT substr(name, length(?1) + 1), value FROM settings
+             WHERE substr(name, 1, length(?1)) = ?1 ORDER BY name",
+        )?;
+        let rows = stmt
+            .query_map([PRIVACY_CONTEXT_PREFIX], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<(String, String)>>>()?;
+        Ok(rows)
+    }
+
+    /// Sets (`Some(rule)`) or clears (`None`: keep the field) the rule of one context field,
+    /// with its audit row, in one transaction.
+    pub fn set_context_rule(
+        &mut self,
+        field: &str,
+        rule: Option<&str>,
+        ts: i64,
+        actor: &str,
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        let name = format!("{PRIVACY_CONTEXT_PREFIX}{field}");
+        match rule {
+            Some(rule) => {
+                tx.execute(
+                    "INSERT INTO settings (name, value) VALUES (?1, ?2)
+                     ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                    params![name, rule],
+                )?;
+            }
+            None => {
+                tx.execute("DELETE FROM settings WHERE name = ?1", params![name])?;
+            }
+        }
+        let detail = format!("context field {field}: {}", rule.unwrap_or("keep"));
+        Store::audit_on(&tx, ts, actor, "privacy.context", None, &detail)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// How many assignments the database holds (a rule set now does not rewrite them).
+    pub fn assignment_count(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT COUNT(*) FROM assignments", [], |r| r.get(0))?)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -173,6 +173,7 @@ pub fn ingest_with_cli(db: &Path, text: &str) {
 pub fn run_cli(db: &Path, args: &[&str]) -> std::process::Output {
     std::process::Command::new(bin())
         .env_remove("LIFTDECK_DB")
+        .env_remove("LIFTDECK_PSEUDONYMIZE")
         .arg("--db")
         .arg(db)
         .args(args)
