@@ -382,6 +382,16 @@ fn a_customer_with_no_data_is_tombstoned_and_readmitting_lets_new_data_in() {
         err.contains("skipped 3 lines of forgotten customers"),
         "{err}"
     );
+    // `assign` still answers (the storefront must show something) but stores nothing.
+    let out = run_cli(&path, &["assign", "p", ALICE]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let export = cli_ok(&run_cli(&path, &["export", "p"]));
+    assert!(!export.contains(ALICE), "{export}");
     let out = run_cli(&path, &["forget", "never-seen"]);
     assert!(cli_ok(&out).contains("nothing to forget"));
     let out = run_cli(&path, &["verify"]);
