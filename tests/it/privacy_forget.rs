@@ -397,3 +397,48 @@ fn a_customer_with_no_data_is_tombstoned_and_readmitting_lets_new_data_in() {
     let out = run_cli(&path, &["verify"]);
     assert_eq!(out.status.code(), Some(0));
 }
+
+#[test]
+fn a_pseudonymising_database_forgets_by_the_hashed_id_and_tombstones_the_pseudonym() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("dir");
+    let (path, mut store) = temp_db(&dir, "f.db");
+    let key = liftdeck::privacy::Key::from_bytes([7u8; liftdeck::privacy::KEY_BYTES]);
+    let key_file = dir.path().join("k.key");
+    std::fs::write(&key_file, key.to_file_text()).expect("key");
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let env = test_env();
+    liftdeck::app::privacy::unit_ids(&mut store, Some(&key_file), &env).expect("start");
+    // What ingest stores once the flag maps ids (H35): the pseudonym, never the raw id.
+    let hashed = key.unit_id(ALICE);
+    ingest_str(
+        &mut store,
+        &alice_lines().replace(ALICE, &hashed),
+        Format::Jsonl,
+        10,
+    );
+    let options = ForgetOptions {
+        campaign: None,
+        dry_run: false,
+        key_file: Some(&key_file),
+    };
+    let f = forget(&mut store, &env, ALICE, options).expect("forget");
+    assert_eq!((f.assignments, f.events, f.rejects), (1, 1, 1));
+    assert_eq!(f.tombstone, hashed, "the tombstone is the stored pseudonym");
+    // Without the flag, the key file the database names is used: the same pseudonym.
+    let no_flag = ForgetOptions {
+        key_file: None,
+        ..options
+    };
+    let again = forget(&mut store, &env, ALICE, no_flag).expect("again");
+    assert!(again.already_forgotten && !again.removed_anything());
+    assert!(!all_text(&path).contains(ALICE));
+    let s = ingest_str(
+        &mut store,
+        &alice_lines().replace(ALICE, &hashed),
+        Format::Jsonl,
+        10,
+    );
+    assert_eq!(s.forgotten, 3);
+    assert_rollups_consistent(&store);
+}
