@@ -9,7 +9,8 @@ use anyhow::Result;
 use clap::Parser;
 use cli::exit::{self, CliError};
 use cli::{
-    bandit, bench, campaign, feed, forecast, import, jobs, model, ops, privacy, report, Cli,
+    bandit, bench, campaign, feed, forecast, forget, import, jobs, model, ops, privacy, report,
+    Cli,
     Command, Session,
 };
 use liftdeck::app::Env;
@@ -73,6 +74,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Export(args) => feed::export(s, args),
         Command::Verify(args) => feed::verify(s, args),
         Command::Rejects(args) => feed::rejects(s, args),
+        Command::Forget(args) => forget::forget(s, &env, args),
         Command::Demo(args) => ops::demo(s, &env, args, &cli.theme),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Report(cmd) => report::run(s, &env, cmd),

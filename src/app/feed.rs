@@ -69,6 +69,8 @@ pub struct IngestSummary {
     pub lines: u64,
     pub accepted: u64,
     pub duplicates: u64,
+    /// Lines of forgotten customers, skipped (not rejects; see `forget`).
+    pub forgotten: u64,
     pub rejected: u64,
     pub by_reason: BTreeMap<&'static str, u64>,
     pub samples: Vec<(u64, LineError)>,
@@ -80,6 +82,7 @@ impl IngestSummary {
         self.batches += 1;
         self.accepted += outcome.accepted;
         self.duplicates += outcome.duplicates;
+        self.forgotten += outcome.forgotten;
         for (line, e) in outcome.rejected {
             self.rejected += 1;
             *self.by_reason.entry(e.reason.code()).or_default() += 1;

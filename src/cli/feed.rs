@@ -225,6 +225,7 @@ pub fn ingest(session: &Session, env: &Env, args: IngestArgs) -> Result<ExitCode
             "lines": summary.lines,
             "accepted": summary.accepted,
             "duplicates": summary.duplicates,
+            "forgotten": summary.forgotten,
             "rejected": summary.rejected,
             "by_reason": summary.by_reason,
             "samples": samples,
@@ -237,11 +238,19 @@ pub fn ingest(session: &Session, env: &Env, args: IngestArgs) -> Result<ExitCode
             .map(|(r, n)| format!("{r}={n}"))
             .collect();
         eprintln!(
-            "{shown}: {} lines, {} accepted, {} duplicates (unchanged), {} rejected{}{}",
+            "{shown}: {} lines, {} accepted, {} duplicates (unchanged), {} rejected{}{}{}",
             summary.lines,
             summary.accepted,
             summary.duplicates,
             summary.rejected,
+            if summary.forgotten > 0 {
+                format!(
+                    ", skipped {} lines of forgotten customers",
+                    summary.forgotten
+                )
+            } else {
+                String::new()
+            },
             if reasons.is_empty() {
                 String::new()
             } else {

@@ -13,6 +13,7 @@ pub mod did;
 pub mod exit;
 pub mod feed;
 pub mod forecast;
+pub mod forget;
 pub mod import;
 pub mod jobs;
 pub mod model;
@@ -97,6 +98,9 @@ pub enum Command {
     Verify(feed::VerifyArgs),
     /// Show the newest rejected lines with their reasons.
     Rejects(feed::RejectsArgs),
+    /// Erase one customer on request (GDPR art. 17): assignments, events and their share of
+    /// every rollup, with a tombstone so re-ingested files skip them.
+    Forget(forget::ForgetArgs),
     /// A simulated shop with three campaigns and live traffic, in its own database.
     Demo(ops::DemoArgs),
     /// Health of every running campaign for cron and monitoring: exit 0 OK, 1 warning, 2 critical.
@@ -164,6 +168,7 @@ impl Command {
                 C::Start { .. } | C::Pause { .. } | C::Stop { .. } | C::Edit(_) | C::Delete { .. },
             )
             | Command::Assign(_)
+            | Command::Forget(_)
             | Command::Bandit(bandit::BanditCmd::Update(_) | bandit::BanditCmd::Set(_))
             | Command::Train(_)
             | Command::Bench(_)
@@ -209,6 +214,7 @@ impl Command {
             Command::Export(_) => "export",
             Command::Verify(_) => "verify",
             Command::Rejects(_) => "rejects",
+            Command::Forget(_) => "forget",
             Command::Demo(_) => "demo",
             Command::Health(_) => "health",
             Command::Replay(_) => "replay",

@@ -255,6 +255,65 @@ impl ArmRollup {
         d
     }
 
+    /// Everything one unit with final totals `u` has added to its arm, in closed form (what
+    /// `assigned` plus every `event_delta` summed to, up to rounding): erasure subtracts it.
+    /// `conflicted` is whether some line tried to move the unit to another arm.
+    pub fn of_unit(u: &UnitTotals, conflicted: bool) -> ArmRollup {
+        let x = u.x.unwrap_or(0.0);
+        let (e, k, t, p) = (u.exposures, u.clicks, u.add_to_carts, u.purchases);
+        let (ef, kf, pf) = (e as f64, k as f64, p as f64);
+        ArmRollup {
+            units: 1,
+            conflicted_units: i64::from(conflicted),
+            exposures: e,
+            exposed_units: i64::from(e > 0),
+            clicks: k,
+            click_units: i64::from(k > 0),
+            add_to_carts: t,
+            cart_units: i64::from(t > 0),
+            purchases: p,
+            conversions: i64::from(p > 0),
+            custom_events: u.custom_events,
+            revenue_sum: u.revenue,
+            revenue_sumsq: u.revenue * u.revenue,
+            cost_sum: u.cost,
+            cost_sumsq: u.cost * u.cost,
+            revenue_cost_sum: u.revenue * u.cost,
+            x_units: i64::from(u.x.is_some()),
+            x_sum: x,
+            x_sumsq: x * x,
+            x_revenue_sum: x * u.revenue,
+            x_conversion_sum: if p > 0 { x } else { 0.0 },
+            last_event_ts: u.last_ts,
+            exposures_sumsq: ef * ef,
+            clicks_sumsq: kf * kf,
+            clicks_exposures_sum: kf * ef,
+            purchases_sumsq: pf * pf,
+            revenue_purchases_sum: u.revenue * pf,
+            x_cost_sum: x * u.cost,
+            x_cart_sum: if t > 0 { x } else { 0.0 },
+            x_exposures_sum: x * ef,
+            x_clicks_sum: x * kf,
+            x_purchases_sum: x * pf,
+        }
+    }
+
+    /// The delta that takes this contribution away again: counts and sums negated. A latest
+    /// time cannot be un-maxed, so it is left out (`None` changes nothing when added); the
+    /// store recomputes it from the units that remain.
+    pub fn negated(&self) -> ArmRollup {
+        let mut out = ArmRollup::default();
+        for f in Self::FIELDS {
+            let v = match (f.get)(self) {
+                RollupValue::Count(n) => RollupValue::Count(-n),
+                RollupValue::Sum(x) => RollupValue::Sum(-x),
+                RollupValue::Latest(_) => RollupValue::Latest(None),
+            };
+            (f.set)(&mut out, v);
+        }
+        out
+    }
+
     /// What a unit adds the first time another line tries to move it to another arm.
     pub fn conflicted() -> ArmRollup {
         ArmRollup {
@@ -439,6 +498,21 @@ mod tests {
             units[unit] = units[unit].after(&e);
         }
         let fresh = from_scratch(&units);
+        let mut closed = ArmRollup::default();
+        for u in &units {
+            closed += ArmRollup::of_unit(u, false);
+        }
+        assert_eq!(closed.differences(&fresh, 1e-12), Vec::<String>::new());
+        // Taking every unit away again leaves nothing (the latest time aside).
+        let mut emptied = arm.clone();
+        for u in &units {
+            emptied += ArmRollup::of_unit(u, false).negated();
+        }
+        emptied.last_event_ts = None;
+        assert_eq!(
+            emptied.differences(&ArmRollup::default(), 1e-9),
+            Vec::<String>::new()
+        );
         assert_eq!(arm.differences(&fresh, 1e-12), Vec::<String>::new());
         assert!(arm.is_finite());
     }

@@ -12,6 +12,7 @@
 //! stay O(1) per event: when a unit's revenue goes from r to r+v, sumsq grows by 2rv + v².
 
 use super::campaigns::{insert_campaign, load_campaign};
+use super::erasure::Tombstones;
 use super::rejects::{insert_run, RunCounts};
 use super::rollup_sql;
 use super::write_lock::LockTimer;
@@ -42,6 +43,8 @@ pub struct BatchOutcome {
     pub accepted: u64,
     pub duplicates: u64,
     pub rejected: Vec<(u64, LineError)>,
+    /// Lines of forgotten customers (`forget`), skipped: neither applied nor rejected.
+    pub forgotten: u64,
 }
 
 /// Applies batches from one source (a file, stdin, the simulator) as one ingest run.
@@ -111,11 +114,15 @@ struct Batch {
     arms: HashMap<(i64, i64), ArmRollup>,
     buckets: HashMap<(i64, Micros), BucketDelta>,
     custom: HashMap<(i64, String), (i64, i64)>,
+    /// Loaded with the batch's first line: erasures commit in their own transactions.
+    tombstones: Option<Tombstones>,
 }
 
 enum Applied {
     New,
     Duplicate,
+    /// A line of a unit `forget` erased: skipped, so an old file cannot bring them back.
+    Forgotten,
 }
 
 enum Failure {
@@ -222,6 +229,7 @@ impl<'s> Ingestor<'s> {
         let mut batch = Batch::default();
         let mut counts = RunCounts::default();
         let mut run_id = self.run_id;
+        let mut forgotten = 0u64;
         let ctx = Ctx {
             conn: &tx,
             actor: &self.actor,
@@ -236,6 +244,7 @@ impl<'s> Ingestor<'s> {
             match result {
                 Ok(Applied::New) => counts.accepted += 1,
                 Ok(Applied::Duplicate) => counts.duplicates += 1,
+                Ok(Applied::Forgotten) => forgotten += 1,
                 Err(Failure::Reject(e)) => {
                     let id = match run_id {
                         Some(id) => id,
@@ -270,6 +279,7 @@ impl<'s> Ingestor<'s> {
         self.run_id = run_id;
         outcome.accepted += counts.accepted as u64;
         outcome.duplicates += counts.duplicates as u64;
+        outcome.forgotten += forgotten;
         Ok(())
     }
 }
@@ -328,6 +338,22 @@ fn campaign_info<'b>(
     }
 }
 
+/// Whether `unit` was erased from campaign `campaign_id` (or from every campaign).
+fn forgotten(
+    conn: &Connection,
+    batch: &mut Batch,
+    campaign_id: i64,
+    unit: &str,
+) -> std::result::Result<bool, Failure> {
+    if batch.tombstones.is_none() {
+        batch.tombstones = Some(Tombstones::load(conn)?);
+    }
+    match &batch.tombstones {
+        Some(t) => Ok(t.is_forgotten(conn, campaign_id, unit)?),
+        None => Ok(false),
+    }
+}
+
 fn apply_record(
     ctx: &Ctx<'_>,
     batch: &mut Batch,
@@ -368,8 +394,11 @@ fn apply_assignment(
     batch: &mut Batch,
     a: AssignmentLine,
 ) -> std::result::Result<Applied, Failure> {
+    let campaign_id = campaign_info(conn, batch, &a.campaign)?.id;
+    if forgotten(conn, batch, campaign_id, &a.unit)? {
+        return Ok(Applied::Forgotten);
+    }
     let info = campaign_info(conn, batch, &a.campaign)?;
-    let campaign_id = info.id;
     let period = info.period_at(a.ts);
     let Some(&(_, arm_id)) = info.arms.iter().find(|(k, _)| *k == a.arm) else {
         let known: Vec<&str> = info.arms.iter().map(|(k, _)| k.as_str()).collect();
@@ -518,8 +547,11 @@ fn apply_event(
     batch: &mut Batch,
     e: EventRecord,
 ) -> std::result::Result<Applied, Failure> {
+    let campaign_id = campaign_info(conn, batch, &e.campaign)?.id;
+    if forgotten(conn, batch, campaign_id, &e.unit)? {
+        return Ok(Applied::Forgotten);
+    }
     let info = campaign_info(conn, batch, &e.campaign)?;
-    let campaign_id = info.id;
     let standard = StandardKind::parse(&e.kind);
     if standard.is_none() && !info.custom_kinds.contains(&e.kind) {
         return Err(reject(

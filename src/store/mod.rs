@@ -5,6 +5,7 @@
 mod bandit_reads;
 mod batch;
 mod campaigns;
+mod erasure;
 mod forecasts;
 mod jobs;
 pub mod migrate;
@@ -27,6 +28,7 @@ pub use crate::domain::ArmRollup;
 pub use bandit_reads::LoggedAssignment;
 pub use batch::{BatchOutcome, IngestItem, Ingestor, WriteLimits};
 pub use campaigns::AuditEntry;
+pub use erasure::{ForgetRequest, Forgotten, FORGET_SALT};
 pub use forecasts::{
     FrozenForecastRow, NewForecastReview, NewFrozenForecast, ReviewedForecastRow, StartedFromPlan,
 };

@@ -72,6 +72,8 @@ fn mutating_commands(lines: &Path) -> Vec<Vec<String>> {
         vec!["campaign", "delete", "d1"],
         vec!["ingest", l.as_str()],
         vec!["assign", "coupon-10", "new-unit"],
+        vec!["forget", "new-unit"],
+        vec!["forget", "new-unit", "--campaign", "coupon-10", "--dry-run"],
         vec!["train", "coupon-10"],
         vec!["demo", "--headless", "--duration", "2s"],
         vec!["demo", "--duration", "2s"],

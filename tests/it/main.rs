@@ -52,6 +52,7 @@ mod ope_model;
 mod ope_policies;
 mod periods;
 mod privacy_pseudonymize;
+mod privacy_forget;
 mod replays;
 mod report_ab;
 mod report_ab_observational;
