@@ -11,6 +11,7 @@ pub mod causal_segments;
 pub mod champion;
 pub mod demo;
 pub mod did;
+pub mod dp_report;
 mod feed;
 pub mod forecast;
 pub mod forecast_ledger;

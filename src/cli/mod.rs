@@ -10,6 +10,7 @@ pub mod bandit;
 pub mod bench;
 pub mod campaign;
 pub mod did;
+pub mod dp;
 pub mod exit;
 pub mod feed;
 pub mod forecast;
@@ -148,7 +149,10 @@ impl Command {
             | Command::Assign(_)
             | Command::Bandit(bandit::BanditCmd::Update(_) | bandit::BanditCmd::Set(_))
             | Command::Train(_)
-            | Command::Bench(_) => DbUse::Write,
+            | Command::Bench(_)
+            | Command::Campaign(C::PrivacyBudget(_)) => DbUse::Write,
+            // A DP release records what it spent of the campaign's privacy budget.
+            Command::Report(r) if r.writes() => DbUse::Write,
             Command::Model(m) if m.writes() => DbUse::Write,
             Command::Model(_) => DbUse::Read,
             Command::Forecast(f) if f.writes() => DbUse::Write,
@@ -179,6 +183,7 @@ impl Command {
                 C::Stop { .. } => "campaign stop",
                 C::Edit(_) => "campaign edit",
                 C::Delete { .. } => "campaign delete",
+                C::PrivacyBudget(_) => "campaign privacy-budget",
             },
             Command::Assign(_) => "assign",
             Command::Ingest(_) => "ingest",

@@ -74,6 +74,9 @@ fn mutating_commands(lines: &Path) -> Vec<Vec<String>> {
         vec!["demo", "--headless", "--duration", "2s"],
         vec!["demo", "--duration", "2s"],
         vec!["bench", "aa", "--experiments", "2"],
+        vec!["campaign", "privacy-budget", "coupon-10", "--epsilon", "1"],
+        vec!["report", "ab", "coupon-10", "--dp-epsilon", "0.5"],
+        vec!["report", "causal", "coupon-10", "--dp-epsilon", "0.5"],
     ]
     .into_iter()
     .map(|v| v.into_iter().map(String::from).collect())

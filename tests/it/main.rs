@@ -51,6 +51,7 @@ mod ope;
 mod ope_model;
 mod ope_policies;
 mod periods;
+mod privacy_dp;
 mod replays;
 mod report_ab;
 mod report_ab_observational;
