@@ -36,17 +36,28 @@ impl DpFlags {
     }
 }
 
-/// Runs the DP release of `kind` for `campaign` (the flags say it was asked for).
+/// Which report a DP release is asked of, with the report's own flags it uses.
+pub struct DpAsk<'a> {
+    pub kind: DpReportKind,
+    pub campaign: &'a str,
+    pub metric: Option<String>,
+    pub alpha: Option<f64>,
+}
+
+/// Runs the DP release `ask` (the flags say it was asked for).
 pub fn release(
     session: &Session,
     env: &Env,
-    kind: DpReportKind,
-    campaign: &str,
-    metric: Option<String>,
-    alpha: Option<f64>,
+    ask: DpAsk<'_>,
     flags: &DpFlags,
     out: JsonFlag,
 ) -> Result<ExitCode> {
+    let DpAsk {
+        kind,
+        campaign,
+        metric,
+        alpha,
+    } = ask;
     let Some(epsilon) = flags.dp_epsilon else {
         bail_usage!("--dp-epsilon is required for a DP release");
     };

@@ -309,10 +309,12 @@ pub fn causal(session: &Session, env: &Env, a: CausalArgs) -> Result<ExitCode> {
         return super::dp::release(
             session,
             env,
-            liftdeck::app::dp_report::DpReportKind::Causal,
-            &a.campaign,
-            None,
-            a.alpha,
+            super::dp::DpAsk {
+                kind: liftdeck::app::dp_report::DpReportKind::Causal,
+                campaign: &a.campaign,
+                metric: None,
+                alpha: a.alpha,
+            },
             &a.dp,
             a.out,
         );

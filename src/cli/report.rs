@@ -181,10 +181,12 @@ fn report_ab_dp(session: &Session, env: &liftdeck::app::Env, a: ReportArgs) -> R
     super::dp::release(
         session,
         env,
-        liftdeck::app::dp_report::DpReportKind::Ab,
-        &a.campaign,
-        a.metric,
-        a.alpha,
+        super::dp::DpAsk {
+            kind: liftdeck::app::dp_report::DpReportKind::Ab,
+            campaign: &a.campaign,
+            metric: a.metric,
+            alpha: a.alpha,
+        },
         &a.dp,
         a.out,
     )
