@@ -158,3 +158,28 @@ impl Store {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::PrivacyBudget;
+
+    #[test]
+    fn shares_that_sum_to_the_total_fit_and_one_more_does_not() {
+        let mut b = PrivacyBudget {
+            epsilon: 1.0,
+            delta: 0.0,
+            spent_epsilon: 0.0,
+            spent_delta: 0.0,
+            releases: 0,
+        };
+        for _ in 0..10 {
+            assert!(b.allows(0.1, 0.0));
+            b.spent_epsilon += 0.1;
+        }
+        assert!(!b.allows(1e-6, 0.0));
+        // Delta is checked only when spent; a pure-epsilon budget refuses any delta.
+        b.spent_epsilon = 0.0;
+        assert!(!b.allows(0.1, 1e-9));
+        assert_eq!(b.left_epsilon(), 1.0);
+    }
+}

@@ -246,4 +246,5 @@ fn intervals_with_noise_keep_nominal_coverage() {
     let (gauss, gauss_naive) = conversion_coverage(2_000, 1_000, 1.0, 1e-6);
     eprintln!("Gaussian eps 1, delta 1e-6: coverage {gauss}, without the noise term {gauss_naive}");
     assert!((0.93..=0.97).contains(&gauss), "Gaussian coverage {gauss}");
+    assert!(gauss_naive < 0.90, "naive coverage {gauss_naive}");
 }
