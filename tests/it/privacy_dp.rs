@@ -303,3 +303,18 @@ fn read_only_refuses_a_release_because_it_records_its_spend() {
     // The ordinary report still reads under --read-only.
     cli_ok(&run_cli(&db, &["--read-only", "report", "ab", "coupon-10"]));
 }
+
+#[test]
+fn a_draft_with_a_budget_can_still_be_deleted() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = shop(&dir);
+    cli_ok(&run_cli(
+        &db,
+        &["campaign", "create", "--key", "d", "--arms", "a:1,b:1"],
+    ));
+    cli_ok(&run_cli(
+        &db,
+        &["campaign", "privacy-budget", "d", "--epsilon", "1"],
+    ));
+    cli_ok(&run_cli(&db, &["campaign", "delete", "d"]));
+}
