@@ -12,6 +12,7 @@ pub mod champion;
 pub mod demo;
 pub mod did;
 pub mod erasure;
+pub mod dp_report;
 mod feed;
 pub mod forecast;
 pub mod forecast_ledger;

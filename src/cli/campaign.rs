@@ -59,6 +59,10 @@ pub enum CampaignCmd {
         #[command(flatten)]
         out: JsonFlag,
     },
+    /// Set the campaign's total privacy budget (epsilon, delta) that its differentially
+    /// private reports (`report ab|causal --dp-epsilon`) spend; audited. Without one, DP
+    /// releases are refused.
+    PrivacyBudget(super::dp::PrivacyBudgetArgs),
 }
 
 /// The definition flags `create` and `edit` share; in `edit` each one left out keeps its value.
@@ -186,6 +190,7 @@ pub fn run(session: &Session, env: &Env, cmd: CampaignCmd) -> Result<ExitCode> {
         CampaignCmd::Pause { key, out } => status(session, env, &key, Status::Paused, out),
         CampaignCmd::Stop { key, out } => status(session, env, &key, Status::Stopped, out),
         CampaignCmd::Edit(a) => edit(session, env, *a),
+        CampaignCmd::PrivacyBudget(a) => super::dp::privacy_budget(session, env, a),
         CampaignCmd::Delete { key, out } => {
             let mut store = session.open_to_write()?;
             app::delete_campaign(&mut store, env, &key)?;

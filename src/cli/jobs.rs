@@ -110,6 +110,15 @@ pub struct CausalArgs {
     seed: u64,
     #[command(flatten)]
     out: JsonFlag,
+    /// With --dp-epsilon only the randomised per-arm effect is released (see the README).
+    #[command(flatten)]
+    dp: super::dp::DpFlags,
+}
+
+impl CausalArgs {
+    pub fn dp_requested(&self) -> bool {
+        self.dp.requested()
+    }
 }
 
 /// `forecast KEY`'s arguments (parsed by `forecast::ForecastCli`).
@@ -289,6 +298,27 @@ fn check_alpha(alpha: Option<f64>) -> Result<()> {
 
 pub fn causal(session: &Session, env: &Env, a: CausalArgs) -> Result<ExitCode> {
     check_alpha(a.alpha)?;
+    if a.dp.requested() {
+        if !a.covariates.is_empty() || a.by.is_some() {
+            bail_usage!(
+                "--covariates and --by cannot be combined with --dp-epsilon: covariate \
+                 adjustment and segments read per-unit contexts whose influence the DP caps do \
+                 not bound, so they are not released"
+            );
+        }
+        return super::dp::release(
+            session,
+            env,
+            super::dp::DpAsk {
+                kind: liftdeck::app::dp_report::DpReportKind::Causal,
+                campaign: &a.campaign,
+                metric: None,
+                alpha: a.alpha,
+            },
+            &a.dp,
+            a.out,
+        );
+    }
     if a.trim.is_some_and(|t| !(0.0..0.5).contains(&t)) {
         bail_usage!("--trim must be at least 0 and below 0.5");
     }

@@ -10,6 +10,7 @@ pub mod bandit;
 pub mod bench;
 pub mod campaign;
 pub mod did;
+pub mod dp;
 pub mod exit;
 pub mod feed;
 pub mod forecast;
@@ -172,11 +173,14 @@ impl Command {
             | Command::Bandit(bandit::BanditCmd::Update(_) | bandit::BanditCmd::Set(_))
             | Command::Train(_)
             | Command::Bench(_)
+            | Command::Campaign(C::PrivacyBudget(_))
             // Writes a key file, not the database; still refused under --read-only, whose
             // promise is that nothing is written.
             | Command::Keygen(_) => DbUse::Write,
             Command::Privacy(p) if p.writes() => DbUse::Write,
             Command::Privacy(_) => DbUse::Read,
+            // A DP release records what it spent of the campaign's privacy budget.
+            Command::Report(r) if r.writes() => DbUse::Write,
             Command::Model(m) if m.writes() => DbUse::Write,
             Command::Model(_) => DbUse::Read,
             Command::Forecast(f) if f.writes() => DbUse::Write,
@@ -207,6 +211,7 @@ impl Command {
                 C::Stop { .. } => "campaign stop",
                 C::Edit(_) => "campaign edit",
                 C::Delete { .. } => "campaign delete",
+                C::PrivacyBudget(_) => "campaign privacy-budget",
             },
             Command::Assign(_) => "assign",
             Command::Ingest(_) => "ingest",

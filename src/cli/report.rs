@@ -108,10 +108,24 @@ pub struct ReportArgs {
     /// Relative effect you want to detect; sets the time-to-decision estimate.
     #[arg(long, default_value_t = 0.05)]
     mde: f64,
+    #[command(flatten)]
+    dp: super::dp::DpFlags,
+}
+
+impl ReportCmd {
+    /// Whether this report writes: a DP release records its spend of the privacy budget.
+    pub fn writes(&self) -> bool {
+        match self {
+            ReportCmd::Ab(a) => a.dp.requested(),
+            ReportCmd::Causal(a) => a.dp_requested(),
+            _ => false,
+        }
+    }
 }
 
 pub fn run(session: &Session, env: &liftdeck::app::Env, cmd: ReportCmd) -> Result<ExitCode> {
     match cmd {
+        ReportCmd::Ab(args) if args.dp.requested() => report_ab_dp(session, env, *args),
         ReportCmd::Ab(args) => report_ab(session, *args),
         ReportCmd::Causal(args) => super::jobs::causal(session, env, args),
         ReportCmd::Did(args) => super::did::did(session, env, args),
@@ -144,6 +158,38 @@ fn show(session: &Session, a: ShowArgs) -> Result<ExitCode> {
     let saved = get(&store, a.id)?;
     write_stdout(&render(&saved, format, &number_format()))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `report ab --dp-epsilon`: only the noisy per-arm release; the options that would need more
+/// releases (segments, CUPED, capping by quantile) are refused rather than silently dropped.
+fn report_ab_dp(session: &Session, env: &liftdeck::app::Env, a: ReportArgs) -> Result<ExitCode> {
+    let clash = [
+        (a.by.is_some(), "--by"),
+        (a.cuped, "--cuped"),
+        (a.cap.is_some(), "--cap (use --dp-revenue-cap)"),
+        (
+            a.winsorize.is_some(),
+            "--winsorize (a data-chosen cap leaks; use --dp-revenue-cap)",
+        ),
+        (a.correction.is_some(), "--correction"),
+    ];
+    if let Some((_, flag)) = clash.iter().find(|(set, _)| *set) {
+        bail_usage!(
+            "{flag} cannot be combined with --dp-epsilon: a DP release shows per-arm figures only"
+        );
+    }
+    super::dp::release(
+        session,
+        env,
+        super::dp::DpAsk {
+            kind: liftdeck::app::dp_report::DpReportKind::Ab,
+            campaign: &a.campaign,
+            metric: a.metric,
+            alpha: a.alpha,
+        },
+        &a.dp,
+        a.out,
+    )
 }
 
 fn report_ab(session: &Session, a: ReportArgs) -> Result<ExitCode> {

@@ -4,6 +4,7 @@
 //!   differences of proportions and means.
 //! - `bayes`: Gaussian model of the relative effect, exact Beta-Binomial posteriors.
 //! - `sequential`: always-valid confidence sequences and mSPRT p-values (safe under peeking).
+//! - `dp`: differential privacy: Laplace and analytic Gaussian noise, bounded releases.
 //! - `cuped`: regression adjustment with the pre-period covariate, for means and ratios.
 //! - `srm`: sample-ratio-mismatch chi-square test.
 //! - `stratified`: per-arm estimates of a bandit campaign stratified by allocation period.
@@ -14,6 +15,7 @@
 pub mod ab;
 pub mod bayes;
 pub mod cuped;
+pub mod dp;
 pub mod family;
 pub mod frequentist;
 pub mod metrics;

@@ -280,6 +280,11 @@ impl Store {
             .execute([id])?;
         tx.prepare_cached("DELETE FROM jobs WHERE campaign_id = ?1")?
             .execute([id])?;
+        // A draft holds no units, so its budget and releases (if any) revealed nothing.
+        tx.prepare_cached("DELETE FROM dp_releases WHERE campaign_id = ?1")?
+            .execute([id])?;
+        tx.prepare_cached("DELETE FROM privacy_budgets WHERE campaign_id = ?1")?
+            .execute([id])?;
         tx.prepare_cached("DELETE FROM campaigns WHERE id = ?1")?
             .execute([id])?;
         let detail = serde_json::to_string(&spec).unwrap_or_default();

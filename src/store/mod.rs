@@ -13,6 +13,7 @@ mod models;
 mod ope;
 mod panel;
 mod periods;
+mod privacy_dp;
 mod rejects;
 mod reports;
 mod rfm;
@@ -37,6 +38,7 @@ pub use models::{ActiveChange, Choice, ModelVersion, NewModel, ACTIVE, ARCHIVED,
 pub use ope::LoggedDecision;
 pub use panel::{PanelMetric, PanelPeriod, PanelRow};
 pub use periods::{NewPeriod, PeriodRollups, PeriodRow, Stage};
+pub use privacy_dp::{PrivacyBudget, ReleaseRecord};
 pub use rejects::{IngestRunRow, RejectFilter, RejectRow, RunSelector};
 pub use reports::{NewReport, ReportRow};
 pub use rfm::Rfm;

@@ -80,6 +80,9 @@ fn mutating_commands(lines: &Path) -> Vec<Vec<String>> {
         vec!["bench", "aa", "--experiments", "2"],
         vec!["keygen", "new.key"],
         vec!["privacy", "context", "email", "drop"],
+        vec!["campaign", "privacy-budget", "coupon-10", "--epsilon", "1"],
+        vec!["report", "ab", "coupon-10", "--dp-epsilon", "0.5"],
+        vec!["report", "causal", "coupon-10", "--dp-epsilon", "0.5"],
     ]
     .into_iter()
     .map(|v| v.into_iter().map(String::from).collect())

@@ -53,6 +53,7 @@ mod ope_policies;
 mod periods;
 mod privacy_pseudonymize;
 mod privacy_forget;
+mod privacy_dp;
 mod replays;
 mod report_ab;
 mod report_ab_observational;
