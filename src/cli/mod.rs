@@ -18,6 +18,7 @@ pub mod jobs;
 pub mod model;
 pub mod ops;
 pub mod report;
+pub mod retention;
 pub mod uplift;
 
 use anyhow::{Context, Result};
@@ -85,6 +86,8 @@ pub enum Command {
     Verify(feed::VerifyArgs),
     /// Show the newest rejected lines with their reasons.
     Rejects(feed::RejectsArgs),
+    /// Retention: delete raw events older than a window (rollups and reports stay).
+    Prune(retention::PruneArgs),
     /// A simulated shop with three campaigns and live traffic, in its own database.
     Demo(ops::DemoArgs),
     /// Health of every running campaign for cron and monitoring: exit 0 OK, 1 warning, 2 critical.
@@ -148,6 +151,7 @@ impl Command {
             | Command::Assign(_)
             | Command::Bandit(bandit::BanditCmd::Update(_) | bandit::BanditCmd::Set(_))
             | Command::Train(_)
+            | Command::Prune(_)
             | Command::Bench(_) => DbUse::Write,
             Command::Model(m) if m.writes() => DbUse::Write,
             Command::Model(_) => DbUse::Read,
@@ -186,6 +190,7 @@ impl Command {
             Command::Export(_) => "export",
             Command::Verify(_) => "verify",
             Command::Rejects(_) => "rejects",
+            Command::Prune(_) => "prune",
             Command::Demo(_) => "demo",
             Command::Health(_) => "health",
             Command::Replay(_) => "replay",

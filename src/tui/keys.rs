@@ -45,6 +45,9 @@ pub enum Action {
     /// The Causal panel: show an older saved report, or a newer one.
     OlderReport,
     NewerReport,
+    /// The Health panel's audit log: show one campaign's rows (cycles), or one action's.
+    AuditCampaign,
+    AuditAction,
 }
 
 /// One binding: the key as shown, where it applies (empty = everywhere), what it does.
@@ -210,6 +213,20 @@ pub const BINDINGS: &[Binding] = &[
         Action::RunJob,
         "run the causal report",
         "run",
+    ),
+    bind(
+        "c",
+        &[Panel::Health],
+        Action::AuditCampaign,
+        "audit log: show one campaign's actions (cycles, then all)",
+        "campaign",
+    ),
+    bind(
+        "a",
+        &[Panel::Health],
+        Action::AuditAction,
+        "audit log: show one kind of action (cycles, then all)",
+        "action",
     ),
     bind(
         "u",
