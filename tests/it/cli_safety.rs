@@ -71,6 +71,7 @@ fn mutating_commands(lines: &Path) -> Vec<Vec<String>> {
         vec!["ingest", l.as_str()],
         vec!["assign", "coupon-10", "new-unit"],
         vec!["train", "coupon-10"],
+        vec!["prune", "--older-than", "1h"],
         vec!["demo", "--headless", "--duration", "2s"],
         vec!["demo", "--duration", "2s"],
         vec!["bench", "aa", "--experiments", "2"],

@@ -52,6 +52,7 @@ mod ope_model;
 mod ope_policies;
 mod periods;
 mod replays;
+mod retention;
 mod report_ab;
 mod report_ab_observational;
 mod report_bandit;
