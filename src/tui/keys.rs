@@ -215,20 +215,6 @@ pub const BINDINGS: &[Binding] = &[
         "run",
     ),
     bind(
-        "c",
-        &[Panel::Health],
-        Action::AuditCampaign,
-        "audit log: show one campaign's actions (cycles, then all)",
-        "campaign",
-    ),
-    bind(
-        "a",
-        &[Panel::Health],
-        Action::AuditAction,
-        "audit log: show one kind of action (cycles, then all)",
-        "action",
-    ),
-    bind(
         "u",
         &[Panel::Causal],
         Action::RunUplift,
@@ -283,6 +269,20 @@ pub const BINDINGS: &[Binding] = &[
         Action::RunJob,
         "forecast shipping each arm of the campaign",
         "arms",
+    ),
+    bind(
+        "c",
+        &[Panel::Health],
+        Action::AuditCampaign,
+        "audit log: next campaign, then all",
+        "camp",
+    ),
+    bind(
+        "a",
+        &[Panel::Health],
+        Action::AuditAction,
+        "audit log: next action, then all",
+        "act",
     ),
 ];
 

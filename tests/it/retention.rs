@@ -216,3 +216,45 @@ fn every_mutating_command_leaves_an_audit_row_with_actor_and_client() {
     let newest = store.audit_log(1).expect("audit");
     assert_eq!(newest[0].client, None);
 }
+
+#[test]
+fn the_health_panel_filters_the_audit_log_by_campaign_and_action() {
+    use crate::console_trust::{app_on, ch};
+    use liftdeck::tui::{screen_text, Panel};
+    let dir = tempfile::tempdir().expect("tmp");
+    let (_, mut store) = temp_db(&dir, "a.db");
+    let env = test_env();
+    for key in ["alpha", "beta"] {
+        let mut spec = liftdeck::app::demo::demo_specs(1)[0].clone();
+        spec.key = key.into();
+        liftdeck::app::create_campaign(&mut store, &env, &spec).expect("create");
+        liftdeck::app::set_status(&mut store, &env, key, liftdeck::domain::Status::Running)
+            .expect("start");
+    }
+    let mut app = app_on(&store, false);
+    app.panel = Panel::Health;
+    let audit_rows = |app: &liftdeck::tui::App| -> Vec<String> {
+        screen_text(app, 120, 60)
+            .lines()
+            .filter(|l| l.contains("Z test campaign."))
+            .map(str::to_string)
+            .collect()
+    };
+    let all = audit_rows(&app);
+    assert_eq!(all.len(), 4, "{all:#?}");
+    app.update(ch('c'));
+    let screen = screen_text(&app, 120, 60);
+    assert!(screen.contains("Audit log: campaign alpha, action all"), "{screen}");
+    let alpha = audit_rows(&app);
+    assert_eq!(alpha.len(), 2);
+    assert!(alpha.iter().all(|l| l.contains(" alpha ")), "{alpha:#?}");
+    app.update(ch('a'));
+    let rows = audit_rows(&app);
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert!(rows[0].contains("campaign.create alpha"), "{rows:#?}");
+    // Cycling past the last campaign shows every campaign again.
+    app.update(ch('c'));
+    app.update(ch('c'));
+    let rows = audit_rows(&app);
+    assert_eq!(rows.len(), 2, "both creates: {rows:#?}");
+}
