@@ -113,7 +113,16 @@ mod tests {
         assert_eq!(parse_window("12h"), Ok(12 * HOUR));
         assert_eq!(parse_window("180d"), Ok(180 * 24 * HOUR));
         assert_eq!(parse_window("2w"), Ok(14 * 24 * HOUR));
-        for bad in ["180", "0d", "-5d", "d", "1.5d", "10y", "99999999999999999999d", "40000d"] {
+        for bad in [
+            "180",
+            "0d",
+            "-5d",
+            "d",
+            "1.5d",
+            "10y",
+            "99999999999999999999d",
+            "40000d",
+        ] {
             assert!(parse_window(bad).is_err(), "{bad} accepted");
         }
     }

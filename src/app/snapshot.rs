@@ -511,6 +511,27 @@ pub fn load_snapshot(
     })
 }
 
+/// Audit rows the console reads for its filters (the CLI has no limit: `audit_where`).
+pub const AUDIT_READ: usize = 500;
+
+/// One audit row as the console shows it: when, who (and from where), what, on which campaign.
+pub fn audit_line(a: &crate::store::AuditEntry) -> String {
+    let from = a
+        .client
+        .as_deref()
+        .map_or(String::new(), |c| format!(" from {c}"));
+    escape_control(&format!(
+        "{} {}{} {} {} {}",
+        crate::clock::format_rfc3339(a.ts),
+        a.actor,
+        from,
+        a.action,
+        a.campaign.as_deref().unwrap_or_default(),
+        short(&a.detail, 40)
+    ))
+    .into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -596,25 +617,4 @@ mod tests {
         let r = row(Status::Running, None, vec![]);
         assert_eq!(r.days(2 * 86_400_000_000), Some(2.0));
     }
-}
-
-/// Audit rows the console reads for its filters (the CLI has no limit: `audit_where`).
-pub const AUDIT_READ: usize = 500;
-
-/// One audit row as the console shows it: when, who (and from where), what, on which campaign.
-pub fn audit_line(a: &crate::store::AuditEntry) -> String {
-    let from = a
-        .client
-        .as_deref()
-        .map_or(String::new(), |c| format!(" from {c}"));
-    escape_control(&format!(
-        "{} {}{} {} {} {}",
-        crate::clock::format_rfc3339(a.ts),
-        a.actor,
-        from,
-        a.action,
-        a.campaign.as_deref().unwrap_or_default(),
-        short(&a.detail, 40)
-    ))
-    .into_owned()
 }

@@ -31,7 +31,11 @@ pub fn prune(session: &Session, env: &Env, args: PruneArgs) -> Result<ExitCode> 
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let verb = if report.dry_run { "would delete" } else { "deleted" };
+    let verb = if report.dry_run {
+        "would delete"
+    } else {
+        "deleted"
+    };
     let mut text = String::new();
     if report.campaigns.is_empty() {
         text.push_str(&format!(

@@ -168,7 +168,10 @@ impl Store {
 }
 
 /// The campaign's watermark, for the ingest path inside its transaction.
-pub(super) fn pruned_before(conn: &rusqlite::Connection, campaign_id: i64) -> Result<Option<Micros>> {
+pub(super) fn pruned_before(
+    conn: &rusqlite::Connection,
+    campaign_id: i64,
+) -> Result<Option<Micros>> {
     Ok(conn
         .prepare_cached("SELECT pruned_before FROM prune_marks WHERE campaign_id = ?1")?
         .query_row([campaign_id], |r| r.get(0))

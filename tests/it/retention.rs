@@ -39,14 +39,23 @@ fn a_prune_keeps_every_report_and_verify_says_what_it_can_no_longer_recompute() 
     assert_eq!(store.prune_mark("coupon-10").expect("mark"), None);
 
     let done = retention::prune(&mut store, &env_later(), HOUR, false).expect("prune");
-    assert_eq!(done.campaigns, dry.campaigns, "the dry run counted differently");
+    assert_eq!(
+        done.campaigns, dry.campaigns,
+        "the dry run counted differently"
+    );
     assert_eq!(events_of(&store), 0);
-    let mark = store.prune_mark("coupon-10").expect("mark").expect("marked");
+    let mark = store
+        .prune_mark("coupon-10")
+        .expect("mark")
+        .expect("marked");
     assert_eq!(mark.actor, "pruner");
     assert!(mark.events_deleted > 0 && mark.contexts_cleared > 0);
 
     // Every report still shows, the same to the byte.
-    assert_eq!(cli_ok(&run_cli(&db, &["report", "ab", "coupon-10"])), report_before);
+    assert_eq!(
+        cli_ok(&run_cli(&db, &["report", "ab", "coupon-10"])),
+        report_before
+    );
     assert_eq!(
         cli_ok(&run_cli(&db, &["report", "ab", "coupon-10", "--json"])),
         json_before
@@ -57,10 +66,15 @@ fn a_prune_keeps_every_report_and_verify_says_what_it_can_no_longer_recompute() 
     let out = run_cli(&db, &["verify"]);
     let text = cli_ok(&out);
     assert!(
-        text.contains("were pruned: rollups cannot be recomputed from events for campaign coupon-10"),
+        text.contains(
+            "were pruned: rollups cannot be recomputed from events for campaign coupon-10"
+        ),
         "{text}"
     );
-    assert!(text.contains("coupon-10: rollups match the per-unit totals"), "{text}");
+    assert!(
+        text.contains("coupon-10: rollups match the per-unit totals"),
+        "{text}"
+    );
     let json = cli_ok(&run_cli(&db, &["verify", "--json"]));
     let v: serde_json::Value = serde_json::from_str(&json).expect("json");
     assert_eq!(v["ok"], true);
@@ -89,7 +103,10 @@ fn a_prune_keeps_every_report_and_verify_says_what_it_can_no_longer_recompute() 
     assert_eq!(all_rollups(&store).len(), rollups_before.len());
     for ((k, a), (_, b)) in all_rollups(&store).iter().zip(&rollups_before) {
         for (x, y) in a.iter().zip(b) {
-            assert!(x.rollup.differences(&y.rollup, 1e-9).is_empty(), "{k} changed");
+            assert!(
+                x.rollup.differences(&y.rollup, 1e-9).is_empty(),
+                "{k} changed"
+            );
         }
     }
     let pruned = store
@@ -133,7 +150,10 @@ fn a_partial_prune_deletes_only_what_is_older_than_the_window() {
     }
     // A second, longer window moves nothing back.
     retention::prune(&mut store, &env, 100 * HOUR, false).expect("prune again");
-    let mark = store.prune_mark("coupon-10").expect("mark").expect("marked");
+    let mark = store
+        .prune_mark("coupon-10")
+        .expect("mark")
+        .expect("marked");
     assert_eq!(mark.pruned_before, cutoff);
 }
 
@@ -145,7 +165,10 @@ fn prune_refuses_a_window_without_a_unit_or_of_nothing() {
         let out = run_cli(&db, &["prune", "--older-than", bad]);
         assert_eq!(out.status.code(), Some(64), "{bad}");
     }
-    let out = run_cli(&db, &["prune", "--older-than", "180d", "--dry-run", "--json"]);
+    let out = run_cli(
+        &db,
+        &["prune", "--older-than", "180d", "--dry-run", "--json"],
+    );
     let v: serde_json::Value = serde_json::from_str(&cli_ok(&out)).expect("json");
     assert_eq!(v["dry_run"], true);
     assert!(v["before"].is_string());
@@ -244,7 +267,10 @@ fn the_health_panel_filters_the_audit_log_by_campaign_and_action() {
     assert_eq!(all.len(), 4, "{all:#?}");
     app.update(ch('c'));
     let screen = screen_text(&app, 120, 60);
-    assert!(screen.contains("Audit log: campaign alpha, action all"), "{screen}");
+    assert!(
+        screen.contains("Audit log: campaign alpha, action all"),
+        "{screen}"
+    );
     let alpha = audit_rows(&app);
     assert_eq!(alpha.len(), 2);
     assert!(alpha.iter().all(|l| l.contains(" alpha ")), "{alpha:#?}");
