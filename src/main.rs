@@ -75,6 +75,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Verify(args) => feed::verify(s, args),
         Command::Rejects(args) => feed::rejects(s, args),
         Command::Forget(args) => forget::forget(s, &env, args),
+        Command::Prune(args) => cli::retention::prune(s, &env, args),
         Command::Demo(args) => ops::demo(s, &env, args, &cli.theme),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Report(cmd) => report::run(s, &env, cmd),

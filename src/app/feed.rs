@@ -144,8 +144,34 @@ pub fn ingest_reader(
     ingest_with(store, env, reader, source, &options, progress)
 }
 
-/// Reads every line of `reader` as one ingest run (one `ingest_runs` row).
+/// Reads every line of `reader` as one ingest run (one `ingest_runs` row), and writes one
+/// audit row for the run (`ingest.run`), also when it stops on an error after some batches
+/// committed.
 pub fn ingest_with(
+    store: &mut Store,
+    env: &Env,
+    reader: impl BufRead,
+    source: &str,
+    options: &IngestOptions,
+    progress: impl FnMut(&IngestSummary),
+) -> Result<IngestSummary> {
+    let out = ingest_run(store, env, reader, source, options, progress);
+    let detail = match &out {
+        Ok(s) => format!(
+            "run {} from {source}: {} lines, {} accepted, {} duplicates, {} rejected",
+            s.run_id.map_or("-".into(), |id| id.to_string()),
+            s.lines,
+            s.accepted,
+            s.duplicates,
+            s.rejected
+        ),
+        Err(e) => format!("from {source}: stopped: {e}"),
+    };
+    store.record_audit(env.clock.now(), &env.actor, "ingest.run", None, &detail)?;
+    out
+}
+
+fn ingest_run(
     store: &mut Store,
     env: &Env,
     reader: impl BufRead,

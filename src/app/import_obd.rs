@@ -398,6 +398,16 @@ pub fn import_obd_with(
     })?;
     apply_rows(&mut ingestor, ids, &key, &tag, &mut batch, &mut summary)?;
     drop(ingestor);
+    store.record_audit(
+        env.clock.now(),
+        &env.actor,
+        "import.obd",
+        Some(&key),
+        &format!(
+            "run {} from {source}",
+            summary.run.map_or("-".into(), |id| id.to_string())
+        ),
+    )?;
     if created {
         // A log is history: stopped, so the allocation loop never learns on it or writes
         // periods into it (a stopped campaign still accepts a re-import of late rows).

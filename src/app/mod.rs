@@ -27,6 +27,7 @@ pub mod predict;
 pub mod privacy;
 pub mod report;
 pub mod reports;
+pub mod retention;
 pub mod snapshot;
 pub mod traffic;
 pub mod train;
@@ -292,10 +293,22 @@ pub fn assign_with(
             error,
         });
     }
+    let new = outcome.accepted == 1;
+    if new {
+        // The unit id stays out of the audit log: it is personal data (and erasure must not
+        // have to rewrite the log). A repeated assign changes nothing and logs nothing.
+        ingestor.store().record_audit(
+            env.clock.now(),
+            &env.actor,
+            "assign",
+            Some(key),
+            &format!("a new unit assigned to arm {arm}"),
+        )?;
+    }
     Ok(Assignment::Arm {
         arm,
         propensity,
-        new: outcome.accepted == 1,
+        new,
     })
 }
 

@@ -304,6 +304,11 @@ pub struct Snapshot {
     pub activity: Vec<String>,
     /// Newest operator actions, newest first.
     pub audit: Vec<String>,
+    /// The newest audit rows (up to `AUDIT_READ`), newest first, for the console's filters;
+    /// with the distinct campaigns and actions of the whole log the filters cycle through.
+    pub audit_entries: Vec<crate::store::AuditEntry>,
+    pub audit_campaigns: Vec<String>,
+    pub audit_actions: Vec<String>,
     pub rejects: Vec<String>,
     /// Cumulative conversion rate per arm of the focused campaign over time, for the chart.
     pub series: Vec<ArmSeries>,
@@ -464,20 +469,9 @@ pub fn load_snapshot(
             newest.map_or("never".into(), crate::clock::format_rfc3339)
         ));
     }
-    let audit = store
-        .audit_log(8)?
-        .into_iter()
-        .map(|a| {
-            format!(
-                "{} {} {} {} {}",
-                crate::clock::format_rfc3339(a.ts),
-                a.actor,
-                a.action,
-                a.campaign.unwrap_or_default(),
-                short(&a.detail, 40)
-            )
-        })
-        .collect();
+    let audit_entries = store.audit_log(AUDIT_READ)?;
+    let audit = audit_entries.iter().take(8).map(audit_line).collect();
+    let (audit_actions, audit_campaigns) = store.audit_facets()?;
     let rejects = store
         .rejects(20)?
         .into_iter()
@@ -493,6 +487,9 @@ pub fn load_snapshot(
         })
         .collect();
     Ok(Snapshot {
+        audit_entries,
+        audit_actions,
+        audit_campaigns,
         jobs,
         models,
         saved_reports,
@@ -512,6 +509,27 @@ pub fn load_snapshot(
         changed_at,
         stale_after,
     })
+}
+
+/// Audit rows the console reads for its filters (the CLI has no limit: `audit_where`).
+pub const AUDIT_READ: usize = 500;
+
+/// One audit row as the console shows it: when, who (and from where), what, on which campaign.
+pub fn audit_line(a: &crate::store::AuditEntry) -> String {
+    let from = a
+        .client
+        .as_deref()
+        .map_or(String::new(), |c| format!(" from {c}"));
+    escape_control(&format!(
+        "{} {}{} {} {} {}",
+        crate::clock::format_rfc3339(a.ts),
+        a.actor,
+        from,
+        a.action,
+        a.campaign.as_deref().unwrap_or_default(),
+        short(&a.detail, 40)
+    ))
+    .into_owned()
 }
 
 #[cfg(test)]

@@ -271,6 +271,9 @@ pub fn ingest(session: &Session, env: &Env, args: IngestArgs) -> Result<ExitCode
 
 pub fn export(session: &Session, args: ExportArgs) -> Result<ExitCode> {
     let store = session.open_to_read()?;
+    if let Some(note) = app::retention::pruned_note(&store, &args.campaign)? {
+        eprintln!("liftdeck: {}", escape_control(&note));
+    }
     let closed = std::cell::Cell::new(false);
     let stdout = PipeWriter {
         inner: std::io::stdout().lock(),
@@ -319,16 +322,26 @@ pub fn verify(session: &Session, args: VerifyArgs) -> Result<ExitCode> {
     let mut results = Vec::new();
     let mut text = String::new();
     for key in &keys {
-        let diffs = store.verify_rollups(key)?;
+        // A pruned campaign is checked against per-unit totals, and says so.
+        let outcome = liftdeck::app::retention::verify_campaign(&store, key)?;
+        let diffs = outcome.mismatches;
+        let shown = escape_control(key);
+        if let Some(note) = &outcome.pruned {
+            text.push_str(&format!("{}\n", escape_control(note)));
+        }
         if diffs.is_empty() {
-            text.push_str(&format!("{key}: rollups match a full recompute\n"));
+            text.push_str(&match outcome.pruned {
+                None => format!("{shown}: rollups match a full recompute\n"),
+                Some(_) => format!("{shown}: rollups match the per-unit totals\n"),
+            });
         }
         for d in &diffs {
-            text.push_str(&format!("MISMATCH {d}\n"));
+            text.push_str(&format!("MISMATCH {}\n", escape_control(d)));
         }
         bad += diffs.len();
         results.push(serde_json::json!({
             "campaign": key, "ok": diffs.is_empty(), "mismatches": diffs,
+            "pruned": outcome.pruned,
         }));
     }
     if args.out.json {

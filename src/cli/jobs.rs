@@ -393,6 +393,8 @@ fn run_job(
     kind: JobKind,
     campaign: &str,
 ) -> Result<JobOutput> {
+    // Training, causal reports and forecasts read raw rows: say when some were pruned.
+    super::retention::warn_if_pruned(session, campaign)?;
     // The runner opens the database itself (and would create it): check first that it exists
     // and has the campaign, so those failures keep their own exit codes (66, 65).
     {

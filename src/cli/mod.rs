@@ -21,6 +21,7 @@ pub mod model;
 pub mod ops;
 pub mod privacy;
 pub mod report;
+pub mod retention;
 pub mod uplift;
 
 use anyhow::{Context, Result};
@@ -102,6 +103,8 @@ pub enum Command {
     /// Erase one customer on request (GDPR art. 17): assignments, events and their share of
     /// every rollup, with a tombstone so re-ingested files skip them.
     Forget(forget::ForgetArgs),
+    /// Retention: delete raw events older than a window (rollups and reports stay).
+    Prune(retention::PruneArgs),
     /// A simulated shop with three campaigns and live traffic, in its own database.
     Demo(ops::DemoArgs),
     /// Health of every running campaign for cron and monitoring: exit 0 OK, 1 warning, 2 critical.
@@ -172,6 +175,7 @@ impl Command {
             | Command::Forget(_)
             | Command::Bandit(bandit::BanditCmd::Update(_) | bandit::BanditCmd::Set(_))
             | Command::Train(_)
+            | Command::Prune(_)
             | Command::Bench(_)
             | Command::Campaign(C::PrivacyBudget(_))
             // Writes a key file, not the database; still refused under --read-only, whose
@@ -220,6 +224,7 @@ impl Command {
             Command::Verify(_) => "verify",
             Command::Rejects(_) => "rejects",
             Command::Forget(_) => "forget",
+            Command::Prune(_) => "prune",
             Command::Demo(_) => "demo",
             Command::Health(_) => "health",
             Command::Replay(_) => "replay",

@@ -355,6 +355,7 @@ enum RewardModelArg {
 }
 
 fn ope(session: &Session, a: OpeArgs) -> Result<ExitCode> {
+    super::retention::warn_if_pruned(session, &a.campaign)?;
     use liftdeck::app::ope::{self, learners, Candidate};
     use liftdeck::causal::ope::{OpeOptions, SwitchTau};
     use liftdeck::domain::PolicyKind;

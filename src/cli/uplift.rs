@@ -32,6 +32,7 @@ pub struct UpliftArgs {
 }
 
 pub fn uplift(session: &Session, env: &Env, a: UpliftArgs) -> Result<ExitCode> {
+    super::retention::warn_if_pruned(session, &a.campaign)?;
     let learner = match a.learner.parse::<LearnerKind>() {
         Ok(k) => k,
         Err(e) => bail_usage!("--learner: {e}"),

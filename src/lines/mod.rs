@@ -76,6 +76,7 @@ reject_reasons! {
     ConflictingAssignment => "conflicting_assignment",
     CampaignMismatch => "campaign_mismatch",
     BadCampaign => "bad_campaign",
+    Pruned => "pruned",
 }
 
 impl RejectReason {

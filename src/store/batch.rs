@@ -71,6 +71,8 @@ struct CampaignInfo {
     /// (start, period) in start order: an assignment belongs to the allocation period in force
     /// at its timestamp (the first one for timestamps before it).
     periods: Vec<(Micros, i64)>,
+    /// The retention watermark: events before it were pruned (retention.rs).
+    pruned_before: Option<Micros>,
 }
 
 impl CampaignInfo {
@@ -311,10 +313,12 @@ fn campaign_info<'b>(
             arms: arms.iter().map(|a| (a.key.clone(), a.id)).collect(),
             custom_kinds: c.spec.custom_kinds.clone(),
             periods: Vec::new(),
+            pruned_before: None,
         });
         let info = match info {
             Some(mut info) => {
                 info.periods = super::periods::period_starts(conn, info.id)?;
+                info.pruned_before = super::retention::pruned_before(conn, info.id)?;
                 Some(info)
             }
             None => None,
@@ -552,6 +556,19 @@ fn apply_event(
         return Ok(Applied::Forgotten);
     }
     let info = campaign_info(conn, batch, &e.campaign)?;
+    // Events before the watermark were deleted, so their event_ids no longer catch a replay:
+    // applying one could count it a second time.
+    if let Some(before) = info.pruned_before.filter(|&b| e.ts < b) {
+        return Err(reject(
+            RejectReason::Pruned,
+            format!(
+                "field `ts`: `{}` pruned its events before {}; an event this old cannot be told \
+                 from a replay of one already counted, so it is not applied",
+                e.campaign,
+                crate::clock::format_rfc3339(before)
+            ),
+        ));
+    }
     let standard = StandardKind::parse(&e.kind);
     if standard.is_none() && !info.custom_kinds.contains(&e.kind) {
         return Err(reject(

@@ -351,19 +351,7 @@ impl Store {
 
     /// The newest audit entries, newest first.
     pub fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT ts, actor, action, campaign, detail FROM audit_log ORDER BY id DESC LIMIT ?1",
-        )?;
-        let rows = stmt.query_map([limit as i64], |r| {
-            Ok(AuditEntry {
-                ts: r.get(0)?,
-                actor: r.get(1)?,
-                action: r.get(2)?,
-                campaign: r.get(3)?,
-                detail: r.get(4)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.audit_where(&super::AuditFilter::default(), limit)
     }
 }
 
@@ -375,6 +363,8 @@ pub struct AuditEntry {
     pub action: String,
     pub campaign: Option<String>,
     pub detail: String,
+    /// The SSH client address of the session that acted; `None` locally.
+    pub client: Option<String>,
 }
 
 /// Moves `key` to `to` inside the caller's transaction (so a start can commit together with

@@ -71,12 +71,23 @@ impl Store {
         ts: Micros,
     ) -> Result<i64> {
         let id = self.campaign(campaign)?.0.id;
-        self.conn.execute(
+        let tx = self.conn.transaction()?;
+        tx.execute(
             "INSERT INTO jobs (kind, campaign_id, status, actor, started_at)
              VALUES (?1, ?2, 'running', ?3, ?4)",
             params![kind, id, actor, ts],
         )?;
-        Ok(self.conn.last_insert_rowid())
+        let job = tx.last_insert_rowid();
+        Store::audit_on(
+            &tx,
+            ts,
+            actor,
+            "job.start",
+            Some(campaign),
+            &format!("job {job}: {kind}"),
+        )?;
+        tx.commit()?;
+        Ok(job)
     }
 
     /// Marks a job done, failed or cancelled.
@@ -88,10 +99,27 @@ impl Store {
         result: Option<&str>,
         error: Option<&str>,
     ) -> Result<()> {
-        self.conn.execute(
+        let tx = self.conn.transaction()?;
+        tx.execute(
             "UPDATE jobs SET status = ?2, finished_at = ?3, result = ?4, error = ?5 WHERE id = ?1",
             params![id, status, ts, result, error],
         )?;
+        // The job's own actor and campaign: a finish is the end of the operator's action.
+        let (actor, campaign, kind): (String, String, String) = tx.query_row(
+            "SELECT j.actor, c.key, j.kind FROM jobs j JOIN campaigns c ON c.id = j.campaign_id
+             WHERE j.id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        Store::audit_on(
+            &tx,
+            ts,
+            &actor,
+            "job.finish",
+            Some(&campaign),
+            &format!("job {id}: {kind} {status}"),
+        )?;
+        tx.commit()?;
         Ok(())
     }
 

@@ -2,6 +2,7 @@
 //! mode) and offers typed operations on campaigns, assignments, events and rollups.
 //! Every statement is parameterised; identifiers are never built from input.
 
+mod audit;
 mod bandit_reads;
 mod batch;
 mod campaigns;
@@ -16,6 +17,8 @@ mod periods;
 mod privacy_dp;
 mod rejects;
 mod reports;
+mod retention;
+pub use retention::{PruneCount, PruneMark};
 mod rfm;
 mod rollup_sql;
 mod rollups;
@@ -26,6 +29,7 @@ pub use settings::{
 mod write_lock;
 
 pub use crate::domain::ArmRollup;
+pub use audit::{client_address, AuditFilter};
 pub use bandit_reads::LoggedAssignment;
 pub use batch::{BatchOutcome, IngestItem, Ingestor, WriteLimits};
 pub use campaigns::AuditEntry;
@@ -227,10 +231,19 @@ impl Store {
         campaign: Option<&str>,
         detail: &str,
     ) -> Result<()> {
+        // The client (SSH address, NULL locally) is the process's own: see audit.rs.
         conn.prepare_cached(
-            "INSERT INTO audit_log (ts, actor, action, campaign, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO audit_log (ts, actor, action, campaign, detail, client)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?
-        .execute(rusqlite::params![ts, actor, action, campaign, detail])?;
+        .execute(rusqlite::params![
+            ts,
+            actor,
+            action,
+            campaign,
+            detail,
+            audit::process_client()
+        ])?;
         Ok(())
     }
 }

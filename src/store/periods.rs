@@ -289,13 +289,22 @@ impl Store {
 
     /// The same, recomputed from assignments and events (the check behind `verify`).
     pub fn recompute_period_rollups(&self, key: &str) -> Result<Vec<PeriodRollups>> {
+        self.recompute_period_rollups_from(key, rollup_sql::RAW_UNITS_CTE)
+    }
+
+    /// The same over the per-unit rows `units_cte` builds.
+    pub(super) fn recompute_period_rollups_from(
+        &self,
+        key: &str,
+        units_cte: &str,
+    ) -> Result<Vec<PeriodRollups>> {
         let id = campaign_id(&self.conn, key)?;
         let sql = format!(
             "{}
              SELECT a.position, p.period, {}
              FROM per_unit p JOIN arms a ON a.id = p.arm_id
              GROUP BY p.arm_id, p.period",
-            rollup_sql::RAW_UNITS_CTE,
+            units_cte,
             rollup_sql::recompute_list()
         );
         self.collect_period_rollups(id, &sql)

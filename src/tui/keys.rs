@@ -45,6 +45,9 @@ pub enum Action {
     /// The Causal panel: show an older saved report, or a newer one.
     OlderReport,
     NewerReport,
+    /// The Health panel's audit log: show one campaign's rows (cycles), or one action's.
+    AuditCampaign,
+    AuditAction,
 }
 
 /// One binding: the key as shown, where it applies (empty = everywhere), what it does.
@@ -266,6 +269,20 @@ pub const BINDINGS: &[Binding] = &[
         Action::RunJob,
         "forecast shipping each arm of the campaign",
         "arms",
+    ),
+    bind(
+        "c",
+        &[Panel::Health],
+        Action::AuditCampaign,
+        "audit log: next campaign, then all",
+        "camp",
+    ),
+    bind(
+        "a",
+        &[Panel::Health],
+        Action::AuditAction,
+        "audit log: next action, then all",
+        "act",
     ),
 ];
 

@@ -72,6 +72,8 @@ pub struct App {
     /// The saved report the Causal panel shows in place of the job's result (`[`/`]`), as an
     /// index into the snapshot's newest-first list; `None` shows the result in force.
     pub saved_cursor: Option<usize>,
+    /// The Health panel's audit log filters (`c` campaign, `a` action); `None` shows all.
+    pub audit_filter: crate::store::AuditFilter,
     /// Which of the Causal panel's jobs it shows: the causal report (`c`) or uplift (`u`),
     /// the one last started.
     pub causal_job: JobKind,
@@ -148,6 +150,7 @@ impl App {
             learner: LearnerChoice::default(),
             learner_pick: None,
             saved_cursor: None,
+            audit_filter: crate::store::AuditFilter::default(),
             causal_job: JobKind::Causal,
             forecast: Default::default(),
         }
@@ -215,7 +218,9 @@ impl App {
             rows = rows.saturating_sub(super::view_causal::CHART_ROWS as usize);
         }
         let total = match self.panel {
-            Panel::Health => text::health_lines(&self.snapshot, &self.theme, width).len(),
+            Panel::Health => {
+                text::health_lines(&self.snapshot, &self.audit_filter, &self.theme, width).len()
+            }
             Panel::Models => super::view_models::lines(self, width).len(),
             Panel::Causal => super::saved_reports::causal_lines(self, width).len(),
             Panel::Forecast => super::view_forecast::lines(self, width).len(),
@@ -474,6 +479,18 @@ impl App {
                 }
             }
             Action::Refresh => return vec![Effect::Reload],
+            Action::AuditCampaign => {
+                let values = self.snapshot.audit_campaigns.clone();
+                self.audit_filter.campaign = next_value(&values, &self.audit_filter.campaign);
+                self.scroll = 0;
+                self.status_line = audit_status(&self.audit_filter);
+            }
+            Action::AuditAction => {
+                let values = self.snapshot.audit_actions.clone();
+                self.audit_filter.action = next_value(&values, &self.audit_filter.action);
+                self.scroll = 0;
+                self.status_line = audit_status(&self.audit_filter);
+            }
         }
         vec![]
     }
@@ -546,4 +563,24 @@ impl App {
         self.status_line.clear();
         vec![]
     }
+}
+
+/// The value after `current` in `values`; after the last (or when `current` has gone), all.
+fn next_value(values: &[String], current: &Option<String>) -> Option<String> {
+    match current {
+        None => values.first().cloned(),
+        Some(c) => values
+            .iter()
+            .position(|v| v == c)
+            .and_then(|i| values.get(i + 1))
+            .cloned(),
+    }
+}
+
+fn audit_status(f: &crate::store::AuditFilter) -> String {
+    format!(
+        "audit log: campaign {}, action {}",
+        f.campaign.as_deref().unwrap_or("all"),
+        f.action.as_deref().unwrap_or("all")
+    )
 }

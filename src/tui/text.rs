@@ -309,9 +309,17 @@ pub fn job_lines(panel: &JobPanel, theme: &Theme, width: usize) -> Vec<Line<'sta
     lines
 }
 
+/// Audit rows the Health panel shows after its filters.
+const AUDIT_SHOWN: usize = 20;
+
 /// The Health panel as one scrolling text: verdicts and ingest activity, rejected lines, and
 /// the audit log.
-pub fn health_lines(snapshot: &Snapshot, theme: &Theme, width: usize) -> Vec<Line<'static>> {
+pub fn health_lines(
+    snapshot: &Snapshot,
+    audit_filter: &crate::store::AuditFilter,
+    theme: &Theme,
+    width: usize,
+) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     let mut section = |title: &str, body: Vec<&String>, empty: &str| {
         lines.push(Line::styled(title.to_string(), theme.title));
@@ -336,11 +344,30 @@ pub fn health_lines(snapshot: &Snapshot, theme: &Theme, width: usize) -> Vec<Lin
         snapshot.rejects.iter().collect(),
         "no rejected lines",
     );
-    section(
-        "Audit log",
-        snapshot.audit.iter().collect(),
-        "no actions yet",
-    );
+    // The filters (`c`, `a`) pick from the newest rows the snapshot read; the title says
+    // which are in force so a filtered log is never mistaken for the whole one.
+    let audit: Vec<String> = snapshot
+        .audit_entries
+        .iter()
+        .filter(|e| {
+            audit_filter
+                .campaign
+                .as_ref()
+                .is_none_or(|c| e.campaign.as_ref() == Some(c))
+                && audit_filter.action.as_ref().is_none_or(|a| &e.action == a)
+        })
+        .take(AUDIT_SHOWN)
+        .map(crate::app::snapshot::audit_line)
+        .collect();
+    let title = match (&audit_filter.campaign, &audit_filter.action) {
+        (None, None) => "Audit log (c campaign, a action)".to_string(),
+        (c, a) => format!(
+            "Audit log: campaign {}, action {} (c, a to change)",
+            crate::text::escape_control(c.as_deref().unwrap_or("all")),
+            crate::text::escape_control(a.as_deref().unwrap_or("all"))
+        ),
+    };
+    section(&title, audit.iter().collect(), "no actions match");
     lines
 }
 

@@ -39,7 +39,7 @@ pub fn render(app: &App, frame: &mut Frame) {
         Panel::Ab => super::view_ab::render(app, frame, body),
         Panel::Health => {
             let width = body.width.saturating_sub(2) as usize;
-            let lines = text::health_lines(&app.snapshot, &app.theme, width);
+            let lines = text::health_lines(&app.snapshot, &app.audit_filter, &app.theme, width);
             scrolled(app, frame, body, " Health ".into(), lines);
         }
         Panel::Bandit => super::view_bandit::render(app, frame, body),

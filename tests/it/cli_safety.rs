@@ -75,6 +75,7 @@ fn mutating_commands(lines: &Path) -> Vec<Vec<String>> {
         vec!["forget", "new-unit"],
         vec!["forget", "new-unit", "--campaign", "coupon-10", "--dry-run"],
         vec!["train", "coupon-10"],
+        vec!["prune", "--older-than", "1h"],
         vec!["demo", "--headless", "--duration", "2s"],
         vec!["demo", "--duration", "2s"],
         vec!["bench", "aa", "--experiments", "2"],

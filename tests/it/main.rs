@@ -59,6 +59,7 @@ mod report_ab;
 mod report_ab_observational;
 mod report_bandit;
 mod report_support;
+mod retention;
 mod rfm;
 mod saved_reports;
 mod signals;
