@@ -18,6 +18,7 @@ mod rfm;
 mod rollup_sql;
 mod rollups;
 mod settings;
+pub mod shell_baseline;
 pub use settings::{PseudonymizeStart, PSEUDONYMIZE_FINGERPRINT, PSEUDONYMIZE_KEY_FILE};
 mod write_lock;
 

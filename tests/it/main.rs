@@ -60,6 +60,7 @@ mod rfm;
 mod saved_reports;
 mod signals;
 mod sim_truth;
+mod sql_safety;
 mod stats_beta_posterior;
 mod stats_cuped;
 mod stats_golden;
