@@ -74,6 +74,16 @@ fn mutating_commands(lines: &Path) -> Vec<Vec<String>> {
         vec!["demo", "--headless", "--duration", "2s"],
         vec!["demo", "--duration", "2s"],
         vec!["bench", "aa", "--experiments", "2"],
+        vec![
+            "bench",
+            "load",
+            "--chunks",
+            "1",
+            "--shoppers",
+            "10",
+            "--readers",
+            "0",
+        ],
     ]
     .into_iter()
     .map(|v| v.into_iter().map(String::from).collect())

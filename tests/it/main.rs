@@ -5,6 +5,7 @@ mod assignment;
 mod bandit_loop;
 mod bench_causal;
 mod bench_forecast;
+mod bench_load;
 mod causal_did;
 mod causal_incremental_sentence;
 mod causal_randomised;
