@@ -256,6 +256,10 @@ fn inline_names(template: &str) -> Vec<String> {
     out
 }
 
+fn is_string_literal(a: &str) -> bool {
+    a.starts_with('"') || (a.starts_with('r') && a.contains('"'))
+}
+
 /// `name = expr` (not `a == b`) as a formatting macro's named argument.
 fn named_arg(arg: &str) -> Option<(&str, &str)> {
     let (name, expr) = arg.split_once('=')?;
@@ -329,7 +333,7 @@ fn sql_built_from_runtime_values(src: &str) -> Vec<Violation> {
             args.extend(
                 split_args(&src[lit.end..close])
                     .into_iter()
-                    .filter(|a| !a.starts_with('"') && !(a.starts_with('r') && a.contains('"'))),
+                    .filter(|a| !is_string_literal(a)),
             );
         } else {
             let tail =

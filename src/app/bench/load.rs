@@ -231,7 +231,7 @@ fn reader(exe: &Path, db: &Path, r: usize, shared: &Shared) {
         let mut cmd = liftdeck(exe, db);
         cmd.arg("--read-only");
         // Health's exit 1/2 is a verdict on the campaign, not a failure of the run.
-        let (args, ok_codes): (&[&str], &[i32]) = if i % 2 == 0 {
+        let (args, ok_codes): (&[&str], &[i32]) = if i.is_multiple_of(2) {
             (&["report", "ab", LOAD_CAMPAIGN], &[0])
         } else {
             (&["health"], &[0, 1, 2])
