@@ -60,6 +60,37 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 20.0)]
         seconds: f64,
     },
+    /// Several processes on one database with faults: WRITERS `ingest` children feeding
+    /// disjoint files, READERS `--read-only report ab`/`health` loops, KILLS SIGKILLs of
+    /// writers that then resume; checks every event is stored once and every rollup equals a
+    /// recompute. Measured beside one writer alone. Exit 1 when a check fails.
+    Load {
+        /// Wall time of each phase (baseline, then loaded).
+        #[arg(long, default_value_t = 60.0)]
+        seconds: f64,
+        /// Stop each writer after this many chunks (bounds the work by count).
+        #[arg(long)]
+        chunks: Option<usize>,
+        #[arg(long, default_value_t = 2)]
+        writers: usize,
+        #[arg(long, default_value_t = 3)]
+        readers: usize,
+        #[arg(long, default_value_t = 5)]
+        kills: usize,
+        /// Shoppers per chunk file (an assignment and 1-3 events each).
+        #[arg(long, default_value_t = 20_000)]
+        shoppers: usize,
+        /// Ingest batch size of the writers.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Working directory for the chunk files and databases (default: a temp dir).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        #[command(flatten)]
+        json: super::JsonFlag,
+    },
     /// Assignment decisions per second in-process: hash alone, new units, repeat look-ups.
     Assign {
         #[arg(long, default_value_t = 200_000)]
@@ -302,6 +333,39 @@ pub fn run(cmd: BenchCmd) -> Result<ExitCode> {
             let _ = child.kill();
             let _ = child.wait();
             println!("{}", result?);
+        }
+        BenchCmd::Load {
+            seconds,
+            chunks,
+            writers,
+            readers,
+            kills,
+            shoppers,
+            batch,
+            seed,
+            dir,
+            json,
+        } => {
+            let (dir, _keep) = bench_dir(dir)?;
+            let options = app::bench::LoadOptions {
+                seconds,
+                chunks,
+                writers,
+                readers,
+                kills,
+                shoppers,
+                batch: batch.max(1),
+                seed,
+            };
+            let r = app::bench::bench_load(&std::env::current_exe()?, &dir, &options)?;
+            if json.json {
+                super::write_json(&r)?;
+            } else {
+                println!("{r}");
+            }
+            if !(r.baseline.ok() && r.loaded.ok()) {
+                return Ok(ExitCode::from(1));
+            }
         }
         BenchCmd::Assign { n, repeats, dir } => {
             let (dir, _keep) = bench_dir(dir)?;

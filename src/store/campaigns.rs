@@ -91,6 +91,7 @@ pub(crate) fn load_arms(conn: &Connection, campaign_id: i64) -> Result<Vec<Arm>>
 }
 
 pub(crate) fn load_campaign(conn: &Connection, key: &str) -> Result<Option<(Campaign, Vec<Arm>)>> {
+    // sql-splice: constant -- the column list
     let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE key = ?1");
     let found = conn
         .prepare_cached(&sql)?
@@ -307,6 +308,7 @@ impl Store {
     }
 
     pub fn campaigns(&self) -> Result<Vec<Campaign>> {
+        // sql-splice: constant -- the column list
         let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns ORDER BY created_at, id");
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map([], campaign_from_row)?;

@@ -142,6 +142,7 @@ impl Store {
     /// The forecast `key` was started with, if it was started from a plan.
     pub fn frozen_forecast(&self, key: &str) -> Result<Option<FrozenForecastRow>> {
         self.campaign(key)?;
+        // sql-splice: constant -- the column list
         let sql = format!(
             "SELECT {FROZEN_COLUMNS} FROM forecasts f JOIN campaigns c ON c.id = f.campaign_id
              WHERE c.key = ?1"
@@ -211,6 +212,7 @@ impl Store {
 
     /// Every reviewed forecast, oldest frozen first; of one offer type or of all.
     pub fn reviewed_forecasts(&self, offer_type: Option<&str>) -> Result<Vec<ReviewedForecastRow>> {
+        // sql-splice: constant -- the column list
         let sql = format!(
             "SELECT {FROZEN_COLUMNS}, r.reviewed_at, r.actor, r.arm, r.measured, r.measured_se,
                     r.score

@@ -78,6 +78,7 @@ fn migrate_all(conn: &mut Connection) -> Result<i64, StoreError> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         tx.execute_batch(sql)?;
         // PRAGMA takes no bound parameters; the value is our own integer, never user input.
+        // sql-splice: constant: i + 1 -- PRAGMA user_version takes no parameter; i counts migrations
         tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
     }
     check_foreign_keys(&tx)?;
@@ -100,6 +101,7 @@ fn migrate_first(conn: &mut Connection, version: i64) -> Result<(), StoreError> 
         .skip(found as usize)
     {
         tx.execute_batch(sql)?;
+        // sql-splice: constant: i + 1 -- PRAGMA user_version takes no parameter; i counts migrations
         tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
     }
     check_foreign_keys(&tx)?;

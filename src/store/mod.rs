@@ -23,6 +23,7 @@ mod rfm;
 mod rollup_sql;
 mod rollups;
 mod settings;
+pub mod shell_baseline;
 pub use settings::{
     PseudonymizeStart, PRIVACY_CONTEXT_PREFIX, PSEUDONYMIZE_FINGERPRINT, PSEUDONYMIZE_KEY_FILE,
 };

@@ -96,6 +96,7 @@ fn version_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ModelVersion> {
 }
 
 fn versions_on(conn: &rusqlite::Connection, campaign_id: i64) -> Result<Vec<ModelVersion>> {
+    // sql-splice: constant -- the column list
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM models WHERE campaign_id = ?1 ORDER BY version"
     ))?;
@@ -200,6 +201,7 @@ impl Store {
         Ok(self
             .conn
             .query_row(
+                // sql-splice: constant -- the column list
                 &format!(
                     "SELECT {COLUMNS}, model FROM models WHERE campaign_id = ?1 AND version = ?2"
                 ),

@@ -133,6 +133,7 @@ impl Store {
     /// The period keys of the campaign's first and last events; `None` with no events.
     pub fn panel_span(&self, key: &str, period: PanelPeriod) -> Result<Option<(i64, i64)>> {
         let id = campaign_id(self, key)?;
+        // sql-splice: constant: period.key_sql("lo"), period.key_sql("hi") -- key_sql is a fixed expression per period over a fixed column
         let sql = format!(
             "SELECT {}, {} FROM (SELECT MIN(ts) AS lo, MAX(ts) AS hi FROM events
              WHERE campaign_id = ?1) WHERE lo IS NOT NULL",
@@ -149,6 +150,7 @@ impl Store {
 
     /// The period key of an instant, by the same SQL as the panel's cells.
     pub fn panel_period_key(&self, period: PanelPeriod, ts: Micros) -> Result<i64> {
+        // sql-splice: constant: period.key_sql("?1") -- a fixed expression per period over a parameter
         let sql = format!("SELECT {}", period.key_sql("?1"));
         Ok(self.conn.query_row(&sql, params![ts], |r| r.get(0))?)
     }
@@ -166,6 +168,7 @@ impl Store {
         let id = campaign_id(self, key)?;
         // A quoted JSON path, so a field name with a dot is one key, not a nested path.
         let path = cluster_field.map(|f| format!("$.\"{f}\""));
+        // sql-splice: constant: period.key_sql("ts"), metric.sum_sql() -- fixed expressions per period and metric
         let sql = format!(
             "WITH e AS (
                  SELECT unit, {bucket} AS period, {sum} AS total FROM events

@@ -279,6 +279,7 @@ impl Store {
     /// periods).
     pub fn period_rollups(&self, key: &str) -> Result<Vec<PeriodRollups>> {
         let id = campaign_id(&self.conn, key)?;
+        // sql-splice: constant: rollup_sql::columns() -- the rollup field table
         let sql = format!(
             "SELECT a.position, r.period, {} FROM arm_period_rollups r
              JOIN arms a ON a.id = r.arm_id WHERE a.campaign_id = ?1",
@@ -299,6 +300,7 @@ impl Store {
         units_cte: &str,
     ) -> Result<Vec<PeriodRollups>> {
         let id = campaign_id(&self.conn, key)?;
+        // sql-splice: constant: rollup_sql::recompute_list() -- the rollup field table
         let sql = format!(
             "{}
              SELECT a.position, p.period, {}

@@ -52,6 +52,7 @@ impl Store {
         for chunk in pairs.chunks(CHUNK) {
             // Only placeholders are generated; every value is bound.
             let values = vec!["(?, ?, ?)"; chunk.len()].join(", ");
+            // sql-splice: constant: values -- only "(?, ?, ?)" placeholders, one per bound pair
             let sql = format!(
                 "WITH q(i, unit, t) AS (VALUES {values})
                  SELECT q.t, max(e.ts), count(e.ts), coalesce(sum(e.value), 0.0)

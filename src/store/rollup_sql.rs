@@ -134,6 +134,7 @@ pub fn update_sql() -> &'static str {
                 }
             })
             .collect();
+        // sql-splice: constant: sets.join(", ") -- built from the field table above
         format!(
             "UPDATE arm_rollups SET {} WHERE arm_id = ?1",
             sets.join(", ")
@@ -161,6 +162,7 @@ pub fn upsert_period_sql() -> &'static str {
                 }
             })
             .collect();
+        // sql-splice: constant: columns(), params.join(", "), sets.join(", ") -- built from the field table above
         format!(
             "INSERT INTO arm_period_rollups (arm_id, period, {}) VALUES (?1, ?2, {})
              ON CONFLICT (arm_id, period) DO UPDATE SET {}",
@@ -245,6 +247,7 @@ mod tests {
         }
         let got = conn
             .query_row(
+                // sql-splice: constant: columns() -- the field table
                 &format!("SELECT {} FROM arm_rollups WHERE arm_id = 7", columns()),
                 [],
                 |r| read(r, 0),

@@ -46,6 +46,7 @@ impl Store {
     /// The stored rollups of every arm of a campaign, in arm order. O(arms).
     pub fn arm_summaries(&self, key: &str) -> Result<Vec<ArmSummary>> {
         let id = campaign_id(&self.conn, key)?;
+        // sql-splice: constant: rollup_sql::columns() -- the rollup field table
         let sql = format!(
             "SELECT a.key, a.weight, {} FROM arms a
              JOIN arm_rollups r ON r.arm_id = a.id WHERE a.campaign_id = ?1 ORDER BY a.position",
@@ -76,6 +77,7 @@ impl Store {
         units_cte: &str,
     ) -> Result<Vec<ArmSummary>> {
         let id = campaign_id(&self.conn, key)?;
+        // sql-splice: constant: rollup_sql::recompute_list() -- the rollup field table
         let sql = format!(
             "{}
              SELECT a.key, a.weight, {}
@@ -230,6 +232,7 @@ impl Store {
     ) -> Result<Vec<(String, String, ArmRollup, i64)>> {
         let id = campaign_id(&self.conn, key)?;
         let path = by.map(|f| format!("$.{f}"));
+        // sql-splice: constant: rollup_sql::recompute_list() -- the rollup field table
         let sql = format!(
             "WITH p AS (
                  SELECT t.arm_id, t.unit,

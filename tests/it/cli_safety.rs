@@ -84,6 +84,16 @@ fn mutating_commands(lines: &Path) -> Vec<Vec<String>> {
         vec!["campaign", "privacy-budget", "coupon-10", "--epsilon", "1"],
         vec!["report", "ab", "coupon-10", "--dp-epsilon", "0.5"],
         vec!["report", "causal", "coupon-10", "--dp-epsilon", "0.5"],
+        vec![
+            "bench",
+            "load",
+            "--chunks",
+            "1",
+            "--shoppers",
+            "10",
+            "--readers",
+            "0",
+        ],
     ]
     .into_iter()
     .map(|v| v.into_iter().map(String::from).collect())

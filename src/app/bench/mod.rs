@@ -18,6 +18,7 @@ mod forecast;
 mod forecast_speed;
 mod ingest;
 mod input;
+mod load;
 mod procfs;
 mod regret;
 mod sqlite3;
@@ -37,6 +38,7 @@ pub use forecast_speed::{
     bench_forecast_speed, PointSums, PythonSide, SpeedBench, SpeedBenchOptions,
 };
 pub use ingest::{bench_ingest, IngestBench, IngestRun};
+pub use load::{bench_load, LoadBench, LoadOptions, LoadPhase, LOAD_CAMPAIGN};
 pub use regret::{bench_regret, RegretBench, RegretRow};
 pub use train::{bench_train, BenchLearners, LearnerBench, Phase, TrainBench, TrainBenchOptions};
 pub use train_data::{synthetic_rows, write_vw, Synthetic};

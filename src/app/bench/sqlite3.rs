@@ -3,6 +3,7 @@
 
 use super::procfs::waited_children_cpu_seconds;
 use super::remove_db;
+use crate::store::shell_baseline;
 use anyhow::{bail, ensure, Context};
 use std::io::Write;
 use std::path::Path;
@@ -24,13 +25,10 @@ pub(super) fn sqlite_import(
         !csv_text.contains(['"', '\n', '\\']),
         "CSV path {csv_text} cannot be quoted for the sqlite3 shell"
     );
+    // The SQL is the store's; the dot-commands are the shell's own.
     let script = format!(
-        "PRAGMA journal_mode = WAL;
-PRAGMA synchronous = NORMAL;
-CREATE TABLE events (event_id TEXT, campaign TEXT, unit TEXT, kind TEXT, value REAL, cost REAL, ts TEXT);
-.mode csv
-.import --skip 1 \"{csv_text}\" events
-"
+        "{}.mode csv\n.import --skip 1 \"{csv_text}\" events\n",
+        shell_baseline::IMPORT_PRELUDE
     );
     let children_cpu = waited_children_cpu_seconds();
     let started = Instant::now();
@@ -62,7 +60,7 @@ CREATE TABLE events (event_id TEXT, campaign TEXT, unit TEXT, kind TEXT, value R
     }
     let count = Command::new(sqlite3)
         .arg(db)
-        .arg("SELECT count(*) FROM events")
+        .arg(shell_baseline::COUNT_EVENTS)
         .output()?;
     let count: u64 = String::from_utf8_lossy(&count.stdout)
         .trim()
