@@ -290,23 +290,23 @@ impl Store {
 
     /// The same, recomputed from assignments and events (the check behind `verify`).
     pub fn recompute_period_rollups(&self, key: &str) -> Result<Vec<PeriodRollups>> {
-        self.recompute_period_rollups_from(key, rollup_sql::RAW_UNITS_CTE)
+        self.recompute_period_rollups_from(key, rollup_sql::UnitsSource::Raw)
     }
 
-    /// The same over the per-unit rows `units_cte` builds.
+    /// The same over the per-unit rows `units` names.
     pub(super) fn recompute_period_rollups_from(
         &self,
         key: &str,
-        units_cte: &str,
+        units: rollup_sql::UnitsSource,
     ) -> Result<Vec<PeriodRollups>> {
         let id = campaign_id(&self.conn, key)?;
-        // sql-splice: constant: rollup_sql::recompute_list() -- the rollup field table
+        // sql-splice: constant: units.cte(), rollup_sql::recompute_list() -- field table; a constant CTE
         let sql = format!(
             "{}
              SELECT a.position, p.period, {}
              FROM per_unit p JOIN arms a ON a.id = p.arm_id
              GROUP BY p.arm_id, p.period",
-            units_cte,
+            units.cte(),
             rollup_sql::recompute_list()
         );
         self.collect_period_rollups(id, &sql)

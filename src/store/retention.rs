@@ -44,7 +44,7 @@ pub struct PruneMark {
 
 /// Every unit of campaign `?1` rebuilt from its assignment skeleton and `unit_totals` (the
 /// columns `rollup_sql::RECOMPUTE` reads): the recompute that still works after a prune.
-const TOTALS_UNITS_CTE: &str = "WITH per_unit AS (
+pub(super) const TOTALS_UNITS_CTE: &str = "WITH per_unit AS (
                  SELECT s.arm_id, s.period, s.unit, s.conflicts,
                         t.pre_value AS x,
                         COALESCE(t.exposures, 0) AS exposures,
@@ -163,7 +163,7 @@ impl Store {
     /// Compares the stored rollups (per arm and per period) with a recompute from
     /// `unit_totals`: what `verify` can still check once raw events were pruned.
     pub fn verify_rollups_against_unit_totals(&self, key: &str) -> Result<Vec<String>> {
-        self.verify_rollups_from(key, TOTALS_UNITS_CTE)
+        self.verify_rollups_from(key, super::rollup_sql::UnitsSource::Totals)
     }
 }
 

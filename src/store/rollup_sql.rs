@@ -53,6 +53,24 @@ const RECOMPUTE: &[(&str, &str)] = &[
     ("x_purchases_sum", "SUM(COALESCE(p.x, 0.0) * p.purchases)"),
 ];
 
+/// Where a recompute reads its per-unit rows from: raw assignments and events, or
+/// `unit_totals` once retention pruned the raw rows. An enum, not a string, so that only these
+/// two constant CTEs can ever be spliced into the recompute's SQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum UnitsSource {
+    Raw,
+    Totals,
+}
+
+impl UnitsSource {
+    pub(super) fn cte(self) -> &'static str {
+        match self {
+            UnitsSource::Raw => RAW_UNITS_CTE,
+            UnitsSource::Totals => super::retention::TOTALS_UNITS_CTE,
+        }
+    }
+}
+
 /// `WITH` clauses that rebuild every unit of campaign `?1` from raw rows alone: `per_unit`
 /// has the columns `RECOMPUTE` reads plus `arm_id` and `period`. The from-scratch side of
 /// `verify`, per arm and per (arm, period).

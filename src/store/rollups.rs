@@ -66,25 +66,25 @@ impl Store {
     /// The same statistics recomputed from assignments and events with plain SQL, ignoring
     /// every incremental table. Slow (a full scan); it is the check that the rollups are right.
     pub fn recompute_rollups(&self, key: &str) -> Result<Vec<ArmSummary>> {
-        self.recompute_rollups_from(key, rollup_sql::RAW_UNITS_CTE)
+        self.recompute_rollups_from(key, rollup_sql::UnitsSource::Raw)
     }
 
-    /// The recompute over the per-unit rows `units_cte` builds (raw rows, or unit_totals
+    /// The recompute over the per-unit rows `units` names (raw rows, or unit_totals
     /// once raw rows were pruned).
     pub(super) fn recompute_rollups_from(
         &self,
         key: &str,
-        units_cte: &str,
+        units: rollup_sql::UnitsSource,
     ) -> Result<Vec<ArmSummary>> {
         let id = campaign_id(&self.conn, key)?;
-        // sql-splice: constant: rollup_sql::recompute_list() -- the rollup field table
+        // sql-splice: constant: units.cte(), rollup_sql::recompute_list() -- field table; a constant CTE
         let sql = format!(
             "{}
              SELECT a.key, a.weight, {}
              FROM arms a LEFT JOIN per_unit p ON p.arm_id = a.id
              WHERE a.campaign_id = ?1
              GROUP BY a.id ORDER BY a.position",
-            units_cte,
+            units.cte(),
             rollup_sql::recompute_list()
         );
         let mut stmt = self.conn.prepare(&sql)?;
@@ -100,13 +100,17 @@ impl Store {
 
     /// Compares stored rollups to the recompute; returns one line per disagreement.
     pub fn verify_rollups(&self, key: &str) -> Result<Vec<String>> {
-        self.verify_rollups_from(key, rollup_sql::RAW_UNITS_CTE)
+        self.verify_rollups_from(key, rollup_sql::UnitsSource::Raw)
     }
 
-    /// `verify_rollups` against the per-unit rows `units_cte` builds.
-    pub(super) fn verify_rollups_from(&self, key: &str, units_cte: &str) -> Result<Vec<String>> {
+    /// `verify_rollups` against the per-unit rows `units` names.
+    pub(super) fn verify_rollups_from(
+        &self,
+        key: &str,
+        units: rollup_sql::UnitsSource,
+    ) -> Result<Vec<String>> {
         let stored = self.arm_summaries(key)?;
-        let fresh = self.recompute_rollups_from(key, units_cte)?;
+        let fresh = self.recompute_rollups_from(key, units)?;
         let mut out = Vec::new();
         for (s, f) in stored.iter().zip(&fresh) {
             for d in s.rollup.differences(&f.rollup, 1e-9) {
@@ -116,7 +120,7 @@ impl Store {
         // The same per allocation period, which bandit reports stratify by.
         let arm_keys: Vec<&str> = stored.iter().map(|s| s.key.as_str()).collect();
         let by_period = self.period_rollups(key)?;
-        let fresh = self.recompute_period_rollups_from(key, units_cte)?;
+        let fresh = self.recompute_period_rollups_from(key, units)?;
         for (s, f) in by_period.iter().zip(&fresh) {
             for ((arm, s_arm), f_arm) in arm_keys.iter().zip(&s.arms).zip(&f.arms) {
                 for d in s_arm.differences(f_arm, 1e-9) {
