@@ -10,8 +10,7 @@ use clap::Parser;
 use cli::exit::{self, CliError};
 use cli::{
     bandit, bench, campaign, feed, forecast, forget, import, jobs, model, ops, privacy, report,
-    Cli,
-    Command, Session,
+    Cli, Command, Session,
 };
 use liftdeck::app::Env;
 use std::process::ExitCode;
