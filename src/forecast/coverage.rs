@@ -219,6 +219,11 @@ fn truth(plan: &Plan, seed: u64, season_sd: (f64, f64)) -> (f64, f64) {
     (inc, profit)
 }
 
+/// The plan's truth (for probes).
+pub fn truth_for(plan: &Plan, seed: u64, season_sd: (f64, f64)) -> (f64, f64) {
+    truth(plan, seed, season_sd)
+}
+
 /// Runs the whole check.
 pub fn run(cfg: &CoverageConfig) -> Result<CoverageResult, EffectError> {
     let mut checks = Vec::new();

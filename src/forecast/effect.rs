@@ -2,16 +2,19 @@
 //! plan can be scored with, and how sure we are of it.
 //!
 //! - Conversion: one logistic regression over every training unit,
-//!   logit P(buy) = b + β·φ(x) + Σ_t 1[type = t]·dose·(a_t + γ_t·φ(x)),
+//!   logit P(buy) = b + α_c + β·φ(x) + Σ_t 1[type = t]·dose·(a_t + γ_t·φ(x)),
 //!   φ the context features (`encode`), `dose` the offer's depth on a diminishing-returns scale
 //!   (ln(1 + pct/5) for percentages, ln(1 + items) for recommendations). One model for all
 //!   depths of a type is what lets a 15% plan learn from the 10% and 20% campaigns; the
-//!   interactions γ_t let the effect differ by segment.
+//!   interactions γ_t let the effect differ by segment. α_c is campaign c's own baseline
+//!   (effect-coded, Σ α_c = 0, so b is the average campaign's): the offers' effects are read
+//!   only from contrasts within a campaign, whose arms shared its season.
 //! - Parameter uncertainty: the Laplace approximation, θ ~ N(θ̂, (n·H)⁻¹), H the Hessian of
 //!   the fitted objective.
 //! - Campaign-to-campaign variation: each training campaign's control and its arms of a type
 //!   (pooled: they share its season) get a one-step score estimate of how far their log-odds
-//!   sat from the pooled fit, the arms' relative to the lift they were expected to have. A new
+//!   sat from the fit (the control's from the average campaign's baseline, the arms' from
+//!   their own campaign's, relative to the lift they were expected to have). A new
 //!   campaign's baseline shift and lift multiplier exp(N(0, τ²)) are drawn with τ sampled from
 //!   its posterior (`spread_posterior`, half-normal priors `TAU_PRIOR`, `TAU_REL_PRIOR`);
 //!   DerSimonian–Laird gives the point shown. Below `MIN_CAMPAIGNS_FOR_TAU` campaigns of a
@@ -195,7 +198,7 @@ pub struct EffectModel {
 }
 
 /// Bumped when the model's form changes, so a frozen forecast says which forecaster made it.
-pub const FORECASTER_VERSION: u32 = 1;
+pub const FORECASTER_VERSION: u32 = 2;
 
 impl EffectModel {
     /// One line naming the forecaster and the fitted model, frozen with a forecast.
@@ -255,6 +258,29 @@ pub(crate) fn conversion_row(
     }
 }
 
+/// Columns of the campaign effects: one per past campaign but the last, effect-coded.
+fn campaign_columns(campaigns: usize) -> usize {
+    campaigns.saturating_sub(1)
+}
+
+/// Appends campaign `c`'s effect coding (of `k`): 1 in its own column, −1 in all of them for
+/// the last campaign, 0 elsewhere. Each campaign gets its own baseline so that the offers'
+/// effects are read only from contrasts within a campaign (its arms shared its season); a
+/// pooled intercept would also compare one campaign's treated units with another's controls,
+/// and a campaign that ran in a good week would pass its season off as lift. Effect coding
+/// keeps the model's intercept the average campaign's baseline, which is what a forecast of a
+/// campaign in an unknown season starts from; the scorer leaves these columns out (zero).
+fn push_campaign_effect(c: usize, k: usize, out: &mut Vec<f64>) {
+    let cols = campaign_columns(k);
+    let at = out.len();
+    out.resize(at + cols, 0.0);
+    if c + 1 == k {
+        out[at..].iter_mut().for_each(|v| *v = -1.0);
+    } else if c < cols {
+        out[at + c] = 1.0;
+    }
+}
+
 fn gross(u: &HistoryUnit) -> f64 {
     u.revenue + u.cost
 }
@@ -293,15 +319,18 @@ pub fn fit(history: &History) -> Result<EffectModel, EffectError> {
     let nt = types.len();
     let block = |o: &Offer| type_index(o).and_then(|t| types.iter().position(|x| *x == t));
 
+    let k = history.campaigns.len();
+    let width = conversion_width(d_phi, nt);
     let mut phi = Vec::with_capacity(d_phi);
     let mut row = Vec::new();
-    let mut x = Rows::new(conversion_width(d_phi, nt));
+    let mut x = Rows::new(width + campaign_columns(k));
     let mut y = Vec::with_capacity(units.len());
     let mut phis = Rows::new(d_phi);
     for u in units {
         encoder.encode(&u.context, &mut phi);
         phis.push(&phi);
         conversion_row(&phi, nt, block(&u.offer), dose(&u.offer), &mut row);
+        push_campaign_effect(u.campaign, k, &mut row);
         x.push(&row);
         y.push(f64::from(u8::from(u.converted)));
     }
@@ -315,11 +344,14 @@ pub fn fit(history: &History) -> Result<EffectModel, EffectError> {
     let conversion = Gaussian::from_precision(mean, precision)
         .ok_or_else(|| EffectError::NoFit("the model's Hessian is singular".into()))?;
 
-    // Scores: how far each campaign's control and each treated arm sat from the fit.
-    let k = history.campaigns.len();
+    // Scores: how far each campaign's control and each treated arm sat from the fit. `control`
+    // is read against the campaign's own fitted baseline (for the lift's deviation, a
+    // within-campaign contrast); `season` against the average campaign's (the baseline's
+    // campaign-to-campaign spread).
     let mut control = vec![(0.0, 0.0); k]; // (observed - expected, Σ p(1-p))
-                                           // (block, observed − expected, Σ p(1−p), Σ p(1−p)·lift): the lift is the unit's fitted
-                                           // log-odds effect of its offer, so a campaign's deviation can be read relative to it.
+    let mut season = vec![(0.0, 0.0); k];
+    // (block, observed − expected, Σ p(1−p), Σ p(1−p)·lift): the lift is the unit's fitted
+    // log-odds effect of its offer, so a campaign's deviation can be read relative to it.
     let mut arms: std::collections::BTreeMap<(usize, String), (usize, f64, f64, f64)> =
         Default::default();
     for (i, u) in units.iter().enumerate() {
@@ -336,6 +368,14 @@ pub fn fit(history: &History) -> Result<EffectModel, EffectError> {
             None if u.campaign < k => {
                 control[u.campaign].0 += r;
                 control[u.campaign].1 += v;
+                let own: f64 = model.weights[width..]
+                    .iter()
+                    .zip(&x.row(i)[width..])
+                    .map(|(w, v)| w * v)
+                    .sum();
+                let p_avg = crate::model::logistic::sigmoid(z - own);
+                season[u.campaign].0 += y[i] - p_avg;
+                season[u.campaign].1 += p_avg * (1.0 - p_avg);
             }
             Some(b) => {
                 let key = (
@@ -356,7 +396,7 @@ pub fn fit(history: &History) -> Result<EffectModel, EffectError> {
             None => {}
         }
     }
-    let base: Vec<(f64, f64)> = control
+    let base: Vec<(f64, f64)> = season
         .iter()
         .filter(|c| c.1 > 0.0)
         .map(|c| (c.0 / c.1, 1.0 / c.1))

@@ -80,6 +80,32 @@ fn coverage_probe() {
         let m = z.iter().sum::<f64>() / n;
         let sd = (z.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
         eprintln!("{name}: n {n} mean z {m:.3} sd z {sd:.3}");
+        let mut worst: Vec<_> = r
+            .checks
+            .iter()
+            .filter(|c| matches!(c.plan.offer, Offer::Discount { .. }) == pick)
+            .map(|c| {
+                let b = c.forecast.incremental_conversions;
+                let z = (c.truth_incremental - b.value) / ((b.high_95 - b.low_95) / 3.92);
+                (z, c)
+            })
+            .collect();
+        worst.sort_by(|a, b| b.0.abs().total_cmp(&a.0.abs()));
+        for (z, c) in worst.iter().take(8) {
+            let b = c.forecast.incremental_conversions;
+            eprintln!(
+                "  z {z:+.2} {:?} {:?} users {} truth {:.1} median {:.1} 80% [{:.1},{:.1}] 95% [{:.1},{:.1}]",
+                c.plan.offer,
+                c.plan.audience.0,
+                c.plan.traffic.expected_users(),
+                c.truth_incremental,
+                b.value,
+                b.low_80,
+                b.high_80,
+                b.low_95,
+                b.high_95
+            );
+        }
         // The same on the log scale, where a lift multiplier's error is symmetric.
         let lz: Vec<f64> = r
             .checks
@@ -304,5 +330,107 @@ fn bias_probe() {
         let m = v.iter().sum::<f64>() / n;
         let sd = (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
         eprintln!("{k}: n {n} mean ratio {m:.3} se {:.3}", sd / n.sqrt());
+    }
+}
+
+#[test]
+#[ignore = "probe: a returning-segment discount plan, fitted vs true, over seasonal histories"]
+fn returning_probe() {
+    use crate::forecast::coverage::seasonal_history;
+    use crate::forecast::plan::{Condition, Plan, Traffic};
+    let season = probe_season();
+    for t in 0..12u64 {
+        let seed = 7919 + t;
+        let h = seasonal_history(seed, 6, 1_500, season);
+        let m = fit(&h).expect("fits");
+        let mut plan = Plan::with_defaults(
+            "p",
+            Offer::Discount { pct: 15.0 },
+            Traffic {
+                audience_size: Some(2_000.0),
+                daily_users: None,
+                days: None,
+                cv: Some(0.0),
+            },
+        );
+        plan.audience
+            .0
+            .insert("segment".into(), Condition::Is("returning".into()));
+        let contexts: Vec<_> = h
+            .units
+            .iter()
+            .map(|u| &u.context)
+            .filter(|c| plan.audience.matches(c))
+            .cloned()
+            .collect();
+        let opts = DrawOptions {
+            draws: 200,
+            seed: 1,
+            max_sample: 3_000,
+        };
+        let f = forecast(
+            &m,
+            &plan,
+            &contexts,
+            crate::forecast::projection::Training::default(),
+            &opts,
+        )
+        .expect("forecast");
+        let (truth, _) = crate::forecast::coverage::truth_for(&plan, seed * 31, (0.0, 0.0));
+        let b = f.incremental_conversions;
+        let disc: Vec<String> = h
+            .units
+            .iter()
+            .filter(|u| matches!(u.offer, Offer::Discount { .. }))
+            .map(|u| format!("{}:{}", u.campaign, offer_depth(&u.offer)))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        eprintln!(
+            "t {t}: truth(avg season) {truth:.1} median {:.1} 95% [{:.1},{:.1}] discount arms {disc:?}",
+            b.value, b.low_95, b.high_95
+        );
+    }
+}
+
+#[test]
+#[ignore = "probe: the coefficients of one seasonal history"]
+fn coefficient_probe() {
+    use crate::forecast::coverage::seasonal_history;
+    let t: u64 = std::env::var("LIFTDECK_PROBE_T")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    for season in [(0.0, 0.0), probe_season()] {
+        let h = seasonal_history(7919 + t, 6, 1_500, season);
+        let m = fit(&h).expect("fits");
+        let names = m.encoder.names();
+        let d = names.len();
+        let b = m
+            .types
+            .iter()
+            .position(|x| OFFER_TYPES[*x] == "discount")
+            .expect("discount");
+        let at = d + b * (1 + d);
+        let w = &m.conversion.mean;
+        eprintln!(
+            "season {season:?}: discount a {:.3} (sd {:.3})",
+            w[at],
+            m.conversion.sd(at)
+        );
+        for (j, n) in names.iter().enumerate() {
+            eprintln!(
+                "  {n:>24}: base {:+.3}  lift×dose {:+.3} (sd {:.3})",
+                w[j],
+                w[at + 1 + j],
+                m.conversion.sd(at + 1 + j)
+            );
+        }
+        let width = d + m.types.len() * (1 + d);
+        eprintln!("  campaign effects {:?}", &w[width..w.len() - 1]);
+        eprintln!(
+            "  spread median {:?}",
+            m.support[b].spread.get(m.support[b].spread.len() / 2)
+        );
     }
 }
