@@ -238,15 +238,7 @@ fn ingest_run(
                         })
                         .collect();
                     let (texts, parsed) = stored_lines(&options.unit_ids, lines);
-                    let items = texts
-                        .iter()
-                        .zip(parsed)
-                        .map(|((line, raw), parsed)| IngestItem {
-                            line: *line,
-                            raw,
-                            parsed,
-                        })
-                        .collect();
+                    let items = ingest_items(&texts, parsed);
                     ingestor.set_clock(batch.now);
                     summary.absorb(ingestor.apply(items)?);
                     super::bandit::update_due(ingestor.store(), env, &touched)?;
@@ -339,15 +331,7 @@ fn ingest_run(
                     .map(|((n, text), parsed)| (*n, text.as_str(), parsed))
                     .collect();
                 let (texts, parsed) = stored_lines(&options.unit_ids, lines);
-                let items = texts
-                    .iter()
-                    .zip(parsed)
-                    .map(|((line, raw), parsed)| IngestItem {
-                        line: *line,
-                        raw,
-                        parsed,
-                    })
-                    .collect();
+                let items = ingest_items(&texts, parsed);
                 ingestor.set_clock(now);
                 summary.absorb(ingestor.apply(items)?);
                 super::bandit::update_due(ingestor.store(), env, &touched)?;
@@ -362,6 +346,22 @@ fn ingest_run(
 }
 
 type Parsed = std::result::Result<IngestRecord, LineError>;
+
+/// The store's items for a batch's stored lines (`stored_lines`), in line order.
+fn ingest_items<'t>(
+    texts: &'t [(u64, Cow<'_, str>)],
+    parsed: Vec<Parsed>,
+) -> Vec<IngestItem<'t, IngestRecord>> {
+    texts
+        .iter()
+        .zip(parsed)
+        .map(|((line, raw), parsed)| IngestItem {
+            line: *line,
+            raw,
+            parsed,
+        })
+        .collect()
+}
 
 /// A batch's lines as the store receives them: each record's unit and context mapped by the
 /// database's `UnitIds` and, where that mapping redacts, raw text rebuilt from the mapped

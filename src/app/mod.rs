@@ -281,6 +281,13 @@ pub fn assign_with(
         ts: env.clock.now(),
     });
     let mut ingestor = Ingestor::new(store, "assign", &env.actor, env.clock.now())?;
+    // The unit id stays out of the audit log: it is personal data (and erasure must not have
+    // to rewrite the log). A repeated assign changes nothing and logs nothing.
+    ingestor.audit_accepted(
+        "assign",
+        Some(key),
+        &format!("a new unit assigned to arm {arm}"),
+    );
     let outcome = ingestor.apply(vec![IngestItem {
         line: 1,
         raw: "",
@@ -294,17 +301,6 @@ pub fn assign_with(
         });
     }
     let new = outcome.accepted == 1;
-    if new {
-        // The unit id stays out of the audit log: it is personal data (and erasure must not
-        // have to rewrite the log). A repeated assign changes nothing and logs nothing.
-        ingestor.store().record_audit(
-            env.clock.now(),
-            &env.actor,
-            "assign",
-            Some(key),
-            &format!("a new unit assigned to arm {arm}"),
-        )?;
-    }
     Ok(Assignment::Arm {
         arm,
         propensity,

@@ -302,8 +302,6 @@ pub struct Snapshot {
     pub health_lines: Vec<String>,
     /// Ingest rate and last event per campaign.
     pub activity: Vec<String>,
-    /// Newest operator actions, newest first.
-    pub audit: Vec<String>,
     /// The newest audit rows (up to `AUDIT_READ`), newest first, for the console's filters;
     /// with the distinct campaigns and actions of the whole log the filters cycle through.
     pub audit_entries: Vec<crate::store::AuditEntry>,
@@ -470,7 +468,6 @@ pub fn load_snapshot(
         ));
     }
     let audit_entries = store.audit_log(AUDIT_READ)?;
-    let audit = audit_entries.iter().take(8).map(audit_line).collect();
     let (audit_actions, audit_campaigns) = store.audit_facets()?;
     let rejects = store
         .rejects(20)?
@@ -494,7 +491,6 @@ pub fn load_snapshot(
         models,
         saved_reports,
         activity,
-        audit,
         series,
         bandit,
         campaigns: rows,

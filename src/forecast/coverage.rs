@@ -197,7 +197,7 @@ fn plan_for(model: &effect::EffectModel, rng: &mut Prng, i: usize) -> Option<Pla
 
 /// The plan's truth: its offered users drawn fresh from the shop in a season of its own,
 /// their expected incremental conversions and incremental profit summed in closed form.
-fn truth(plan: &Plan, seed: u64, season_sd: (f64, f64)) -> (f64, f64) {
+pub fn truth(plan: &Plan, seed: u64, season_sd: (f64, f64)) -> (f64, f64) {
     let mut shop = Shop::new(seed);
     let mood = season(&mut Prng::seed_from_u64(seed ^ 0x5EA5_0115), season_sd);
     let offered = (plan.traffic.expected_users() * (1.0 - plan.holdout)).round() as usize;
@@ -217,11 +217,6 @@ fn truth(plan: &Plan, seed: u64, season_sd: (f64, f64)) -> (f64, f64) {
         profit += plan.margin * (gross(&with) - gross(&without)) - with.cost;
     }
     (inc, profit)
-}
-
-/// The plan's truth (for probes).
-pub fn truth_for(plan: &Plan, seed: u64, season_sd: (f64, f64)) -> (f64, f64) {
-    truth(plan, seed, season_sd)
 }
 
 /// Runs the whole check.

@@ -59,6 +59,9 @@ pub struct Ingestor<'s> {
     actor: String,
     limits: WriteLimits,
     lock: LockTimer,
+    /// An audit row (action, campaign, detail) written in the same transaction as a part that
+    /// accepted a line: how a single decision (`assign`) is audited without a second commit.
+    audit_accepted: Option<(String, Option<String>, String)>,
 }
 
 struct CampaignInfo {
@@ -167,7 +170,18 @@ impl<'s> Ingestor<'s> {
             actor: actor.to_string(),
             limits: WriteLimits::default(),
             lock: LockTimer::default(),
+            audit_accepted: None,
         })
+    }
+
+    /// Writes an audit row with every part that accepts a line, inside its transaction, so
+    /// the log never disagrees with the data.
+    pub fn audit_accepted(&mut self, action: &str, campaign: Option<&str>, detail: &str) {
+        self.audit_accepted = Some((
+            action.to_string(),
+            campaign.map(str::to_string),
+            detail.to_string(),
+        ));
     }
 
     /// Records the run now (one `ingest_runs` row for the whole run, its totals updated with
@@ -274,6 +288,18 @@ impl<'s> Ingestor<'s> {
         flush(&tx, batch)?;
         if let Some(id) = run_id {
             super::rejects::add_run_totals(&tx, id, &counts, self.now)?;
+        }
+        if let Some((action, campaign, detail)) = &self.audit_accepted {
+            if counts.accepted > 0 {
+                Store::audit_on(
+                    &tx,
+                    self.now,
+                    &self.actor,
+                    action,
+                    campaign.as_deref(),
+                    detail,
+                )?;
+            }
         }
         tx.commit()?;
         self.lock.after_commit(&self.limits);

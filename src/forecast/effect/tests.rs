@@ -376,7 +376,7 @@ fn returning_probe() {
             &opts,
         )
         .expect("forecast");
-        let (truth, _) = crate::forecast::coverage::truth_for(&plan, seed * 31, (0.0, 0.0));
+        let (truth, _) = crate::forecast::coverage::truth(&plan, seed * 31, (0.0, 0.0));
         let b = f.incremental_conversions;
         let disc: Vec<String> = h
             .units
