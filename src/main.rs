@@ -58,7 +58,9 @@ fn clap_exit(e: &clap::Error, json: bool) -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     let env = Env::from_process();
     let command = cli.command.unwrap_or(Command::Console);
-    let session = Session::new(cli.db, cli.read_only, &command).with_pseudonymize(cli.pseudonymize);
+    let session = Session::new(cli.db, cli.read_only, &command)
+        .with_pseudonymize(cli.pseudonymize)
+        .with_warehouse(cli.warehouse);
     // The one gate: a command that changes anything is refused before it opens a file.
     if session.read_only && command.db_use().mutates() {
         return Err(CliError::ReadOnly(format!("`liftdeck {}`", command.name())).into());
@@ -87,5 +89,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Health(args) => ops::health(s, &env, args),
         Command::Keygen(args) => privacy::keygen(args),
         Command::Privacy(cmd) => privacy::run(s, &env, cmd),
+        Command::Warehouse(cmd) => cli::warehouse::run(s, cmd),
     }
 }

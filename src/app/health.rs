@@ -71,12 +71,25 @@ const STUCK_JOB: Micros = 3_600_000_000;
 /// Checks every running or paused campaign. `now` and `stale_after` are microseconds.
 pub fn check(store: &Store, now: Micros, stale_after: Micros) -> Result<Vec<CampaignHealth>> {
     let mut out = Vec::new();
+    let shards_down = warehouse_findings(store);
     for campaign in store.campaigns()? {
         if !matches!(campaign.status, Status::Running | Status::Paused) {
             continue;
         }
         let paused = campaign.status == Status::Paused;
         let key = campaign.spec.key.clone();
+        // With a shard down every figure would be wrong or an error: say so, check nothing.
+        if !shards_down.is_empty() {
+            out.push(CampaignHealth {
+                campaign: key,
+                status: campaign.status,
+                severity: Severity::Critical,
+                units: 0,
+                last_event: None,
+                findings: shards_down.clone(),
+            });
+            continue;
+        }
         let arms = store.arm_summaries(&key)?;
         let units: i64 = arms.iter().map(|a| a.rollup.units).sum();
         let last_event = arms.iter().filter_map(|a| a.rollup.last_event_ts).max();
@@ -194,6 +207,41 @@ pub fn check(store: &Store, now: Micros, stale_after: Micros) -> Result<Vec<Camp
         });
     }
     Ok(out)
+}
+
+/// One CRIT finding per warehouse node that does not answer (none without a warehouse).
+fn warehouse_findings(store: &Store) -> Vec<Finding> {
+    let Some(w) = store.warehouse() else {
+        return Vec::new();
+    };
+    w.health()
+        .into_iter()
+        .filter_map(|s| {
+            s.error.map(|e| Finding {
+                severity: Severity::Critical,
+                check: "warehouse_shard",
+                message: format!(
+                    "warehouse node {} does not answer ({e}); figures from the warehouse are \
+                     unavailable until it is back",
+                    s.node
+                ),
+            })
+        })
+        .collect()
+}
+
+/// A dead warehouse node is CRIT even when no campaign is running: `check`'s entries carry
+/// it per campaign, this is the entry for the data plane itself.
+pub fn warehouse_entry(store: &Store) -> Option<CampaignHealth> {
+    let findings = warehouse_findings(store);
+    (!findings.is_empty()).then(|| CampaignHealth {
+        campaign: "(warehouse)".into(),
+        status: Status::Running,
+        severity: Severity::Critical,
+        units: 0,
+        last_event: None,
+        findings,
+    })
 }
 
 /// The worst severity over all campaigns (OK when nothing is running).

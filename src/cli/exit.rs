@@ -128,6 +128,10 @@ fn store_code(e: &StoreError) -> u8 {
         | StoreError::IllegalMove { .. }
         | StoreError::NotDraft { .. }
         | StoreError::Corrupt(_) => DATA,
+        // An unreachable or failing warehouse node: the network or the server, like an I/O
+        // error on a file; a read that does not run on the warehouse is the caller's choice.
+        StoreError::Warehouse(_) => IO,
+        StoreError::NotOnWarehouse(_) => USAGE,
     }
 }
 

@@ -23,6 +23,7 @@ pub mod privacy;
 pub mod report;
 pub mod retention;
 pub mod uplift;
+pub mod warehouse;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -70,6 +71,17 @@ pub struct Cli {
         value_name = "KEYFILE"
     )]
     pub pseudonymize: Option<PathBuf>,
+    /// The ClickHouse data plane, clickhouse://HOST:PORT[,HOST:PORT...]/DATABASE[?cluster=NAME]
+    /// (HTTP ports; every shard listed). `warehouse init` records it in the database; after
+    /// that it may be omitted, and a different one is refused.
+    #[arg(
+        long,
+        global = true,
+        env = "LIFTDECK_WAREHOUSE",
+        value_name = "URL",
+        value_parser = liftdeck::store::warehouse::WarehouseUrl::parse
+    )]
+    pub warehouse: Option<liftdeck::store::warehouse::WarehouseUrl>,
     /// Console colours: default, high-contrast or mono (NO_COLOR forces mono).
     #[arg(long, global = true, default_value = "default")]
     pub theme: String,
@@ -137,6 +149,9 @@ pub enum Command {
     /// Pseudonymisation: identifying context fields and the database's privacy status.
     #[command(subcommand)]
     Privacy(privacy::PrivacyCmd),
+    /// The ClickHouse data plane: create its tables (`init`), see its shards (`status`).
+    #[command(subcommand)]
+    Warehouse(warehouse::WarehouseCmd),
 }
 
 /// What a command does to the database: the one place that decides what `--read-only`
@@ -182,6 +197,8 @@ impl Command {
             // promise is that nothing is written.
             | Command::Keygen(_) => DbUse::Write,
             Command::Privacy(p) if p.writes() => DbUse::Write,
+            Command::Warehouse(w) if w.writes() => DbUse::Create,
+            Command::Warehouse(_) => DbUse::Read,
             Command::Privacy(_) => DbUse::Read,
             // A DP release records what it spent of the campaign's privacy budget.
             Command::Report(r) if r.writes() => DbUse::Write,
@@ -242,6 +259,7 @@ impl Command {
             Command::Bench(_) => "bench",
             Command::Keygen(_) => "keygen",
             Command::Privacy(p) => p.name(),
+            Command::Warehouse(w) => w.name(),
         }
     }
 }
@@ -272,6 +290,9 @@ pub struct Session {
     pub read_only: bool,
     /// `--pseudonymize KEYFILE`, for the commands that take raw unit ids.
     pub pseudonymize: Option<PathBuf>,
+    /// `--warehouse URL`: recorded by `warehouse init`, checked against the database by
+    /// every other open.
+    pub warehouse: Option<liftdeck::store::warehouse::WarehouseUrl>,
 }
 
 impl Session {
@@ -290,7 +311,38 @@ impl Session {
             db,
             read_only,
             pseudonymize: None,
+            warehouse: None,
         }
+    }
+
+    /// The same session with the `--warehouse` URL.
+    pub fn with_warehouse(
+        mut self,
+        url: Option<liftdeck::store::warehouse::WarehouseUrl>,
+    ) -> Session {
+        self.warehouse = url;
+        self
+    }
+
+    /// A `--warehouse` that names another data plane than the database's own is refused: the
+    /// flag never redirects a database's traffic (only `warehouse init` records one).
+    fn check_warehouse(&self, store: Store) -> Result<Store> {
+        if let Some(url) = &self.warehouse {
+            let own = store.warehouse().map(|w| w.url().to_string());
+            if own.as_deref() != Some(url.to_string().as_str()) {
+                return Err(CliError::Usage(format!(
+                    "--warehouse {url}: {} {}; `liftdeck warehouse init` attaches a warehouse \
+                     to a database without traffic",
+                    self.db.display(),
+                    match own {
+                        Some(own) => format!("reads and writes {own}"),
+                        None => "keeps its data in the file itself".to_string(),
+                    }
+                ))
+                .into());
+            }
+        }
+        Ok(store)
     }
 
     /// The same session with the `--pseudonymize` key file.
@@ -338,7 +390,7 @@ impl Session {
             }
             other => other,
         };
-        store.with_context(|| self.opening())
+        self.check_warehouse(store.with_context(|| self.opening())?)
     }
 
     /// Opens an existing database to change it. Never creates one; refused under --read-only
@@ -347,12 +399,18 @@ impl Session {
         self.refuse_if_read_only("write")?;
         self.require_database()?;
         self.warn_permissions();
-        Store::open_existing(&self.db).with_context(|| self.opening())
+        self.check_warehouse(Store::open_existing(&self.db).with_context(|| self.opening())?)
     }
 
     /// Opens the database, creating it (mode 0600) when missing: only for the commands that
     /// are meant to create one.
     pub fn open_or_create(&self) -> Result<Store> {
+        self.check_warehouse(self.open_or_create_for_warehouse_init()?)
+    }
+
+    /// `open_or_create` without the `--warehouse` check: for `warehouse init`, which is what
+    /// records the flag's URL.
+    pub fn open_or_create_for_warehouse_init(&self) -> Result<Store> {
         self.refuse_if_read_only("create")?;
         self.warn_permissions();
         Store::open(&self.db).with_context(|| self.opening())

@@ -162,7 +162,10 @@ pub fn health(session: &Session, env: &Env, args: HealthArgs) -> Result<ExitCode
     use liftdeck::app::health;
     // Read-only: a monitoring probe must never create or change the database it watches.
     let store = session.open_to_read()?;
-    let report = health::check(&store, env.clock.now(), args.stale as i64 * 1_000_000)?;
+    let mut report = health::check(&store, env.clock.now(), args.stale as i64 * 1_000_000)?;
+    if report.is_empty() {
+        report.extend(health::warehouse_entry(&store));
+    }
     if args.out.json {
         write_json(&report)?;
     } else {

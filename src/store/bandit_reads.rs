@@ -31,6 +31,15 @@ impl Store {
     /// O(arms)).
     pub fn period_units(&self, key: &str, period: i64) -> Result<i64> {
         let id = campaign_id(self, key)?;
+        if self.warehouse.is_some() {
+            let periods = self.period_rollups(key)?;
+            return Ok(periods
+                .iter()
+                .filter(|p| p.period == period)
+                .flat_map(|p| p.arms.iter())
+                .map(|a| a.units)
+                .sum());
+        }
         Ok(self
             .conn
             .prepare_cached(
@@ -43,6 +52,7 @@ impl Store {
     /// Every assignment of `key` in time order (then unit order), with its logged propensity
     /// and period. A full read: for checks and exports of the decision log, not for refreshes.
     pub fn logged_assignments(&self, key: &str) -> Result<Vec<LoggedAssignment>> {
+        self.sqlite_plane_only("the decision log (OPE, IPW)")?;
         let id = campaign_id(self, key)?;
         let mut stmt = self.conn.prepare_cached(
             "SELECT s.unit, a.key, s.propensity, s.period, s.ts FROM assignments s

@@ -11,6 +11,7 @@
 //! per-minute rollups are summed in memory and written once per batch. Revenue sums of squares
 //! stay O(1) per event: when a unit's revenue goes from r to r+v, sumsq grows by 2rv + v².
 
+use super::batch_warehouse::{WarehouseApplied, WarehouseState};
 use super::campaigns::{insert_campaign, load_campaign};
 use super::erasure::Tombstones;
 use super::rejects::{insert_run, RunCounts};
@@ -121,6 +122,9 @@ struct Batch {
     custom: HashMap<(i64, String), (i64, i64)>,
     /// Loaded with the batch's first line: erasures commit in their own transactions.
     tombstones: Option<Tombstones>,
+    /// Set when the data plane is a warehouse: its rows replace everything above but
+    /// `campaigns` and `tombstones`.
+    warehouse: Option<WarehouseState>,
 }
 
 enum Applied {
@@ -251,11 +255,29 @@ impl<'s> Ingestor<'s> {
             actor: &self.actor,
             now: self.now,
         };
-        for (n, item) in items.enumerate() {
+        type Line<'a> = (u64, &'a str, std::result::Result<IngestRecord, LineError>);
+        let lines: Box<dyn Iterator<Item = Line<'a>> + '_> = match &self.store.warehouse {
+            // A warehouse batch looks up its units first, so it is read whole; the SQLite
+            // write lock it holds meanwhile covers only rejects and campaign lines.
+            Some(warehouse) => {
+                let all: Vec<Line<'a>> = items
+                    .map(|i| (i.line, i.raw, i.parsed.map(Into::into)))
+                    .collect();
+                let state = WarehouseState::preload(
+                    warehouse,
+                    all.iter().filter_map(|l| l.2.as_ref().ok()),
+                    |key| campaign_info(&tx, &mut batch, key).ok().map(|i| i.id),
+                )?;
+                batch.warehouse = Some(state);
+                Box::new(all.into_iter())
+            }
+            None => Box::new(items.map(|i| (i.line, i.raw, i.parsed.map(Into::into)))),
+        };
+        for (n, (line, raw, parsed)) in lines.enumerate() {
             counts.lines += 1;
-            let result = match item.parsed {
+            let result = match parsed {
                 Err(e) => Err(Failure::Reject(e)),
-                Ok(record) => apply_record(&ctx, &mut batch, record.into()),
+                Ok(record) => apply_record(&ctx, &mut batch, record),
             };
             match result {
                 Ok(Applied::New) => counts.accepted += 1,
@@ -267,23 +289,23 @@ impl<'s> Ingestor<'s> {
                         None => insert_run(&tx, &self.source, self.now, &self.actor)?,
                     };
                     run_id = Some(id);
-                    super::rejects::record_reject(
-                        &tx,
-                        id,
-                        &self.source,
-                        item.line,
-                        &e,
-                        item.raw,
-                        self.now,
-                    )?;
+                    super::rejects::record_reject(&tx, id, &self.source, line, &e, raw, self.now)?;
                     counts.rejected += 1;
-                    outcome.rejected.push((item.line, e));
+                    outcome.rejected.push((line, e));
                 }
                 Err(Failure::Store(e)) => return Err(e),
             }
             if (n + 1) % CHECK_EVERY == 0 && began.elapsed() >= self.limits.max_hold {
                 break;
             }
+        }
+        // The warehouse's rows go before the SQLite commit: if they fail, the batch's rejects
+        // and run totals roll back with them; if the commit fails after they were written, a
+        // retry writes the same rows again, which the warehouse collapses on read.
+        if let (Some(warehouse), Some(state)) = (&self.store.warehouse, &batch.warehouse) {
+            warehouse
+                .write_batch(&state.rows)
+                .map_err(|e| super::StoreError::Warehouse(e.to_string()))?;
         }
         flush(&tx, batch)?;
         if let Some(id) = run_id {
@@ -458,6 +480,14 @@ fn apply_assignment(
             ))
         }
     };
+    if let Some(warehouse) = batch.warehouse.as_mut() {
+        let (unit, campaign) = (a.unit.clone(), a.campaign.clone());
+        return match warehouse.assignment(campaign_id, arm_id, period, propensity, a) {
+            WarehouseApplied::New => Ok(Applied::New),
+            WarehouseApplied::Duplicate | WarehouseApplied::Unassigned => Ok(Applied::Duplicate),
+            WarehouseApplied::Conflict => Err(conflict(&unit, &campaign)),
+        };
+    }
     let inserted = conn
         .prepare_cached(
             "INSERT OR IGNORE INTO assignments
@@ -495,14 +525,7 @@ fn apply_assignment(
                 .entry((existing_arm, existing_period))
                 .or_default() += ArmRollup::conflicted();
         }
-        return Err(reject(
-            RejectReason::ConflictingAssignment,
-            format!(
-                "field `arm`: unit `{}` is already assigned to another arm of `{}`; kept the first \
-                 assignment and counted a multiple exposure",
-                a.unit, a.campaign
-            ),
-        ));
+        return Err(conflict(&a.unit, &a.campaign));
     }
     *batch.arms.entry((arm_id, period)).or_default() += ArmRollup::assigned(a.pre_value);
     batch
@@ -524,6 +547,26 @@ fn apply_assignment(
         },
     );
     Ok(Applied::New)
+}
+
+fn conflict(unit: &str, campaign: &str) -> Failure {
+    reject(
+        RejectReason::ConflictingAssignment,
+        format!(
+            "field `arm`: unit `{unit}` is already assigned to another arm of `{campaign}`; kept \
+             the first assignment and counted a multiple exposure"
+        ),
+    )
+}
+
+fn unassigned(unit: &str, campaign: &str) -> Failure {
+    reject(
+        RejectReason::UnassignedUnit,
+        format!(
+            "field `unit`: `{unit}` has no assignment in `{campaign}`; send its assignment line \
+             first"
+        ),
+    )
 }
 
 fn bucket_of(ts: Micros) -> Micros {
@@ -606,14 +649,16 @@ fn apply_event(
             ),
         ));
     }
+    if let Some(warehouse) = batch.warehouse.as_mut() {
+        let (unit, campaign) = (e.unit.clone(), e.campaign.clone());
+        return match warehouse.event(campaign_id, e) {
+            WarehouseApplied::New => Ok(Applied::New),
+            WarehouseApplied::Duplicate | WarehouseApplied::Conflict => Ok(Applied::Duplicate),
+            WarehouseApplied::Unassigned => Err(unassigned(&unit, &campaign)),
+        };
+    }
     let Some(unit) = load_unit(conn, &mut batch.units, campaign_id, &e.unit)? else {
-        return Err(reject(
-            RejectReason::UnassignedUnit,
-            format!(
-                "field `unit`: `{}` has no assignment in `{}`; send its assignment line first",
-                e.unit, e.campaign
-            ),
-        ));
+        return Err(unassigned(&e.unit, &e.campaign));
     };
     let effect = EventEffect {
         kind: standard,

@@ -5,7 +5,9 @@
 mod audit;
 mod bandit_reads;
 mod batch;
+mod batch_warehouse;
 mod campaigns;
+mod data_plane;
 mod erasure;
 mod forecasts;
 mod jobs;
@@ -27,6 +29,7 @@ pub mod shell_baseline;
 pub use settings::{
     PseudonymizeStart, PRIVACY_CONTEXT_PREFIX, PSEUDONYMIZE_FINGERPRINT, PSEUDONYMIZE_KEY_FILE,
 };
+pub mod warehouse;
 mod write_lock;
 
 pub use crate::domain::ArmRollup;
@@ -107,6 +110,13 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
     #[error("stored value is corrupt: {0}")]
     Corrupt(String),
+    #[error("{0}")]
+    Warehouse(String),
+    #[error(
+        "{0} reads raw rows, which live in the ClickHouse warehouse for this database; it does \
+         not run on the warehouse yet (see the README's data-plane section)"
+    )]
+    NotOnWarehouse(&'static str),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -121,6 +131,8 @@ pub enum Access {
 pub struct Store {
     pub(crate) conn: Connection,
     access: Access,
+    /// The data plane when it is not this file (`warehouse` setting).
+    pub(crate) warehouse: Option<warehouse::Warehouse>,
 }
 
 impl Store {
@@ -130,10 +142,12 @@ impl Store {
         let mut conn = Connection::open(path)?;
         configure(&conn)?;
         migrate::migrate(&mut conn)?;
-        Ok(Store {
+        Store {
             conn,
             access: Access::ReadWrite,
-        })
+            warehouse: None,
+        }
+        .with_configured_warehouse()
     }
 
     /// Opens and migrates an existing database for writing; never creates one.
@@ -147,10 +161,12 @@ impl Store {
         )?;
         configure(&conn)?;
         migrate::migrate(&mut conn)?;
-        Ok(Store {
+        Store {
             conn,
             access: Access::ReadWrite,
-        })
+            warehouse: None,
+        }
+        .with_configured_warehouse()
     }
 
     /// Opens an existing database without the ability to change it.
@@ -190,10 +206,12 @@ impl Store {
                 needed: migrate::CURRENT_VERSION,
             });
         }
-        Ok(Store {
+        Store {
             conn,
             access: Access::ReadOnly,
-        })
+            warehouse: None,
+        }
+        .with_configured_warehouse()
     }
 
     /// An in-memory database, for tests and benchmarks of the math around the store.
@@ -201,10 +219,12 @@ impl Store {
         let mut conn = Connection::open_in_memory()?;
         configure(&conn)?;
         migrate::migrate(&mut conn)?;
-        Ok(Store {
+        Store {
             conn,
             access: Access::ReadWrite,
-        })
+            warehouse: None,
+        }
+        .with_configured_warehouse()
     }
 
     pub fn access(&self) -> Access {

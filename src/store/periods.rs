@@ -299,6 +299,7 @@ impl Store {
         key: &str,
         units: rollup_sql::UnitsSource,
     ) -> Result<Vec<PeriodRollups>> {
+        self.sqlite_plane_only("the recompute behind `verify`")?;
         let id = campaign_id(&self.conn, key)?;
         // sql-splice: constant: units.cte(), rollup_sql::recompute_list() -- field table; a constant CTE
         let sql = format!(
@@ -323,6 +324,15 @@ impl Store {
                 arms: vec![ArmRollup::default(); arm_count],
             })
             .collect();
+        if let Some(w) = &self.warehouse {
+            let arm_ids = self
+                .conn
+                .prepare_cached("SELECT id FROM arms WHERE campaign_id = ?1 ORDER BY position")?
+                .query_map([campaign_id], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<i64>>>()?;
+            self.warehouse_period_rollups(w, campaign_id, &arm_ids, &mut out)?;
+            return Ok(out);
+        }
         let mut stmt = self.conn.prepare(sql)?;
         let rows = stmt.query_map([campaign_id], |r| {
             Ok((

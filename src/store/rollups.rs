@@ -46,6 +46,16 @@ impl Store {
     /// The stored rollups of every arm of a campaign, in arm order. O(arms).
     pub fn arm_summaries(&self, key: &str) -> Result<Vec<ArmSummary>> {
         let id = campaign_id(&self.conn, key)?;
+        if let Some(w) = &self.warehouse {
+            let arms = self
+                .conn
+                .prepare_cached(
+                    "SELECT id, key, weight FROM arms WHERE campaign_id = ?1 ORDER BY position",
+                )?
+                .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            return self.warehouse_arm_summaries(w, id, arms);
+        }
         // sql-splice: constant: rollup_sql::columns() -- the rollup field table
         let sql = format!(
             "SELECT a.key, a.weight, {} FROM arms a
@@ -76,6 +86,7 @@ impl Store {
         key: &str,
         units: rollup_sql::UnitsSource,
     ) -> Result<Vec<ArmSummary>> {
+        self.sqlite_plane_only("the recompute behind `verify`")?;
         let id = campaign_id(&self.conn, key)?;
         // sql-splice: constant: units.cte(), rollup_sql::recompute_list() -- field table; a constant CTE
         let sql = format!(
@@ -136,6 +147,7 @@ impl Store {
 
     /// Per-minute buckets of a campaign, oldest first.
     pub fn buckets(&self, key: &str) -> Result<Vec<BucketRow>> {
+        self.sqlite_plane_only("the per-minute chart")?;
         let id = campaign_id(&self.conn, key)?;
         let mut stmt = self.conn.prepare_cached(
             "SELECT a.key, b.bucket, b.new_units, b.exposures, b.clicks, b.purchases,
@@ -165,6 +177,7 @@ impl Store {
         key: &str,
         mut sink: impl FnMut(ExportRow) -> std::io::Result<()>,
     ) -> Result<()> {
+        self.sqlite_plane_only("export")?;
         let id = campaign_id(&self.conn, key)?;
         let mut stmt = self.conn.prepare(
             "SELECT s.unit, a.key, s.propensity, s.context, s.ts
@@ -216,6 +229,7 @@ impl Store {
     /// The top-level context field names recorded on any assignment of `key`, sorted: what
     /// `report ab --by` can split by (an unknown name is an error listing these). O(units).
     pub fn context_fields(&self, key: &str) -> Result<Vec<String>> {
+        self.sqlite_plane_only("the context fields of a campaign's units")?;
         let id = campaign_id(&self.conn, key)?;
         let mut stmt = self.conn.prepare(
             "SELECT DISTINCT j.key FROM assignments s, json_each(s.context) j
@@ -234,6 +248,7 @@ impl Store {
         by: Option<&str>,
         revenue_cap: Option<f64>,
     ) -> Result<Vec<(String, String, ArmRollup, i64)>> {
+        self.sqlite_plane_only("a per-segment or capped-revenue report (`--by`, `--revenue-cap`)")?;
         let id = campaign_id(&self.conn, key)?;
         let path = by.map(|f| format!("$.{f}"));
         // sql-splice: constant: rollup_sql::recompute_list() -- the rollup field table
@@ -274,6 +289,11 @@ impl Store {
     /// newest chart bucket (data time, so replays and late batches measure the same).
     pub fn recent_unit_rate(&self, key: &str, window: Micros) -> Result<Option<f64>> {
         let id = campaign_id(&self.conn, key)?;
+        if let Some(w) = &self.warehouse {
+            return w
+                .recent_unit_rate(id, window, super::batch::BUCKET_MICROS)
+                .map_err(super::data_plane::warehouse_error);
+        }
         let (newest, oldest, units): (Option<i64>, Option<i64>, Option<i64>) =
             self.conn.query_row(
                 "WITH b AS (SELECT bucket, new_units FROM arm_buckets
@@ -300,6 +320,7 @@ impl Store {
 
     /// The `q`-quantile (0 < q < 1) of per-unit revenue over a campaign's units (nearest rank).
     pub fn revenue_quantile(&self, key: &str, q: f64) -> Result<Option<f64>> {
+        self.sqlite_plane_only("the revenue quantile (outlier cap)")?;
         let id = campaign_id(&self.conn, key)?;
         let n: i64 = self.conn.query_row(
             "SELECT COUNT(*) FROM unit_totals WHERE campaign_id = ?1",
@@ -321,6 +342,7 @@ impl Store {
     /// Events per second over the last `window` of a campaign's data and its newest event
     /// time. Two index seeks on `events(campaign_id, ts)`: cheap on any database size.
     pub fn recent_event_rate(&self, key: &str, window: Micros) -> Result<(f64, Option<Micros>)> {
+        self.sqlite_plane_only("the recent event rate")?;
         let id = campaign_id(&self.conn, key)?;
         let newest: Option<i64> = self.conn.query_row(
             "SELECT MAX(ts) FROM events WHERE campaign_id = ?1",

@@ -174,6 +174,7 @@ pub fn run_cli(db: &Path, args: &[&str]) -> std::process::Output {
     std::process::Command::new(bin())
         .env_remove("LIFTDECK_DB")
         .env_remove("LIFTDECK_PSEUDONYMIZE")
+        .env_remove("LIFTDECK_WAREHOUSE")
         .arg("--db")
         .arg(db)
         .args(args)

@@ -87,3 +87,5 @@ mod uplift;
 mod uplift_cli;
 #[allow(dead_code)]
 mod verify_support;
+mod warehouse;
+mod warehouse_cluster;
