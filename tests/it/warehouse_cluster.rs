@@ -38,10 +38,22 @@ fn server_binary() -> PathBuf {
     );
 }
 
-/// A port the kernel just handed out and that nothing listens on now.
+/// A free port below Linux's ephemeral range (32768-60999). A port from `bind(0)` is an
+/// ephemeral one: once its server is killed, any outgoing connection on the machine may take
+/// it as its local port, and the restarted server can then never bind it (seen once: a restart
+/// that never came up). Each test process starts at its own offset so parallel runs rarely
+/// probe the same ports.
 fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 400) as u16 * 25;
+    loop {
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed) % 12_000;
+        let port = 20_000 + (base - 20_000 + offset) % 12_000;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 impl Cluster {
@@ -197,5 +209,18 @@ impl Drop for Cluster {
         for node in &mut self.nodes {
             node.stop();
         }
+    }
+}
+
+#[test]
+fn the_harness_starts_shards_that_each_know_the_whole_cluster() {
+    let cluster = Cluster::start(2);
+    for node in &cluster.nodes {
+        let shards = node
+            .query(&format!(
+                "SELECT count() FROM system.clusters WHERE cluster = '{CLUSTER}'"
+            ))
+            .expect("system.clusters");
+        assert_eq!(shards.trim(), "2", "node on port {}", node.http);
     }
 }

@@ -240,56 +240,49 @@ impl Warehouse {
                 .iter()
                 .enumerate()
                 .map(|(i, client)| async move {
-                    let node = self.url.nodes[i].clone();
                     let probe = async {
                         let version = client
                             .query("SELECT version()")
                             .fetch_one::<String>()
                             .await?;
-                        let counts = client
-                            .query(
-                                "SELECT toUInt64(sum(rows)) FROM system.parts
-                             WHERE active AND database = currentDatabase() AND table = ?",
-                            )
-                            .bind(names.assignments)
-                            .fetch_one::<u64>()
-                            .await?;
-                        let events = client
-                            .query(
-                                "SELECT toUInt64(sum(rows)) FROM system.parts
-                             WHERE active AND database = currentDatabase() AND table = ?",
-                            )
-                            .bind(names.events)
-                            .fetch_one::<u64>()
-                            .await?;
-                        Ok::<_, clickhouse::error::Error>((version, counts, events))
+                        let assignments = part_rows(client, names.assignments).await?;
+                        let events = part_rows(client, names.events).await?;
+                        Ok::<_, clickhouse::error::Error>((version, assignments, events))
                     };
-                    match tokio::time::timeout(Duration::from_secs(5), probe).await {
-                        Ok(Ok((version, a, e))) => ShardHealth {
-                            node,
-                            version: Some(version),
-                            error: None,
-                            assignments: Some(a),
-                            events: Some(e),
-                        },
-                        Ok(Err(e)) => ShardHealth {
-                            node,
-                            version: None,
-                            error: Some(e.to_string()),
-                            assignments: None,
-                            events: None,
-                        },
-                        Err(_) => ShardHealth {
-                            node,
-                            version: None,
-                            error: Some("no answer within 5 s".into()),
-                            assignments: None,
-                            events: None,
-                        },
+                    let answer = match tokio::time::timeout(Duration::from_secs(5), probe).await {
+                        Ok(Ok(found)) => Ok(found),
+                        Ok(Err(e)) => Err(e.to_string()),
+                        Err(_) => Err("no answer within 5 s".to_string()),
+                    };
+                    let (version, assignments, events) = match &answer {
+                        Ok((v, a, e)) => (Some(v.clone()), Some(*a), Some(*e)),
+                        Err(_) => (None, None, None),
+                    };
+                    ShardHealth {
+                        node: self.url.nodes[i].clone(),
+                        version,
+                        error: answer.err(),
+                        assignments,
+                        events,
                     }
                 }),
         ))
     }
+}
+
+/// Rows in a node's own `table` (active parts, before deduplication).
+async fn part_rows(
+    client: &clickhouse::Client,
+    table: &str,
+) -> Result<u64, clickhouse::error::Error> {
+    client
+        .query(
+            "SELECT toUInt64(sum(rows)) FROM system.parts
+             WHERE active AND database = currentDatabase() AND table = ?",
+        )
+        .bind(table)
+        .fetch_one::<u64>()
+        .await
 }
 
 impl Warehouse {
