@@ -98,6 +98,8 @@ impl JobOutput {
 pub enum JobEnd {
     Done(JobOutput),
     Failed(String),
+    /// It cannot run on this database at all (a raw-row read on a warehouse database).
+    Refused(String),
     Cancelled,
 }
 
@@ -106,6 +108,9 @@ impl From<crate::app::Result<JobOutput>> for JobEnd {
         match result {
             Ok(out) => JobEnd::Done(out),
             Err(AppError::Cancelled) => JobEnd::Cancelled,
+            Err(e @ AppError::Store(crate::store::StoreError::NotOnWarehouse(_))) => {
+                JobEnd::Refused(e.to_string())
+            }
             Err(e) => JobEnd::Failed(e.to_string()),
         }
     }

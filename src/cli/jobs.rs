@@ -437,6 +437,11 @@ fn run_job(
         Some(JobEnd::Failed(e)) => {
             Err(CliError::Data(format!("{} of {campaign} failed: {e}", kind.as_str())).into())
         }
+        Some(JobEnd::Refused(e)) => Err(CliError::Usage(format!(
+            "{} of {campaign} cannot run here: {e}",
+            kind.as_str()
+        ))
+        .into()),
         Some(JobEnd::Cancelled) | None => {
             anyhow::bail!("{} of {campaign} did not finish", kind.as_str())
         }

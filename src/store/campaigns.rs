@@ -168,6 +168,7 @@ fn bandit_json(spec: &CampaignSpec) -> Option<String> {
         .map(|b| serde_json::to_string(b).unwrap_or_else(|_| "{}".into()))
 }
 
+// data-plane: an arm's zero rollup rows are the file's own on either plane (a warehouse never reads them)
 /// The arms of a campaign with their empty rollups and first weight-history row.
 fn insert_arms(conn: &Connection, campaign_id: i64, arms: &[ArmSpec], ts: i64) -> Result<()> {
     for (position, arm) in arms.iter().enumerate() {
@@ -188,6 +189,7 @@ fn insert_arms(conn: &Connection, campaign_id: i64, arms: &[ArmSpec], ts: i64) -
     Ok(())
 }
 
+// data-plane: a draft's arms and their empty rollup rows, on either plane
 /// Removes a draft's arms and everything hung on them (a draft takes no traffic, so these
 /// are its empty rollups and its creation weights).
 fn delete_arms(conn: &Connection, campaign_id: i64) -> Result<()> {

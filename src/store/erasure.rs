@@ -163,10 +163,28 @@ impl Store {
             dry_run: req.dry_run,
             ..Forgotten::default()
         };
-        for held in held_by(&tx, req.stored, scope_id)? {
-            out.assignments += 1;
-            out.events += erase_one(&tx, req.stored, &held, &mut out.custom_totals)?;
-            out.campaigns.push(held.campaign);
+        match &self.warehouse {
+            // The warehouse's rows are counted here and deleted below, under this write lock.
+            Some(w) => {
+                let held = w
+                    .unit_rows_held(req.stored, scope_id)
+                    .map_err(super::data_plane::warehouse_error)?;
+                out.assignments = held.assignments.iter().map(|(_, n)| n).sum();
+                out.events = held.events;
+                for (id, _) in &held.assignments {
+                    out.campaigns.push(
+                        tx.prepare_cached("SELECT key FROM campaigns WHERE id = ?1")?
+                            .query_row([id], |r| r.get(0))?,
+                    );
+                }
+            }
+            None => {
+                for held in held_by(&tx, req.stored, scope_id)? {
+                    out.assignments += 1;
+                    out.events += erase_one(&tx, req.stored, &held, &mut out.custom_totals)?;
+                    out.campaigns.push(held.campaign);
+                }
+            }
         }
         out.rejects = tx
             .prepare_cached(
@@ -192,8 +210,18 @@ impl Store {
             )?
             .execute(params![out.tombstone, scope_id, req.ts, req.actor])?
             == 0;
+        // Still inside the write lock, so no ingest batch can write the unit's rows between
+        // the delete and the tombstone. A failure keeps the tombstone (later data for the
+        // unit is refused) and is audited; `forget` again deletes what is left.
+        let incomplete = match &self.warehouse {
+            Some(w) => w
+                .erase_unit(req.stored, scope_id)
+                .err()
+                .map(|e| e.to_string()),
+            None => None,
+        };
         // The audit row says what went and where, never who: the tombstone id stands in.
-        let detail = serde_json::json!({
+        let mut detail = serde_json::json!({
             "tombstone": out.tombstone,
             "campaigns": out.campaigns,
             "assignments": out.assignments,
@@ -202,6 +230,9 @@ impl Store {
             "rejects": out.rejects,
             "already_forgotten": out.already_forgotten,
         });
+        if let Some(e) = &incomplete {
+            detail["warehouse_incomplete"] = serde_json::Value::String(e.clone());
+        }
         Store::audit_on(
             &tx,
             req.ts,
@@ -211,6 +242,12 @@ impl Store {
             &detail.to_string(),
         )?;
         tx.commit()?;
+        if let Some(e) = incomplete {
+            return Err(StoreError::Warehouse(format!(
+                "the tombstone is recorded (later data for the unit is refused), but deleting its \
+                 rows did not finish: {e}; run forget again to delete what is left"
+            )));
+        }
         Ok(out)
     }
 
@@ -263,6 +300,7 @@ impl Store {
     /// A campaign's custom-kind rollups as (arm, kind, events, units), in arm and kind order:
     /// what erasure subtracts from besides the per-arm statistics.
     pub fn custom_kind_rollups(&self, key: &str) -> Result<Vec<(String, String, i64, i64)>> {
+        self.sqlite_plane_only("the custom-kind rollups")?;
         let mut stmt = self.conn.prepare_cached(
             "SELECT a.key, r.kind, r.events, r.units
              FROM arm_custom_rollups r JOIN arms a ON a.id = r.arm_id
@@ -289,6 +327,7 @@ fn is_tombstoned(conn: &Connection, tombstone: &str, scope_id: i64) -> Result<bo
         .query_row(params![tombstone, scope_id], |r| r.get(0))?)
 }
 
+// data-plane: only forget_unit calls it, which refuses on a warehouse
 /// The unit's assignments (all campaigns when `scope_id` is 0) with their per-unit totals.
 fn held_by(conn: &Connection, stored: &str, scope_id: i64) -> Result<Vec<Held>> {
     let mut stmt = conn.prepare_cached(
@@ -331,6 +370,7 @@ fn bucket_of(ts: Micros) -> Micros {
     ts.div_euclid(BUCKET_MICROS) * BUCKET_MICROS
 }
 
+// data-plane: only forget_unit calls it, which refuses on a warehouse
 /// Takes one assignment's contribution out of every rollup and deletes its rows; returns
 /// the events deleted.
 fn erase_one(conn: &Connection, stored: &str, h: &Held, custom_totals: &mut u64) -> Result<u64> {
@@ -393,6 +433,7 @@ fn erase_one(conn: &Connection, stored: &str, h: &Held, custom_totals: &mut u64)
     Ok(events)
 }
 
+// data-plane: only forget_unit calls it, which refuses on a warehouse
 /// Per-minute buckets: the assignment's minute loses a new unit, each event's minute its
 /// counts and amounts, and the minute of the unit's first purchase (in the order the events
 /// were applied, as ingest counted it) a conversion.

@@ -3,6 +3,8 @@
 //! Jobs read units in keyset-paginated chunks so they can report progress and stop early
 //! when cancelled, without holding a read transaction open for the whole run.
 
+use super::data_plane::warehouse_error;
+use super::warehouse::Warehouse;
 use super::{Result, Store};
 use crate::domain::Micros;
 use rusqlite::params;
@@ -160,6 +162,9 @@ impl Store {
     /// An unknown campaign has no units (callers look the campaign up once beforehand, so
     /// each chunk is one query).
     pub fn unit_rows(&self, campaign: &str, after: &str, limit: usize) -> Result<Vec<UnitRow>> {
+        if let Some(w) = &self.warehouse {
+            return self.warehouse_unit_rows(w, campaign, after, limit);
+        }
         let mut stmt = self.conn.prepare_cached(
             "SELECT a.unit, ar.key, a.propensity, a.context, u.pre_value,
                     coalesce(u.exposures, 0), coalesce(u.clicks, 0), coalesce(u.purchases, 0),
@@ -193,6 +198,9 @@ impl Store {
     /// Number of units assigned in `campaign` (the denominator of a job's progress).
     pub fn unit_count(&self, campaign: &str) -> Result<i64> {
         let id = self.campaign(campaign)?.0.id;
+        if let Some(w) = &self.warehouse {
+            return w.unit_count(id).map_err(warehouse_error);
+        }
         Ok(self.conn.query_row(
             "SELECT count(*) FROM assignments WHERE campaign_id = ?1",
             params![id],
@@ -212,6 +220,10 @@ impl Store {
         kind: &str,
     ) -> Result<(Vec<Micros>, Option<Micros>)> {
         let id = self.campaign(campaign)?.0.id;
+        if let Some(w) = &self.warehouse {
+            let delays = w.conversion_delays(id, kind).map_err(warehouse_error)?;
+            return Ok((delays, self.latest_activity(campaign)?));
+        }
         let mut stmt = self.conn.prepare_cached(
             "SELECT max(min(e.ts) - a.ts, 0) FROM events e
              JOIN assignments a ON a.campaign_id = e.campaign_id AND a.unit = e.unit
@@ -228,11 +240,55 @@ impl Store {
     /// The newest assignment or event time of `campaign`: how far its data reaches.
     pub fn latest_activity(&self, campaign: &str) -> Result<Option<Micros>> {
         let id = self.campaign(campaign)?.0.id;
+        if let Some(w) = &self.warehouse {
+            return Ok(w.data_window(id).map_err(warehouse_error)?.last);
+        }
         Ok(self.conn.query_row(
             "SELECT max(t) FROM (SELECT max(ts) AS t FROM assignments WHERE campaign_id = ?1
                                  UNION ALL SELECT max(ts) FROM events WHERE campaign_id = ?1)",
             params![id],
             |r| r.get(0),
         )?)
+    }
+}
+
+impl Store {
+    /// `unit_rows` from the warehouse: the same page, arms named from this file.
+    fn warehouse_unit_rows(
+        &self,
+        w: &Warehouse,
+        campaign: &str,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<UnitRow>> {
+        let Some((c, arms)) = super::campaigns::load_campaign(&self.conn, campaign)? else {
+            return Ok(Vec::new());
+        };
+        let page = w.unit_page(c.id, after, limit).map_err(warehouse_error)?;
+        page.into_iter()
+            .map(|u| {
+                let arm = arms.iter().find(|a| a.id == u.arm_id).ok_or_else(|| {
+                    super::StoreError::Corrupt(format!(
+                        "warehouse unit `{}` of `{campaign}` is in arm id {}, which the \
+                         campaign lacks",
+                        u.unit, u.arm_id
+                    ))
+                })?;
+                Ok(UnitRow {
+                    unit: u.unit,
+                    arm: arm.key.clone(),
+                    propensity: u.propensity,
+                    context: u.context,
+                    pre_value: u.pre_value,
+                    exposures: u.exposures,
+                    clicks: u.clicks,
+                    purchases: u.purchases,
+                    revenue: u.revenue,
+                    cost: u.cost,
+                    conflicts: u.conflicts,
+                    assigned_at: u.ts,
+                })
+            })
+            .collect()
     }
 }

@@ -268,6 +268,12 @@ impl Store {
     /// First and last assignment time of `campaign`: the window a model trained now sees.
     pub fn assignment_window(&self, campaign: &str) -> Result<(Option<Micros>, Option<Micros>)> {
         let id = self.campaign(campaign)?.0.id;
+        if let Some(w) = &self.warehouse {
+            let window = w
+                .data_window(id)
+                .map_err(super::data_plane::warehouse_error)?;
+            return Ok((window.first_assigned, window.last_assigned));
+        }
         Ok(self.conn.query_row(
             "SELECT min(ts), max(ts) FROM assignments WHERE campaign_id = ?1",
             params![id],

@@ -24,6 +24,7 @@ pub struct LoggedDecision {
 impl Store {
     /// Every assignment of `campaign` with its unit's totals, oldest first (ties by unit).
     pub fn logged_decisions(&self, campaign: &str) -> Result<Vec<LoggedDecision>> {
+        self.sqlite_plane_only("off-policy evaluation (the logged decisions)")?;
         let id = self.campaign(campaign)?.0.id;
         let mut stmt = self.conn.prepare_cached(
             "SELECT a.unit, ar.key, a.propensity, a.context, a.ts,

@@ -132,6 +132,7 @@ fn campaign_id(store: &Store, key: &str) -> Result<i64> {
 impl Store {
     /// The period keys of the campaign's first and last events; `None` with no events.
     pub fn panel_span(&self, key: &str, period: PanelPeriod) -> Result<Option<(i64, i64)>> {
+        self.sqlite_plane_only("the unit x period panel (`report did`)")?;
         let id = campaign_id(self, key)?;
         // sql-splice: constant: period.key_sql("lo"), period.key_sql("hi") -- key_sql is a fixed expression per period over a fixed column
         let sql = format!(
@@ -165,6 +166,7 @@ impl Store {
         cluster_field: Option<&str>,
         each: &mut dyn FnMut(PanelRow),
     ) -> Result<()> {
+        self.sqlite_plane_only("the unit x period panel (`report did`)")?;
         let id = campaign_id(self, key)?;
         // A quoted JSON path, so a field name with a dot is one key, not a nested path.
         let path = cluster_field.map(|f| format!("$.\"{f}\""));

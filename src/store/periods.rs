@@ -275,6 +275,7 @@ impl Store {
         Ok(Some(period))
     }
 
+    // data-plane: collect_period_rollups answers from the warehouse
     /// The per-(arm, period) rollups of every period, with the period's weights. O(arms x
     /// periods).
     pub fn period_rollups(&self, key: &str) -> Result<Vec<PeriodRollups>> {

@@ -60,17 +60,29 @@ impl Store {
     /// ingest landed between the report's read and this save (then it is that ingest's).
     pub fn save_report(&mut self, campaign: &str, r: &NewReport<'_>) -> Result<i64> {
         let id = self.campaign(campaign)?.0.id;
+        // On a warehouse the window is read from there first: the report was computed from
+        // it, and no SQLite transaction can hold it still.
+        let window = match &self.warehouse {
+            Some(w) => Some(
+                w.data_window(id)
+                    .map_err(super::data_plane::warehouse_error)?,
+            ),
+            None => None,
+        };
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (from, to, units): (Option<Micros>, Option<Micros>, i64) = tx.query_row(
-            "SELECT min(lo), max(hi), (SELECT count(*) FROM assignments WHERE campaign_id = ?1)
+        let (from, to, units): (Option<Micros>, Option<Micros>, i64) = match window {
+            Some(w) => (w.first, w.last, w.units),
+            None => tx.query_row(
+                "SELECT min(lo), max(hi), (SELECT count(*) FROM assignments WHERE campaign_id = ?1)
              FROM (SELECT min(ts) AS lo, max(ts) AS hi FROM assignments WHERE campaign_id = ?1
                    UNION ALL
                    SELECT min(ts), max(ts) FROM events WHERE campaign_id = ?1)",
-            params![id],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-        )?;
+                params![id],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )?,
+        };
         tx.execute(
             "INSERT INTO reports (campaign_id, kind, created_at, actor, job_id, parameters,
                  window_from, window_to, units, model_version, result)

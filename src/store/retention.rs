@@ -66,6 +66,7 @@ const COUNT_SQL: &str = "SELECT c.key, c.id,
           WHERE s.campaign_id = c.id AND s.ts < ?1 AND s.context <> '{}')
      FROM campaigns c ORDER BY c.key";
 
+// data-plane: only prune and prune_counts call it, which refuse on a warehouse
 fn counts(conn: &rusqlite::Connection, before: Micros) -> Result<Vec<(i64, PruneCount)>> {
     let mut stmt = conn.prepare_cached(COUNT_SQL)?;
     let rows = stmt.query_map([before], |r| {
@@ -88,6 +89,7 @@ fn counts(conn: &rusqlite::Connection, before: Micros) -> Result<Vec<(i64, Prune
 impl Store {
     /// What `prune(before, ..)` would remove, per campaign with anything to remove.
     pub fn prune_counts(&self, before: Micros) -> Result<Vec<PruneCount>> {
+        self.sqlite_plane_only("prune (deleting old rows)")?;
         Ok(counts(&self.conn, before)?
             .into_iter()
             .map(|(_, c)| c)
@@ -97,6 +99,7 @@ impl Store {
     /// Deletes events and clears assignment contexts older than `before`, records each
     /// campaign's watermark and one audit row per campaign, all in one transaction.
     pub fn prune(&mut self, before: Micros, now: Micros, actor: &str) -> Result<Vec<PruneCount>> {
+        self.sqlite_plane_only("prune (deleting old rows)")?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;

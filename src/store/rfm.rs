@@ -37,6 +37,9 @@ impl Rfm {
 impl Store {
     /// RFM of `unit` over its purchases strictly before `t`.
     pub fn rfm_as_of(&self, unit: &str, t: Micros) -> Result<Rfm> {
+        if self.warehouse.is_some() {
+            return Ok(self.rfm_batch(&[(unit, t)])?[0]);
+        }
         let (last, n, sum): (Option<Micros>, i64, f64) = self.conn.query_row(
             "SELECT max(ts), count(*), coalesce(sum(value), 0.0) FROM events
              WHERE unit = ?1 AND kind = 'purchase' AND ts < ?2",
@@ -48,6 +51,9 @@ impl Store {
 
     /// RFM for many (unit, t) pairs, in the order given: one query per chunk of pairs.
     pub fn rfm_batch(&self, pairs: &[(&str, Micros)]) -> Result<Vec<Rfm>> {
+        if let Some(w) = &self.warehouse {
+            return warehouse_rfm(w, pairs);
+        }
         let mut out = Vec::with_capacity(pairs.len());
         for chunk in pairs.chunks(CHUNK) {
             // Only placeholders are generated; every value is bound.
@@ -77,4 +83,29 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// Units per warehouse query: the IN list travels as one bound array.
+const WAREHOUSE_CHUNK: usize = 5_000;
+
+/// RFM from the warehouse: each chunk's units' purchases fetched once, the as-of cut made here.
+fn warehouse_rfm(w: &super::warehouse::Warehouse, pairs: &[(&str, Micros)]) -> Result<Vec<Rfm>> {
+    let mut out = Vec::with_capacity(pairs.len());
+    for chunk in pairs.chunks(WAREHOUSE_CHUNK) {
+        let mut units: Vec<&str> = chunk.iter().map(|(u, _)| *u).collect();
+        units.sort_unstable();
+        units.dedup();
+        let bought = w
+            .purchases_of(&units)
+            .map_err(super::data_plane::warehouse_error)?;
+        for (unit, t) in chunk {
+            let before = bought
+                .get(*unit)
+                .map_or(&[][..], |p| &p[..p.partition_point(|(ts, _)| ts < t)]);
+            let monetary = before.iter().map(|(_, v)| v).sum();
+            let last = before.last().map(|(ts, _)| *ts);
+            out.push(Rfm::from_parts(*t, last, before.len() as i64, monetary));
+        }
+    }
+    Ok(out)
 }

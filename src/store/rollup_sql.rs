@@ -63,6 +63,7 @@ pub(super) enum UnitsSource {
 }
 
 impl UnitsSource {
+    // data-plane: SQL for the SQLite writer and the recompute, which a warehouse database never runs
     pub(super) fn cte(self) -> &'static str {
         match self {
             UnitsSource::Raw => RAW_UNITS_CTE,
@@ -136,6 +137,7 @@ pub fn recompute_list() -> &'static str {
     })
 }
 
+// data-plane: SQL for the SQLite writer and the recompute, which a warehouse database never runs
 /// Adds a batch's delta to one arm: `?1` is the arm id, `?2...` the fields in order.
 pub fn update_sql() -> &'static str {
     static SQL: OnceLock<String> = OnceLock::new();
@@ -160,6 +162,7 @@ pub fn update_sql() -> &'static str {
     })
 }
 
+// data-plane: SQL for the SQLite writer and the recompute, which a warehouse database never runs
 /// Adds a batch's delta to one (arm, allocation period) of `arm_period_rollups`, creating the
 /// row on the period's first unit: `?1` arm id, `?2` period, `?3...` the fields in order.
 pub fn upsert_period_sql() -> &'static str {

@@ -221,6 +221,9 @@ impl Store {
 
     /// Total events stored (all campaigns).
     pub fn event_count(&self) -> Result<i64> {
+        if let Some(w) = &self.warehouse {
+            return w.event_count().map_err(super::data_plane::warehouse_error);
+        }
         Ok(self
             .conn
             .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))?)

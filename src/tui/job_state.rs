@@ -80,7 +80,7 @@ impl App {
                 self.status_line = match &end {
                     JobEnd::Done(_) => budget_status
                         .unwrap_or_else(|| format!("{} of {campaign} finished", kind.as_str())),
-                    JobEnd::Failed(e) => {
+                    JobEnd::Failed(e) | JobEnd::Refused(e) => {
                         format!("error: {} of {campaign} failed: {e}", kind.as_str())
                     }
                     JobEnd::Cancelled => format!(
@@ -95,7 +95,7 @@ impl App {
                         view.state = JobState::Done;
                         view.result = Some(SessionResult { output, at: now });
                     }
-                    JobEnd::Failed(e) => view.state = JobState::Failed(e),
+                    JobEnd::Failed(e) | JobEnd::Refused(e) => view.state = JobState::Failed(e),
                     JobEnd::Cancelled => view.state = JobState::Cancelled,
                 }
                 // The job recorded its end: refresh so the panels show it.

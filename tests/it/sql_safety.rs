@@ -37,16 +37,16 @@ const MARKER: &str = "sql-splice: constant";
 const BUILDERS: &[&str] = &["format!", "write!", "writeln!", "concat!", "format_args!"];
 
 #[derive(Debug, Clone, PartialEq)]
-struct Literal {
-    line: usize,
+pub(crate) struct Literal {
+    pub(crate) line: usize,
     /// Byte offsets of the literal in the source (quotes included).
     start: usize,
     end: usize,
-    text: String,
+    pub(crate) text: String,
 }
 
 /// The string literals of `src` (comments skipped), with the line each starts on.
-fn literals(src: &str) -> Vec<Literal> {
+pub(crate) fn literals(src: &str) -> Vec<Literal> {
     let b = src.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
@@ -143,14 +143,14 @@ fn find(b: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
     (from..b.len().saturating_sub(needle.len() - 1)).find(|&k| b[k..].starts_with(needle))
 }
 
-fn words(text: &str) -> impl Iterator<Item = &str> {
+pub(crate) fn words(text: &str) -> impl Iterator<Item = &str> {
     text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .filter(|w| !w.is_empty())
 }
 
 /// A literal is SQL when it holds a statement keyword, or two SQL keywords (a fragment such
 /// as `FROM events WHERE`), all in capitals.
-fn is_sql(text: &str) -> bool {
+pub(crate) fn is_sql(text: &str) -> bool {
     // `{UPDATE}` in a template is a Rust name being interpolated, not SQL.
     let text = &without_placeholders(text);
     let sql: Vec<&str> = words(text).filter(|w| SQL_WORDS.contains(w)).collect();
@@ -405,7 +405,7 @@ fn sql_built_from_runtime_values(src: &str) -> Vec<Violation> {
     out
 }
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+pub(crate) fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).expect("read src dir") {
         let path = entry.expect("dir entry").path();
         if path.is_dir() {

@@ -11,7 +11,7 @@ use serde_json::Value;
 use std::path::Path;
 
 /// A warehouse database on `cluster` (its own ClickHouse database `name`), tables created.
-fn warehouse_db(
+pub(crate) fn warehouse_db(
     dir: &tempfile::TempDir,
     cluster: &Cluster,
     name: &str,
@@ -24,7 +24,7 @@ fn warehouse_db(
 }
 
 /// Relative agreement of two JSON documents: same shape, same strings, numbers to `tol`.
-fn assert_json_close(a: &Value, b: &Value, tol: f64, at: &str) {
+pub(crate) fn assert_json_close(a: &Value, b: &Value, tol: f64, at: &str) {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => {
             let (x, y) = (x.as_f64().expect("f64"), y.as_f64().expect("f64"));
@@ -48,7 +48,7 @@ fn assert_json_close(a: &Value, b: &Value, tol: f64, at: &str) {
     }
 }
 
-fn json_of(db: &Path, args: &[&str]) -> Value {
+pub(crate) fn json_of(db: &Path, args: &[&str]) -> Value {
     let out = run_cli(db, args);
     let text = cli_ok(&out);
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: {e}: {text}"))
@@ -148,6 +148,10 @@ fn an_unreachable_shard_is_crit_and_a_report_names_it_instead_of_answering_from_
     let err = String::from_utf8_lossy(&report.stderr);
     let dead = format!("127.0.0.1:{}", cluster.nodes[1].http);
     assert!(err.contains(&dead), "{err}");
+    // An erasure cannot be half done quietly either.
+    let forget = run_cli(&path, &["forget", "anyone"]);
+    assert_eq!(forget.status.code(), Some(74));
+    assert!(String::from_utf8_lossy(&forget.stderr).contains(&dead));
 
     cluster.restart(1);
     let back = run_cli(&path, &["warehouse", "status"]);
@@ -189,4 +193,61 @@ fn a_warehouse_flag_never_redirects_a_database_and_raw_row_reads_refuse_by_name(
     let export = run_cli(&wh_path, &["export", "coupon-10"]);
     assert_eq!(export.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&export.stderr).contains("export reads raw rows"));
+}
+
+#[cfg(unix)]
+#[test]
+fn an_ingest_killed_mid_run_and_run_again_gives_the_figures_of_one_clean_ingest() {
+    use std::os::unix::process::ExitStatusExt;
+    let cluster = Cluster::start(2);
+    let dir = tempfile::tempdir().expect("dir");
+    let text = sim_jsonl(23, 20_000);
+    let file = dir.path().join("traffic.jsonl");
+    std::fs::write(&file, &text).expect("write");
+    let total_events = text
+        .lines()
+        .filter(|l| l.contains(r#""type":"event""#))
+        .count() as i64;
+    let (_, mut sqlite) = temp_db(&dir, "sqlite.db");
+    ingest_str(&mut sqlite, &text, Format::Jsonl, 500);
+    let (wh_path, wh) = warehouse_db(&dir, &cluster, "killed");
+    drop(wh);
+
+    let committed = || Store::open_read_only(&wh_path).map_or(0, |s| s.event_count().unwrap_or(0));
+    let mut child = std::process::Command::new(bin())
+        .arg("--db")
+        .arg(&wh_path)
+        .args(["ingest", "--batch", "300"])
+        .arg(&file)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn ingest");
+    // Wait for progress (polling, not a time limit), then kill mid-run.
+    while committed() == 0 {
+        if let Some(status) = child.try_wait().expect("wait") {
+            panic!("ingest ended before it could be killed: {status}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().expect("SIGKILL");
+    assert_eq!(child.wait().expect("reap").signal(), Some(9));
+    let kept = committed();
+    assert!(
+        kept > 0 && kept < total_events,
+        "killed mid-way: {kept} of {total_events}"
+    );
+
+    // The operator's remedy is to run the same ingest again.
+    let again = run_cli(
+        &wh_path,
+        &["ingest", "--batch", "300", file.to_str().expect("utf-8")],
+    );
+    cli_ok(&again);
+    let wh = Store::open(&wh_path).expect("open");
+    assert_eq!(
+        wh.event_count().expect("count"),
+        sqlite.event_count().expect("count")
+    );
+    assert_same_rollups(&sqlite, &wh);
 }

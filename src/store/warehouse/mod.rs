@@ -17,11 +17,15 @@
 //! synchronous, so each call is driven to completion on the warehouse's own runtime, on a
 //! scoped thread when the caller is itself inside a tokio runtime (the console).
 
+mod erase;
 mod reads;
 mod schema;
+mod units;
 mod write;
 
+pub use erase::HeldRows;
 pub use reads::{Assigned, ShardHealth};
+pub use units::{DataWindow, WarehouseUnit};
 pub use write::{WarehouseAssignment, WarehouseBatch, WarehouseConflict, WarehouseEvent};
 
 use std::fmt;
@@ -188,6 +192,28 @@ impl Warehouse {
 
     /// Drives `fut` to completion. Inside a tokio runtime (the console) `block_on` would panic,
     /// so there the future runs on a scoped thread of its own.
+    /// Runs one query on every node at once; the answers in node order, or the first
+    /// node's error naming that node.
+    fn on_every_node<'a, T, F, Fut>(&'a self, query: F) -> Result<Vec<T>, WarehouseError>
+    where
+        F: Fn(&'a clickhouse::Client) -> Fut,
+        Fut: Future<Output = Result<T, clickhouse::error::Error>> + Send + 'a,
+        T: Send,
+    {
+        let each: Vec<_> = self
+            .clients
+            .iter()
+            .enumerate()
+            .map(|(i, client)| {
+                let answer = query(client);
+                async move { answer.await.map_err(|e| self.node_error(i, e)) }
+            })
+            .collect();
+        self.run(futures_util::future::join_all(each))
+            .into_iter()
+            .collect()
+    }
+
     fn run<F: Future + Send>(&self, fut: F) -> F::Output
     where
         F::Output: Send,
