@@ -1,6 +1,7 @@
 //! Use cases: the one place that combines the store with the pure modules. The CLI, the
 //! console, replays and the demo all go through here, so they behave the same.
 
+pub mod assign_batch;
 pub mod bandit;
 pub mod bench;
 pub mod bench_aa;

@@ -18,10 +18,16 @@ use std::process::ExitCode;
 #[derive(Args)]
 pub struct AssignArgs {
     campaign: String,
-    unit: String,
+    /// The unit to assign (not with --batch).
+    #[arg(required_unless_present = "batch", conflicts_with = "batch")]
+    unit: Option<String>,
     /// Context as a JSON object, e.g. '{"device":"mobile","pre_value":12.5}'.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "batch")]
     context: Option<String>,
+    /// Read units from stdin, one per line (an id, or {"unit":..,"context":{..}}), and write
+    /// one decision per line in the same order: decided by hash, logged a batch at a time.
+    #[arg(long)]
+    batch: bool,
     #[command(flatten)]
     out: JsonFlag,
 }
@@ -117,8 +123,17 @@ pub fn assign(session: &Session, env: &Env, args: AssignArgs) -> Result<ExitCode
         campaign,
         unit,
         context,
+        batch,
         out,
     } = args;
+    if batch {
+        return super::assign_stream::assign_stream(session, env, &campaign, out.json);
+    }
+    let Some(unit) = unit else {
+        return Err(usage!(
+            "assign needs a UNIT, or --batch to read units from stdin"
+        ));
+    };
     // A bad --context is reported before the database is touched.
     let context = match context {
         None => serde_json::Map::new(),

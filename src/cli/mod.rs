@@ -6,6 +6,7 @@
 //! `liftdeck::app` (or the store and stats for read-only views) and print; the work is in the
 //! library, so the console, replays and tests reach the same code without the CLI.
 
+pub mod assign_stream;
 pub mod bandit;
 pub mod bench;
 pub mod campaign;

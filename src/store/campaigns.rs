@@ -366,6 +366,51 @@ impl Store {
             .optional()?)
     }
 
+    /// The stored assignments among `units` of a campaign: unit -> (arm key, propensity). One
+    /// warehouse query, or one indexed look-up per unit on SQLite's primary key.
+    pub fn assignments_of(
+        &self,
+        campaign_id: i64,
+        units: &[&str],
+    ) -> Result<std::collections::HashMap<String, (String, f64)>> {
+        let arm_keys: Vec<(i64, String)> = self
+            .conn
+            .prepare_cached("SELECT id, key FROM arms WHERE campaign_id = ?1")?
+            .query_map([campaign_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let key_of = |id: i64| {
+            arm_keys
+                .iter()
+                .find(|(a, _)| *a == id)
+                .map(|(_, k)| k.clone())
+                .ok_or_else(|| StoreError::Corrupt(format!("an assignment to unknown arm id {id}")))
+        };
+        let mut out = std::collections::HashMap::new();
+        if let Some(w) = &self.warehouse {
+            for chunk in units.chunks(10_000) {
+                let found = w
+                    .assigned(campaign_id, chunk)
+                    .map_err(super::data_plane::warehouse_error)?;
+                for (unit, a) in found {
+                    out.insert(unit, (key_of(a.arm_id)?, a.propensity));
+                }
+            }
+            return Ok(out);
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT arm_id, propensity FROM assignments WHERE campaign_id = ?1 AND unit = ?2",
+        )?;
+        for unit in units {
+            let found: Option<(i64, f64)> = stmt
+                .query_row(params![campaign_id, unit], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if let Some((arm, p)) = found {
+                out.insert((*unit).to_string(), (key_of(arm)?, p));
+            }
+        }
+        Ok(out)
+    }
+
     /// The newest audit entries, newest first.
     pub fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>> {
         self.audit_where(&super::AuditFilter::default(), limit)

@@ -1,6 +1,7 @@
 //! The one integration-test binary: a module per area and one shared support module, so
 //! SQLite, ratatui and tokio are linked once instead of once per file (DESIGN.md rule 12).
 
+mod assign_batch;
 mod assignment;
 mod bandit_loop;
 mod bench_causal;
