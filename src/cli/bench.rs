@@ -24,6 +24,10 @@ pub enum BenchCmd {
         /// Working directory for the generated files and databases (default: a temp dir).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Events of other traffic ingested once beforehand; every timed ingest runs on a copy
+        /// of that database (cost per event on a large database, not only an empty one).
+        #[arg(long, default_value_t = 0)]
+        stored: u64,
     },
     /// A/A experiments under continuous peeking: false-positive rates of fixed-horizon vs
     /// always-valid inference on the same data.
@@ -279,14 +283,21 @@ pub fn run(cmd: BenchCmd) -> Result<ExitCode> {
             seed,
             sqlite3,
             dir,
+            stored,
         } => {
             let (dir, _keep) = bench_dir(dir)?;
             let shell = which(&sqlite3);
             if shell.is_none() {
                 eprintln!("note: `{sqlite3}` not found; the .import baseline is skipped");
             }
-            let report =
-                app::bench::bench_ingest(&dir, events, seed, repeats.max(1), shell.as_deref())?;
+            let report = app::bench::bench_ingest(
+                &dir,
+                events,
+                seed,
+                repeats.max(1),
+                shell.as_deref(),
+                stored,
+            )?;
             println!("{report}");
         }
         BenchCmd::Aa {

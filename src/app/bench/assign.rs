@@ -1,11 +1,13 @@
-//! The assignment benchmark: decisions per second three ways on the same units: the hash
-//! alone (`allocation::bucket`), `app::assign` of new units (stored), and of units already
-//! assigned (looked up).
+//! The assignment benchmark: decisions per second five ways on the same units: the hash
+//! alone (`allocation::bucket`), `app::assign` of new units (stored) and of units already
+//! assigned (looked up), and `assign_batch` (the `assign --batch` path, 1,000 units a batch)
+//! of the same new units into a second fresh database, then again once they are assigned.
 
 use super::{bench_env, db_bytes, fresh_store, median, mib, remove_db};
 use crate::allocation::{bucket, Bucket};
+use crate::app::assign_batch::{assign_batch, AssignRequest};
 use crate::app::demo::DEMO_KEYS;
-use crate::app::{assign, Assignment};
+use crate::app::{assign, privacy, Assignment};
 use anyhow::{bail, ensure, Context};
 use std::fmt;
 use std::hint::black_box;
@@ -18,6 +20,8 @@ pub struct AssignRun {
     pub bucket_seconds: f64,
     pub assign_new_seconds: f64,
     pub assign_repeat_seconds: f64,
+    pub batch_new_seconds: f64,
+    pub batch_repeat_seconds: f64,
 }
 
 /// Assignment decisions per second, medians over `runs`.
@@ -32,6 +36,10 @@ pub struct AssignBench {
     pub assign_new_per_sec: f64,
     /// (c) `app::assign` of units already assigned: campaign load and lookup.
     pub assign_repeat_per_sec: f64,
+    /// (d) `assign_batch` of units never seen, `BATCH` a call: one look-up and one commit each.
+    pub batch_new_per_sec: f64,
+    /// (e) `assign_batch` of the same units once assigned.
+    pub batch_repeat_per_sec: f64,
     /// bucket rate / assign-new rate: what storing a decision costs over computing it.
     pub new_ratio_vs_bucket: f64,
     pub repeat_ratio_vs_bucket: f64,
@@ -39,7 +47,10 @@ pub struct AssignBench {
     pub runs: Vec<AssignRun>,
 }
 
-/// Times `n` decisions three ways on the demo's two-arm coupon campaign in a file database.
+/// Units per `assign_batch` call: what `assign --batch` gathers from a busy pipe.
+const BATCH: usize = 1_000;
+
+/// Times `n` decisions five ways on the demo's two-arm coupon campaign in a file database.
 pub fn bench_assign(dir: &Path, n: u64, repeats: usize) -> anyhow::Result<AssignBench> {
     ensure!(repeats > 0 && n > 0, "n and repeats must be at least 1");
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -95,10 +106,38 @@ pub fn bench_assign(dir: &Path, n: u64, repeats: usize) -> anyhow::Result<Assign
         drop(store);
         bytes = db_bytes(&db)?;
         remove_db(&db)?;
+
+        let mut store = fresh_store(&db, &env, 1)?;
+        let ids = privacy::UnitIds::raw();
+        let mut batches = |want_new: bool| -> anyhow::Result<f64> {
+            let started = Instant::now();
+            for chunk in units.chunks(BATCH) {
+                let requests = chunk
+                    .iter()
+                    .map(|u| AssignRequest {
+                        unit: u.clone(),
+                        context: context.clone(),
+                    })
+                    .collect();
+                for d in assign_batch(&mut store, &env, &ids, key, requests)? {
+                    match d {
+                        Ok(Assignment::Arm { new, .. }) if new == want_new => {}
+                        other => bail!("assign_batch (new: {want_new}) gave {other:?}"),
+                    }
+                }
+            }
+            Ok(started.elapsed().as_secs_f64())
+        };
+        let batch_new_seconds = batches(true)?;
+        let batch_repeat_seconds = batches(false)?;
+        drop(store);
+        remove_db(&db)?;
         runs.push(AssignRun {
             bucket_seconds,
             assign_new_seconds,
             assign_repeat_seconds,
+            batch_new_seconds,
+            batch_repeat_seconds,
         });
     }
     let rate = |s: f64| n as f64 / s;
@@ -112,6 +151,8 @@ pub fn bench_assign(dir: &Path, n: u64, repeats: usize) -> anyhow::Result<Assign
         bucket_per_sec,
         assign_new_per_sec,
         assign_repeat_per_sec,
+        batch_new_per_sec: rate(median(runs.iter().map(|r| r.batch_new_seconds))),
+        batch_repeat_per_sec: rate(median(runs.iter().map(|r| r.batch_repeat_seconds))),
         new_ratio_vs_bucket: bucket_per_sec / assign_new_per_sec,
         repeat_ratio_vs_bucket: bucket_per_sec / assign_repeat_per_sec,
         db_bytes: bytes,
@@ -146,19 +187,36 @@ impl fmt::Display for AssignBench {
         )?;
         writeln!(
             f,
+            "  assign_batch ({BATCH}), new units   {:>12.0} decisions/s  ({:.1}x app::assign)",
+            self.batch_new_per_sec,
+            self.batch_new_per_sec / self.assign_new_per_sec
+        )?;
+        writeln!(
+            f,
+            "  assign_batch ({BATCH}), assigned    {:>12.0} decisions/s  ({:.1}x app::assign)",
+            self.batch_repeat_per_sec,
+            self.batch_repeat_per_sec / self.assign_repeat_per_sec
+        )?;
+        writeln!(
+            f,
             "  db {:.1} MiB after {} new units",
             mib(self.db_bytes),
             self.n
         )?;
-        writeln!(f, "  runs (seconds): bucket / assign new / assign repeat")?;
+        writeln!(
+            f,
+            "  runs (seconds): bucket / assign new / assign repeat / batch new / batch repeat"
+        )?;
         for (i, r) in self.runs.iter().enumerate() {
             writeln!(
                 f,
-                "    {}: {:.4} / {:.3} / {:.3}",
+                "    {}: {:.4} / {:.3} / {:.3} / {:.3} / {:.3}",
                 i + 1,
                 r.bucket_seconds,
                 r.assign_new_seconds,
-                r.assign_repeat_seconds
+                r.assign_repeat_seconds,
+                r.batch_new_seconds,
+                r.batch_repeat_seconds
             )?;
         }
         Ok(())

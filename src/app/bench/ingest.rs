@@ -1,10 +1,13 @@
 //! The ingest benchmark: the real `ingest_reader` path (parse, validate, rollups) into a fresh
-//! database per repeat, with reading alone and parsing alone timed on the same file so the
-//! store's share shows, and the sqlite3 shell's `.import` of the same events as the baseline.
+//! database per repeat (or a copy of one already holding `--stored` events of other traffic),
+//! with reading alone and parsing alone timed on the same file so the store's share shows, and
+//! two baselines: the sqlite3 shell's `.import` of the same assignments and events into plain
+//! tables (the fair one), and of the events alone (the first baseline, kept so old figures
+//! compare).
 
 use super::input::{write_traffic, TrafficFiles};
 use super::procfs::{peak_rss_mib, process_cpu_seconds, reset_peak_rss};
-use super::sqlite3::sqlite_import;
+use super::sqlite3::{sqlite_import, Baseline};
 use super::{bench_env, db_bytes, fresh_store, median, median_u64, mib, remove_db};
 use crate::app::{feed_batch_lines, ingest_reader, Env};
 use crate::lines::{read_json_line, Format};
@@ -38,6 +41,9 @@ pub struct IngestRun {
     pub sqlite_import_seconds: Option<f64>,
     /// Its CPU time (user + system, 10 ms ticks), comparable with `cpu_seconds`.
     pub sqlite_import_cpu_seconds: Option<f64>,
+    /// Wall and CPU time of the `.import` of the assignments CSV and the events CSV.
+    pub sqlite_import_all_seconds: Option<f64>,
+    pub sqlite_import_all_cpu_seconds: Option<f64>,
     /// VmHWM of the bench process after the liftdeck ingest (reset before it where the kernel
     /// allows, so it is this run's peak).
     pub peak_rss_mib: f64,
@@ -53,6 +59,11 @@ pub struct IngestBench {
     pub events: u64,
     /// All lines in the input: events plus the assignment lines they need.
     pub lines: u64,
+    /// Events of other traffic in the database before each timed ingest (`--stored`).
+    pub stored: u64,
+    /// Seconds the one ingest of the stored traffic took (0 when none), and the size it left.
+    pub stored_seconds: f64,
+    pub stored_db_bytes: u64,
     pub batch_lines: usize,
     pub seconds: f64,
     pub events_per_sec: f64,
@@ -67,7 +78,12 @@ pub struct IngestBench {
     pub sqlite_import_events_per_sec: Option<f64>,
     pub sqlite_import_cpu_seconds: Option<f64>,
     pub sqlite_db_bytes: Option<u64>,
-    /// liftdeck ingest seconds / sqlite3 `.import` seconds (medians).
+    /// The `.import` of assignments and events: the same records liftdeck ingests.
+    pub sqlite_import_all_seconds: Option<f64>,
+    pub sqlite_import_all_cpu_seconds: Option<f64>,
+    pub ratio_vs_import_all: Option<f64>,
+    pub cpu_ratio_vs_import_all: Option<f64>,
+    /// liftdeck ingest seconds / sqlite3 `.import` (events only) seconds (medians).
     pub ratio_vs_import: Option<f64>,
     /// The same with liftdeck's close (final checkpoint) counted, as the child's time counts it.
     pub ratio_with_close_vs_import: Option<f64>,
@@ -80,33 +96,47 @@ pub struct IngestBench {
     pub runs: Vec<IngestRun>,
 }
 
-/// Generates the traffic once, then per repeat ingests it into a fresh database with liftdeck
-/// and (when `sqlite3` is given) imports the events CSV with the sqlite3 shell, alternating
-/// which goes first.
+/// Generates the traffic once (and, with `stored` > 0, ingests that many events of other
+/// traffic into a template database once), then per repeat ingests it with liftdeck into a
+/// fresh database or a copy of the template and (when `sqlite3` is given) runs both `.import`
+/// baselines, alternating which goes first.
 pub fn bench_ingest(
     dir: &Path,
     events: u64,
     seed: u64,
     repeats: usize,
     sqlite3: Option<&Path>,
+    stored: u64,
 ) -> anyhow::Result<IngestBench> {
     ensure!(repeats > 0, "repeats must be at least 1");
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let env = bench_env();
-    let files = write_traffic(dir, &env, events, seed)?;
+    let files = write_traffic(dir, &env, events, seed, "b-")?;
     let db = dir.join("bench-ingest.db");
     let import_db = dir.join("bench-import.db");
+    let template = dir.join("bench-stored.db");
+    let (stored_seconds, stored_db_bytes) = if stored > 0 {
+        let other = write_traffic(dir, &env, stored, seed.wrapping_add(1), "s-")?;
+        let run = liftdeck_ingest(&template, &env, seed, &other, None)?;
+        for f in [&other.jsonl, &other.csv, &other.assignments_csv] {
+            std::fs::remove_file(f)?;
+        }
+        (run.seconds_with_close, db_bytes(&template)?)
+    } else {
+        (0.0, 0)
+    };
     let mut runs = Vec::with_capacity(repeats);
     for repeat in 0..repeats {
-        let mut sqlite_import_seconds = None;
-        let mut sqlite_import_cpu_seconds = None;
-        let mut sqlite_db_bytes = None;
+        let mut timed: [(Option<f64>, Option<f64>, Option<u64>); 2] = [(None, None, None); 2];
         let mut import = |sqlite3: &Path| -> anyhow::Result<()> {
-            let (wall, cpu) = sqlite_import(sqlite3, &import_db, &files.csv, events)?;
-            sqlite_import_seconds = Some(wall);
-            sqlite_import_cpu_seconds = cpu;
-            sqlite_db_bytes = Some(db_bytes(&import_db)?);
-            remove_db(&import_db)?;
+            for (slot, what) in [Baseline::EventsOnly, Baseline::AssignmentsAndEvents]
+                .into_iter()
+                .enumerate()
+            {
+                let (wall, cpu) = sqlite_import(sqlite3, &import_db, &files, events, what)?;
+                timed[slot] = (Some(wall), cpu, Some(db_bytes(&import_db)?));
+                remove_db(&import_db)?;
+            }
             Ok(())
         };
         if repeat % 2 == 1 {
@@ -114,13 +144,18 @@ pub fn bench_ingest(
                 import(s)?;
             }
         }
-        let mut run = liftdeck_ingest(&db, &env, seed, &files)?;
+        let start_from = (stored > 0).then_some(template.as_path());
+        let mut run = liftdeck_ingest(&db, &env, seed, &files, start_from)?;
         if repeat % 2 == 0 {
             if let Some(s) = sqlite3 {
                 import(s)?;
             }
         }
         remove_db(&db)?;
+        let [(sqlite_import_seconds, sqlite_import_cpu_seconds, _), (all, all_cpu, sqlite_db_bytes)] =
+            timed;
+        run.sqlite_import_all_seconds = all;
+        run.sqlite_import_all_cpu_seconds = all_cpu;
         run.read_seconds = read_only(&files.jsonl)?;
         run.parse_seconds = parse_only(&files.jsonl, files.lines)?;
         run.sqlite_import_seconds = sqlite_import_seconds;
@@ -136,9 +171,24 @@ pub fn bench_ingest(
         .map(|_| median(runs.iter().filter_map(|r| r.sqlite_import_cpu_seconds)))
         .filter(|s| s.is_finite());
     let cpu_seconds = median(runs.iter().map(|r| r.cpu_seconds));
+    let sqlite_import_all_seconds =
+        sqlite3.map(|_| median(runs.iter().filter_map(|r| r.sqlite_import_all_seconds)));
+    let sqlite_import_all_cpu_seconds = sqlite3
+        .map(|_| median(runs.iter().filter_map(|r| r.sqlite_import_all_cpu_seconds)))
+        .filter(|s| s.is_finite());
+    if stored > 0 {
+        remove_db(&template)?;
+    }
     Ok(IngestBench {
         events,
         lines: files.lines,
+        stored,
+        stored_seconds,
+        stored_db_bytes,
+        sqlite_import_all_seconds,
+        sqlite_import_all_cpu_seconds,
+        ratio_vs_import_all: sqlite_import_all_seconds.map(|s| seconds / s),
+        cpu_ratio_vs_import_all: sqlite_import_all_cpu_seconds.map(|s| cpu_seconds / s),
         batch_lines: feed_batch_lines(),
         seconds,
         events_per_sec: events as f64 / seconds,
@@ -164,13 +214,24 @@ pub fn bench_ingest(
     })
 }
 
+/// One timed ingest of `files` into a fresh database, or into a copy of `start_from`.
 fn liftdeck_ingest(
     db: &Path,
     env: &Env,
     seed: u64,
     files: &TrafficFiles,
+    start_from: Option<&Path>,
 ) -> anyhow::Result<IngestRun> {
-    let mut store = fresh_store(db, env, seed)?;
+    let mut store = match start_from {
+        None => fresh_store(db, env, seed)?,
+        Some(template) => {
+            // Closed, so checkpointed: the main file is the whole database.
+            remove_db(db)?;
+            std::fs::copy(template, db)
+                .with_context(|| format!("copying {} to {}", template.display(), db.display()))?;
+            crate::store::Store::open(db)?
+        }
+    };
     let reader = BufReader::with_capacity(READ_BUFFER, File::open(&files.jsonl)?);
     reset_peak_rss();
     let cpu_started = process_cpu_seconds();
@@ -207,6 +268,8 @@ fn liftdeck_ingest(
         parse_seconds: 0.0,
         sqlite_import_seconds: None,
         sqlite_import_cpu_seconds: None,
+        sqlite_import_all_seconds: None,
+        sqlite_import_all_cpu_seconds: None,
         peak_rss_mib,
         db_bytes: db_bytes(db)?,
         sqlite_db_bytes: None,
@@ -247,6 +310,17 @@ impl fmt::Display for IngestBench {
             mib(self.jsonl_bytes),
             self.batch_lines
         )?;
+        if self.stored > 0 {
+            writeln!(
+                f,
+                "  into a database already holding {} events of other traffic ({:.1} MiB; \
+                 that ingest took {:.1} s, {:.0} events/s)",
+                self.stored,
+                mib(self.stored_db_bytes),
+                self.stored_seconds,
+                self.stored as f64 / self.stored_seconds
+            )?;
+        }
         writeln!(
             f,
             "  liftdeck ingest_reader    {:>8.3} s  {:>10.0} events/s  {:>10.0} lines/s",
@@ -277,14 +351,25 @@ impl fmt::Display for IngestBench {
             100.0 * self.parse_seconds / self.seconds,
             100.0 * (1.0 - self.parse_seconds / self.seconds)
         )?;
+        if let (Some(s), Some(r)) = (self.sqlite_import_all_seconds, self.ratio_vs_import_all) {
+            writeln!(
+                f,
+                "  sqlite3 .import, assignments + events CSV {s:>8.3} s  {:>10.0} events/s  \
+                 ratio liftdeck / this import {r:.2}x{}",
+                self.events as f64 / s,
+                self.cpu_ratio_vs_import_all
+                    .map(|c| format!(" (CPU {c:.2}x)"))
+                    .unwrap_or_default()
+            )?;
+        }
         match (
             self.sqlite_import_seconds,
             self.sqlite_import_events_per_sec,
         ) {
             (Some(s), Some(r)) => writeln!(
                 f,
-                "  sqlite3 .import (CSV)     {s:>8.3} s  {r:>10.0} events/s  ({:.1} MiB CSV, \
-                 WAL + synchronous=NORMAL, plain table)",
+                "  sqlite3 .import, events CSV only {s:>8.3} s  {r:>10.0} events/s  ({:.1} MiB \
+                 CSV, WAL + synchronous=NORMAL, plain table; the first baseline)",
                 mib(self.csv_bytes)
             )?,
             _ => writeln!(f, "  sqlite3 .import           not run (no sqlite3 given)")?,
@@ -313,20 +398,22 @@ impl fmt::Display for IngestBench {
         )?;
         writeln!(
             f,
-            "  runs (seconds): liftdeck / +close / on CPU / import / import CPU / parse"
+            "  runs (seconds): liftdeck / +close / on CPU / import all / import all CPU / \
+             import events / import events CPU / parse"
         )?;
+        let opt = |v: Option<f64>| v.map_or("-".into(), |s| format!("{s:.3}"));
         for (i, r) in self.runs.iter().enumerate() {
             writeln!(
                 f,
-                "    {}: {:.3} / {:.3} / {:.3} / {} / {} / {:.3}",
+                "    {}: {:.3} / {:.3} / {:.3} / {} / {} / {} / {} / {:.3}",
                 i + 1,
                 r.seconds,
                 r.seconds_with_close,
                 r.cpu_seconds,
-                r.sqlite_import_seconds
-                    .map_or("-".into(), |s| format!("{s:.3}")),
-                r.sqlite_import_cpu_seconds
-                    .map_or("-".into(), |s| format!("{s:.2}")),
+                opt(r.sqlite_import_all_seconds),
+                opt(r.sqlite_import_all_cpu_seconds),
+                opt(r.sqlite_import_seconds),
+                opt(r.sqlite_import_cpu_seconds),
                 r.parse_seconds
             )?;
         }

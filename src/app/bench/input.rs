@@ -1,5 +1,6 @@
 //! The ingest benchmark's input: simulated traffic over the demo campaigns, written once per
-//! run as JSONL (every line, for liftdeck) and as CSV (the events alone, for sqlite3).
+//! run as JSONL (every line, for liftdeck) and as two CSVs (the events, and the assignments,
+//! for the sqlite3 baselines).
 
 use super::{fresh_store, remove_db};
 use crate::app::demo::{DEMO_EPOCH, DEMO_KEYS};
@@ -21,16 +22,20 @@ const CHUNK_SPAN: Micros = 10_000_000;
 pub(super) struct TrafficFiles {
     pub(super) jsonl: PathBuf,
     pub(super) csv: PathBuf,
+    pub(super) assignments_csv: PathBuf,
     pub(super) lines: u64,
+    pub(super) assignments: u64,
 }
 
 /// Writes simulated traffic over the demo campaigns until `events` event records are out: all
-/// lines as JSONL, the events alone as CSV for the sqlite3 baseline.
+/// lines as JSONL, the events and the assignments as CSVs for the sqlite3 baselines. Unit ids
+/// start with `prefix`, so traffic stored beforehand never collides with the timed traffic.
 pub(super) fn write_traffic(
     dir: &Path,
     env: &Env,
     events: u64,
     seed: u64,
+    prefix: &str,
 ) -> anyhow::Result<TrafficFiles> {
     // The traffic source needs the campaigns as stored (ids, arm weights): make them once.
     let setup_db = dir.join("bench-setup.db");
@@ -42,10 +47,15 @@ pub(super) fn write_traffic(
             .collect::<Result<Vec<_>, _>>()?
     };
     remove_db(&setup_db)?;
-    let mut source = TrafficSource::new(seed, campaigns, "b-");
+    let mut source = TrafficSource::new(seed, campaigns, prefix);
 
-    let jsonl_path = dir.join(format!("bench-{events}.jsonl"));
-    let csv_path = dir.join(format!("bench-{events}-events.csv"));
+    let jsonl_path = dir.join(format!("bench-{prefix}{events}.jsonl"));
+    let csv_path = dir.join(format!("bench-{prefix}{events}-events.csv"));
+    let assignments_path = dir.join(format!("bench-{prefix}{events}-assignments.csv"));
+    let mut assignments_csv = csv::Writer::from_path(&assignments_path)
+        .with_context(|| format!("creating {}", assignments_path.display()))?;
+    assignments_csv.write_record(["campaign", "unit", "arm", "propensity", "context", "ts"])?;
+    let mut assignments = 0u64;
     let mut jsonl = BufWriter::new(
         File::create(&jsonl_path).with_context(|| format!("creating {}", jsonl_path.display()))?,
     );
@@ -73,6 +83,17 @@ pub(super) fn write_traffic(
                 ])?;
                 written += 1;
             }
+            if let Record::Assignment(a) = &record {
+                assignments_csv.write_record([
+                    a.campaign.as_str(),
+                    &a.unit,
+                    &a.arm,
+                    &a.propensity.to_string(),
+                    &serde_json::Value::Object(a.context.clone()).to_string(),
+                    &format_rfc3339(a.ts),
+                ])?;
+                assignments += 1;
+            }
             writeln!(jsonl, "{}", to_json_line(&record))?;
             lines += 1;
             if written == events {
@@ -82,9 +103,12 @@ pub(super) fn write_traffic(
     }
     jsonl.flush()?;
     csv.flush()?;
+    assignments_csv.flush()?;
     Ok(TrafficFiles {
         jsonl: jsonl_path,
         csv: csv_path,
+        assignments_csv: assignments_path,
         lines,
+        assignments,
     })
 }

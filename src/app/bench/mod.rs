@@ -119,7 +119,7 @@ mod tests {
     #[test]
     fn small_runs_produce_complete_reports() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let ingest = bench_ingest(dir.path(), 2_000, 7, 2, None).expect("ingest bench");
+        let ingest = bench_ingest(dir.path(), 2_000, 7, 2, None, 0).expect("ingest bench");
         assert_eq!(ingest.events, 2_000);
         assert!(ingest.lines > ingest.events);
         assert_eq!(ingest.runs.len(), 2);
@@ -128,6 +128,20 @@ mod tests {
         assert_eq!(csv.lines().count(), 2_001);
         assert!(csv.starts_with("event_id,campaign,unit,kind,value,cost,ts\n"));
         assert!(ingest.to_string().contains("events/s"));
+
+        // Into a database already holding other traffic, with both baselines when the shell
+        // is here: the copy of the template and the assignment CSV are exercised too.
+        let sqlite3 = Path::new("/usr/bin/sqlite3");
+        let sqlite3 = sqlite3.exists().then_some(sqlite3);
+        let onto = bench_ingest(dir.path(), 1_000, 7, 1, sqlite3, 1_500).expect("stored bench");
+        assert_eq!((onto.stored, onto.events), (1_500, 1_000));
+        assert!(onto.stored_db_bytes > 0 && onto.stored_seconds > 0.0);
+        assert_eq!(
+            onto.sqlite_import_all_seconds.is_some(),
+            sqlite3.is_some(),
+            "both baselines run when the shell is there"
+        );
+        assert!(onto.to_string().contains("already holding 1500 events"));
 
         let assign = bench_assign(dir.path(), 50, 1).expect("assign bench");
         assert_eq!(assign.arms, 2);
@@ -156,7 +170,7 @@ mod tests {
         let sqlite3 = Path::new("/usr/bin/sqlite3");
         let sqlite3 = sqlite3.exists().then_some(sqlite3);
         if only != "assign" {
-            println!("{}", bench_ingest(&dir, events, 42, repeats, sqlite3)?);
+            println!("{}", bench_ingest(&dir, events, 42, repeats, sqlite3, 0)?);
         }
         if only != "ingest" {
             println!("{}", bench_assign(&dir, 200_000, repeats)?);

@@ -10,26 +10,47 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-/// The baseline: the sqlite3 shell loading the events CSV into a plain table (no indexes, no
-/// validation, no rollups), with the same journal settings liftdeck uses. Returns the child's
-/// wall time (process start and final checkpoint included) and, where /proc tells, its CPU time.
+/// What the shell loads: the events CSV alone (the first baseline, kept so old figures
+/// compare), or the assignments CSV too (the same records liftdeck ingests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Baseline {
+    EventsOnly,
+    AssignmentsAndEvents,
+}
+
+/// The baseline: the sqlite3 shell loading CSV into plain tables (no indexes, no validation,
+/// no rollups), with the same journal settings liftdeck uses. Returns the child's wall time
+/// (process start and final checkpoint included) and, where /proc tells, its CPU time.
 pub(super) fn sqlite_import(
     sqlite3: &Path,
     db: &Path,
-    csv: &Path,
+    files: &super::input::TrafficFiles,
     events: u64,
+    what: Baseline,
 ) -> anyhow::Result<(f64, Option<f64>)> {
     remove_db(db)?;
-    let csv_text = csv.to_str().context("CSV path is not UTF-8")?;
-    ensure!(
-        !csv_text.contains(['"', '\n', '\\']),
-        "CSV path {csv_text} cannot be quoted for the sqlite3 shell"
-    );
+    let mut imports = vec![(&files.csv, "events", shell_baseline::COUNT_EVENTS, events)];
+    if what == Baseline::AssignmentsAndEvents {
+        imports.insert(
+            0,
+            (
+                &files.assignments_csv,
+                "assignments",
+                shell_baseline::COUNT_ASSIGNMENTS,
+                files.assignments,
+            ),
+        );
+    }
     // The SQL is the store's; the dot-commands are the shell's own.
-    let script = format!(
-        "{}.mode csv\n.import --skip 1 \"{csv_text}\" events\n",
-        shell_baseline::IMPORT_PRELUDE
-    );
+    let mut script = format!("{}.mode csv\n", shell_baseline::IMPORT_PRELUDE);
+    for (csv, table, _, _) in &imports {
+        let csv_text = csv.to_str().context("CSV path is not UTF-8")?;
+        ensure!(
+            !csv_text.contains(['"', '\n', '\\']),
+            "CSV path {csv_text} cannot be quoted for the sqlite3 shell"
+        );
+        script.push_str(&format!(".import --skip 1 \"{csv_text}\" {table}\n"));
+    }
     let children_cpu = waited_children_cpu_seconds();
     let started = Instant::now();
     let mut child = Command::new(sqlite3)
@@ -58,17 +79,16 @@ pub(super) fn sqlite_import(
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let count = Command::new(sqlite3)
-        .arg(db)
-        .arg(shell_baseline::COUNT_EVENTS)
-        .output()?;
-    let count: u64 = String::from_utf8_lossy(&count.stdout)
-        .trim()
-        .parse()
-        .context("counting imported rows")?;
-    ensure!(
-        count == events,
-        "sqlite3 imported {count} of {events} events"
-    );
+    for (_, table, sql, expected) in imports {
+        let count = Command::new(sqlite3).arg(db).arg(sql).output()?;
+        let count: u64 = String::from_utf8_lossy(&count.stdout)
+            .trim()
+            .parse()
+            .context("counting imported rows")?;
+        ensure!(
+            count == expected,
+            "sqlite3 imported {count} of {expected} {table} rows"
+        );
+    }
     Ok((seconds, cpu))
 }
