@@ -95,6 +95,21 @@ pub enum BenchCmd {
         #[command(flatten)]
         json: super::JsonFlag,
     },
+    /// The same traffic into SQLite and into a ClickHouse warehouse on local shards (started
+    /// and stopped here; needs clickhouse-server), then the A/B report timed on each.
+    Warehouse {
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        #[arg(long, default_value_t = 2)]
+        shards: usize,
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Working directory for the databases and the shards' data (default: a temp dir).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Assignment decisions per second in-process: hash alone, new units, repeat look-ups.
     Assign {
         #[arg(long, default_value_t = 200_000)]
@@ -299,6 +314,22 @@ pub fn run(cmd: BenchCmd) -> Result<ExitCode> {
                 stored,
             )?;
             println!("{report}");
+        }
+        BenchCmd::Warehouse {
+            events,
+            shards,
+            repeats,
+            seed,
+            dir,
+        } => {
+            let (dir, _keep) = bench_dir(dir)?;
+            let options = app::bench::WarehouseBenchOptions {
+                events,
+                shards,
+                repeats,
+                seed,
+            };
+            println!("{}", app::bench::bench_warehouse(&dir, &options)?);
         }
         BenchCmd::Aa {
             experiments,

@@ -251,3 +251,28 @@ fn an_ingest_killed_mid_run_and_run_again_gives_the_figures_of_one_clean_ingest(
     );
     assert_same_rollups(&sqlite, &wh);
 }
+
+#[test]
+fn bench_warehouse_runs_on_its_own_local_cluster_and_reports_every_way() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = std::process::Command::new(bin())
+        .args([
+            "bench",
+            "warehouse",
+            "--events",
+            "3000",
+            "--repeats",
+            "1",
+            "--dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .expect("run bench");
+    let text = cli_ok(&out);
+    assert!(text.contains("ingest into the warehouse"), "{text}");
+    for key in liftdeck::app::demo::DEMO_KEYS {
+        assert!(text.contains(key), "{text}");
+    }
+    // The shards were stopped and the databases removed.
+    assert!(!dir.path().join("bench-warehouse-sqlite.db").exists());
+}

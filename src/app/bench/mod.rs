@@ -8,11 +8,14 @@
 //! `ingest` and `assign` are the two storage benchmarks (`regret`, the bandit policies' long
 //! simulation, needs no database); `input` writes the ingest benchmark's files,
 //! `sqlite3` runs its baseline, `procfs` reads the process figures (CPU, peak RSS) from /proc.
-//! This file keeps what both benchmarks share: fresh demo databases, file sizes and medians.
+//! `warehouse` ingests the same traffic into SQLite and a local ClickHouse cluster and times
+//! the A/B report on each. This file keeps what the benchmarks share: fresh demo databases, file sizes and medians.
 
 mod assign;
 mod budget;
 mod causal;
+/// A local ClickHouse cluster: `bench warehouse` runs on it, and so do the warehouse tests.
+pub mod clickhouse_local;
 mod did;
 mod forecast;
 mod forecast_speed;
@@ -24,6 +27,7 @@ mod regret;
 mod sqlite3;
 mod train;
 mod train_data;
+mod warehouse;
 
 pub use assign::{bench_assign, AssignBench, AssignRun};
 pub use budget::{
@@ -42,6 +46,7 @@ pub use load::{bench_load, LoadBench, LoadOptions, LoadPhase, LOAD_CAMPAIGN};
 pub use regret::{bench_regret, RegretBench, RegretRow};
 pub use train::{bench_train, BenchLearners, LearnerBench, Phase, TrainBench, TrainBenchOptions};
 pub use train_data::{synthetic_rows, write_vw, Synthetic};
+pub use warehouse::{bench_warehouse, ReportTimes, WarehouseBench, WarehouseBenchOptions};
 
 use super::demo;
 use super::Env;
