@@ -147,8 +147,10 @@ impl Store {
 
     /// Per-minute buckets of a campaign, oldest first.
     pub fn buckets(&self, key: &str) -> Result<Vec<BucketRow>> {
-        self.sqlite_plane_only("the per-minute chart")?;
         let id = campaign_id(&self.conn, key)?;
+        if let Some(w) = &self.warehouse {
+            return self.warehouse_buckets(w, key);
+        }
         let mut stmt = self.conn.prepare_cached(
             "SELECT a.key, b.bucket, b.new_units, b.exposures, b.clicks, b.purchases,
                     b.conversions, b.revenue, b.cost
@@ -345,8 +347,12 @@ impl Store {
     /// Events per second over the last `window` of a campaign's data and its newest event
     /// time. Two index seeks on `events(campaign_id, ts)`: cheap on any database size.
     pub fn recent_event_rate(&self, key: &str, window: Micros) -> Result<(f64, Option<Micros>)> {
-        self.sqlite_plane_only("the recent event rate")?;
         let id = campaign_id(&self.conn, key)?;
+        if let Some(w) = &self.warehouse {
+            return w
+                .recent_event_rate(id, window)
+                .map_err(super::data_plane::warehouse_error);
+        }
         let newest: Option<i64> = self.conn.query_row(
             "SELECT MAX(ts) FROM events WHERE campaign_id = ?1",
             [id],
@@ -361,5 +367,47 @@ impl Store {
             |r| r.get(0),
         )?;
         Ok((n as f64 / (window as f64 / 1e6), Some(newest)))
+    }
+}
+
+impl Store {
+    /// `buckets` from the warehouse, in the same order (minute, then arm position).
+    fn warehouse_buckets(
+        &self,
+        w: &super::warehouse::Warehouse,
+        key: &str,
+    ) -> Result<Vec<BucketRow>> {
+        let (campaign, arms) = super::campaigns::load_campaign(&self.conn, key)?
+            .ok_or_else(|| StoreError::UnknownCampaign(key.into()))?;
+        let rows = w
+            .buckets(campaign.id, super::batch::BUCKET_MICROS)
+            .map_err(super::data_plane::warehouse_error)?;
+        let mut out = rows
+            .into_iter()
+            .map(|b| {
+                let pos = arms.iter().position(|a| a.id == b.arm_id).ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "warehouse chart row of unknown arm id {}",
+                        b.arm_id
+                    ))
+                })?;
+                Ok((
+                    pos,
+                    BucketRow {
+                        arm: arms[pos].key.clone(),
+                        bucket: b.bucket,
+                        new_units: b.new_units,
+                        exposures: b.exposures,
+                        clicks: b.clicks,
+                        purchases: b.purchases,
+                        conversions: b.conversions,
+                        revenue: b.revenue,
+                        cost: b.cost,
+                    },
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        out.sort_by_key(|(pos, b)| (b.bucket, *pos));
+        Ok(out.into_iter().map(|(_, b)| b).collect())
     }
 }

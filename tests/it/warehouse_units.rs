@@ -69,6 +69,53 @@ fn unit_rows_rfm_and_windows_agree_and_so_do_the_causal_reports() {
             sqlite.assignment_window(key).expect("window"),
             wh.assignment_window(key).expect("window")
         );
+        // The console's per-minute chart.
+        let (ba, bb) = (
+            sqlite.buckets(key).expect("chart"),
+            wh.buckets(key).expect("chart"),
+        );
+        assert!(ba.len() > 10, "{key}: {} minutes", ba.len());
+        assert_eq!(ba.len(), bb.len(), "{key}");
+        for (x, y) in ba.iter().zip(&bb) {
+            let close = |p: f64, q: f64| (p - q).abs() <= 1e-9 * p.abs().max(q.abs()).max(1.0);
+            assert!(
+                (
+                    &x.arm,
+                    x.bucket,
+                    x.new_units,
+                    x.exposures,
+                    x.clicks,
+                    x.purchases
+                ) == (
+                    &y.arm,
+                    y.bucket,
+                    y.new_units,
+                    y.exposures,
+                    y.clicks,
+                    y.purchases
+                ) && x.conversions == y.conversions
+                    && close(x.revenue, y.revenue)
+                    && close(x.cost, y.cost),
+                "{key}: {x:?} vs {y:?}"
+            );
+        }
+        // What the console loads for a focused campaign: report, chart series, health.
+        let focus = liftdeck::app::snapshot::Focus {
+            campaign: Some(key.to_string()),
+            metric: liftdeck::stats::ab::Metric::Conversion,
+        };
+        let now = liftdeck::app::demo::DEMO_EPOCH + 86_400_000_000;
+        let snap = |s: &Store| {
+            liftdeck::app::snapshot::load_snapshot(s, &focus, now, now, 15 * 60_000_000)
+                .unwrap_or_else(|e| panic!("{key}: console snapshot: {e}"))
+        };
+        let (sa, sb) = (snap(&sqlite), snap(&wh));
+        assert_eq!(sa.series.len(), sb.series.len());
+        assert_eq!(
+            format!("{:?}", sa.series),
+            format!("{:?}", sb.series),
+            "{key}"
+        );
         // RFM as of each unit's assignment, the cut a training row uses.
         let units = pages(&sqlite, key, 5_000);
         let pairs: Vec<(&str, i64)> = units
@@ -94,7 +141,13 @@ fn unit_rows_rfm_and_windows_agree_and_so_do_the_causal_reports() {
             uplift.extend(["--arm", "d10"]);
         }
         let train = vec!["train", key, "--json"];
-        for args in [vec!["report", "causal", key, "--json"], uplift, train] {
+        let forecast = vec!["forecast", key, "--json"];
+        for args in [
+            vec!["report", "causal", key, "--json"],
+            uplift,
+            train,
+            forecast,
+        ] {
             let (a, b) = (json_of(&sqlite_path, &args), json_of(&wh_path, &args));
             assert_json_close(&a, &b, 1e-9, &args.join(" "));
         }

@@ -25,7 +25,7 @@ mod write;
 
 pub use erase::HeldRows;
 pub use reads::{Assigned, ShardHealth};
-pub use units::{DataWindow, WarehouseUnit};
+pub use units::{DataWindow, WarehouseBucket, WarehouseUnit};
 pub use write::{WarehouseAssignment, WarehouseBatch, WarehouseConflict, WarehouseEvent};
 
 use std::fmt;

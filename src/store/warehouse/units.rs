@@ -243,3 +243,128 @@ impl Warehouse {
         Ok(out)
     }
 }
+
+/// One (arm, minute) of a campaign's chart, as `Store::buckets` returns it (arm as an id).
+#[derive(Debug, Clone, PartialEq, Deserialize, clickhouse::Row)]
+pub struct WarehouseBucket {
+    pub arm_id: i64,
+    pub bucket: i64,
+    pub new_units: i64,
+    pub exposures: i64,
+    pub clicks: i64,
+    pub purchases: i64,
+    pub conversions: i64,
+    pub revenue: f64,
+    pub cost: f64,
+}
+
+/// The per-minute chart over one node's rows: new units at their assignment's minute, events
+/// at theirs, and a conversion at the minute of the unit's first purchase. Three legs with the
+/// same column types (18.16's UNION ALL does not unify them), summed per arm and minute.
+const BUCKETS: &str = "
+    SELECT arm_id, bucket, sum(u) AS new_units, sum(x) AS exposures, sum(k) AS clicks,
+           sum(p) AS purchases, sum(v) AS conversions, sum(r) AS revenue, sum(c) AS cost
+    FROM (
+        SELECT arm_id, intDiv(ts, ?) * ? AS bucket, toInt64(1) AS u, toInt64(0) AS x,
+               toInt64(0) AS k, toInt64(0) AS p, toInt64(0) AS v, toFloat64(0) AS r,
+               toFloat64(0) AS c
+        FROM ? FINAL WHERE campaign_id = ?
+        UNION ALL
+        SELECT arm_id, intDiv(ts, ?) * ? AS bucket, toInt64(0) AS u,
+               toInt64(kind = 'exposure') AS x, toInt64(kind = 'click') AS k,
+               toInt64(kind = 'purchase') AS p, toInt64(0) AS v, toFloat64(value) AS r,
+               toFloat64(cost) AS c
+        FROM ? FINAL WHERE campaign_id = ?
+        UNION ALL
+        SELECT arm_id, intDiv(min(ts), ?) * ? AS bucket, toInt64(0) AS u, toInt64(0) AS x,
+               toInt64(0) AS k, toInt64(0) AS p, toInt64(1) AS v, toFloat64(0) AS r,
+               toFloat64(0) AS c
+        FROM ? FINAL WHERE campaign_id = ? AND kind = 'purchase' GROUP BY unit, arm_id
+    )
+    GROUP BY arm_id, bucket";
+
+impl Warehouse {
+    /// A campaign's per-minute chart rows (minutes of `bucket` microseconds), every node's
+    /// added up, in no order. Times are after 1970, so `intDiv` floors.
+    pub fn buckets(
+        &self,
+        campaign_id: i64,
+        bucket: i64,
+    ) -> Result<Vec<WarehouseBucket>, WarehouseError> {
+        let n = self.local_names();
+        let (a, e) = (
+            clickhouse::sql::Identifier(n.assignments),
+            clickhouse::sql::Identifier(n.events),
+        );
+        let parts = self.on_every_node(|client| {
+            client
+                .query(BUCKETS)
+                .bind(bucket)
+                .bind(bucket)
+                .bind(a)
+                .bind(campaign_id)
+                .bind(bucket)
+                .bind(bucket)
+                .bind(e)
+                .bind(campaign_id)
+                .bind(bucket)
+                .bind(bucket)
+                .bind(e)
+                .bind(campaign_id)
+                .fetch_all::<WarehouseBucket>()
+        })?;
+        let mut sum: HashMap<(i64, i64), WarehouseBucket> = HashMap::default();
+        for b in parts.into_iter().flatten() {
+            let slot = sum.entry((b.arm_id, b.bucket)).or_insert(WarehouseBucket {
+                new_units: 0,
+                exposures: 0,
+                clicks: 0,
+                purchases: 0,
+                conversions: 0,
+                revenue: 0.0,
+                cost: 0.0,
+                ..b
+            });
+            slot.new_units += b.new_units;
+            slot.exposures += b.exposures;
+            slot.clicks += b.clicks;
+            slot.purchases += b.purchases;
+            slot.conversions += b.conversions;
+            slot.revenue += b.revenue;
+            slot.cost += b.cost;
+        }
+        Ok(sum.into_values().collect())
+    }
+}
+
+impl Warehouse {
+    /// Events per second over the `window` of data time before the campaign's newest event,
+    /// and that newest time: SQLite's `recent_event_rate`, in two fan-outs.
+    pub fn recent_event_rate(
+        &self,
+        campaign_id: i64,
+        window: i64,
+    ) -> Result<(f64, Option<i64>), WarehouseError> {
+        let e = clickhouse::sql::Identifier(self.local_names().events);
+        let spans = self.on_every_node(|client| {
+            client
+                .query("SELECT count() AS n, max(ts) AS lo, max(ts) AS hi FROM ? WHERE campaign_id = ?")
+                .bind(e)
+                .bind(campaign_id)
+                .fetch_one::<Span>()
+        })?;
+        let Some(newest) = spans.iter().filter(|s| s.n > 0).map(|s| s.hi).max() else {
+            return Ok((0.0, None));
+        };
+        let counts = self.on_every_node(|client| {
+            client
+                .query("SELECT count() FROM ? FINAL WHERE campaign_id = ? AND ts > ?")
+                .bind(e)
+                .bind(campaign_id)
+                .bind(newest - window)
+                .fetch_one::<u64>()
+        })?;
+        let n: u64 = counts.into_iter().sum();
+        Ok((n as f64 / (window as f64 / 1e6), Some(newest)))
+    }
+}
