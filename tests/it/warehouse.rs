@@ -275,4 +275,5 @@ fn bench_warehouse_runs_on_its_own_local_cluster_and_reports_every_way() {
     }
     // The shards were stopped and the databases removed.
     assert!(!dir.path().join("bench-warehouse-sqlite.db").exists());
+    assert!(!dir.path().join("clickhouse").exists());
 }

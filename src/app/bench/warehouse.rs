@@ -66,7 +66,8 @@ pub fn bench_warehouse(dir: &Path, o: &WarehouseBenchOptions) -> anyhow::Result<
     );
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let env = bench_env();
-    let cluster = LocalCluster::start(o.shards, &dir.join("clickhouse"))?;
+    let shards_dir = dir.join("clickhouse");
+    let cluster = LocalCluster::start(o.shards, &shards_dir)?;
     let sqlite_path = dir.join("bench-warehouse-sqlite.db");
     let wh_path = dir.join("bench-warehouse-ch.db");
     let mut sqlite = fresh_store(&sqlite_path, &env, o.seed)?;
@@ -140,6 +141,8 @@ pub fn bench_warehouse(dir: &Path, o: &WarehouseBenchOptions) -> anyhow::Result<
     remove_db(&sqlite_path)?;
     remove_db(&wh_path)?;
     drop(cluster);
+    std::fs::remove_dir_all(&shards_dir)
+        .with_context(|| format!("removing the shards' data in {}", shards_dir.display()))?;
     Ok(WarehouseBench {
         events,
         lines,
