@@ -4,10 +4,16 @@
 //!
 //! What the warehouse needs to decide a line, it looks up once per batch: the stored arm and
 //! period of every unit the batch names (`Warehouse::assigned`), so an event finds its arm and
-//! a second assignment line of a unit is a duplicate or a conflict, as in SQLite. Duplicate
-//! events are not looked up: every event row is written, and a re-sent event_id collapses on
-//! read (`FINAL`), so the figures count it once. The run's `duplicates` count therefore holds
-//! only repeats inside one batch.
+//! a second assignment line of a unit is a duplicate or a conflict, as in SQLite; and which of
+//! its events are stored already (`Warehouse::stored_events`), so a re-sent event is a
+//! duplicate and is not written again. Reads still collapse repeats with `FINAL`, which covers
+//! the one way a row can be written twice: a batch whose rows reached ClickHouse but whose
+//! SQLite commit did not, sent again by the same writer before any reader.
+//!
+//! One difference from SQLite: SQLite's event ids are unique over the whole database, the
+//! warehouse's within a campaign and unit (its sort key). The same id sent for another unit is
+//! a duplicate in SQLite and a second event here; storefronts' ids are unique, so only
+//! malformed input can tell the two apart.
 
 use super::warehouse::{
     Warehouse, WarehouseAssignment, WarehouseBatch, WarehouseConflict, WarehouseEvent,
@@ -25,6 +31,8 @@ pub(super) struct WarehouseState {
     units: HashMap<(i64, String), (i64, i64)>,
     /// Event ids written in this batch (a repeat inside one batch is a duplicate).
     event_ids: HashSet<String>,
+    /// (campaign id, unit, event id) of the batch's events stored before it.
+    stored_events: HashSet<(i64, String, String)>,
 }
 
 /// What a line did in the warehouse.
@@ -46,6 +54,7 @@ impl WarehouseState {
         mut campaign_id: impl FnMut(&str) -> Option<i64>,
     ) -> Result<WarehouseState> {
         let mut wanted: HashMap<i64, HashSet<&str>> = HashMap::default();
+        let mut events: HashMap<i64, Vec<(&str, &str)>> = HashMap::default();
         for record in records {
             let (campaign, unit) = match record {
                 IngestRecord::Assignment(a) => (&a.campaign, &a.unit),
@@ -54,6 +63,12 @@ impl WarehouseState {
             };
             if let Some(id) = campaign_id(campaign) {
                 wanted.entry(id).or_default().insert(unit.as_str());
+                if let IngestRecord::Event(e) = record {
+                    events
+                        .entry(id)
+                        .or_default()
+                        .push((e.unit.as_str(), e.event_id.as_str()));
+                }
             }
         }
         let mut state = WarehouseState::default();
@@ -67,6 +82,14 @@ impl WarehouseState {
                     .into_iter()
                     .map(|(unit, a)| ((id, unit), (a.arm_id, a.period))),
             );
+        }
+        for (id, pairs) in events {
+            let found = warehouse
+                .stored_events(id, &pairs)
+                .map_err(|e| StoreError::Warehouse(e.to_string()))?;
+            state
+                .stored_events
+                .extend(found.into_iter().map(|(u, e)| (id, u, e)));
         }
         Ok(state)
     }
@@ -110,7 +133,12 @@ impl WarehouseState {
         let Some(&(arm_id, _)) = self.units.get(&(campaign_id, e.unit.clone())) else {
             return WarehouseApplied::Unassigned;
         };
-        if !self.event_ids.insert(e.event_id.clone()) {
+        if !self.event_ids.insert(e.event_id.clone())
+            || (!self.stored_events.is_empty()
+                && self
+                    .stored_events
+                    .contains(&(campaign_id, e.unit.clone(), e.event_id.clone())))
+        {
             return WarehouseApplied::Duplicate;
         }
         self.rows.events.push(WarehouseEvent {

@@ -65,8 +65,19 @@ fn two_shards_give_the_same_figures_as_sqlite_and_re_sent_batches_change_nothing
     let (wh_path, mut wh) = warehouse_db(&dir, &cluster, "agree");
     let first = ingest_str(&mut wh, &traffic, Format::Jsonl, 700);
     assert!(first.accepted > 0);
-    // The same file again, in other batch boundaries: every line is a repeat.
-    ingest_str(&mut wh, &traffic, Format::Jsonl, 333);
+    // The same file again, in other batch boundaries: every line is a repeat, and both
+    // planes say so line for line.
+    let again = ingest_str(&mut wh, &traffic, Format::Jsonl, 333);
+    let again_sqlite = ingest_str(&mut sqlite, &traffic, Format::Jsonl, 333);
+    assert_eq!(
+        (again.accepted, again.duplicates, again.rejected),
+        (
+            again_sqlite.accepted,
+            again_sqlite.duplicates,
+            again_sqlite.rejected
+        )
+    );
+    assert!(again.duplicates > first.accepted / 2, "{again:?}");
 
     assert_same_rollups(&sqlite, &wh);
     for c in sqlite.campaigns().expect("campaigns") {
@@ -276,4 +287,27 @@ fn bench_warehouse_runs_on_its_own_local_cluster_and_reports_every_way() {
     // The shards were stopped and the databases removed.
     assert!(!dir.path().join("bench-warehouse-sqlite.db").exists());
     assert!(!dir.path().join("clickhouse").exists());
+}
+
+#[test]
+fn a_batch_of_long_ids_fits_its_look_ups_and_a_resend_is_all_duplicates() {
+    let cluster = Cluster::start(1);
+    let dir = tempfile::tempdir().expect("dir");
+    let (_, mut wh) = warehouse_db(&dir, &cluster, "long");
+    let pad = "x".repeat(150);
+    let mut text = String::new();
+    for i in 0..3_000 {
+        text.push_str(&format!(
+            "{{\"type\":\"assignment\",\"campaign\":\"coupon-10\",\"unit\":\"{pad}-{i}\",\
+             \"arm\":\"control\",\"propensity\":0.5,\"ts\":\"2026-11-01T00:00:00Z\"}}\n\
+             {{\"type\":\"event\",\"event_id\":\"{pad}-e{i}\",\"campaign\":\"coupon-10\",\
+             \"unit\":\"{pad}-{i}\",\"kind\":\"click\",\"ts\":\"2026-11-01T00:01:00Z\"}}\n"
+        ));
+    }
+    // The demo campaigns first, then one batch of 6,000 lines: well over 256 KiB of ids.
+    ingest_str(&mut wh, &sim_jsonl(3, 1), Format::Jsonl, 500);
+    let first = ingest_str(&mut wh, &text, Format::Jsonl, 10_000);
+    assert_eq!((first.accepted, first.rejected), (6_000, 0), "{first:?}");
+    let again = ingest_str(&mut wh, &text, Format::Jsonl, 10_000);
+    assert_eq!((again.accepted, again.duplicates), (0, 6_000), "{again:?}");
 }

@@ -161,6 +161,9 @@ impl Warehouse {
                     // A Distributed INSERT returns only after every shard has its part, so a
                     // batch that was acknowledged is readable and a failure is reported.
                     .with_setting("insert_distributed_sync", "1")
+                    // A batch's look-ups bind its unit and event ids inline: allow more than
+                    // the default 256 KiB of query text.
+                    .with_setting("max_query_size", "67108864")
             })
             .collect();
         Ok(Warehouse {

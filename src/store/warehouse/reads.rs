@@ -12,7 +12,7 @@
 use super::schema::Names;
 use super::{Warehouse, WarehouseError};
 use crate::domain::{ArmRollup, RollupKind, RollupValue};
-use foldhash::HashMap;
+use foldhash::{HashMap, HashSet};
 use serde::Deserialize;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -229,6 +229,44 @@ impl Warehouse {
                 (r.unit, a)
             })
             .collect())
+    }
+
+    /// Which of `events` (unit, event id) of a campaign are stored already: what lets ingest
+    /// count a re-sent event as a duplicate instead of writing it again.
+    pub fn stored_events(
+        &self,
+        campaign_id: i64,
+        events: &[(&str, &str)],
+    ) -> Result<HashSet<(String, String)>, WarehouseError> {
+        let mut out = HashSet::default();
+        if events.is_empty() {
+            return Ok(out);
+        }
+        // The sort key is (campaign, unit, event id): both IN lists narrow it, and the pairs
+        // that matched only across lists are dropped below.
+        const SQL: &str = "SELECT DISTINCT unit, event_id FROM events
+             WHERE campaign_id = ? AND unit IN (SELECT arrayJoin(?))
+               AND event_id IN (SELECT arrayJoin(?))";
+        let mut units: Vec<&str> = events.iter().map(|(u, _)| *u).collect();
+        units.sort_unstable();
+        units.dedup();
+        let ids: Vec<&str> = events.iter().map(|(_, e)| *e).collect();
+        let rows = self
+            .run(
+                self.primary()
+                    .query(SQL)
+                    .bind(campaign_id)
+                    .bind(&units)
+                    .bind(&ids)
+                    .fetch_all::<(String, String)>(),
+            )
+            .map_err(|e| self.node_error(0, e))?;
+        let wanted: HashSet<(&str, &str)> = events.iter().copied().collect();
+        out.extend(
+            rows.into_iter()
+                .filter(|(u, e)| wanted.contains(&(u.as_str(), e.as_str()))),
+        );
+        Ok(out)
     }
 
     /// Asks every node for its version and row counts; a node that does not answer within a
