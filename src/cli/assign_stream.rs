@@ -7,8 +7,9 @@ use super::{Session, EXIT_REJECTS};
 use anyhow::Result;
 use liftdeck::app::assign_batch::{assign_batch, AssignRequest};
 use liftdeck::app::{Assignment, Env};
+use liftdeck::lines::DEFAULT_MAX_LINE_BYTES;
 use liftdeck::text::escape_control;
-use std::io::{BufRead, Write};
+use std::io::{BufRead, Read, Write};
 use std::process::ExitCode;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
@@ -17,6 +18,54 @@ use std::time::Duration;
 const BATCH: usize = 1_000;
 /// How long the input may pause before a partial batch is decided.
 const QUIET: Duration = Duration::from_millis(5);
+
+/// One line of input as the reader thread hands it on.
+#[derive(Debug, Clone, PartialEq)]
+enum Line {
+    Text(String),
+    /// Not UTF-8, or longer than the limit: answered with an error line like any bad line.
+    Bad(String),
+    End,
+}
+
+/// The next line of `input` without its newline, holding at most `max` bytes of it in memory
+/// (the rest of a longer line is skipped); `None` at the end of the input.
+fn read_line(input: &mut impl BufRead, max: usize) -> std::io::Result<Option<Line>> {
+    let mut buf = Vec::new();
+    let n = input
+        .by_ref()
+        .take(max as u64 + 1)
+        .read_until(b'\n', &mut buf)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+    } else if buf.len() > max {
+        // Skip to the end of the over-long line, a buffer at a time.
+        loop {
+            let chunk = input.fill_buf()?;
+            if chunk.is_empty() {
+                break;
+            }
+            match chunk.iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    input.consume(i + 1);
+                    break;
+                }
+                None => {
+                    let len = chunk.len();
+                    input.consume(len);
+                }
+            }
+        }
+        return Ok(Some(Line::Bad(format!("line longer than {max} bytes"))));
+    }
+    Ok(Some(match String::from_utf8(buf) {
+        Ok(text) => Line::Text(text),
+        Err(_) => Line::Bad("line is not UTF-8".into()),
+    }))
+}
 
 /// One input line as a request, or why it is not one.
 fn parse(line: &str) -> std::result::Result<AssignRequest, String> {
@@ -83,10 +132,13 @@ pub fn assign_stream(session: &Session, env: &Env, key: &str, json: bool) -> Res
     let ids = session.unit_ids(&mut store, env)?;
     // Fails early (unknown or stopped campaign) before any input is read.
     store.campaign(key)?;
-    let (send, lines) = mpsc::sync_channel::<std::io::Result<String>>(4 * BATCH);
+    let (send, lines) = mpsc::sync_channel::<std::io::Result<Line>>(4 * BATCH);
     std::thread::spawn(move || {
-        for line in std::io::stdin().lock().lines() {
-            if send.send(line).is_err() {
+        let mut stdin = std::io::stdin().lock();
+        loop {
+            let line = read_line(&mut stdin, DEFAULT_MAX_LINE_BYTES);
+            let end = matches!(line, Ok(None) | Err(_));
+            if send.send(line.map(|l| l.unwrap_or(Line::End))).is_err() || end {
                 return;
             }
         }
@@ -95,11 +147,23 @@ pub fn assign_stream(session: &Session, env: &Env, key: &str, json: bool) -> Res
     let (mut n, mut bad) = (0u64, 0u64);
     let mut open = true;
     while open {
-        let Ok(first) = lines.recv() else { break };
-        let mut batch = vec![first?];
+        let first = match lines.recv() {
+            Ok(line) => line?,
+            Err(_) => break,
+        };
+        if first == Line::End {
+            break;
+        }
+        let mut batch = vec![first];
         while batch.len() < BATCH {
             match lines.recv_timeout(QUIET) {
-                Ok(line) => batch.push(line?),
+                Ok(line) => match line? {
+                    Line::End => {
+                        open = false;
+                        break;
+                    }
+                    line => batch.push(line),
+                },
                 Err(RecvTimeoutError::Timeout) => break,
                 Err(RecvTimeoutError::Disconnected) => {
                     open = false;
@@ -107,7 +171,14 @@ pub fn assign_stream(session: &Session, env: &Env, key: &str, json: bool) -> Res
                 }
             }
         }
-        let parsed: Vec<_> = batch.iter().map(|l| parse(l)).collect();
+        let parsed: Vec<_> = batch
+            .iter()
+            .map(|l| match l {
+                Line::Text(t) => parse(t),
+                Line::Bad(why) => Err(why.clone()),
+                Line::End => Err("end of input".into()),
+            })
+            .collect();
         let requests: Vec<AssignRequest> = parsed.iter().filter_map(|p| p.clone().ok()).collect();
         let mut decided = assign_batch(&mut store, env, &ids, key, requests)?.into_iter();
         let mut text = String::new();
@@ -140,6 +211,24 @@ pub fn assign_stream(session: &Session, env: &Env, key: &str, json: bool) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_are_read_bounded_and_bad_bytes_become_bad_lines() {
+        let mut input = std::io::Cursor::new(b"u1\n\xff\xfe\nabcdefghij\nu2".to_vec());
+        let mut got = Vec::new();
+        while let Some(line) = read_line(&mut input, 5).expect("read") {
+            got.push(line);
+        }
+        assert_eq!(
+            got,
+            vec![
+                Line::Text("u1".into()),
+                Line::Bad("line is not UTF-8".into()),
+                Line::Bad("line longer than 5 bytes".into()),
+                Line::Text("u2".into()),
+            ]
+        );
+    }
 
     #[test]
     fn a_line_is_an_id_or_a_json_request_and_anything_else_says_why() {

@@ -231,7 +231,12 @@ impl Store {
             "already_forgotten": out.already_forgotten,
         });
         if let Some(e) = &incomplete {
-            detail["warehouse_incomplete"] = serde_json::Value::String(e.clone());
+            // A server's message may quote the statement, and so the id: never in the log.
+            let mut scrubbed = e.clone();
+            for id in [req.stored, req.raw].into_iter().filter(|s| !s.is_empty()) {
+                scrubbed = scrubbed.replace(id, "<unit>");
+            }
+            detail["warehouse_incomplete"] = serde_json::Value::String(scrubbed);
         }
         Store::audit_on(
             &tx,
