@@ -343,27 +343,7 @@ impl Store {
 
     /// The stored assignment of a unit, if any: (arm key, propensity).
     pub fn assignment(&self, campaign_id: i64, unit: &str) -> Result<Option<(String, f64)>> {
-        if let Some(w) = &self.warehouse {
-            let found = w
-                .assigned(campaign_id, &[unit])
-                .map_err(super::data_plane::warehouse_error)?;
-            let Some(a) = found.get(unit) else {
-                return Ok(None);
-            };
-            let arm: String = self
-                .conn
-                .prepare_cached("SELECT key FROM arms WHERE id = ?1")?
-                .query_row([a.arm_id], |r| r.get(0))?;
-            return Ok(Some((arm, a.propensity)));
-        }
-        Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT a.key, s.propensity FROM assignments s JOIN arms a ON a.id = s.arm_id
-                 WHERE s.campaign_id = ?1 AND s.unit = ?2",
-            )?
-            .query_row(params![campaign_id, unit], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?)
+        Ok(self.assignments_of(campaign_id, &[unit])?.remove(unit))
     }
 
     /// The stored assignments among `units` of a campaign: unit -> (arm key, propensity). One
